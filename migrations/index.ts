@@ -1,0 +1,7 @@
+// Imported as text so a compiled single binary carries its migrations. migrations.test.ts checks this list
+// against the folder, so a new file cannot be forgotten here.
+import m0001 from './0001_foundation.sql' with { type: 'text' }
+
+export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+  { version: 1, name: '0001_foundation.sql', sql: m0001 },
+]

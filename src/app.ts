@@ -1,0 +1,43 @@
+import { Elysia } from 'elysia'
+import { openapi } from '@elysiajs/openapi'
+import { apiKeyRoutes, publicKeyRoutes } from './api-keys/index.ts'
+import { auditRoutes } from './audit/index.ts'
+import { authRoutes } from './auth/index.ts'
+import { healthRoutes } from './health/index.ts'
+import { httpBasics } from './http/plugin.ts'
+import type { Services } from './services.ts'
+import { userRoutes } from './users/index.ts'
+import pkg from '../package.json' with { type: 'json' }
+
+/** The whole HTTP surface: public /api/v1 (API keys), internal /api-internal/v1 (JWT), health, docs. */
+export function createApp(s: Services) {
+  return new Elysia()
+    .use(httpBasics(s.log))
+    .use(
+      openapi({
+        path: '/api/v1/docs',
+        specPath: '/api/v1/docs/json',
+        provider: 'swagger-ui',
+        exclude: { paths: [/^\/api\/v1\/docs/] },
+        documentation: {
+          info: {
+            title: 'Enclava API',
+            version: pkg.version,
+            description:
+              'Public API under /api/v1 (API key: `Authorization: Bearer en_...`); internal dashboard API under ' +
+              '/api-internal/v1 (JWT from /api-internal/v1/auth/login).',
+          },
+          components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+          security: [{ bearer: [] }],
+        },
+      }),
+    )
+    .use(healthRoutes(s))
+    .use(publicKeyRoutes(s))
+    .use(authRoutes(s))
+    .use(userRoutes(s))
+    .use(apiKeyRoutes(s))
+    .use(auditRoutes(s))
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,93 @@
+import { Elysia } from 'elysia'
+import type { ApiKeyVerifier, VerifiedKey } from '../api-keys/verifier.ts'
+import type { KeyUsageRecorder } from '../api-keys/usage-recorder.ts'
+import type { Scope } from '../api-keys/model.ts'
+import { ApiError, type ErrorCode } from '../http/errors.ts'
+import { clientIp, requestMeta } from '../http/request-meta.ts'
+import type { UserRow } from '../users/service.ts'
+import { can, type Permission } from './roles.ts'
+import type { AuthService } from './service.ts'
+
+export interface GuardDeps {
+  /** Makes the plugin unique per app instance (tests run several apps in one process). */
+  instanceId: string
+  auth: AuthService
+  verifier: ApiKeyVerifier
+  keyUsage: KeyUsageRecorder
+  trustProxy: boolean
+}
+
+const PUBLIC_API_ROOT = '/api/v1'
+
+function bearer(headers: Record<string, string | undefined>): string | null {
+  const value = headers.authorization
+  if (!value) return null
+  const match = /^Bearer\s+(\S+)$/i.exec(value)
+  return match?.[1] ?? null
+}
+
+const VERDICT_ERRORS: Record<string, [ErrorCode, string]> = {
+  NOT_FOUND: ['invalid_api_key', 'Incorrect API key provided'],
+  EXPIRED: ['invalid_api_key', 'This API key has expired'],
+  DISABLED: ['invalid_api_key', 'This API key is deactivated'],
+  IP_NOT_ALLOWED: ['ip_not_allowed', 'This API key may not be used from your IP address'],
+  ENDPOINT_NOT_ALLOWED: ['endpoint_not_allowed', 'This API key may not call this endpoint'],
+}
+
+/**
+ * The central access checks, as macros a route opts into:
+ * - `permission: 'users:manage'` — a valid JWT session whose role grants the permission;
+ * - `session: true` — any signed-in user, even one who must still change their password;
+ * - `apiKey: 'llm' | true` — a valid API key (with that scope) for the public API.
+ * Every route also gets `meta` (request id, client IP, user agent) for services and the audit log.
+ */
+export function guards(deps: GuardDeps) {
+  async function signedIn(headers: Record<string, string | undefined>): Promise<{ user: UserRow; sessionId: string }> {
+    const token = bearer(headers)
+    if (!token) throw new ApiError('authentication_required', 'Sign in first: send Authorization: Bearer <access token>')
+    const session = await deps.auth.authenticate(token)
+    if (!session) throw new ApiError('invalid_token', 'The access token is invalid, expired or revoked')
+    return session
+  }
+
+  return new Elysia({ name: 'guards', seed: deps.instanceId })
+    .derive(({ request, server }) => ({ meta: requestMeta(request, server, deps.trustProxy) }))
+    .macro({
+      session: (enabled: true) => ({
+        async resolve({ headers }) {
+          void enabled
+          return signedIn(headers)
+        },
+      }),
+      permission: (permission: Permission) => ({
+        async resolve({ headers }) {
+          const session = await signedIn(headers)
+          if (session.user.force_password_change)
+            throw new ApiError('password_change_required', 'Change your password first (POST /api-internal/v1/auth/change-password)')
+          if (!can(session.user.role, permission))
+            throw new ApiError('permission_denied', `Your role (${session.user.role}) lacks the permission ${permission}`)
+          return session
+        },
+      }),
+      apiKey: (scope: Scope | true) => ({
+        async resolve({ headers, request, server, path }): Promise<{ apiKey: VerifiedKey }> {
+          const presented = bearer(headers) ?? headers['x-api-key'] ?? null
+          if (!presented)
+            throw new ApiError('invalid_api_key', 'Send your API key as Authorization: Bearer en_... or X-API-Key')
+          const verdict = await deps.verifier.verify(presented, {
+            ip: clientIp(request, server, deps.trustProxy),
+            path: path.startsWith(PUBLIC_API_ROOT) ? path.slice(PUBLIC_API_ROOT.length) || '/' : path,
+          })
+          if (!verdict.ok) {
+            const [code, message] = VERDICT_ERRORS[verdict.reason] ?? ['invalid_api_key', 'Incorrect API key provided']
+            throw new ApiError(code, message)
+          }
+          if (scope !== true && !verdict.key.scopes.includes(scope))
+            throw new ApiError('permission_denied', `This API key lacks the scope "${scope}"`)
+          deps.keyUsage.touch(verdict.key.id)
+          return { apiKey: verdict.key }
+        },
+      }),
+    })
+    .as('scoped')
+}

@@ -1,0 +1,30 @@
+import { t } from 'elysia'
+import { EmailSchema, PasswordSchema, UserSchema, UsernameSchema } from '../users/model.ts'
+import { permissionsOf, type Role } from './roles.ts'
+
+export const LoginBody = t.Object(
+  { email: t.String({ minLength: 1, maxLength: 254 }), password: PasswordSchema },
+  { additionalProperties: false },
+)
+export const RefreshBody = t.Object(
+  { refresh_token: t.String({ minLength: 1, maxLength: 512 }) },
+  { additionalProperties: false },
+)
+export const RegisterBody = t.Object(
+  { email: EmailSchema, username: UsernameSchema, password: PasswordSchema },
+  { additionalProperties: false },
+)
+export const ChangePasswordBody = t.Object(
+  { current_password: PasswordSchema, new_password: PasswordSchema },
+  { additionalProperties: false },
+)
+export const TokenPairSchema = t.Object({
+  access_token: t.String(),
+  refresh_token: t.String(),
+  token_type: t.Literal('bearer'),
+  expires_in: t.Integer(),
+  user: UserSchema,
+})
+export const MeResponse = t.Composite([UserSchema, t.Object({ permissions: t.Array(t.String()) })])
+
+export const withPermissions = <U extends { role: Role }>(user: U) => ({ ...user, permissions: permissionsOf(user.role) })

@@ -1,0 +1,60 @@
+export const ROLES = ['read_only', 'user', 'admin', 'super_admin'] as const
+export type Role = (typeof ROLES)[number]
+
+export const PERMISSIONS = [
+  'profile:read',
+  'api_keys:read',
+  'api_keys:write',
+  /** See and change every user's keys, not only one's own. */
+  'api_keys:admin',
+  'users:read',
+  'users:manage',
+  'audit:read',
+  'settings:manage',
+  'plugins:manage',
+  'providers:manage',
+] as const
+export type Permission = (typeof PERMISSIONS)[number]
+
+const readOnly: Permission[] = ['profile:read', 'api_keys:read']
+const user: Permission[] = [...readOnly, 'api_keys:write']
+const admin: Permission[] = [
+  ...user,
+  'api_keys:admin',
+  'users:read',
+  'users:manage',
+  'audit:read',
+  'settings:manage',
+  'plugins:manage',
+  'providers:manage',
+]
+
+const GRANTS: Record<Role, ReadonlySet<Permission>> = {
+  read_only: new Set(readOnly),
+  user: new Set(user),
+  admin: new Set(admin),
+  super_admin: new Set(PERMISSIONS),
+}
+
+export function can(role: Role, permission: Permission): boolean {
+  return GRANTS[role].has(permission)
+}
+
+export function permissionsOf(role: Role): Permission[] {
+  return [...GRANTS[role]]
+}
+
+const rank = (role: Role) => ROLES.indexOf(role)
+
+/**
+ * Who may manage whom: a super_admin manages everyone; anyone else manages only users below their own rank
+ * and hands out only roles below their own. Nobody changes their own role or active state.
+ */
+export function canManage(actor: { id: string; role: Role }, target: { id: string; role: Role }): boolean {
+  if (actor.id === target.id) return false
+  return actor.role === 'super_admin' || rank(target.role) < rank(actor.role)
+}
+
+export function canAssign(actor: { role: Role }, role: Role): boolean {
+  return actor.role === 'super_admin' || rank(role) < rank(actor.role)
+}

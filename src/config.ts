@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { Type as T, type Static, type TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+/** Every setting, named exactly as its environment variable. A config file (ENCLAVA_CONFIG) uses the same names. */
+export const ConfigSchema = T.Object({
+  PORT: T.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: T.String({ minLength: 1, default: '127.0.0.1' }),
+  DATA_DIR: T.String({ minLength: 1, default: './.data' }),
+  DATABASE_URL: T.Optional(T.String({ pattern: '^postgres(ql)?://' })),
+  REDIS_URL: T.Optional(T.String({ pattern: '^rediss?://' })),
+  REDIS_PREFIX: T.String({ default: 'enclava:' }),
+  QDRANT_URL: T.Optional(T.String({ pattern: '^https?://' })),
+  ADMIN_EMAIL: T.String({ format: 'email', default: 'admin@enclava.local' }),
+  ADMIN_PASSWORD: T.Optional(T.String({ minLength: 12, maxLength: 256 })),
+  JWT_SECRET: T.Optional(T.String({ minLength: 32 })),
+  ENCRYPTION_KEY: T.Optional(T.String({ pattern: '^[0-9a-fA-F]{64}$' })),
+  LOG_LEVEL: T.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => T.Literal(l)), {
+    default: 'info',
+  }),
+  ACCESS_TOKEN_TTL_SECONDS: T.Integer({ minimum: 60, maximum: 86400, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: T.Integer({ minimum: 3600, default: 30 * 86400 }),
+  ALLOW_REGISTRATION: T.Boolean({ default: false }),
+  TRUST_PROXY: T.Boolean({ default: false }),
+  LOCKOUT_THRESHOLD: T.Integer({ minimum: 1, default: 5 }),
+  LOCKOUT_MINUTES: T.Integer({ minimum: 1, default: 15 }),
+  SHUTDOWN_TIMEOUT_MS: T.Integer({ minimum: 0, default: 10000 }),
+})
+
+export type Config = Static<typeof ConfigSchema> & { JWT_SECRET: string; ENCRYPTION_KEY: string }
+type RawConfig = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new ConfigError(`ENCLAVA_CONFIG: cannot read ${path}: ${(err as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new ConfigError(`ENCLAVA_CONFIG: ${path} must hold a JSON object of settings`)
+  return parsed as Record<string, unknown>
+}
+
+function describe(schema: TSchema): string {
+  if (schema.type === 'integer') return 'an integer'
+  if (schema.type === 'boolean') return 'true or false'
+  if (schema.anyOf) return `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}`
+  if (schema.format === 'email') return 'an email address'
+  if (schema.pattern) return `a value matching ${schema.pattern}`
+  return 'a valid value'
+}
+
+/**
+ * Environment (+ optional JSON file named by ENCLAVA_CONFIG) -> one validated config.
+ * The environment wins over the file; an unknown key in the file or a bad value anywhere is an error naming it.
+ */
+export function parseConfig(env: Record<string, string | undefined> = process.env): RawConfig {
+  const known = Object.keys(ConfigSchema.properties)
+  const file = env.ENCLAVA_CONFIG ? readConfigFile(env.ENCLAVA_CONFIG) : {}
+  for (const key of Object.keys(file))
+    if (!known.includes(key)) throw new ConfigError(`${key}: unknown setting in ${env.ENCLAVA_CONFIG}`)
+
+  const raw: Record<string, unknown> = {}
+  for (const key of known) {
+    const fromEnv = env[key]
+    const value = fromEnv !== undefined && fromEnv !== '' ? fromEnv : file[key]
+    if (value !== undefined) raw[key] = value
+  }
+  const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
+  const firstError = Value.Errors(ConfigSchema, converted).First()
+  if (firstError) {
+    const key = firstError.path.replace(/^\//, '')
+    const schema = ConfigSchema.properties[key as keyof RawConfig] as TSchema | undefined
+    const got = raw[key]
+    const shown = key.includes('SECRET') || key.includes('PASSWORD') || key.includes('KEY') ? '<hidden>' : JSON.stringify(got)
+    throw new ConfigError(`${key}: expected ${schema ? describe(schema) : 'a valid value'}, got ${shown}`)
+  }
+  return converted as RawConfig
+}
+
+/**
+ * Secrets that were not configured are generated once and kept in DATA_DIR/secrets.json (mode 0600), so a
+ * laptop install needs no set-up and restarts keep sessions and encrypted data readable.
+ */
+function withPersistedSecrets(config: RawConfig): Config {
+  if (config.JWT_SECRET && config.ENCRYPTION_KEY)
+    return { ...config, JWT_SECRET: config.JWT_SECRET, ENCRYPTION_KEY: config.ENCRYPTION_KEY }
+  mkdirSync(config.DATA_DIR, { recursive: true, mode: 0o700 })
+  const path = join(config.DATA_DIR, 'secrets.json')
+  const stored: { JWT_SECRET?: string; ENCRYPTION_KEY?: string } = existsSync(path)
+    ? JSON.parse(readFileSync(path, 'utf8'))
+    : {}
+  const secrets = {
+    JWT_SECRET: stored.JWT_SECRET ?? randomBytes(48).toString('base64url'),
+    ENCRYPTION_KEY: stored.ENCRYPTION_KEY ?? randomBytes(32).toString('hex'),
+  }
+  if (stored.JWT_SECRET !== secrets.JWT_SECRET || stored.ENCRYPTION_KEY !== secrets.ENCRYPTION_KEY) {
+    writeFileSync(path, JSON.stringify(secrets, null, 2), { mode: 0o600 })
+    chmodSync(path, 0o600)
+  }
+  return {
+    ...config,
+    JWT_SECRET: config.JWT_SECRET ?? secrets.JWT_SECRET,
+    ENCRYPTION_KEY: config.ENCRYPTION_KEY ?? secrets.ENCRYPTION_KEY,
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = parseConfig(env)
+  return withPersistedSecrets({ ...parsed, DATA_DIR: resolve(parsed.DATA_DIR) })
+}

@@ -1,0 +1,30 @@
+import postgres from 'postgres'
+import { startEmbeddedPostgres } from './embedded.ts'
+
+export type Sql = postgres.Sql
+
+export interface Database {
+  sql: Sql
+  kind: 'postgres' | 'embedded'
+  close(): Promise<void>
+}
+
+const quiet = { onnotice: () => {} }
+
+/** `DATABASE_URL` set: a pooled client to that server. Unset: PGlite in `dataDir`, reached through its socket. */
+export async function openDatabase(opts: { databaseUrl?: string | undefined; dataDir: string }): Promise<Database> {
+  if (opts.databaseUrl) {
+    const sql = postgres(opts.databaseUrl, { ...quiet, max: 10 })
+    return { sql, kind: 'postgres', close: () => sql.end({ timeout: 5 }) }
+  }
+  const embedded = await startEmbeddedPostgres(opts.dataDir)
+  const sql = postgres({ ...quiet, path: embedded.socketPath, max: 1, username: 'postgres', database: 'postgres' })
+  return {
+    sql,
+    kind: 'embedded',
+    async close() {
+      await sql.end({ timeout: 5 })
+      await embedded.close()
+    },
+  }
+}

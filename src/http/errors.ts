@@ -1,0 +1,58 @@
+/** The stable error codes of both APIs. A code never changes meaning; clients may switch on it. */
+export const ErrorCodes = {
+  invalid_request: 400,
+  invalid_json: 400,
+  validation_failed: 400,
+  invalid_api_key: 401,
+  invalid_credentials: 401,
+  invalid_token: 401,
+  refresh_token_reused: 401,
+  authentication_required: 401,
+  permission_denied: 403,
+  account_disabled: 403,
+  password_change_required: 403,
+  registration_disabled: 403,
+  ip_not_allowed: 403,
+  endpoint_not_allowed: 403,
+  not_found: 404,
+  conflict: 409,
+  account_locked: 423,
+  rate_limit_exceeded: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const
+
+export type ErrorCode = keyof typeof ErrorCodes
+
+/** OpenAI's `type` field, derived from the status so both stay consistent. */
+export function errorType(status: number): string {
+  if (status === 401) return 'authentication_error'
+  if (status === 403) return 'permission_error'
+  if (status === 404) return 'not_found_error'
+  if (status === 429) return 'rate_limit_error'
+  if (status >= 500) return 'server_error'
+  return 'invalid_request_error'
+}
+
+/** An expected failure with a stable code; thrown by services and turned into the error envelope. */
+export class ApiError extends Error {
+  readonly status: number
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly param?: string,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message)
+    this.status = ErrorCodes[code]
+  }
+}
+
+export interface ErrorBody {
+  error: { message: string; type: string; code: string; param: string | null; request_id: string }
+}
+
+/** The one error envelope of both APIs: OpenAI's shape plus the request id. */
+export function errorBody(status: number, code: string, message: string, requestId: string, param?: string): ErrorBody {
+  return { error: { message, type: errorType(status), code, param: param ?? null, request_id: requestId } }
+}

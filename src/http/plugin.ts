@@ -1,0 +1,102 @@
+import { Elysia } from 'elysia'
+import type { Logger } from '../log.ts'
+import { ApiError, errorBody } from './errors.ts'
+import { assignRequestId, requestIdOf } from './request-meta.ts'
+
+interface ValidationIssue {
+  path?: string
+  message?: string
+}
+
+/** "/limits/0/name" -> "limits.0.name"; the root becomes the part of the request that failed (body, query). */
+const fieldName = (path: string | undefined, on: string) => (path ? path.replace(/^\//, '').replaceAll('/', '.') : '') || on
+
+function errorResponse(status: number, code: string, message: string, request: Request, param?: string, headers?: Record<string, string>) {
+  const requestId = requestIdOf(request)
+  return Response.json(errorBody(status, code, message, requestId, param), {
+    status,
+    headers: { 'x-request-id': requestId, ...headers },
+  })
+}
+
+/**
+ * Request ids, access logs and the one error envelope. Nothing but the envelope leaves on failure: unexpected
+ * errors are logged with their stack here and reach the client as a bare `internal_error` with the request id.
+ */
+export function httpBasics(log: Logger) {
+  return new Elysia({ name: 'http-basics' })
+    .onRequest(({ request, set }) => {
+      set.headers['x-request-id'] = assignRequestId(request)
+      startTimes.set(request, performance.now())
+    })
+    .onAfterResponse(({ request, set, path }) => {
+      const started = startTimes.get(request)
+      log.info(
+        {
+          request_id: requestIdOf(request),
+          method: request.method,
+          path,
+          status: typeof set.status === 'number' ? set.status : 200,
+          ms: started === undefined ? undefined : Math.round((performance.now() - started) * 10) / 10,
+        },
+        'request',
+      )
+    })
+    .onError(({ code, error, request, path, set }) => {
+      if (error instanceof ApiError) {
+        set.status = error.status
+        return errorResponse(error.status, error.code, error.message, request, error.param, error.headers)
+      }
+      if (code === 'VALIDATION') {
+        set.status = 400
+        const issue = (error.all as ValidationIssue[])[0]
+        const field = fieldName(issue?.path, error.type)
+        const message = `Invalid ${error.type}: '${field}' ${issue?.message ?? 'is invalid'}`
+        return errorResponse(400, 'validation_failed', message, request, field)
+      }
+      if (code === 'PARSE') {
+        set.status = 400
+        return errorResponse(400, 'invalid_json', 'The request body could not be parsed; send valid JSON', request)
+      }
+      if (code === 'NOT_FOUND') {
+        set.status = 404
+        return errorResponse(404, 'not_found', `No route for ${request.method} ${path}`, request)
+      }
+      const dependency = failedDependency(error)
+      if (dependency) {
+        set.status = 503
+        log.error({ err: error, request_id: requestIdOf(request), path }, `${dependency} unavailable`)
+        return errorResponse(503, 'service_unavailable', `The ${dependency} is unavailable; try again shortly`, request, undefined, {
+          'retry-after': '5',
+        })
+      }
+      set.status = 500
+      log.error({ err: error, request_id: requestIdOf(request), path }, 'unhandled error')
+      return errorResponse(500, 'internal_error', 'Internal server error; quote the request id when reporting it', request)
+    })
+    .as('global')
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P03',
+])
+
+/** A lost database or cache is an outage (503, retry), not a bug (500). */
+function failedDependency(error: unknown): 'database' | 'cache' | null {
+  const e = error as { code?: unknown; name?: unknown; constructor?: { name?: string } }
+  if (typeof e?.code === 'string' && CONNECTION_CODES.has(e.code)) return 'database'
+  const name = String(e?.constructor?.name ?? e?.name ?? '')
+  if (/^(ClientClosed|ClientOffline|Connection|Socket|Reconnect)\w*Error$/.test(name)) return 'cache'
+  return null
+}
+
+const startTimes = new WeakMap<Request, number>()

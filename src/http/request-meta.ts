@@ -1,0 +1,40 @@
+/** Who sent a request, as far as the server can tell; passed to services instead of the whole HTTP context. */
+export interface RequestMeta {
+  requestId: string
+  ip: string | null
+  userAgent: string | null
+}
+
+const ids = new WeakMap<Request, string>()
+const SAFE_ID = /^[\w.:-]{1,128}$/
+
+/** Keeps a caller's X-Request-Id when it is sane, otherwise makes one; every later hook reads it from here. */
+export function assignRequestId(request: Request): string {
+  const given = request.headers.get('x-request-id')
+  const id = given && SAFE_ID.test(given) ? given : crypto.randomUUID()
+  ids.set(request, id)
+  return id
+}
+
+export const requestIdOf = (request: Request): string => ids.get(request) ?? 'unknown'
+
+interface IpSource {
+  requestIP(request: Request): { address: string } | null
+}
+
+/** Behind a proxy (TRUST_PROXY), the left-most X-Forwarded-For entry; otherwise the socket's peer address. */
+export function clientIp(request: Request, server: IpSource | null, trustProxy: boolean): string | null {
+  if (trustProxy) {
+    const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim()
+    if (forwarded) return forwarded
+  }
+  return server?.requestIP(request)?.address ?? null
+}
+
+export function requestMeta(request: Request, server: IpSource | null, trustProxy: boolean): RequestMeta {
+  return {
+    requestId: requestIdOf(request),
+    ip: clientIp(request, server, trustProxy),
+    userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null,
+  }
+}

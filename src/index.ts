@@ -1,0 +1,45 @@
+import { createApp } from './app.ts'
+import { type Config, ConfigError, loadConfig } from './config.ts'
+import { createLogger } from './log.ts'
+import { openPlatform } from './platform.ts'
+
+let config: Config
+try {
+  config = loadConfig()
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  console.error(`enclava: invalid configuration: ${err.message}`)
+  process.exit(2)
+}
+
+const log = createLogger(config.LOG_LEVEL)
+const platform = await openPlatform(config, log)
+const app = createApp(platform.services).listen({ port: config.PORT, hostname: config.HOST })
+log.info({ url: `http://${config.HOST}:${app.server?.port}` }, 'enclava listening')
+
+let stopping = false
+/** Stop accepting, let in-flight requests finish (bounded by SHUTDOWN_TIMEOUT_MS), then close the stores. */
+async function shutdown(signal: string) {
+  if (stopping) return
+  stopping = true
+  platform.services.draining = true
+  log.info({ signal }, 'shutting down')
+  const force = setTimeout(() => {
+    log.warn('in-flight requests did not finish in time; closing them')
+    void app.server?.stop(true)
+  }, config.SHUTDOWN_TIMEOUT_MS)
+  try {
+    await app.server?.stop(false)
+    clearTimeout(force)
+    await platform.close()
+    log.info('shutdown complete')
+    log.flush()
+    process.exit(0)
+  } catch (err) {
+    log.error({ err }, 'shutdown failed')
+    log.flush()
+    process.exit(1)
+  }
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -1,0 +1,106 @@
+import type { ApiKeyVerifier } from '../api-keys/verifier.ts'
+import type { AuditLog } from '../audit/service.ts'
+import type { AuthService } from '../auth/service.ts'
+import { assertPasswordPolicy, generatePassword } from '../auth/passwords.ts'
+import { canAssign, canManage, type Role } from '../auth/roles.ts'
+import { ApiError } from '../http/errors.ts'
+import type { RequestMeta } from '../http/request-meta.ts'
+import type { NewUser, UserFilter, UserRow, UserService } from './service.ts'
+
+type Actor = Pick<UserRow, 'id' | 'role' | 'email'>
+
+/**
+ * User management by administrators, with the rules in one place: you manage only users below your rank (a
+ * super_admin manages all), hand out only roles below yours, never change yourself here, and every change is
+ * audited. Deactivation, deletion and password resets end the target's sessions and API keys at once.
+ */
+export class UserAdminService {
+  constructor(
+    readonly users: UserService,
+    readonly auth: AuthService,
+    readonly verifier: ApiKeyVerifier,
+    readonly audit: AuditLog,
+  ) {}
+
+  async #target(actor: Actor, id: string): Promise<UserRow> {
+    const target = await this.users.byId(id)
+    if (!target) throw new ApiError('not_found', `User ${id} not found`)
+    if (!canManage(actor, target))
+      throw new ApiError(
+        'permission_denied',
+        actor.id === target.id ? 'Use your own profile routes to change yourself' : `Your role cannot manage a ${target.role}`,
+      )
+    return target
+  }
+
+  #assertAssignable(actor: Actor, role: Role | undefined) {
+    if (role && !canAssign(actor, role)) throw new ApiError('permission_denied', `Your role cannot grant the role ${role}`, 'role')
+  }
+
+  #record(actor: Actor, action: string, targetId: string, meta: RequestMeta, details: Record<string, unknown> = {}) {
+    return this.audit.record(
+      { action, outcome: 'success', actor: { userId: actor.id, label: actor.email }, resource: { type: 'user', id: targetId }, details },
+      meta,
+    )
+  }
+
+  async get(id: string): Promise<UserRow> {
+    const user = await this.users.byId(id)
+    if (!user) throw new ApiError('not_found', `User ${id} not found`)
+    return user
+  }
+
+  list(filter: UserFilter) {
+    return this.users.list(filter)
+  }
+
+  async create(actor: Actor, input: NewUser, meta: RequestMeta) {
+    this.#assertAssignable(actor, input.role ?? 'user')
+    const created = await this.users.create(input)
+    await this.#record(actor, 'user.create', created.user.id, meta, { role: created.user.role })
+    return created
+  }
+
+  async update(
+    actor: Actor,
+    id: string,
+    patch: { email?: string; username?: string; role?: Role; is_active?: boolean; force_password_change?: boolean },
+    meta: RequestMeta,
+  ): Promise<UserRow> {
+    const before = await this.#target(actor, id)
+    this.#assertAssignable(actor, patch.role)
+    const after = await this.users.update(id, patch)
+    if (!after) throw new ApiError('not_found', `User ${id} not found`)
+    if (before.is_active && !after.is_active) await this.#cutOff(id, 'deactivated')
+    if (!before.is_active && after.is_active) await this.verifier.invalidate(`user:${id}`)
+    const changed = Object.keys(patch).filter((k) => (before as unknown as Record<string, unknown>)[k] !== (after as unknown as Record<string, unknown>)[k])
+    if (patch.role && patch.role !== before.role)
+      await this.#record(actor, 'user.role_change', id, meta, { from: before.role, to: after.role })
+    if (patch.is_active !== undefined && patch.is_active !== before.is_active)
+      await this.#record(actor, after.is_active ? 'user.activate' : 'user.deactivate', id, meta)
+    if (changed.some((k) => k !== 'role' && k !== 'is_active')) await this.#record(actor, 'user.update', id, meta, { fields: changed })
+    return after
+  }
+
+  async #cutOff(userId: string, reason: string) {
+    await this.auth.revokeAllSessions(userId, reason)
+    await this.verifier.invalidate(`user:${userId}`)
+  }
+
+  async resetPassword(actor: Actor, id: string, newPassword: string | undefined, meta: RequestMeta) {
+    const target = await this.#target(actor, id)
+    const password = newPassword ?? generatePassword()
+    assertPasswordPolicy(password, 'new_password', target)
+    await this.users.setPassword(id, password, true)
+    await this.auth.revokeAllSessions(id, 'password_reset')
+    await this.#record(actor, 'user.password_reset', id, meta)
+    return { temporary_password: newPassword === undefined ? password : null }
+  }
+
+  async delete(actor: Actor, id: string, meta: RequestMeta): Promise<void> {
+    await this.#target(actor, id)
+    await this.users.delete(id)
+    await this.verifier.invalidate(`user:${id}`)
+    await this.#record(actor, 'user.delete', id, meta)
+  }
+}

@@ -1,0 +1,90 @@
+import { Elysia, t } from 'elysia'
+import type { Services } from '../services.ts'
+import { guards } from '../auth/guards.ts'
+import { CreateUserBody, ListUsersQuery, ResetPasswordBody, UpdateUserBody, UserSchema } from './model.ts'
+import { presentUser } from './service.ts'
+
+const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
+
+/** Admin user management (users:manage; reading needs users:read). */
+export function userRoutes(s: Services) {
+  return new Elysia({ prefix: '/api-internal/v1/users', tags: ['users'] })
+    .use(guards(s.guardDeps))
+    .get(
+      '/',
+      async ({ query }) => {
+        const { items, total } = await s.userAdmin.list(query)
+        return { data: items.map(presentUser), total, limit: query.limit, offset: query.offset }
+      },
+      {
+        permission: 'users:read',
+        query: ListUsersQuery,
+        response: t.Object({ data: t.Array(UserSchema), total: t.Integer(), limit: t.Integer(), offset: t.Integer() }),
+        detail: { summary: 'List users' },
+      },
+    )
+    .get('/:id', async ({ params }) => presentUser(await s.userAdmin.get(params.id)), {
+      permission: 'users:read',
+      params: IdParams,
+      response: UserSchema,
+      detail: { summary: 'Get a user' },
+    })
+    .post(
+      '/',
+      async ({ body, user, meta, set }) => {
+        const { user: created, generatedPassword } = await s.userAdmin.create(user, body, meta)
+        set.status = 201
+        return { ...presentUser(created), temporary_password: generatedPassword }
+      },
+      {
+        permission: 'users:manage',
+        body: CreateUserBody,
+        response: { 201: t.Composite([UserSchema, t.Object({ temporary_password: t.Nullable(t.String()) })]) },
+        detail: { summary: 'Create a user (a generated password is returned once and must be changed)' },
+      },
+    )
+    .patch(
+      '/:id',
+      async ({ params, body, user, meta }) =>
+        presentUser(await s.userAdmin.update(user, params.id, body, meta)),
+      {
+        permission: 'users:manage',
+        params: IdParams,
+        body: UpdateUserBody,
+        response: UserSchema,
+        detail: { summary: 'Update a user: email, username, role, active flag' },
+      },
+    )
+    .post(
+      '/:id/deactivate',
+      async ({ params, user, meta }) =>
+        presentUser(await s.userAdmin.update(user, params.id, { is_active: false }, meta)),
+      { permission: 'users:manage', params: IdParams, response: UserSchema, detail: { summary: 'Deactivate a user' } },
+    )
+    .post(
+      '/:id/activate',
+      async ({ params, user, meta }) =>
+        presentUser(await s.userAdmin.update(user, params.id, { is_active: true }, meta)),
+      { permission: 'users:manage', params: IdParams, response: UserSchema, detail: { summary: 'Reactivate a user' } },
+    )
+    .post(
+      '/:id/reset-password',
+      ({ params, body, user, meta }) =>
+        s.userAdmin.resetPassword(user, params.id, body.new_password, meta),
+      {
+        permission: 'users:manage',
+        params: IdParams,
+        body: ResetPasswordBody,
+        response: t.Object({ temporary_password: t.Nullable(t.String()) }),
+        detail: { summary: 'Set a new password (generated when omitted); the user must change it at next sign-in' },
+      },
+    )
+    .delete(
+      '/:id',
+      async ({ params, user, meta, set }) => {
+        await s.userAdmin.delete(user, params.id, meta)
+        set.status = 204
+      },
+      { permission: 'users:manage', params: IdParams, detail: { summary: 'Delete a user with their keys and sessions' } },
+    )
+}
