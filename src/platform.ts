@@ -16,7 +16,11 @@ export interface Platform {
 export async function openPlatform(config: Config, log: Logger): Promise<Platform> {
   const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR })
   try {
-    const cache = await openCache({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX })
+    const cache = await openCache({
+      redisUrl: config.REDIS_URL,
+      prefix: config.REDIS_PREFIX,
+      onHandlerError: (err, channel) => log.error({ err, channel }, 'cache subscriber failed'),
+    })
     const applied = await migrate(database.sql)
     if (applied.length) log.info({ applied }, 'migrations applied')
     const services = createServices({ config, sql: database.sql, cache, log })

@@ -1,0 +1,36 @@
+/** Outcome of one attempt to take `cost` units from a sliding window. */
+export interface WindowResult {
+  allowed: boolean
+  limit: number
+  /** Weighted count in the window after this attempt (unchanged when denied). */
+  count: number
+  remaining: number
+  /** Milliseconds until the current fixed window rolls over (for `Retry-After` / `X-RateLimit-Reset`). */
+  resetMs: number
+}
+
+/**
+ * The cache, rate-limit and invalidation store. Redis when `REDIS_URL` is set, in-process otherwise.
+ * Every key is namespaced by the store's prefix, so several deployments (or test files) can share one Redis.
+ */
+export interface CacheStore {
+  readonly kind: 'memory' | 'redis'
+  get(key: string): Promise<string | null>
+  /** `ttlMs` omitted: the key does not expire. */
+  set(key: string, value: string, ttlMs?: number): Promise<void>
+  delete(key: string): Promise<void>
+  /** Atomically adds `by` and returns the new value; a new key gets `ttlMs` as its lifetime. */
+  increment(key: string, by: number, ttlMs: number): Promise<number>
+  /**
+   * Sliding-window counter (previous window weighted by overlap + current window).
+   * Takes `cost` units only when they fit under `limit`; a denied attempt takes nothing.
+   */
+  hitWindow(key: string, limit: number, windowMs: number, cost?: number): Promise<WindowResult>
+  /** Fan-out to every replica subscribed to `channel` (this one included). */
+  publish(channel: string, message: string): Promise<void>
+  /** Returns a function that unsubscribes. */
+  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>
+  /** Throws when the backend is unreachable. */
+  ping(): Promise<void>
+  close(): Promise<void>
+}
