@@ -40,29 +40,41 @@ function socketPathFor(dir: string): string {
   return join(tmpdir(), `enclava-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.sock`)
 }
 
+/** A new PGlite with pgvector, in `dataDir` or (undefined) in memory. */
+export async function createPGlite(dataDir: string | undefined): Promise<PGlite> {
+  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { vector } })
+  await db.exec('CREATE EXTENSION IF NOT EXISTS vector')
+  return db
+}
+
 /**
- * PGlite with pgvector in `dataDir` (or in memory when `dataDir` is undefined), served over a private Unix
- * socket. PGlite is a single session, so the socket serves one connection at a time and the client pool is 1.
+ * Serves `db` over a private Unix socket in `socketDir`. PGlite is a single session, so the socket serves one
+ * connection at a time and clients must use a pool of 1. Closing also closes `db`.
  */
-export async function startEmbeddedPostgres(dataDir: string | undefined): Promise<EmbeddedPostgres> {
-  const socketDir = dataDir ?? join(tmpdir(), `enclava-mem-${process.pid}-${Date.now()}`)
-  mkdirSync(socketDir, { recursive: true, mode: 0o700 })
-  const releaseLock = dataDir ? takeLock(dataDir) : () => rmSync(socketDir, { recursive: true, force: true })
+export async function serveOverSocket(db: PGlite, socketDir: string): Promise<EmbeddedPostgres> {
+  const socketPath = socketPathFor(socketDir)
+  rmSync(socketPath, { force: true })
+  const server = new PGLiteSocketServer({ db, path: socketPath })
+  await server.start()
+  return {
+    socketPath,
+    async close() {
+      await server.stop()
+      await db.close()
+    },
+  }
+}
+
+/** The embedded database of a laptop install: PGlite in DATA_DIR/pglite, one process at a time. */
+export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const releaseLock = takeLock(dataDir)
   try {
-    const db = await PGlite.create({
-      ...(dataDir ? { dataDir: join(dataDir, 'pglite') } : {}),
-      extensions: { vector },
-    })
-    await db.exec('CREATE EXTENSION IF NOT EXISTS vector')
-    const socketPath = socketPathFor(socketDir)
-    rmSync(socketPath, { force: true })
-    const server = new PGLiteSocketServer({ db, path: socketPath })
-    await server.start()
+    const served = await serveOverSocket(await createPGlite(join(dataDir, 'pglite')), dataDir)
     return {
-      socketPath,
+      socketPath: served.socketPath,
       async close() {
-        await server.stop()
-        await db.close()
+        await served.close()
         releaseLock()
       },
     }
