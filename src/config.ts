@@ -13,7 +13,7 @@ export const ConfigSchema = T.Object({
   REDIS_URL: T.Optional(T.String({ pattern: '^rediss?://' })),
   REDIS_PREFIX: T.String({ default: 'enclava:' }),
   QDRANT_URL: T.Optional(T.String({ pattern: '^https?://' })),
-  ADMIN_EMAIL: T.String({ format: 'email', default: 'admin@enclava.local' }),
+  ADMIN_EMAIL: T.String({ pattern: '^[^\\s@]+@[^\\s@]+$', description: 'an email address', default: 'admin@enclava.local' }),
   ADMIN_PASSWORD: T.Optional(T.String({ minLength: 12, maxLength: 256 })),
   JWT_SECRET: T.Optional(T.String({ minLength: 32 })),
   ENCRYPTION_KEY: T.Optional(T.String({ pattern: '^[0-9a-fA-F]{64}$' })),
@@ -49,10 +49,10 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 function describe(schema: TSchema): string {
+  if (schema.description) return schema.description
   if (schema.type === 'integer') return 'an integer'
   if (schema.type === 'boolean') return 'true or false'
   if (schema.anyOf) return `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}`
-  if (schema.format === 'email') return 'an email address'
   if (schema.pattern) return `a value matching ${schema.pattern}`
   return 'a valid value'
 }
