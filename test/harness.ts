@@ -36,6 +36,9 @@ async function embeddedClone(): Promise<PGlite> {
   return (await (await template).clone()) as PGlite
 }
 
+/** CI sets TEST_SCHEMA_PREFIX per run, so whatever a crashed run leaves behind can be dropped by name. */
+export const schemaName = (kind: string) => `${process.env.TEST_SCHEMA_PREFIX ?? ''}${kind}_${randomBytes(6).toString('hex')}`
+
 export interface TestDatabase {
   sql: Sql
   schema: string
@@ -44,7 +47,7 @@ export interface TestDatabase {
 
 /** A fresh, empty schema on the configured backend. */
 export async function testDatabase(): Promise<TestDatabase> {
-  const schema = `t_${randomBytes(6).toString('hex')}`
+  const schema = schemaName('t')
   const url = process.env.DATABASE_URL
   if (url) {
     const admin = postgres(url, { ...quiet, max: 1 })

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import type { Subprocess } from 'bun'
+import { schemaName } from './harness.ts'
 
 const ROOT = join(import.meta.dir, '..')
-const schema = `srv_${crypto.randomUUID().slice(0, 8)}`
+const schema = schemaName('srv')
 
 interface Server {
   proc: Subprocess<'ignore', 'pipe', 'pipe'>
