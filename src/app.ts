@@ -11,7 +11,9 @@ import pkg from '../package.json' with { type: 'json' }
 
 /** The whole HTTP surface: public /api/v1 (API keys), internal /api-internal/v1 (JWT), health, docs. */
 export function createApp(s: Services) {
-  return new Elysia()
+  // normalize: false makes `additionalProperties: false` reject unknown fields with a 400 naming them, instead of
+  // Elysia silently dropping them (a mistyped field must not be ignored). Only the root app's setting applies.
+  return new Elysia({ normalize: false })
     .use(httpBasics(s.log))
     .use(
       openapi({

@@ -19,8 +19,7 @@ export interface GuardDeps {
 
 const PUBLIC_API_ROOT = '/api/v1'
 
-function bearer(headers: Record<string, string | undefined>): string | null {
-  const value = headers.authorization
+function bearer(value: string | null): string | null {
   if (!value) return null
   const match = /^Bearer\s+(\S+)$/i.exec(value)
   return match?.[1] ?? null
@@ -42,36 +41,48 @@ const VERDICT_ERRORS: Record<string, [ErrorCode, string]> = {
  * Every route also gets `meta` (request id, client IP, user agent) for services and the audit log.
  */
 export function guards(deps: GuardDeps) {
-  async function signedIn(headers: Record<string, string | undefined>): Promise<{ user: UserRow; sessionId: string }> {
-    const token = bearer(headers)
+  async function signedIn(headers: Headers): Promise<{ user: UserRow; sessionId: string }> {
+    const token = bearer(headers.get('authorization'))
     if (!token) throw new ApiError('authentication_required', 'Sign in first: send Authorization: Bearer <access token>')
     const session = await deps.auth.authenticate(token)
     if (!session) throw new ApiError('invalid_token', 'The access token is invalid, expired or revoked')
     return session
   }
 
+  // Who is asking is settled in `transform`, which Elysia runs before validation: an anonymous caller gets a 401,
+  // never a 400 that would describe the body it should send. `resolve` (after validation) hands the result on.
+  const sessions = new WeakMap<Request, { user: UserRow; sessionId: string }>()
+  const keys = new WeakMap<Request, VerifiedKey>()
+  const settled = <T>(map: WeakMap<Request, T>, request: Request): T => {
+    const value = map.get(request)
+    if (value === undefined) throw new Error('access check did not run before resolve')
+    return value
+  }
+
   return new Elysia({ name: 'guards', seed: deps.instanceId })
     .derive(({ request, server }) => ({ meta: requestMeta(request, server, deps.trustProxy) }))
     .macro({
       session: (enabled: true) => ({
-        async resolve({ headers }) {
+        async transform({ request }) {
           void enabled
-          return signedIn(headers)
+          sessions.set(request, await signedIn(request.headers))
         },
+        resolve: ({ request }) => settled(sessions, request),
       }),
       permission: (permission: Permission) => ({
-        async resolve({ headers }) {
-          const session = await signedIn(headers)
+        async transform({ request }) {
+          const session = await signedIn(request.headers)
           if (session.user.force_password_change)
             throw new ApiError('password_change_required', 'Change your password first (POST /api-internal/v1/auth/change-password)')
           if (!can(session.user.role, permission))
             throw new ApiError('permission_denied', `Your role (${session.user.role}) lacks the permission ${permission}`)
-          return session
+          sessions.set(request, session)
         },
+        resolve: ({ request }) => settled(sessions, request),
       }),
       apiKey: (scope: Scope | true) => ({
-        async resolve({ headers, request, server, path }): Promise<{ apiKey: VerifiedKey }> {
-          const presented = bearer(headers) ?? headers['x-api-key'] ?? null
+        async transform({ request, server, path }) {
+          const presented = bearer(request.headers.get('authorization')) ?? request.headers.get('x-api-key')
           if (!presented)
             throw new ApiError('invalid_api_key', 'Send your API key as Authorization: Bearer en_... or X-API-Key')
           const verdict = await deps.verifier.verify(presented, {
@@ -85,8 +96,9 @@ export function guards(deps: GuardDeps) {
           if (scope !== true && !verdict.key.scopes.includes(scope))
             throw new ApiError('permission_denied', `This API key lacks the scope "${scope}"`)
           deps.keyUsage.touch(verdict.key.id)
-          return { apiKey: verdict.key }
+          keys.set(request, verdict.key)
         },
+        resolve: ({ request }) => ({ apiKey: settled(keys, request) }),
       }),
     })
     .as('scoped')

@@ -6,10 +6,30 @@ import { assignRequestId, requestIdOf } from './request-meta.ts'
 interface ValidationIssue {
   path?: string
   message?: string
+  value?: unknown
+  schema?: { anyOf?: { type?: string }[] }
 }
 
-/** "/limits/0/name" -> "limits.0.name"; the root becomes the part of the request that failed (body, query). */
-const fieldName = (path: string | undefined, on: string) => (path ? path.replace(/^\//, '').replaceAll('/', '.') : '') || on
+/**
+ * "/limits/0/name" -> "limits.0.name". Elysia checks a coerced query number on its own, with no path; the field is
+ * then the query parameter that holds the rejected value.
+ */
+function fieldName(issue: ValidationIssue | undefined, on: string, request: Request): string {
+  const path = issue?.path?.replace(/^\//, '').replaceAll('/', '.')
+  if (path) return path
+  if (on === 'property' && issue && 'value' in issue) {
+    const params = [...new URL(request.url).searchParams].filter(([, v]) => v === String(issue.value))
+    if (params.length === 1 && params[0]) return params[0][0]
+  }
+  return on
+}
+
+/** TypeBox says "Expected union value" for a query number that is not one; say what was expected instead. */
+function describeIssue(issue: ValidationIssue | undefined): string {
+  const wanted = issue?.schema?.anyOf?.map((s) => s.type).find((t) => t && t !== 'string')
+  if (issue?.message === 'Expected union value' && wanted) return `Expected ${wanted}`
+  return issue?.message ?? 'is invalid'
+}
 
 function errorResponse(status: number, code: string, message: string, request: Request, param?: string, headers?: Record<string, string>) {
   const requestId = requestIdOf(request)
@@ -50,8 +70,9 @@ export function httpBasics(log: Logger) {
       if (code === 'VALIDATION') {
         set.status = 400
         const issue = (error.all as ValidationIssue[])[0]
-        const field = fieldName(issue?.path, error.type)
-        const message = `Invalid ${error.type}: '${field}' ${issue?.message ?? 'is invalid'}`
+        const field = fieldName(issue, error.type, request)
+        const on = error.type === 'property' ? 'query' : error.type
+        const message = `Invalid ${on}: '${field}' ${describeIssue(issue)}`
         return errorResponse(400, 'validation_failed', message, request, field)
       }
       if (code === 'PARSE') {

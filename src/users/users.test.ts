@@ -172,7 +172,8 @@ describe('list', () => {
     expect(res.body).toMatchObject({ limit: 50, offset: 0 })
     expect(res.body.total).toBeGreaterThanOrEqual(6)
     expect(res.body.data.some((u: { email: string }) => u.email === ADMIN_EMAIL)).toBe(true)
-    expect(JSON.stringify(res.body)).not.toContain('password')
+    expect(JSON.stringify(res.body)).not.toContain('password_hash')
+    expect(JSON.stringify(res.body)).not.toContain('argon2')
   })
 
   const badQueries: [string, string][] = [
@@ -298,12 +299,13 @@ describe('create', () => {
   test.each(invalid)('%s is a 400 naming the field', async (_name, patch, param) => {
     const who = freshIdentity('inv')
     const body: Record<string, unknown> = { ...who, password: `valid-${rand()}-password`, ...patch }
-    if (body.password === '__USERNAME__') body.username = body.password = `sameasname${rand()}`
+    if (body.password === '__USERNAME__') body.username = body.password = `${who.username}same`
     for (const [k, v] of Object.entries(body)) if (v === undefined) delete body[k]
     const res = await createUser(superToken, body)
     expectError(res, 400, 'validation_failed', param)
     // Nothing was created.
-    const listed = await env.call('GET', `${USERS}?q=${encodeURIComponent(String(body.username ?? who.username))}`, { token: superToken })
+    // who.username is in every candidate's email or username, whichever field was made invalid.
+    const listed = await env.call('GET', `${USERS}?q=${who.username}`, { token: superToken })
     expect(listed.body.total).toBe(0)
   })
 })
@@ -464,7 +466,7 @@ describe('reset-password', () => {
     expect((await env.call('GET', '/api-internal/v1/auth/me', { token: u.token })).status).toBe(200)
   })
 
-  test('an extra property is a 400, an unknown id a 404', async () => {
+  test('an extra (mistyped) property is a 400 naming it, not a silently generated password', async () => {
     const u = await env.user('user')
     expectError(
       await env.call('POST', `${USERS}/${u.id}/reset-password`, { token: superToken, body: { password: 'something-long-enough' } }),
@@ -472,7 +474,12 @@ describe('reset-password', () => {
       'validation_failed',
       'password',
     )
+    expect((await loginRaw(u.email, u.password)).status).toBe(200)
+  })
+
+  test('an unknown id is a 404, a non-uuid a 400', async () => {
     expectError(await env.call('POST', `${USERS}/${crypto.randomUUID()}/reset-password`, { token: superToken, body: {} }), 404, 'not_found')
+    expectError(await env.call('POST', `${USERS}/nope/reset-password`, { token: superToken, body: {} }), 400, 'validation_failed', 'id')
   })
 })
 
