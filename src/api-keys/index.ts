@@ -139,6 +139,7 @@ export function publicKeyRoutes(s: Services) {
         rate_limit_per_minute: k.rate_limit_per_minute,
         rate_limit_per_hour: k.rate_limit_per_hour,
         rate_limit_per_day: k.rate_limit_per_day,
+        rate_limit_tokens_per_minute: k.rate_limit_tokens_per_minute,
         expires_at: k.expires_at?.toISOString() ?? null,
       },
     }),

@@ -21,6 +21,8 @@ const restrictions = {
   rate_limit_per_minute: RateLimit,
   rate_limit_per_hour: RateLimit,
   rate_limit_per_day: RateLimit,
+  /** Estimated prompt tokens plus requested max_tokens, per minute, on the gateway. */
+  rate_limit_tokens_per_minute: RateLimit,
   expires_at: t.Nullable(t.String({ format: 'date-time' })),
 }
 
@@ -79,6 +81,7 @@ export const MeSchema = t.Object({
     rate_limit_per_minute: t.Nullable(t.Integer()),
     rate_limit_per_hour: t.Nullable(t.Integer()),
     rate_limit_per_day: t.Nullable(t.Integer()),
+    rate_limit_tokens_per_minute: t.Nullable(t.Integer()),
     expires_at: t.Nullable(t.String({ format: 'date-time' })),
   }),
 })

@@ -17,6 +17,7 @@ export interface KeyRow {
   rate_limit_per_minute: number | null
   rate_limit_per_hour: number | null
   rate_limit_per_day: number | null
+  rate_limit_tokens_per_minute: number | null
   expires_at: Date | null
   is_active: boolean
   request_count: string
@@ -39,6 +40,7 @@ export function presentKey(k: KeyRow): KeyView {
     rate_limit_per_minute: k.rate_limit_per_minute,
     rate_limit_per_hour: k.rate_limit_per_hour,
     rate_limit_per_day: k.rate_limit_per_day,
+    rate_limit_tokens_per_minute: k.rate_limit_tokens_per_minute,
     expires_at: k.expires_at?.toISOString() ?? null,
     is_active: k.is_active,
     request_count: Number(k.request_count),
@@ -86,6 +88,7 @@ export class ApiKeyService {
         rate_limit_per_minute: input.rate_limit_per_minute ?? null,
         rate_limit_per_hour: input.rate_limit_per_hour ?? null,
         rate_limit_per_day: input.rate_limit_per_day ?? null,
+        rate_limit_tokens_per_minute: input.rate_limit_tokens_per_minute ?? null,
         expires_at: input.expires_at ?? null,
       })}
       RETURNING *`

@@ -3,25 +3,27 @@ import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import { KEY_PATTERN, hashApiKey, hashesEqual, keyPrefix } from './keys.ts'
 import { ipAllowed } from './ip-allowlist.ts'
+import type { KeyRow } from './service.ts'
 
 /** What a verified key may do, with its owner; cached per replica. */
-export interface VerifiedKey {
-  id: string
-  name: string
-  key_prefix: string
-  key_hash: string
-  user_id: string
-  owner: { id: string; username: string; email: string; role: string; is_active: boolean }
-  scopes: string[]
-  allowed_models: string[]
-  allowed_endpoints: string[]
-  allowed_ips: string[]
-  rate_limit_per_minute: number | null
-  rate_limit_per_hour: number | null
-  rate_limit_per_day: number | null
-  expires_at: Date | null
-  is_active: boolean
-}
+export type VerifiedKey = Pick<
+  KeyRow,
+  | 'id'
+  | 'name'
+  | 'key_prefix'
+  | 'key_hash'
+  | 'user_id'
+  | 'scopes'
+  | 'allowed_models'
+  | 'allowed_endpoints'
+  | 'allowed_ips'
+  | 'rate_limit_per_minute'
+  | 'rate_limit_per_hour'
+  | 'rate_limit_per_day'
+  | 'rate_limit_tokens_per_minute'
+  | 'expires_at'
+  | 'is_active'
+> & { owner: { id: string; username: string; email: string; role: string; is_active: boolean } }
 
 /** A verdict, not an error: infrastructure failures throw instead. */
 export type Verdict =
@@ -49,6 +51,8 @@ export class ApiKeyVerifier {
   readonly #cache: CacheStore
   readonly #log: Logger
   readonly #entries = new Map<string, { key: VerifiedKey; at: number }>()
+  /** Bumped by every invalidation, so a lookup that read the database before one does not cache what it read. */
+  #generation = 0
   #unsubscribe: (() => Promise<void>) | null = null
 
   constructor(sql: Sql, cache: CacheStore, log: Logger) {
@@ -73,6 +77,7 @@ export class ApiKeyVerifier {
   }
 
   #drop(target: string): void {
+    this.#generation++
     const [kind, id] = target.split(':')
     for (const [hash, entry] of this.#entries)
       if ((kind === 'key' && entry.key.id === id) || (kind === 'user' && entry.key.user_id === id))
@@ -83,9 +88,11 @@ export class ApiKeyVerifier {
     const hash = hashApiKey(presented)
     const cached = this.#entries.get(hash)
     if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.key
+    const generation = this.#generation
     const candidates = await this.#sql<(Omit<VerifiedKey, 'owner'> & { username: string; email: string; role: string; owner_active: boolean })[]>`
       SELECT k.id, k.name, k.key_prefix, k.key_hash, k.user_id, k.scopes, k.allowed_models, k.allowed_endpoints,
-             k.allowed_ips, k.rate_limit_per_minute, k.rate_limit_per_hour, k.rate_limit_per_day, k.expires_at,
+             k.allowed_ips, k.rate_limit_per_minute, k.rate_limit_per_hour, k.rate_limit_per_day, k.rate_limit_tokens_per_minute,
+             k.expires_at,
              k.is_active, u.username, u.email, u.role, u.is_active AS owner_active
       FROM api_keys k JOIN users u ON u.id = k.user_id
       WHERE k.key_prefix = ${keyPrefix(presented)}`
@@ -93,6 +100,8 @@ export class ApiKeyVerifier {
     if (!row) return null
     const { username, email, role, owner_active, ...rest } = row
     const key: VerifiedKey = { ...rest, owner: { id: row.user_id, username, email, role, is_active: owner_active } }
+    // An invalidation arrived while the query ran: the row may predate it, so answer this request but keep nothing.
+    if (generation !== this.#generation) return key
     if (this.#entries.size >= CACHE_MAX) {
       const oldest = this.#entries.keys().next()
       if (!oldest.done) this.#entries.delete(oldest.value)

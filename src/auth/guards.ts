@@ -5,6 +5,7 @@ import type { Scope } from '../api-keys/model.ts'
 import { ApiError, type ErrorCode } from '../http/errors.ts'
 import { clientIp, requestMeta } from '../http/request-meta.ts'
 import type { UserRow } from '../users/service.ts'
+import type { RateLimiter } from '../rate-limit/limiter.ts'
 import { can, type Permission } from './roles.ts'
 import type { AuthService } from './service.ts'
 
@@ -14,6 +15,10 @@ export interface GuardDeps {
   auth: AuthService
   verifier: ApiKeyVerifier
   keyUsage: KeyUsageRecorder
+  limiter: RateLimiter
+  /** Requests per minute: per key on the public API (unless the key sets its own), per user on the internal one. */
+  publicPerMinute: number
+  internalPerMinute: number
   trustProxy: boolean
 }
 
@@ -63,15 +68,18 @@ export function guards(deps: GuardDeps) {
     .derive(({ request, server }) => ({ meta: requestMeta(request, server, deps.trustProxy) }))
     .macro({
       session: (enabled: true) => ({
-        async transform({ request }) {
+        async transform({ request, set }) {
           void enabled
-          sessions.set(request, await signedIn(request.headers))
+          const session = await signedIn(request.headers)
+          await deps.limiter.take(`user:${session.user.id}`, { perMinute: deps.internalPerMinute }, set.headers)
+          sessions.set(request, session)
         },
         resolve: ({ request }) => settled(sessions, request),
       }),
       permission: (permission: Permission) => ({
-        async transform({ request }) {
+        async transform({ request, set }) {
           const session = await signedIn(request.headers)
+          await deps.limiter.take(`user:${session.user.id}`, { perMinute: deps.internalPerMinute }, set.headers)
           if (session.user.force_password_change)
             throw new ApiError('password_change_required', 'Change your password first (POST /api-internal/v1/auth/change-password)')
           if (!can(session.user.role, permission))
@@ -81,7 +89,7 @@ export function guards(deps: GuardDeps) {
         resolve: ({ request }) => settled(sessions, request),
       }),
       apiKey: (scope: Scope | true) => ({
-        async transform({ request, server, path }) {
+        async transform({ request, server, path, set }) {
           const presented = bearer(request.headers.get('authorization')) ?? request.headers.get('x-api-key')
           if (!presented)
             throw new ApiError('invalid_api_key', 'Send your API key as Authorization: Bearer en_... or X-API-Key')
@@ -95,8 +103,14 @@ export function guards(deps: GuardDeps) {
           }
           if (scope !== true && !verdict.key.scopes.includes(scope))
             throw new ApiError('permission_denied', `This API key lacks the scope "${scope}"`)
-          deps.keyUsage.touch(verdict.key.id)
-          keys.set(request, verdict.key)
+          const k = verdict.key
+          await deps.limiter.take(
+            `key:${k.id}`,
+            { perMinute: k.rate_limit_per_minute ?? deps.publicPerMinute, perHour: k.rate_limit_per_hour, perDay: k.rate_limit_per_day },
+            set.headers,
+          )
+          deps.keyUsage.touch(k.id)
+          keys.set(request, k)
         },
         resolve: ({ request }) => ({ apiKey: settled(keys, request) }),
       }),

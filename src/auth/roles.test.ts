@@ -4,11 +4,12 @@ import { can, canAssign, canManage, PERMISSIONS, permissionsOf, ROLES, type Perm
 /** The full expected grant table: every role × every permission, so a new grant anywhere shows up here. */
 const EXPECTED: Record<Role, Permission[]> = {
   read_only: ['profile:read', 'api_keys:read'],
-  user: ['profile:read', 'api_keys:read', 'api_keys:write'],
+  user: ['profile:read', 'api_keys:read', 'api_keys:write', 'llm:use'],
   admin: [
     'profile:read',
     'api_keys:read',
     'api_keys:write',
+    'llm:use',
     'api_keys:admin',
     'users:read',
     'users:manage',
@@ -16,6 +17,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'settings:manage',
     'plugins:manage',
     'providers:manage',
+    'budgets:manage',
   ],
   super_admin: [...PERMISSIONS],
 }
@@ -28,6 +30,10 @@ describe('can(role, permission)', () => {
     ['read_only', 'users:read', false],
     ['read_only', 'users:manage', false],
     ['read_only', 'audit:read', false],
+    ['read_only', 'llm:use', false],
+    ['user', 'llm:use', true],
+    ['user', 'budgets:manage', false],
+    ['admin', 'budgets:manage', true],
     ['user', 'api_keys:write', true],
     ['user', 'api_keys:admin', false],
     ['user', 'users:read', false],

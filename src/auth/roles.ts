@@ -13,11 +13,15 @@ export const PERMISSIONS = [
   'settings:manage',
   'plugins:manage',
   'providers:manage',
+  /** Chat and embeddings in the dashboard's playground, charged to the user. */
+  'llm:use',
+  /** Global and per-user budgets. */
+  'budgets:manage',
 ] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
 const readOnly: Permission[] = ['profile:read', 'api_keys:read']
-const user: Permission[] = [...readOnly, 'api_keys:write']
+const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use']
 const admin: Permission[] = [
   ...user,
   'api_keys:admin',
@@ -27,6 +31,7 @@ const admin: Permission[] = [
   'settings:manage',
   'plugins:manage',
   'providers:manage',
+  'budgets:manage',
 ]
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {

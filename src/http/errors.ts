@@ -14,12 +14,18 @@ export const ErrorCodes = {
   registration_disabled: 403,
   ip_not_allowed: 403,
   endpoint_not_allowed: 403,
+  model_not_allowed: 403,
+  budget_exceeded: 402,
   not_found: 404,
+  model_not_found: 404,
   conflict: 409,
   account_locked: 423,
   rate_limit_exceeded: 429,
   internal_error: 500,
+  upstream_error: 502,
   service_unavailable: 503,
+  provider_unavailable: 503,
+  upstream_timeout: 504,
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes
@@ -29,6 +35,7 @@ export function errorType(status: number): string {
   if (status === 401) return 'authentication_error'
   if (status === 403) return 'permission_error'
   if (status === 404) return 'not_found_error'
+  if (status === 402) return 'insufficient_quota'
   if (status === 429) return 'rate_limit_error'
   if (status >= 500) return 'server_error'
   return 'invalid_request_error'

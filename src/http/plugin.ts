@@ -1,7 +1,7 @@
 import { Elysia } from 'elysia'
 import type { Logger } from '../log.ts'
 import { ApiError, errorBody } from './errors.ts'
-import { assignRequestId, requestIdOf } from './request-meta.ts'
+import { assignRequestId, markStart, requestIdOf, startedAt } from './request-meta.ts'
 
 interface ValidationIssue {
   path?: string
@@ -47,17 +47,16 @@ export function httpBasics(log: Logger) {
   return new Elysia({ name: 'http-basics' })
     .onRequest(({ request, set }) => {
       set.headers['x-request-id'] = assignRequestId(request)
-      startTimes.set(request, performance.now())
+      markStart(request)
     })
     .onAfterResponse(({ request, set, path }) => {
-      const started = startTimes.get(request)
       log.info(
         {
           request_id: requestIdOf(request),
           method: request.method,
           path,
           status: typeof set.status === 'number' ? set.status : 200,
-          ms: started === undefined ? undefined : Math.round((performance.now() - started) * 10) / 10,
+          ms: Math.round((performance.now() - startedAt(request)) * 10) / 10,
         },
         'request',
       )
@@ -119,5 +118,3 @@ function failedDependency(error: unknown): 'database' | 'cache' | null {
   if (/^(ClientClosed|ClientOffline|Connection|Socket|Reconnect)\w*Error$/.test(name)) return 'cache'
   return null
 }
-
-const startTimes = new WeakMap<Request, number>()

@@ -6,6 +6,7 @@ export interface RequestMeta {
 }
 
 const ids = new WeakMap<Request, string>()
+const starts = new WeakMap<Request, number>()
 const SAFE_ID = /^[\w.:-]{1,128}$/
 
 /** Keeps a caller's X-Request-Id when it is sane, otherwise makes one; every later hook reads it from here. */
@@ -18,14 +19,23 @@ export function assignRequestId(request: Request): string {
 
 export const requestIdOf = (request: Request): string => ids.get(request) ?? 'unknown'
 
+/** performance.now() when the request arrived, set by the first hook; for access logs and Server-Timing. */
+export function markStart(request: Request): void {
+  starts.set(request, performance.now())
+}
+export const startedAt = (request: Request): number => starts.get(request) ?? performance.now()
+
 interface IpSource {
   requestIP(request: Request): { address: string } | null
 }
 
-/** Behind a proxy (TRUST_PROXY), the left-most X-Forwarded-For entry; otherwise the socket's peer address. */
+/**
+ * Behind a proxy (TRUST_PROXY), the right-most X-Forwarded-For entry: the address our own proxy saw. Entries to its
+ * left come from the client and can be forged (a proxy appends, it does not replace). Otherwise the socket's peer.
+ */
 export function clientIp(request: Request, server: IpSource | null, trustProxy: boolean): string | null {
   if (trustProxy) {
-    const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim()
+    const forwarded = request.headers.get('x-forwarded-for')?.split(',').at(-1)?.trim()
     if (forwarded) return forwarded
   }
   return server?.requestIP(request)?.address ?? null

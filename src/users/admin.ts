@@ -12,7 +12,8 @@ type Actor = Pick<UserRow, 'id' | 'role' | 'email'>
 /**
  * User management by administrators, with the rules in one place: you manage only users below your rank (a
  * super_admin manages all), hand out only roles below yours, never change yourself here, and every change is
- * audited. Deactivation, deletion and password resets end the target's sessions and API keys at once.
+ * audited. Deactivation and deletion end the target's sessions and API keys at once; a password reset ends the
+ * sessions (whoever knew the old password is signed out) and leaves the API keys, which it does not concern.
  */
 export class UserAdminService {
   constructor(
