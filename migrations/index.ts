@@ -1,7 +1,9 @@
 // Imported as text so a compiled single binary carries its migrations. migrations.test.ts checks this list
 // against the folder, so a new file cannot be forgotten here.
 import m0001 from './0001_foundation.sql' with { type: 'text' }
+import m0002 from './0002_gateway.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
+  { version: 2, name: '0002_gateway.sql', sql: m0002 },
 ]

@@ -27,6 +27,18 @@ export const ConfigSchema = T.Object({
   LOCKOUT_THRESHOLD: T.Integer({ minimum: 1, default: 5 }),
   LOCKOUT_MINUTES: T.Integer({ minimum: 1, default: 15 }),
   SHUTDOWN_TIMEOUT_MS: T.Integer({ minimum: 0, default: 10000 }),
+  /** privatemode.ai's privatemode-proxy (attestation + end-to-end encryption), base URL ending in /v1. */
+  PRIVATEMODE_URL: T.Optional(T.String({ pattern: '^https?://.+/v1/?$', description: 'an http(s) URL ending in /v1' })),
+  PRIVATEMODE_API_KEY: T.Optional(T.String({ minLength: 1 })),
+  /** One generic OpenAI-compatible upstream (vLLM, Ollama, OpenAI, ...) without the admin API. */
+  OPENAI_COMPAT_URL: T.Optional(T.String({ pattern: '^https?://', description: 'an http(s) URL' })),
+  OPENAI_COMPAT_API_KEY: T.Optional(T.String({ minLength: 1 })),
+  RATE_LIMIT_PUBLIC_PER_MINUTE: T.Integer({ minimum: 1, default: 1000 }),
+  RATE_LIMIT_INTERNAL_PER_MINUTE: T.Integer({ minimum: 1, default: 300 }),
+  UPSTREAM_CONNECT_TIMEOUT_MS: T.Integer({ minimum: 100, default: 5000 }),
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: T.Integer({ minimum: 100, default: 60000 }),
+  UPSTREAM_TOTAL_TIMEOUT_MS: T.Integer({ minimum: 100, default: 600000 }),
+  UPSTREAM_MAX_RETRIES: T.Integer({ minimum: 0, maximum: 10, default: 2 }),
 })
 
 export type Config = Static<typeof ConfigSchema> & { JWT_SECRET: string; ENCRYPTION_KEY: string }

@@ -9,6 +9,12 @@ import type { CacheStore } from './cache/types.ts'
 import type { Config } from './config.ts'
 import type { Sql } from './db/client.ts'
 import type { Logger } from './log.ts'
+import { BudgetService } from './gateway/budgets.ts'
+import { ModelRegistry, providersFromConfig } from './gateway/registry.ts'
+import { GatewayService } from './gateway/service.ts'
+import { warmTokenizer } from './gateway/tokens.ts'
+import { UsageLedger } from './gateway/usage.ts'
+import { RateLimiter } from './rate-limit/limiter.ts'
 import { UserAdminService } from './users/admin.ts'
 import { UserService } from './users/service.ts'
 
@@ -28,6 +34,11 @@ export interface Services extends Stores {
   apiKeys: ApiKeyService
   verifier: ApiKeyVerifier
   keyUsage: KeyUsageRecorder
+  limiter: RateLimiter
+  registry: ModelRegistry
+  budgets: BudgetService
+  ledger: UsageLedger
+  gateway: GatewayService
   guardDeps: GuardDeps
   /** Set while shutting down, so readiness fails and load balancers stop sending traffic. */
   draining: boolean
@@ -51,6 +62,10 @@ export function createServices(stores: Stores): Services {
   })
   const verifier = new ApiKeyVerifier(sql, cache, log)
   const keyUsage = new KeyUsageRecorder(sql, log)
+  const limiter = new RateLimiter(cache, log)
+  const registry = new ModelRegistry(sql, providersFromConfig(config), log)
+  const budgets = new BudgetService(sql, log)
+  const ledger = new UsageLedger({ sql, budgets, audit, log })
   return {
     ...stores,
     audit,
@@ -60,17 +75,41 @@ export function createServices(stores: Stores): Services {
     apiKeys: new ApiKeyService(sql),
     verifier,
     keyUsage,
-    guardDeps: { instanceId: crypto.randomUUID(), auth, verifier, keyUsage, trustProxy: config.TRUST_PROXY },
+    limiter,
+    registry,
+    budgets,
+    ledger,
+    gateway: new GatewayService(registry, budgets, ledger, limiter, log),
+    guardDeps: {
+      instanceId: crypto.randomUUID(),
+      auth,
+      verifier,
+      keyUsage,
+      limiter,
+      publicPerMinute: config.RATE_LIMIT_PUBLIC_PER_MINUTE,
+      internalPerMinute: config.RATE_LIMIT_INTERNAL_PER_MINUTE,
+      trustProxy: config.TRUST_PROXY,
+    },
     draining: false,
   }
 }
 
+const sweepers = new WeakMap<Services, ReturnType<typeof setInterval>>()
+
 export async function startServices(s: Services): Promise<void> {
+  warmTokenizer()
   await s.verifier.start()
   s.keyUsage.start()
+  const sweeper = setInterval(() => {
+    s.budgets.releaseExpired().catch((err) => s.log.error({ err: (err as Error).message }, 'reservation sweep failed'))
+  }, 60_000)
+  sweeper.unref()
+  sweepers.set(s, sweeper)
 }
 
 export async function stopServices(s: Services): Promise<void> {
+  clearInterval(sweepers.get(s))
+  await s.ledger.stop()
   await s.keyUsage.stop()
   await s.verifier.stop()
 }

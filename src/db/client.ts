@@ -2,6 +2,7 @@ import postgres from 'postgres'
 import { startEmbeddedPostgres } from './embedded.ts'
 
 export type Sql = postgres.Sql
+export type Tx = postgres.TransactionSql
 
 export interface Database {
   sql: Sql

@@ -1,0 +1,158 @@
+import type { Config } from '../config.ts'
+import type { Sql } from '../db/client.ts'
+import type { Logger } from '../log.ts'
+import { defaultPrices, type Prices } from './pricing.ts'
+import { Provider } from './provider.ts'
+
+export interface ResolvedModel {
+  id: string
+  provider: Provider
+  upstreamId: string
+  confidential: boolean
+  prices: Prices
+  /** Output cap used for worst-case budget reservations when a request sets no max_tokens. */
+  maxOutputTokens: number
+  fallback: string | null
+}
+
+interface ModelSettingsRow {
+  id: string
+  provider_name: string | null
+  upstream_id: string | null
+  input_price_per_million: string | null
+  output_price_per_million: string | null
+  max_output_tokens: number | null
+  fallback_model: string | null
+  is_active: boolean
+}
+
+const DEFAULT_MAX_OUTPUT_TOKENS = 4096
+const REFRESH_MS = 60_000
+
+/** The providers named by the environment: privatemode's proxy and one generic upstream. */
+export function providersFromConfig(config: Config): Provider[] {
+  const common = {
+    connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+    firstByteTimeoutMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+    totalTimeoutMs: config.UPSTREAM_TOTAL_TIMEOUT_MS,
+    maxRetries: config.UPSTREAM_MAX_RETRIES,
+  }
+  const providers: Provider[] = []
+  if (config.PRIVATEMODE_URL)
+    providers.push(
+      new Provider({ ...common, name: 'privatemode', kind: 'privatemode', baseUrl: config.PRIVATEMODE_URL, apiKey: config.PRIVATEMODE_API_KEY }),
+    )
+  if (config.OPENAI_COMPAT_URL)
+    providers.push(
+      new Provider({
+        ...common,
+        name: 'openai-compatible',
+        kind: 'openai-compatible',
+        baseUrl: config.OPENAI_COMPAT_URL,
+        apiKey: config.OPENAI_COMPAT_API_KEY,
+      }),
+    )
+  return providers
+}
+
+/**
+ * Which model is served by which provider, at what price. The providers' own model lists are fetched and cached
+ * (a failed refresh keeps the last good list); rows in `models` add prices, caps, fallbacks, or models a provider
+ * does not list. The first provider to list a model id serves it.
+ */
+export class ModelRegistry {
+  readonly #sql: Sql
+  readonly #log: Logger
+  readonly providers: Provider[]
+  #discovered = new Map<string, Map<string, string>>()
+  #settings = new Map<string, ModelSettingsRow>()
+  #refreshedAt = 0
+  #refreshing: Promise<void> | null = null
+
+  constructor(sql: Sql, providers: Provider[], log: Logger) {
+    this.#sql = sql
+    this.providers = providers
+    this.#log = log
+  }
+
+  provider(name: string): Provider | undefined {
+    return this.providers.find((p) => p.name === name)
+  }
+
+  /** Forces the next lookup to refetch, e.g. after an admin changed model settings. */
+  invalidate(): void {
+    this.#refreshedAt = 0
+  }
+
+  async #refresh(): Promise<void> {
+    await Promise.all(
+      this.providers.map(async (p) => {
+        try {
+          const ids = await p.listModels()
+          this.#discovered.set(p.name, new Map(ids.map((id) => [id, id])))
+        } catch (err) {
+          this.#log.warn({ provider: p.name, err: (err as Error).message }, 'model list refresh failed; keeping the last one')
+        }
+      }),
+    )
+    const rows = await this.#sql<ModelSettingsRow[]>`SELECT * FROM models`
+    this.#settings = new Map(rows.map((r) => [r.id, r]))
+    this.#refreshedAt = Date.now()
+  }
+
+  async #fresh(): Promise<void> {
+    if (Date.now() - this.#refreshedAt < REFRESH_MS) return
+    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = null))
+    await this.#refreshing
+  }
+
+  #build(id: string): ResolvedModel | null {
+    const settings = this.#settings.get(id)
+    if (settings && !settings.is_active) return null
+    let provider: Provider | undefined
+    let upstreamId: string | undefined
+    if (settings?.provider_name) {
+      provider = this.provider(settings.provider_name)
+      upstreamId = settings.upstream_id ?? id
+    } else {
+      for (const p of this.providers) {
+        const found = this.#discovered.get(p.name)?.get(id)
+        if (found) {
+          provider = p
+          upstreamId = found
+          break
+        }
+      }
+    }
+    if (!provider || !upstreamId) return null
+    const defaults = defaultPrices(id, provider.confidential)
+    return {
+      id,
+      provider,
+      upstreamId,
+      confidential: provider.confidential,
+      prices: {
+        input: settings?.input_price_per_million != null ? Number(settings.input_price_per_million) : defaults.input,
+        output: settings?.output_price_per_million != null ? Number(settings.output_price_per_million) : defaults.output,
+      },
+      maxOutputTokens: settings?.max_output_tokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+      fallback: settings?.fallback_model ?? null,
+    }
+  }
+
+  async resolve(id: string): Promise<ResolvedModel | null> {
+    await this.#fresh()
+    return this.#build(id)
+  }
+
+  async list(): Promise<ResolvedModel[]> {
+    await this.#fresh()
+    const ids = new Set<string>()
+    for (const models of this.#discovered.values()) for (const id of models.keys()) ids.add(id)
+    for (const id of this.#settings.keys()) ids.add(id)
+    return [...ids]
+      .sort()
+      .map((id) => this.#build(id))
+      .filter((m): m is ResolvedModel => m !== null)
+  }
+}
