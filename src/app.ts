@@ -3,6 +3,7 @@ import { openapi } from '@elysiajs/openapi'
 import { apiKeyRoutes, publicKeyRoutes } from './api-keys/index.ts'
 import { auditRoutes } from './audit/index.ts'
 import { authRoutes } from './auth/index.ts'
+import { budgetRoutes } from './budgets/index.ts'
 import { gatewayRoutes } from './gateway/index.ts'
 import { healthRoutes } from './health/index.ts'
 import { httpBasics } from './http/plugin.ts'
@@ -42,6 +43,7 @@ export function createApp(s: Services) {
     .use(apiKeyRoutes(s))
     .use(auditRoutes(s))
     .use(gatewayRoutes(s))
+    .use(budgetRoutes(s))
 }
 
 export type App = ReturnType<typeof createApp>

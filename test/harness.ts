@@ -117,6 +117,8 @@ export interface TestEnv {
   call<T = any>(method: string, path: string, opts?: CallOptions): Promise<CallResult<T>>
   login(email: string, password: string): Promise<string>
   adminToken(): Promise<string>
+  /** Serves the app on a real socket (port 0), for clients that need one (streams, disconnects). */
+  listen(): string
   /** Creates a user through the admin API and signs them in. */
   user(role: Role, name?: string): Promise<{ id: string; email: string; password: string; token: string }>
   close(): Promise<void>
@@ -167,6 +169,7 @@ export async function createTestEnv(
   let admin: string | undefined
   const adminToken = async () => (admin ??= await login(config.ADMIN_EMAIL, ADMIN_PASSWORD))
   let counter = 0
+  let server: { stop(closeActive?: boolean): unknown; port?: number | undefined } | undefined
 
   return {
     s,
@@ -176,6 +179,11 @@ export async function createTestEnv(
     call,
     login,
     adminToken,
+    listen() {
+      const listening = app.listen({ port: 0, hostname: '127.0.0.1' })
+      server = listening.server ?? undefined
+      return `http://127.0.0.1:${server?.port}`
+    },
     async user(role, name) {
       const username = name ?? `${role.replace('_', '')}${++counter}${randomBytes(3).toString('hex')}`
       const email = `${username}@test.local`
@@ -188,6 +196,7 @@ export async function createTestEnv(
       return { id: res.body.id, email, password, token: await login(email, password) }
     },
     async close() {
+      await server?.stop(true)
       await stopServices(s)
       if (share) return
       await cache.close()

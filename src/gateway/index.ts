@@ -6,7 +6,8 @@ import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
 import { ChatCompletionBody, EmbeddingBody, ModelList, ModelObject } from './model.ts'
 import type { ResolvedModel } from './registry.ts'
-import { applicableBudgets, presentBudget, usageByDay } from './reports.ts'
+import { presentBudget } from '../budgets/model.ts'
+import { applicableBudgets, usageByDay } from './reports.ts'
 import type { Caller } from './service.ts'
 
 const created = Math.floor(Date.now() / 1000)

@@ -1,5 +1,5 @@
 import type { Sql } from '../db/client.ts'
-import type { BudgetRow, Spender } from './budgets.ts'
+import type { BudgetRow, Spender } from '../budgets/service.ts'
 
 export interface UsageDay {
   day: string
@@ -11,7 +11,6 @@ export interface UsageDay {
   cost_usd: number
 }
 
-const usd = (micros: string | number | bigint) => Number(micros) / 1e6
 
 /** Usage per day and model for one key or user over the last `days` days. */
 export async function usageByDay(sql: Sql, who: { apiKeyId?: string; userId?: string }, days: number): Promise<UsageDay[]> {
@@ -32,33 +31,8 @@ export async function usageByDay(sql: Sql, who: { apiKeyId?: string; userId?: st
     errors: r.errors,
     prompt_tokens: Number(r.prompt),
     completion_tokens: Number(r.completion),
-    cost_usd: usd(r.cost),
+    cost_usd: Number(r.cost) / 1e6,
   }))
-}
-
-export function presentBudget(b: BudgetRow) {
-  const limit = usd(b.limit_micros)
-  const spent = usd(b.spent_micros)
-  const reserved = usd(b.reserved_micros)
-  return {
-    id: b.id,
-    name: b.name,
-    scope: b.scope,
-    user_id: b.user_id,
-    api_key_id: b.api_key_id,
-    period: b.period,
-    period_start: b.period_start.toISOString(),
-    period_end: b.period_end.toISOString(),
-    is_hard: b.is_hard,
-    is_active: b.is_active,
-    warn_threshold_pct: b.warn_threshold_pct,
-    limit_usd: limit,
-    spent_usd: spent,
-    reserved_usd: reserved,
-    remaining_usd: Math.max(0, limit - spent - reserved),
-    used_pct: limit > 0 ? Math.round(((spent + reserved) / limit) * 1000) / 10 : 100,
-    warning: b.warned_at !== null,
-  }
 }
 
 /** The budgets that apply to a spender, as the gateway sees them. */

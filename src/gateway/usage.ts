@@ -1,7 +1,7 @@
 import type { AuditLog } from '../audit/service.ts'
 import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
-import type { BudgetService, Reservation } from './budgets.ts'
+import type { BudgetService, Reservation } from '../budgets/service.ts'
 
 export interface UsageEntry {
   /** Made before dispatch: a retried write is recognised and never counted twice. */

@@ -1,5 +1,7 @@
 import type { Sql, Tx } from '../db/client.ts'
+import { ApiError } from '../http/errors.ts'
 import type { Logger } from '../log.ts'
+import { toMicros, type CreateBudgetInput, type UpdateBudgetInput } from './model.ts'
 
 /** Whose money a request spends: the budgets of the key, of its owner, and the global ones apply. */
 export interface Spender {
@@ -119,6 +121,58 @@ export class BudgetService {
     if (crossed.length)
       await tx`UPDATE budgets SET warned_at = now() WHERE id = ANY(${crossed.map((b) => b.id)}::uuid[])`
     return crossed
+  }
+
+  async create(input: CreateBudgetInput, createdBy: string): Promise<BudgetRow> {
+    if (input.scope === 'user' && !input.user_id) throw new ApiError('validation_failed', 'a user budget needs user_id', 'user_id')
+    if (input.scope === 'api_key' && !input.api_key_id)
+      throw new ApiError('validation_failed', 'an API key budget needs api_key_id', 'api_key_id')
+    if (input.period === 'custom' && !(input.period_start && input.period_end && input.period_start < input.period_end))
+      throw new ApiError('validation_failed', 'a custom period needs period_start before period_end', 'period_end')
+    const unit = input.period === 'custom' ? null : PERIOD_UNIT[input.period]
+    try {
+      const [row] = await this.#sql<BudgetRow[]>`
+        INSERT INTO budgets (name, scope, user_id, api_key_id, limit_micros, period, period_start, period_end, is_hard,
+          warn_threshold_pct, created_by)
+        VALUES (${input.name}, ${input.scope}, ${input.scope === 'user' ? (input.user_id ?? null) : null},
+          ${input.scope === 'api_key' ? (input.api_key_id ?? null) : null}, ${toMicros(input.limit_usd)}, ${input.period},
+          ${unit ? this.#sql`date_trunc(${unit}, now())` : (input.period_start ?? null)},
+          ${unit ? this.#sql`date_trunc(${unit}, now()) + ${`1 ${unit}`}::interval` : (input.period_end ?? null)},
+          ${input.is_hard ?? true}, ${input.warn_threshold_pct ?? 80}, ${createdBy})
+        RETURNING *`
+      if (!row) throw new Error('insert returned no row')
+      return row
+    } catch (err) {
+      if ((err as { code?: string }).code === '23503')
+        throw new ApiError('validation_failed', 'the user or API key does not exist', input.scope === 'user' ? 'user_id' : 'api_key_id')
+      throw err
+    }
+  }
+
+  async get(id: string): Promise<BudgetRow | null> {
+    const [row] = await this.#sql<BudgetRow[]>`SELECT * FROM budgets WHERE id = ${id}`
+    return row ?? null
+  }
+
+  /** `userId` null: every budget. Otherwise those that concern the user: global, theirs, their keys'. */
+  async list(userId: string | null): Promise<BudgetRow[]> {
+    return this.#sql<BudgetRow[]>`
+      SELECT b.* FROM budgets b LEFT JOIN api_keys k ON k.id = b.api_key_id
+      WHERE ${userId}::uuid IS NULL OR b.scope = 'global' OR b.user_id = ${userId} OR k.user_id = ${userId}
+      ORDER BY b.scope, b.name, b.id`
+  }
+
+  async update(id: string, patch: UpdateBudgetInput): Promise<BudgetRow | null> {
+    const { limit_usd, ...rest } = patch
+    const fields: Record<string, unknown> = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined))
+    if (limit_usd !== undefined) fields.limit_micros = toMicros(limit_usd)
+    const [row] = await this.#sql<BudgetRow[]>`
+      UPDATE budgets SET ${this.#sql(fields)}, updated_at = now() WHERE id = ${id} RETURNING *`
+    return row ?? null
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return (await this.#sql`DELETE FROM budgets WHERE id = ${id}`).count > 0
   }
 
   /** Releases reservations whose request never settled (its replica died); their hold must not block forever. */
