@@ -4,6 +4,7 @@ import { apiKeyRoutes, publicKeyRoutes } from './api-keys/index.ts'
 import { auditRoutes } from './audit/index.ts'
 import { authRoutes } from './auth/index.ts'
 import { budgetRoutes } from './budgets/index.ts'
+import { gatewayAdminRoutes } from './gateway/admin.ts'
 import { gatewayRoutes } from './gateway/index.ts'
 import { healthRoutes } from './health/index.ts'
 import { httpBasics } from './http/plugin.ts'
@@ -43,6 +44,7 @@ export function createApp(s: Services) {
     .use(apiKeyRoutes(s))
     .use(auditRoutes(s))
     .use(gatewayRoutes(s))
+    .use(gatewayAdminRoutes(s))
     .use(budgetRoutes(s))
 }
 

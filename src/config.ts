@@ -33,6 +33,19 @@ export const ConfigSchema = T.Object({
   /** One generic OpenAI-compatible upstream (vLLM, Ollama, OpenAI, ...) without the admin API. */
   OPENAI_COMPAT_URL: T.Optional(T.String({ pattern: '^https?://', description: 'an http(s) URL' })),
   OPENAI_COMPAT_API_KEY: T.Optional(T.String({ minLength: 1 })),
+  /** More upstreams at once, e.g. from the config file: [{"name","kind","base_url","api_key"}]. JSON in the environment. */
+  PROVIDERS: T.Array(
+    T.Object(
+      {
+        name: T.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' }),
+        kind: T.Union([T.Literal('privatemode'), T.Literal('openai-compatible')]),
+        base_url: T.String({ pattern: '^https?://' }),
+        api_key: T.Optional(T.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    { default: [], description: 'a JSON array of {name, kind, base_url, api_key?}' },
+  ),
   RATE_LIMIT_PUBLIC_PER_MINUTE: T.Integer({ minimum: 1, default: 1000 }),
   RATE_LIMIT_INTERNAL_PER_MINUTE: T.Integer({ minimum: 1, default: 300 }),
   UPSTREAM_CONNECT_TIMEOUT_MS: T.Integer({ minimum: 100, default: 5000 }),
@@ -61,7 +74,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 function describe(schema: TSchema): string {
-  if (schema.description) return schema.description
+  if (typeof schema.description === 'string') return schema.description
   if (schema.type === 'integer') return 'an integer'
   if (schema.type === 'boolean') return 'true or false'
   if (schema.anyOf) return `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}`
@@ -82,16 +95,27 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
   const raw: Record<string, unknown> = {}
   for (const key of known) {
     const fromEnv = env[key]
-    const value = fromEnv !== undefined && fromEnv !== '' ? fromEnv : file[key]
+    let value: unknown = fromEnv !== undefined && fromEnv !== '' ? fromEnv : file[key]
+    // Structured settings arrive from the environment as JSON text.
+    if (typeof value === 'string' && ConfigSchema.properties[key as keyof RawConfig].type === 'array') {
+      try {
+        value = JSON.parse(value)
+      } catch {
+        throw new ConfigError(`${key}: expected ${describe(ConfigSchema.properties[key as keyof RawConfig])}, got text that is not JSON`)
+      }
+    }
     if (value !== undefined) raw[key] = value
   }
   const converted = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
   const firstError = Value.Errors(ConfigSchema, converted).First()
   if (firstError) {
-    const key = firstError.path.replace(/^\//, '')
+    const segments = firstError.path.split('/').filter(Boolean)
+    const key = segments[0] ?? ''
     const schema = ConfigSchema.properties[key as keyof RawConfig] as TSchema | undefined
-    const got = raw[key]
-    const shown = key.includes('SECRET') || key.includes('PASSWORD') || key.includes('KEY') ? '<hidden>' : JSON.stringify(got)
+    const secret = /SECRET|PASSWORD|KEY/i.test(firstError.path)
+    if (segments.length > 1)
+      throw new ConfigError(`${segments.join('.')}: ${firstError.message}${secret ? '' : `, got ${JSON.stringify(firstError.value)}`}`)
+    const shown = secret ? '<hidden>' : JSON.stringify(raw[key])
     throw new ConfigError(`${key}: expected ${schema ? describe(schema) : 'a valid value'}, got ${shown}`)
   }
   return converted as RawConfig

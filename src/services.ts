@@ -10,8 +10,10 @@ import type { Config } from './config.ts'
 import type { Sql } from './db/client.ts'
 import type { Logger } from './log.ts'
 import { BudgetService } from './budgets/service.ts'
-import { ModelRegistry, providersFromConfig } from './gateway/registry.ts'
+import { ModelRegistry, providerDefaults, providersFromConfig } from './gateway/registry.ts'
+import { SecretBox } from './crypto/secretbox.ts'
 import { GatewayService } from './gateway/service.ts'
+import { GatewayAdmin } from './gateway/admin-service.ts'
 import { warmTokenizer } from './gateway/tokens.ts'
 import { UsageLedger } from './gateway/usage.ts'
 import { RateLimiter } from './rate-limit/limiter.ts'
@@ -34,11 +36,13 @@ export interface Services extends Stores {
   apiKeys: ApiKeyService
   verifier: ApiKeyVerifier
   keyUsage: KeyUsageRecorder
+  box: SecretBox
   limiter: RateLimiter
   registry: ModelRegistry
   budgets: BudgetService
   ledger: UsageLedger
   gateway: GatewayService
+  gatewayAdmin: GatewayAdmin
   guardDeps: GuardDeps
   /** Set while shutting down, so readiness fails and load balancers stop sending traffic. */
   draining: boolean
@@ -63,7 +67,8 @@ export function createServices(stores: Stores): Services {
   const verifier = new ApiKeyVerifier(sql, cache, log)
   const keyUsage = new KeyUsageRecorder(sql, log)
   const limiter = new RateLimiter(cache, log)
-  const registry = new ModelRegistry(sql, providersFromConfig(config), log)
+  const box = new SecretBox(config.ENCRYPTION_KEY)
+  const registry = new ModelRegistry({ sql, box, configured: providersFromConfig(config), defaults: providerDefaults(config), log })
   const budgets = new BudgetService(sql, log)
   const ledger = new UsageLedger({ sql, budgets, audit, log })
   return {
@@ -75,11 +80,13 @@ export function createServices(stores: Stores): Services {
     apiKeys: new ApiKeyService(sql),
     verifier,
     keyUsage,
+    box,
     limiter,
     registry,
     budgets,
     ledger,
     gateway: new GatewayService(registry, budgets, ledger, limiter, log),
+    gatewayAdmin: new GatewayAdmin(sql, box, registry, cache, REGISTRY_CHANNEL),
     guardDeps: {
       instanceId: crypto.randomUUID(),
       auth,
@@ -95,11 +102,16 @@ export function createServices(stores: Stores): Services {
 }
 
 const sweepers = new WeakMap<Services, ReturnType<typeof setInterval>>()
+const unsubscribers = new WeakMap<Services, () => Promise<void>>()
+
+/** Provider and model settings changed on some replica: every replica reloads them on next use. */
+export const REGISTRY_CHANNEL = 'llm:registry'
 
 export async function startServices(s: Services): Promise<void> {
   warmTokenizer()
   await s.verifier.start()
   s.keyUsage.start()
+  unsubscribers.set(s, await s.cache.subscribe(REGISTRY_CHANNEL, () => s.registry.invalidate()))
   const sweeper = setInterval(() => {
     s.budgets.releaseExpired().catch((err) => s.log.error({ err: (err as Error).message }, 'reservation sweep failed'))
   }, 60_000)
@@ -109,6 +121,7 @@ export async function startServices(s: Services): Promise<void> {
 
 export async function stopServices(s: Services): Promise<void> {
   clearInterval(sweepers.get(s))
+  await unsubscribers.get(s)?.()
   await s.ledger.stop()
   await s.keyUsage.stop()
   await s.verifier.stop()

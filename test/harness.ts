@@ -134,7 +134,10 @@ export async function createTestEnv(
 ): Promise<TestEnv> {
   const db = share?.db ?? (await testDatabase())
   const cache = share?.cache ?? (await testCache())
-  const config = share ? { ...share.s.config, ...testConfig(overrides), JWT_SECRET: share.s.config.JWT_SECRET } : testConfig(overrides)
+  // Replicas share their secrets, as a real deployment must.
+  const config = share
+    ? { ...share.s.config, ...testConfig(overrides), JWT_SECRET: share.s.config.JWT_SECRET, ENCRYPTION_KEY: share.s.config.ENCRYPTION_KEY }
+    : testConfig(overrides)
   if (!share) await migrate(db.sql)
   const log = createLogger(config.LOG_LEVEL)
   const s = createServices({ config, sql: db.sql, cache, log })

@@ -6,7 +6,7 @@ export interface Prices {
 
 /**
  * Defaults for the models privatemode's proxy serves, so budgets work out of the box. They are list-price
- * estimates, not quotes: set the real ones per model through the admin API (`PUT /api-internal/v1/llm/models/{id}`).
+ * estimates, not quotes: set the real ones per model through the admin API (`PUT /api-internal/v1/llm/model-settings/{id}`).
  */
 export const PRIVATEMODE_DEFAULT_PRICES: Record<string, Prices> = {
   'gpt-oss-120b': { input: 0.5, output: 2 },

@@ -2,7 +2,8 @@ import type { Config } from '../config.ts'
 import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import { defaultPrices, type Prices } from './pricing.ts'
-import { Provider } from './provider.ts'
+import { Provider, type ProviderKind, type ProviderSettings } from './provider.ts'
+import type { SecretBox } from '../crypto/secretbox.ts'
 
 export interface ResolvedModel {
   id: string
@@ -29,14 +30,18 @@ interface ModelSettingsRow {
 const DEFAULT_MAX_OUTPUT_TOKENS = 4096
 const REFRESH_MS = 60_000
 
-/** The providers named by the environment: privatemode's proxy and one generic upstream. */
+export type ProviderDefaults = Pick<ProviderSettings, 'connectTimeoutMs' | 'firstByteTimeoutMs' | 'totalTimeoutMs' | 'maxRetries'>
+
+export const providerDefaults = (config: Config): ProviderDefaults => ({
+  connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
+  firstByteTimeoutMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+  totalTimeoutMs: config.UPSTREAM_TOTAL_TIMEOUT_MS,
+  maxRetries: config.UPSTREAM_MAX_RETRIES,
+})
+
+/** The providers named by configuration: privatemode's proxy, one generic upstream, and the PROVIDERS list. */
 export function providersFromConfig(config: Config): Provider[] {
-  const common = {
-    connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
-    firstByteTimeoutMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
-    totalTimeoutMs: config.UPSTREAM_TOTAL_TIMEOUT_MS,
-    maxRetries: config.UPSTREAM_MAX_RETRIES,
-  }
+  const common = providerDefaults(config)
   const providers: Provider[] = []
   if (config.PRIVATEMODE_URL)
     providers.push(
@@ -52,8 +57,24 @@ export function providersFromConfig(config: Config): Provider[] {
         apiKey: config.OPENAI_COMPAT_API_KEY,
       }),
     )
+  for (const p of config.PROVIDERS)
+    providers.push(new Provider({ ...common, name: p.name, kind: p.kind, baseUrl: p.base_url, apiKey: p.api_key }))
   return providers
 }
+
+export interface ProviderRow {
+  id: string
+  name: string
+  kind: ProviderKind
+  base_url: string
+  api_key_encrypted: string | null
+  is_active: boolean
+  created_at: Date
+  updated_at: Date
+}
+
+/** The AAD that ties a provider's sealed key to its name. */
+export const providerKeyContext = (name: string) => `provider:${name}`
 
 /**
  * Which model is served by which provider, at what price. The providers' own model lists are fetched and cached
@@ -63,16 +84,50 @@ export function providersFromConfig(config: Config): Provider[] {
 export class ModelRegistry {
   readonly #sql: Sql
   readonly #log: Logger
-  readonly providers: Provider[]
+  readonly #box: SecretBox
+  readonly #defaults: ProviderDefaults
+  /** From configuration: fixed for the life of the process. */
+  readonly configured: Provider[]
+  /** From the providers table, keyed by name; rebuilt only when a row changes, so circuit state survives refreshes. */
+  #stored = new Map<string, { provider: Provider; version: string }>()
   #discovered = new Map<string, Map<string, string>>()
   #settings = new Map<string, ModelSettingsRow>()
   #refreshedAt = 0
   #refreshing: Promise<void> | null = null
 
-  constructor(sql: Sql, providers: Provider[], log: Logger) {
-    this.#sql = sql
-    this.providers = providers
-    this.#log = log
+  constructor(deps: { sql: Sql; box: SecretBox; configured: Provider[]; defaults: ProviderDefaults; log: Logger }) {
+    this.#sql = deps.sql
+    this.#box = deps.box
+    this.configured = deps.configured
+    this.#defaults = deps.defaults
+    this.#log = deps.log
+  }
+
+  get providers(): Provider[] {
+    return [...this.configured, ...[...this.#stored.values()].map((s) => s.provider)]
+  }
+
+  async #loadStored(): Promise<void> {
+    const rows = await this.#sql<ProviderRow[]>`SELECT * FROM providers WHERE is_active ORDER BY created_at, name`
+    const next = new Map<string, { provider: Provider; version: string }>()
+    for (const row of rows) {
+      if (this.configured.some((p) => p.name === row.name)) continue
+      const version = `${row.kind}|${row.base_url}|${row.api_key_encrypted ?? ''}`
+      const current = this.#stored.get(row.name)
+      if (current?.version === version) {
+        next.set(row.name, current)
+        continue
+      }
+      let apiKey: string | undefined
+      try {
+        apiKey = row.api_key_encrypted ? this.#box.open(row.api_key_encrypted, providerKeyContext(row.name)) : undefined
+      } catch {
+        this.#log.error({ provider: row.name }, 'cannot decrypt the provider API key (was ENCRYPTION_KEY changed?); provider skipped')
+        continue
+      }
+      next.set(row.name, { provider: new Provider({ ...this.#defaults, name: row.name, kind: row.kind, baseUrl: row.base_url, apiKey }), version })
+    }
+    this.#stored = next
   }
 
   provider(name: string): Provider | undefined {
@@ -85,6 +140,8 @@ export class ModelRegistry {
   }
 
   async #refresh(): Promise<void> {
+    await this.#loadStored()
+    for (const name of this.#discovered.keys()) if (!this.provider(name)) this.#discovered.delete(name)
     await Promise.all(
       this.providers.map(async (p) => {
         try {
