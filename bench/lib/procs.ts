@@ -54,9 +54,10 @@ export async function spawnUpstream(env: { delayMs: number; chunkDelayMs: number
       text += decoder.decode(value, { stream: true })
       const url = /"url":"([^"]+)"/.exec(text)?.[1]
       if (url) {
-        reader.releaseLock()
         // keep draining so a chatty child never blocks on a full pipe
-        void new Response(proc.stdout).arrayBuffer().catch(() => {})
+        void (async () => {
+          while (!(await reader.read()).done);
+        })().catch(() => {})
         return { proc, url, stop }
       }
     }

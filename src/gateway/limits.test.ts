@@ -132,4 +132,40 @@ describe('budgets', () => {
     expect(Number(row?.spent)).toBe(Number(usage?.cost))
     expect(usage?.n).toBe(ok)
   })
+
+  test('a soft budget lets requests through past its limit; crossing the warning threshold is audited once', async () => {
+    const k = await newKey()
+    const b = await budget(k.user.token, { scope: 'api_key', api_key_id: k.id, limit_usd: 0.00002, is_hard: false, warn_threshold_pct: 50 })
+    for (let i = 0; i < 3; i++) expect((await chat(k.key)).status).toBe(200)
+    await env.s.ledger.flush()
+    const status = await env.call('GET', `/api-internal/v1/budgets/${b.id}`, { token: k.user.token })
+    expect(status.body.spent_usd).toBeGreaterThan(0.00002)
+    expect(status.body.warning).toBe(true)
+    const audit = await env.call('GET', `/api-internal/v1/audit?action=budget.warning&resource_id=${b.id}`, { token: await env.adminToken() })
+    expect(audit.body.total).toBe(1)
+  })
+
+  test('a period that has ended renews: spending starts again from zero', async () => {
+    const k = await newKey()
+    // 100 micro-USD: a request reserves about half of it, so a few fit before the budget refuses.
+    const b = await budget(k.user.token, { scope: 'api_key', api_key_id: k.id, limit_usd: 0.0001, period: 'daily' })
+    let served = 0
+    while ((await chat(k.key)).status === 200) {
+      served++
+      await env.s.ledger.flush()
+    }
+    expect(served).toBeGreaterThan(0)
+    expect((await chat(k.key)).status).toBe(402)
+    await env.s.ledger.flush()
+    // Yesterday's window: the next request rolls it over.
+    await env.db.sql`
+      UPDATE budgets SET period_start = now() - interval '2 days', period_end = now() - interval '1 day' WHERE id = ${b.id}`
+    expect((await chat(k.key)).status).toBe(200)
+    await env.s.ledger.flush()
+    const [row] = await env.db.sql<{ period_end: Date; spent: string }[]>`
+      SELECT period_end, spent_micros AS spent FROM budgets WHERE id = ${b.id}`
+    expect(row?.period_end.getTime()).toBeGreaterThan(Date.now())
+    expect(Number(row?.spent)).toBeGreaterThan(0)
+    expect(Number(row?.spent)).toBeLessThanOrEqual(100)
+  })
 })
