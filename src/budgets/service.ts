@@ -58,8 +58,49 @@ export class BudgetService {
     this.#log = log
   }
 
+  /**
+   * The hot path: one statement (one round trip) that locks the applicable budgets, checks every hard limit and
+   * records the reservation, or changes nothing. A budget whose period has ended takes the slower path that renews it.
+   */
   async reserve(spender: Spender, amountMicros: number, ttlMs: number): Promise<Reservation> {
     const id = crypto.randomUUID()
+    const [v] = await this.#sql<{ ok: boolean; stale: boolean; hard: boolean; ids: string[] | null; over: BudgetRow | null }[]>`
+      WITH candidates AS (
+        SELECT * FROM budgets
+        WHERE is_active
+          AND (scope = 'global' OR user_id = ${spender.userId} OR api_key_id = ${spender.apiKeyId})
+          AND (period <> 'custom' OR (period_start <= now() AND period_end > now()))
+        ORDER BY id
+        FOR UPDATE
+      ), verdict AS (
+        SELECT
+          coalesce(bool_and(NOT is_hard OR spent_micros + reserved_micros + ${amountMicros} <= limit_micros), true) AS ok,
+          coalesce(bool_or(period <> 'custom' AND period_end <= now()), false) AS stale,
+          coalesce(bool_or(is_hard), false) AS hard,
+          array_agg(id ORDER BY id) AS ids,
+          (array_agg(to_jsonb(candidates) ORDER BY id)
+            FILTER (WHERE is_hard AND spent_micros + reserved_micros + ${amountMicros} > limit_micros))[1] AS over
+        FROM candidates
+      ), reserved AS (
+        UPDATE budgets b SET reserved_micros = b.reserved_micros + ${amountMicros}
+        FROM verdict v
+        WHERE b.id = ANY(v.ids) AND v.ok AND NOT v.stale
+        RETURNING b.id
+      ), recorded AS (
+        INSERT INTO budget_reservations (id, budget_ids, amount_micros, expires_at)
+        SELECT ${id}, v.ids, ${amountMicros}, now() + make_interval(secs => ${ttlMs / 1000})
+        FROM verdict v WHERE v.ok AND NOT v.stale AND v.ids IS NOT NULL
+        RETURNING id
+      )
+      SELECT v.ok, v.stale, v.hard, v.ids, v.over, (SELECT count(*) FROM reserved) AS n, (SELECT count(*) FROM recorded) AS r
+      FROM verdict v`
+    if (!v) throw new Error('reservation statement returned no row')
+    if (v.stale) return this.#reserveWithRenewal(id, spender, amountMicros, ttlMs)
+    if (!v.ok && v.over) throw new BudgetExceeded(v.over)
+    return { id, budgetIds: v.ids ?? [], amountMicros, hard: v.hard }
+  }
+
+  async #reserveWithRenewal(id: string, spender: Spender, amountMicros: number, ttlMs: number): Promise<Reservation> {
     return this.#sql.begin(async (tx) => {
       // Periods that ended roll over here, under the same lock, so renewal needs no scheduler.
       const rows = await tx<BudgetRow[]>`
@@ -100,21 +141,38 @@ export class BudgetService {
   }
 
   /**
-   * Replaces a reservation by the actual cost, inside the transaction that records the usage. Runs at most once
-   * per reservation: a retried settle after a lost reply finds the reservation gone and changes nothing.
-   * Returns the budgets that crossed their warning threshold with this spend.
+   * Replaces reservations by their actual costs, inside the transaction that records the usage. Each reservation
+   * settles at most once: a retried batch finds its reservations gone and changes nothing. One statement per step,
+   * whatever the batch size. Returns the budgets that crossed their warning threshold.
    */
-  async settle(tx: Tx, reservation: Reservation, actualMicros: number): Promise<BudgetRow[]> {
-    if (!reservation.budgetIds.length) return []
-    const released = await tx`DELETE FROM budget_reservations WHERE id = ${reservation.id} RETURNING id`
-    if (!released.length) return []
+  async settle(tx: Tx, items: readonly { reservation: Reservation; actualMicros: number }[]): Promise<BudgetRow[]> {
+    const held = items.filter((i) => i.reservation.budgetIds.length)
+    if (!held.length) return []
+    const released = new Set(
+      (await tx<{ id: string }[]>`
+        DELETE FROM budget_reservations WHERE id = ANY(${held.map((i) => i.reservation.id)}::uuid[]) RETURNING id`).map((r) => r.id),
+    )
+    const perBudget = new Map<string, { release: number; spend: number }>()
+    for (const { reservation, actualMicros } of held) {
+      if (!released.has(reservation.id)) continue
+      for (const budgetId of reservation.budgetIds) {
+        const sums = perBudget.get(budgetId) ?? { release: 0, spend: 0 }
+        sums.release += reservation.amountMicros
+        sums.spend += actualMicros
+        perBudget.set(budgetId, sums)
+      }
+    }
+    if (!perBudget.size) return []
+    const ids = [...perBudget.keys()]
     const updated = await tx<BudgetRow[]>`
-      UPDATE budgets SET
-        reserved_micros = greatest(0, reserved_micros - ${reservation.amountMicros}),
-        spent_micros = spent_micros + ${actualMicros},
+      UPDATE budgets b SET
+        reserved_micros = greatest(0, b.reserved_micros - u.release),
+        spent_micros = b.spent_micros + u.spend,
         updated_at = now()
-      WHERE id = ANY(${reservation.budgetIds}::uuid[])
-      RETURNING *`
+      FROM unnest(${ids}::uuid[], ${ids.map((i) => perBudget.get(i)?.release ?? 0)}::bigint[],
+                  ${ids.map((i) => perBudget.get(i)?.spend ?? 0)}::bigint[]) AS u(id, release, spend)
+      WHERE b.id = u.id
+      RETURNING b.*`
     const crossed = updated.filter(
       (b) => !b.warned_at && BigInt(b.spent_micros) * 100n >= BigInt(b.limit_micros) * BigInt(b.warn_threshold_pct),
     )

@@ -31,6 +31,8 @@ interface Pending {
 }
 
 const MAX_BACKOFF_MS = 30_000
+/** Records per transaction: amortises the round trips under load, small enough to keep transactions short. */
+const BATCH = 200
 
 /**
  * Writes usage and settles budgets off the response path. A write that fails (database briefly down) stays queued
@@ -79,14 +81,14 @@ export class UsageLedger {
 
   async #drainOnce(): Promise<void> {
     while (this.#queue.length) {
-      const next = this.#queue[0]
-      if (!next) break
+      const batch = this.#queue.slice(0, BATCH)
       try {
-        await this.#write(next)
-        this.#queue.shift()
+        await this.#write(batch)
+        this.#queue.splice(0, batch.length)
       } catch (err) {
-        next.attempts++
-        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(next.attempts, 7))
+        const attempts = (batch[0]?.attempts ?? 0) + 1
+        for (const p of batch) p.attempts = attempts
+        const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempts, 7))
         this.#log.error({ err: (err as Error).message, queued: this.#queue.length, retry_ms: delay }, 'usage write failed; will retry')
         this.#schedule(delay)
         return
@@ -94,30 +96,51 @@ export class UsageLedger {
     }
   }
 
-  async #write({ entry: e, reservation }: Pending): Promise<void> {
-    const crossed = await this.#sql.begin(async (tx) => {
-      const inserted = await tx`
-        INSERT INTO usage_records (id, request_id, source, api_key_id, user_id, model, provider, endpoint, prompt_tokens,
-          completion_tokens, cost_micros, latency_ms, ttft_ms, status, error_code, is_tee, streamed)
-        VALUES (${e.id}, ${e.requestId}, ${e.source}, ${e.apiKeyId}, ${e.userId}, ${e.model}, ${e.provider}, ${e.endpoint},
-          ${e.promptTokens}, ${e.completionTokens}, ${e.costMicros}, ${e.latencyMs}, ${e.ttftMs}, ${e.status}, ${e.errorCode},
-          ${e.isTee}, ${e.streamed})
-        ON CONFLICT (id) DO NOTHING
-        RETURNING id`
-      if (!inserted.length || !reservation) return []
-      return this.#budgets.settle(tx, reservation, e.costMicros)
+  /** One transaction for the whole batch: the records and their budget settlements land together or not at all. */
+  async #write(batch: Pending[]): Promise<void> {
+    const { crossed, entries } = await this.#sql.begin(async (tx) => {
+      const rows = batch.map(({ entry: e }) => ({
+        id: e.id,
+        request_id: e.requestId,
+        source: e.source,
+        api_key_id: e.apiKeyId,
+        user_id: e.userId,
+        model: e.model,
+        provider: e.provider,
+        endpoint: e.endpoint,
+        prompt_tokens: e.promptTokens,
+        completion_tokens: e.completionTokens,
+        cost_micros: e.costMicros,
+        latency_ms: e.latencyMs,
+        ttft_ms: e.ttftMs,
+        status: e.status,
+        error_code: e.errorCode,
+        is_tee: e.isTee,
+        streamed: e.streamed,
+      }))
+      const inserted = new Set(
+        (await tx<{ id: string }[]>`INSERT INTO usage_records ${tx(rows)} ON CONFLICT (id) DO NOTHING RETURNING id`).map((r) => r.id),
+      )
+      const settled = batch.filter((p) => inserted.has(p.entry.id) && p.reservation)
+      const crossed = await this.#budgets.settle(
+        tx,
+        settled.map((p) => ({ reservation: p.reservation as Reservation, actualMicros: p.entry.costMicros })),
+      )
+      return { crossed, entries: settled.map((p) => p.entry) }
     })
-    for (const b of crossed)
+    for (const b of crossed) {
+      const e = entries.find((x) => x.apiKeyId === b.api_key_id || x.userId === b.user_id) ?? entries[0]
       await this.#audit.record(
         {
           action: 'budget.warning',
           outcome: 'success',
-          actor: { userId: e.userId, apiKeyId: e.apiKeyId },
+          actor: { userId: e?.userId ?? null, apiKeyId: e?.apiKeyId ?? null },
           resource: { type: 'budget', id: b.id },
           details: { name: b.name, spent_micros: b.spent_micros, limit_micros: b.limit_micros, threshold_pct: b.warn_threshold_pct },
         },
-        { requestId: e.requestId, ip: null, userAgent: null },
+        { requestId: e?.requestId ?? 'usage-ledger', ip: null, userAgent: null },
       )
+    }
   }
 
   /** At shutdown: one last attempt; what still cannot be written is logged with its numbers, not silently lost. */
