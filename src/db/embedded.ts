@@ -1,16 +1,8 @@
-import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import { vector } from '@electric-sql/pglite-pgvector'
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
+import type { EmbeddedPostgres } from './pglite.ts'
 
-export interface EmbeddedPostgres {
-  /** Unix socket that postgres.js connects to, so embedded and server PostgreSQL share one SQL path. */
-  socketPath: string
-  close(): Promise<void>
-}
+export type { EmbeddedPostgres } from './pglite.ts'
 
 function isAlive(pid: number): boolean {
   try {
@@ -33,52 +25,39 @@ function takeLock(dir: string): () => void {
   return () => rmSync(lockPath, { force: true })
 }
 
-/** Unix socket paths are limited to ~107 bytes; a deep DATA_DIR gets a socket in the temp dir instead. */
-function socketPathFor(dir: string): string {
-  const inDir = join(dir, 'pg.sock')
-  if (inDir.length < 100) return inDir
-  return join(tmpdir(), `enclava-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.sock`)
-}
-
-/** A new PGlite with pgvector, in `dataDir` or (undefined) in memory. */
-export async function createPGlite(dataDir: string | undefined): Promise<PGlite> {
-  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { vector } })
-  await db.exec('CREATE EXTENSION IF NOT EXISTS vector')
-  return db
-}
+type WorkerReply = { type: 'ready'; socketPath: string } | { type: 'stopped' } | { type: 'error'; message: string }
 
 /**
- * Serves `db` over a private Unix socket in `socketDir`. PGlite is a single session, so the socket serves one
- * connection at a time and clients must use a pool of 1. Closing also closes `db`.
+ * The embedded database of a laptop install: PGlite in DATA_DIR/pglite, one process at a time. PGlite executes
+ * queries in WebAssembly on the thread that owns it, so it runs on a worker thread: queries no longer stall the
+ * HTTP server's event loop, and the second core can work on them.
  */
-export async function serveOverSocket(db: PGlite, socketDir: string): Promise<EmbeddedPostgres> {
-  const socketPath = socketPathFor(socketDir)
-  rmSync(socketPath, { force: true })
-  const server = new PGLiteSocketServer({ db, path: socketPath })
-  await server.start()
-  return {
-    socketPath,
-    async close() {
-      await server.stop()
-      await db.close()
-    },
-  }
-}
-
-/** The embedded database of a laptop install: PGlite in DATA_DIR/pglite, one process at a time. */
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const releaseLock = takeLock(dataDir)
+  const worker = new Worker(new URL('./pglite-worker.ts', import.meta.url).href)
+  const next = () =>
+    new Promise<WorkerReply>((resolve, reject) => {
+      worker.onmessage = (e: MessageEvent<WorkerReply>) => resolve(e.data)
+      worker.onerror = (e) => reject(new Error(`embedded database worker failed: ${e.message}`))
+    })
   try {
-    const served = await serveOverSocket(await createPGlite(join(dataDir, 'pglite')), dataDir)
+    const ready = next()
+    worker.postMessage({ type: 'start', dataDir: join(dataDir, 'pglite'), socketDir: dataDir })
+    const reply = await ready
+    if (reply.type !== 'ready') throw new Error(reply.type === 'error' ? reply.message : 'embedded database did not start')
     return {
-      socketPath: served.socketPath,
+      socketPath: reply.socketPath,
       async close() {
-        await served.close()
+        const stopped = next()
+        worker.postMessage({ type: 'stop' })
+        await stopped
+        worker.terminate()
         releaseLock()
       },
     }
   } catch (err) {
+    worker.terminate()
     releaseLock()
     throw err
   }

@@ -1,0 +1,20 @@
+// The thread that owns the embedded PGlite and serves it over its Unix socket (see startEmbeddedPostgres).
+import { createPGlite, serveOverSocket, type EmbeddedPostgres } from './pglite.ts'
+
+declare const self: Worker
+
+let served: EmbeddedPostgres | undefined
+
+self.onmessage = async (e: MessageEvent<{ type: 'start'; dataDir: string; socketDir: string } | { type: 'stop' }>) => {
+  try {
+    if (e.data.type === 'start') {
+      served = await serveOverSocket(await createPGlite(e.data.dataDir), e.data.socketDir)
+      self.postMessage({ type: 'ready', socketPath: served.socketPath })
+    } else {
+      await served?.close()
+      self.postMessage({ type: 'stopped' })
+    }
+  } catch (err) {
+    self.postMessage({ type: 'error', message: (err as Error).message })
+  }
+}
