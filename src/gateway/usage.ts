@@ -98,7 +98,7 @@ export class UsageLedger {
 
   /** One transaction for the whole batch: the records and their budget settlements land together or not at all. */
   async #write(batch: Pending[]): Promise<void> {
-    const { crossed, entries } = await this.#sql.begin(async (tx) => {
+    const crossed = await this.#sql.begin(async (tx) => {
       const rows = batch.map(({ entry: e }) => ({
         id: e.id,
         request_id: e.requestId,
@@ -122,25 +122,23 @@ export class UsageLedger {
         (await tx<{ id: string }[]>`INSERT INTO usage_records ${tx(rows)} ON CONFLICT (id) DO NOTHING RETURNING id`).map((r) => r.id),
       )
       const settled = batch.filter((p) => inserted.has(p.entry.id) && p.reservation)
-      const crossed = await this.#budgets.settle(
+      return this.#budgets.settle(
         tx,
         settled.map((p) => ({ reservation: p.reservation as Reservation, actualMicros: p.entry.costMicros })),
       )
-      return { crossed, entries: settled.map((p) => p.entry) }
     })
-    for (const b of crossed) {
-      const e = entries.find((x) => x.apiKeyId === b.api_key_id || x.userId === b.user_id) ?? entries[0]
+    // The warning belongs to the budget, not to whichever request happened to cross the line.
+    for (const b of crossed)
       await this.#audit.record(
         {
           action: 'budget.warning',
           outcome: 'success',
-          actor: { userId: e?.userId ?? null, apiKeyId: e?.apiKeyId ?? null },
+          actor: { label: 'usage-ledger', userId: b.user_id, apiKeyId: b.api_key_id },
           resource: { type: 'budget', id: b.id },
-          details: { name: b.name, spent_micros: b.spent_micros, limit_micros: b.limit_micros, threshold_pct: b.warn_threshold_pct },
+          details: { name: b.name, scope: b.scope, spent_micros: b.spent_micros, limit_micros: b.limit_micros, threshold_pct: b.warn_threshold_pct },
         },
-        { requestId: e?.requestId ?? 'usage-ledger', ip: null, userAgent: null },
+        { requestId: `budget-warning-${b.id}`, ip: null, userAgent: null },
       )
-    }
   }
 
   /** At shutdown: one last attempt; what still cannot be written is logged with its numbers, not silently lost. */
