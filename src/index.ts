@@ -17,11 +17,6 @@ const platform = await openPlatform(config, log)
 const app = createApp(platform.services).listen({ port: config.PORT, hostname: config.HOST })
 log.info({ url: `http://${config.HOST}:${app.server?.port}` }, 'enclava listening')
 
-/** The log is written asynchronously; exiting before it drains would drop the last lines. */
-function exitAfterFlush(code: number) {
-  log.flush(() => process.exit(code))
-}
-
 let stopping = false
 /** Stop accepting, let in-flight requests finish (bounded by SHUTDOWN_TIMEOUT_MS), then close the stores. */
 async function shutdown(signal: string) {
@@ -38,10 +33,10 @@ async function shutdown(signal: string) {
     clearTimeout(force)
     await platform.close()
     log.info('shutdown complete')
-    exitAfterFlush(0)
+    process.exit(0)
   } catch (err) {
     log.error({ err }, 'shutdown failed')
-    exitAfterFlush(1)
+    process.exit(1)
   }
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

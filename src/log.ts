@@ -32,6 +32,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         censor: '[redacted]',
       },
     },
-    destination ?? pino.destination({ fd: 1, sync: false }),
+    // Synchronous: a line is written before the call returns, so nothing is lost when the process exits or
+    // crashes (asynchronous writes dropped the last lines at shutdown).
+    destination ?? pino.destination({ fd: 1, sync: true }),
   )
 }
