@@ -39,5 +39,7 @@ async function shutdown(signal: string) {
     process.exit(1)
   }
 }
+// One failed promise nobody awaited must not take every other request down with the process.
+process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'))
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))

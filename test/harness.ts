@@ -9,7 +9,7 @@ import { createApp, type App } from '../src/app.ts'
 import { openCache } from '../src/cache/index.ts'
 import type { CacheStore } from '../src/cache/types.ts'
 import { parseConfig, type Config } from '../src/config.ts'
-import type { Sql } from '../src/db/client.ts'
+import { clientOptions, type Sql } from '../src/db/client.ts'
 import { createPGlite, serveOverSocket } from '../src/db/pglite.ts'
 import type { PGlite } from '@electric-sql/pglite'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -26,7 +26,6 @@ export const ADMIN_PASSWORD = 'admin-password-for-tests'
 export const backend = process.env.DATABASE_URL ? 'postgres' : 'embedded'
 export const cacheBackend = process.env.REDIS_URL ? 'redis' : 'memory'
 
-const quiet = { onnotice: () => {} }
 let template: Promise<PGlite> | undefined
 
 /** PGlite's start-up costs seconds; one template per test process, cloned for each database, costs far less. */
@@ -50,9 +49,9 @@ export async function testDatabase(): Promise<TestDatabase> {
   const schema = schemaName('t')
   const url = process.env.DATABASE_URL
   if (url) {
-    const admin = postgres(url, { ...quiet, max: 1 })
+    const admin = postgres(url, { ...clientOptions, max: 1 })
     await admin.unsafe(`CREATE SCHEMA ${schema}`)
-    const sql = postgres(url, { ...quiet, max: 5, connection: { search_path: schema } })
+    const sql = postgres(url, { ...clientOptions, max: 5, connection: { search_path: schema } })
     return {
       sql,
       schema,
@@ -65,7 +64,7 @@ export async function testDatabase(): Promise<TestDatabase> {
   }
   const socketDir = mkdtempSync(join(tmpdir(), 'enclava-test-'))
   const served = await serveOverSocket(await embeddedClone(), socketDir)
-  const sql = postgres({ ...quiet, path: served.socketPath, max: 1, username: 'postgres', database: 'postgres' })
+  const sql = postgres({ ...clientOptions, path: served.socketPath, max: 1, username: 'postgres', database: 'postgres' })
   await sql.unsafe(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`)
   return {
     sql,

@@ -29,15 +29,20 @@ function stopper(proc: Subprocess): (graceMs?: number) => Promise<number> {
 }
 
 /** Starts bench/lib/upstream-proc.ts and resolves once it printed its URL. */
-export async function spawnUpstream(env: { delayMs: number; chunkDelayMs: number }): Promise<Child> {
-  const proc = Bun.spawn(['bun', join(import.meta.dir, 'upstream-proc.ts')], {
+export function spawnUpstream(env: { delayMs: number; chunkDelayMs: number }): Promise<Child> {
+  return spawnPrintingUrl('upstream-proc.ts', { UPSTREAM_DELAY_MS: String(env.delayMs), UPSTREAM_CHUNK_DELAY_MS: String(env.chunkDelayMs) })
+}
+
+/** Starts bench/lib/null-proxy.ts in front of `upstreamUrl`. */
+export function spawnNullProxy(upstreamUrl: string): Promise<Child> {
+  return spawnPrintingUrl('null-proxy.ts', { UPSTREAM_URL: upstreamUrl })
+}
+
+/** Starts a script of bench/lib that prints `{"url": ...}` once listening, and resolves with that URL. */
+async function spawnPrintingUrl(script: string, extraEnv: Record<string, string>): Promise<Child> {
+  const proc = Bun.spawn(['bun', join(import.meta.dir, script)], {
     cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      UPSTREAM_DELAY_MS: String(env.delayMs),
-      UPSTREAM_CHUNK_DELAY_MS: String(env.chunkDelayMs),
-    },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...extraEnv },
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'inherit',
@@ -50,7 +55,7 @@ export async function spawnUpstream(env: { delayMs: number; chunkDelayMs: number
   try {
     while (Date.now() < deadline) {
       const { done, value } = await reader.read()
-      if (done) throw new Error(`upstream exited early (code ${await proc.exited}): ${text}`)
+      if (done) throw new Error(`${script} exited early (code ${await proc.exited}): ${text}`)
       text += decoder.decode(value, { stream: true })
       const url = /"url":"([^"]+)"/.exec(text)?.[1]
       if (url) {
@@ -61,7 +66,7 @@ export async function spawnUpstream(env: { delayMs: number; chunkDelayMs: number
         return { proc, url, stop }
       }
     }
-    throw new Error('upstream did not start within 30 s')
+    throw new Error(`${script} did not start within 30 s`)
   } catch (err) {
     await stop(2000)
     throw err
@@ -70,14 +75,30 @@ export async function spawnUpstream(env: { delayMs: number; chunkDelayMs: number
 
 export interface ServerOptions {
   env: Record<string, string>
+  /** Checkout whose src/index.ts runs (default: this one), e.g. an exported older commit to compare against. */
+  root?: string | undefined
   /** Server stdout (the JSON access log) goes here, as a log shipper would take it; the bench does not parse it. */
   logPath: string
   /** Run under `bun --cpu-prof`, writing `<dir>/<name>` when the server exits. */
   cpuProfile?: { dir: string; name: string; intervalUs: number }
 }
 
-/** Starts `bun src/index.ts` (the real server) and resolves once it logged its URL. */
+/** A port that was free a moment ago (for a server that will not log its URL). */
+function freePort(): number {
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = probe.port
+  probe.stop(true)
+  return port
+}
+
+/**
+ * Starts `bun src/index.ts` (the real server) and resolves once it is up: with LOG_LEVEL info (or more verbose)
+ * when it logged its URL; with a quieter level (no URL line) on a port chosen here, once /health answers.
+ */
 export async function spawnServer(opts: ServerOptions): Promise<Child> {
+  const level = opts.env.LOG_LEVEL ?? 'info'
+  const logsUrl = ['info', 'debug', 'trace'].includes(level)
+  const port = logsUrl ? 0 : freePort()
   const cmd = ['bun']
   if (opts.cpuProfile)
     cmd.push(
@@ -88,8 +109,8 @@ export async function spawnServer(opts: ServerOptions): Promise<Child> {
     )
   cmd.push('src/index.ts')
   const proc = Bun.spawn(cmd, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: 'info', ...opts.env },
+    cwd: opts.root ?? ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: level, ...opts.env, PORT: String(port) },
     stdin: 'ignore',
     stdout: Bun.file(opts.logPath),
     stderr: Bun.file(`${opts.logPath}.stderr`),
@@ -99,9 +120,18 @@ export async function spawnServer(opts: ServerOptions): Promise<Child> {
   try {
     while (Date.now() < deadline) {
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`server exited early (code ${proc.exitCode})`)
-      const log = existsSync(opts.logPath) ? readFileSync(opts.logPath, 'utf8') : ''
-      const url = /"url":"(http:\/\/[^"]+)"/.exec(log)?.[1]
-      if (url) return { proc, url, stop }
+      if (logsUrl) {
+        const log = existsSync(opts.logPath) ? readFileSync(opts.logPath, 'utf8') : ''
+        const url = /"url":"(http:\/\/[^"]+)"/.exec(log)?.[1]
+        if (url) return { proc, url, stop }
+      } else {
+        const url = `http://127.0.0.1:${port}`
+        const up = await fetch(`${url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+        if (up) return { proc, url, stop }
+      }
       await Bun.sleep(50)
     }
     throw new Error('server did not log its URL within 60 s')
@@ -109,6 +139,27 @@ export async function spawnServer(opts: ServerOptions): Promise<Child> {
     await stop(5000)
     throw new Error(`${(err as Error).message}\n--- server log tail ---\n${tail(opts.logPath)}\n${tail(`${opts.logPath}.stderr`)}`)
   }
+}
+
+/**
+ * `<short sha>` of the checkout at `root`; with uncommitted changes under src/ also `+src:<hash>`, a hash of the
+ * diff and of the untracked files, so two runs on different work-in-progress states are told apart. Null outside git.
+ */
+export function codeVersion(root: string): string | null {
+  const git = (...args: string[]) => Bun.spawnSync(['git', ...args], { cwd: root, stdout: 'pipe', stderr: 'ignore' })
+  const sha = git('rev-parse', '--short', 'HEAD')
+  if (sha.exitCode !== 0) return null
+  const status = git('status', '--porcelain', '--untracked-files=all', '--', 'src').stdout.toString()
+  if (!status.trim()) return sha.stdout.toString().trim()
+  const hash = new Bun.CryptoHasher('sha256')
+  hash.update(git('diff', 'HEAD', '--', 'src').stdout)
+  for (const line of status.split('\n'))
+    if (line.startsWith('?? ')) {
+      const file = line.slice(3)
+      hash.update(file)
+      if (existsSync(join(root, file))) hash.update(readFileSync(join(root, file)))
+    }
+  return `${sha.stdout.toString().trim()}+src:${hash.digest('hex').slice(0, 8)}`
 }
 
 export function tail(path: string, lines = 30): string {

@@ -233,3 +233,10 @@ describe('usage accounting', () => {
     }
   })
 })
+
+describe('prompts with special-token text', () => {
+  test('<|endoftext|> in a message is counted as text, not a 500', async () => {
+    const res = await client().chat.completions.create({ model: 'plain-chat', messages: [{ role: 'user', content: 'a <|endoftext|> b' }] })
+    expect(res.choices[0]?.message.content).toBe('echo: a <|endoftext|> b')
+  })
+})

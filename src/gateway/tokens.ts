@@ -9,7 +9,8 @@ export function warmTokenizer(): void {
 
 export function countTokens(text: string): number {
   warmTokenizer()
-  return (encoder as Tiktoken).encode(text).length
+  // Special tokens such as <|endoftext|> in user text are counted as text; by default js-tiktoken throws on them.
+  return (encoder as Tiktoken).encode(text, [], []).length
 }
 
 type Content = string | null | undefined | { type?: string; text?: string }[]
