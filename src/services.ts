@@ -69,7 +69,7 @@ export function createServices(stores: Stores): Services {
   const limiter = new RateLimiter(cache, log)
   const box = new SecretBox(config.ENCRYPTION_KEY)
   const registry = new ModelRegistry({ sql, box, configured: providersFromConfig(config), defaults: providerDefaults(config), log })
-  const budgets = new BudgetService(sql, log)
+  const budgets = new BudgetService(sql, cache, log)
   const ledger = new UsageLedger({ sql, budgets, audit, log })
   return {
     ...stores,
@@ -110,6 +110,7 @@ export const REGISTRY_CHANNEL = 'llm:registry'
 export async function startServices(s: Services): Promise<void> {
   warmTokenizer()
   await s.verifier.start()
+  await s.budgets.start()
   s.keyUsage.start()
   unsubscribers.set(s, await s.cache.subscribe(REGISTRY_CHANNEL, () => s.registry.invalidate()))
   const sweeper = setInterval(() => {
@@ -124,5 +125,6 @@ export async function stopServices(s: Services): Promise<void> {
   await unsubscribers.get(s)?.()
   await s.ledger.stop()
   await s.keyUsage.stop()
+  await s.budgets.stop()
   await s.verifier.stop()
 }

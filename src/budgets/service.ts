@@ -1,5 +1,6 @@
 import type { Sql, Tx } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
+import type { CacheStore } from '../cache/types.ts'
 import type { Logger } from '../log.ts'
 import { toMicros, type CreateBudgetInput, type UpdateBudgetInput } from './model.ts'
 
@@ -43,6 +44,10 @@ export class BudgetExceeded extends Error {
   }
 }
 
+const CHANGED_CHANNEL = 'budgets:changed'
+/** Bounds how long a missed invalidation could matter (e.g. a message lost while Redis was restarting). */
+const UNBUDGETED_TTL_MS = 60_000
+
 const PERIOD_UNIT = { daily: 'day', weekly: 'week', monthly: 'month', yearly: 'year' } as const
 
 /**
@@ -53,9 +58,28 @@ const PERIOD_UNIT = { daily: 'day', weekly: 'week', monthly: 'month', yearly: 'y
 export class BudgetService {
   readonly #sql: Sql
   readonly #log: Logger
-  constructor(sql: Sql, log: Logger) {
+  readonly #cache: CacheStore
+  /** Spenders known to have no budget at all: their requests need no SQL. Cleared on every replica by any change. */
+  #unbudgeted = new Map<string, number>()
+  #unsubscribe: (() => Promise<void>) | null = null
+
+  constructor(sql: Sql, cache: CacheStore, log: Logger) {
     this.#sql = sql
+    this.#cache = cache
     this.#log = log
+  }
+
+  async start(): Promise<void> {
+    this.#unsubscribe = await this.#cache.subscribe(CHANGED_CHANNEL, () => this.#unbudgeted.clear())
+  }
+
+  async stop(): Promise<void> {
+    await this.#unsubscribe?.()
+  }
+
+  async #changed(): Promise<void> {
+    this.#unbudgeted.clear()
+    await this.#cache.publish(CHANGED_CHANNEL, 'changed')
   }
 
   /**
@@ -64,7 +88,12 @@ export class BudgetService {
    */
   async reserve(spender: Spender, amountMicros: number, ttlMs: number): Promise<Reservation> {
     const id = crypto.randomUUID()
-    const [v] = await this.#sql<{ ok: boolean; stale: boolean; hard: boolean; ids: string[] | null; over: BudgetRow | null }[]>`
+    const spenderKey = `${spender.userId}|${spender.apiKeyId}`
+    const known = this.#unbudgeted.get(spenderKey)
+    if (known !== undefined && Date.now() - known < UNBUDGETED_TTL_MS) return { id, budgetIds: [], amountMicros, hard: false }
+    const [v] = await this.#sql<
+      { ok: boolean; stale: boolean; hard: boolean; ids: string[] | null; over: BudgetRow | null; any_budget: boolean }[]
+    >`
       WITH candidates AS (
         SELECT * FROM budgets
         WHERE is_active
@@ -92,9 +121,13 @@ export class BudgetService {
         FROM verdict v WHERE v.ok AND NOT v.stale AND v.ids IS NOT NULL
         RETURNING id
       )
-      SELECT v.ok, v.stale, v.hard, v.ids, v.over, (SELECT count(*) FROM reserved) AS n, (SELECT count(*) FROM recorded) AS r
+      SELECT v.ok, v.stale, v.hard, v.ids, v.over, (SELECT count(*) FROM reserved) AS n, (SELECT count(*) FROM recorded) AS r,
+        EXISTS (SELECT 1 FROM budgets WHERE is_active
+          AND (scope = 'global' OR user_id = ${spender.userId} OR api_key_id = ${spender.apiKeyId})) AS any_budget
       FROM verdict v`
     if (!v) throw new Error('reservation statement returned no row')
+    // Remembered only when no budget exists in any period, so a custom window opening later is never missed.
+    if (!v.any_budget) this.#unbudgeted.set(spenderKey, Date.now())
     if (v.stale) return this.#reserveWithRenewal(id, spender, amountMicros, ttlMs)
     if (!v.ok && v.over) throw new BudgetExceeded(v.over)
     return { id, budgetIds: v.ids ?? [], amountMicros, hard: v.hard }
@@ -199,6 +232,7 @@ export class BudgetService {
           ${input.is_hard ?? true}, ${input.warn_threshold_pct ?? 80}, ${createdBy})
         RETURNING *`
       if (!row) throw new Error('insert returned no row')
+      await this.#changed()
       return row
     } catch (err) {
       if ((err as { code?: string }).code === '23503')
@@ -226,11 +260,14 @@ export class BudgetService {
     if (limit_usd !== undefined) fields.limit_micros = toMicros(limit_usd)
     const [row] = await this.#sql<BudgetRow[]>`
       UPDATE budgets SET ${this.#sql(fields)}, updated_at = now() WHERE id = ${id} RETURNING *`
+    await this.#changed()
     return row ?? null
   }
 
   async delete(id: string): Promise<boolean> {
-    return (await this.#sql`DELETE FROM budgets WHERE id = ${id}`).count > 0
+    const deleted = (await this.#sql`DELETE FROM budgets WHERE id = ${id}`).count > 0
+    await this.#changed()
+    return deleted
   }
 
   /** Releases reservations whose request never settled (its replica died); their hold must not block forever. */

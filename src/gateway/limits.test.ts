@@ -168,4 +168,26 @@ describe('budgets', () => {
     expect(Number(row?.spent)).toBeGreaterThan(0)
     expect(Number(row?.spent)).toBeLessThanOrEqual(100)
   })
+
+  test('a key without budgets skips the budget SQL, and a budget added on another replica applies at once', async () => {
+    const k = await newKey()
+    const replica = await createTestEnv({}, env)
+    try {
+      const viaReplica = () =>
+        replica.call('POST', '/api/v1/chat/completions', {
+          apiKey: k.key,
+          body: { model: 'tee-chat', max_tokens: 20, messages: [{ role: 'user', content: 'one two three' }] },
+        })
+      expect((await viaReplica()).status).toBe(200)
+      await budget(k.user.token, { scope: 'api_key', api_key_id: k.id, limit_usd: 0.000001 })
+      let status = 0
+      for (let i = 0; i < 40 && status !== 402; i++) {
+        status = (await viaReplica()).status
+        if (status !== 402) await Bun.sleep(50)
+      }
+      expect(status).toBe(402)
+    } finally {
+      await replica.close()
+    }
+  })
 })
