@@ -3,7 +3,7 @@ import type { ApiKeyVerifier, VerifiedKey } from '../api-keys/verifier.ts'
 import type { KeyUsageRecorder } from '../api-keys/usage-recorder.ts'
 import type { Scope } from '../api-keys/model.ts'
 import { ApiError, type ErrorCode } from '../http/errors.ts'
-import { clientIp, requestMeta } from '../http/request-meta.ts'
+import { requestMeta } from '../http/request-meta.ts'
 import type { UserRow } from '../users/service.ts'
 import type { RateLimiter } from '../rate-limit/limiter.ts'
 import { can, type Permission } from './roles.ts'
@@ -94,7 +94,7 @@ export function guards(deps: GuardDeps) {
           if (!presented)
             throw new ApiError('invalid_api_key', 'Send your API key as Authorization: Bearer en_... or X-API-Key')
           const verdict = await deps.verifier.verify(presented, {
-            ip: clientIp(request, server, deps.trustProxy),
+            ip: requestMeta(request, server, deps.trustProxy).ip,
             path: path.startsWith(PUBLIC_API_ROOT) ? path.slice(PUBLIC_API_ROOT.length) || '/' : path,
           })
           if (!verdict.ok) {

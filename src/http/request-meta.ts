@@ -41,10 +41,18 @@ export function clientIp(request: Request, server: IpSource | null, trustProxy: 
   return server?.requestIP(request)?.address ?? null
 }
 
+const metas = new WeakMap<Request, RequestMeta>()
+
+/** Computed once per request: the guards and the handlers both ask for it. */
 export function requestMeta(request: Request, server: IpSource | null, trustProxy: boolean): RequestMeta {
-  return {
-    requestId: requestIdOf(request),
-    ip: clientIp(request, server, trustProxy),
-    userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null,
+  let meta = metas.get(request)
+  if (!meta) {
+    meta = {
+      requestId: requestIdOf(request),
+      ip: clientIp(request, server, trustProxy),
+      userAgent: request.headers.get('user-agent')?.slice(0, 512) ?? null,
+    }
+    metas.set(request, meta)
   }
+  return meta
 }
