@@ -44,6 +44,10 @@ export class BudgetExceeded extends Error {
   }
 }
 
+/** The budgets that govern a spender's requests: the global ones, the user's and the key's. */
+const appliesTo = (sql: Sql | Tx, spender: Spender) =>
+  sql`(scope = 'global' OR user_id = ${spender.userId} OR api_key_id = ${spender.apiKeyId})`
+
 const CHANGED_CHANNEL = 'budgets:changed'
 /** Bounds how long a missed invalidation could matter (e.g. a message lost while Redis was restarting). */
 const UNBUDGETED_TTL_MS = 60_000
@@ -97,7 +101,7 @@ export class BudgetService {
       WITH candidates AS (
         SELECT * FROM budgets
         WHERE is_active
-          AND (scope = 'global' OR user_id = ${spender.userId} OR api_key_id = ${spender.apiKeyId})
+          AND ${appliesTo(this.#sql, spender)}
           AND (period <> 'custom' OR (period_start <= now() AND period_end > now()))
         ORDER BY id
         FOR UPDATE
@@ -123,7 +127,7 @@ export class BudgetService {
       )
       SELECT v.ok, v.stale, v.hard, v.ids, v.over, (SELECT count(*) FROM reserved) AS n, (SELECT count(*) FROM recorded) AS r,
         EXISTS (SELECT 1 FROM budgets WHERE is_active
-          AND (scope = 'global' OR user_id = ${spender.userId} OR api_key_id = ${spender.apiKeyId})) AS any_budget
+          AND ${appliesTo(this.#sql, spender)}) AS any_budget
       FROM verdict v`
     if (!v) throw new Error('reservation statement returned no row')
     // Remembered only when no budget exists in any period, so a custom window opening later is never missed.
@@ -139,7 +143,7 @@ export class BudgetService {
       const rows = await tx<BudgetRow[]>`
         SELECT * FROM budgets
         WHERE is_active
-          AND (scope = 'global' OR user_id = ${spender.userId} OR api_key_id = ${spender.apiKeyId})
+          AND ${appliesTo(tx, spender)}
           AND (period <> 'custom' OR (period_start <= now() AND period_end > now()))
         ORDER BY id
         FOR UPDATE`
@@ -239,6 +243,12 @@ export class BudgetService {
         throw new ApiError('validation_failed', 'the user or API key does not exist', input.scope === 'user' ? 'user_id' : 'api_key_id')
       throw err
     }
+  }
+
+  /** What the spender's budget status shows: every active budget that applies, in any period. */
+  async applicable(spender: Spender): Promise<BudgetRow[]> {
+    return this.#sql<BudgetRow[]>`
+      SELECT * FROM budgets WHERE is_active AND ${appliesTo(this.#sql, spender)} ORDER BY scope, name`
   }
 
   async get(id: string): Promise<BudgetRow | null> {

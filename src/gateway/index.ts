@@ -7,7 +7,7 @@ import type { UserRow } from '../users/service.ts'
 import { ChatCompletionBody, EmbeddingBody, ModelList, ModelObject } from './model.ts'
 import type { ResolvedModel } from './registry.ts'
 import { presentBudget } from '../budgets/model.ts'
-import { applicableBudgets, usageByDay } from './reports.ts'
+import { usageByDay } from './reports.ts'
 import type { Caller } from './service.ts'
 
 const created = Math.floor(Date.now() / 1000)
@@ -71,7 +71,7 @@ export function gatewayRoutes(s: Services) {
     })
     .get(
       '/llm/budget/status',
-      async ({ apiKey }) => ({ data: (await applicableBudgets(s.sql, { userId: apiKey.user_id, apiKeyId: apiKey.id })).map(presentBudget) }),
+      async ({ apiKey }) => ({ data: (await s.budgets.applicable({ userId: apiKey.user_id, apiKeyId: apiKey.id })).map(presentBudget) }),
       { apiKey: true, detail: { summary: 'The budgets that apply to this key, with what is spent and reserved' } },
     )
     .get('/llm/providers/status', providerStatus, {

@@ -1,5 +1,4 @@
 import type { Sql } from '../db/client.ts'
-import type { BudgetRow, Spender } from '../budgets/service.ts'
 
 export interface UsageDay {
   day: string
@@ -33,12 +32,4 @@ export async function usageByDay(sql: Sql, who: { apiKeyId?: string; userId?: st
     completion_tokens: Number(r.completion),
     cost_usd: Number(r.cost) / 1e6,
   }))
-}
-
-/** The budgets that apply to a spender, as the gateway sees them. */
-export async function applicableBudgets(sql: Sql, spender: Spender): Promise<BudgetRow[]> {
-  return sql<BudgetRow[]>`
-    SELECT * FROM budgets
-    WHERE is_active AND (scope = 'global' OR user_id = ${spender.userId} OR api_key_id = ${spender.apiKeyId})
-    ORDER BY scope, name`
 }
