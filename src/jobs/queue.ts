@@ -1,0 +1,216 @@
+import type { Queryable, Sql } from '../db/client.ts'
+import type { Logger } from '../log.ts'
+
+export interface Job<P = Record<string, unknown>> {
+  id: string
+  kind: string
+  payload: P
+  attempts: number
+  max_attempts: number
+}
+
+export interface JobControl {
+  /** Records progress (0..1) and renews the lease. */
+  progress(fraction: number): Promise<void>
+  /** Aborted when the lease is lost or the worker is stopping: the handler should stop soon after. */
+  signal: AbortSignal
+}
+
+export interface JobHandler<P = any> {
+  run(job: Job<P>, ctl: JobControl): Promise<void>
+  /** Called once when the job will not be tried again (last attempt failed, or a PermanentJobError). */
+  onGiveUp?(job: Job<P>, error: string): Promise<void>
+  /** Called when a failed attempt will be retried later. */
+  onRetry?(job: Job<P>, error: string, runAfter: Date): Promise<void>
+}
+
+/** A failure that another attempt cannot fix (a corrupt file): the job fails at once. */
+export class PermanentJobError extends Error {}
+
+export interface QueueOptions {
+  workerId: string
+  leaseMs?: number
+  pollMs?: number
+  concurrency?: number
+  /** Delay before retry n (1-based) is base * 2^(n-1), capped. */
+  retryBaseMs?: number
+  retryMaxMs?: number
+}
+
+/**
+ * A job queue in PostgreSQL, safe with several replicas: a worker claims a job with FOR UPDATE SKIP LOCKED and
+ * holds it under a lease it keeps renewing. A worker that dies stops renewing, the lease runs out, and any replica
+ * (or the same one, restarted) takes the job up again, which is how unfinished work resumes after a crash.
+ * Handlers must therefore be safe to run again from the start.
+ */
+export class JobQueue {
+  readonly #handlers = new Map<string, JobHandler>()
+  readonly #running = new Map<string, AbortController>()
+  readonly #opts: Required<QueueOptions>
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #stopped = true
+  #polling: Promise<void> | undefined
+  #again = false
+  #tasks = new Set<Promise<void>>()
+
+  constructor(
+    readonly sql: Sql,
+    readonly log: Logger,
+    opts: QueueOptions,
+  ) {
+    this.#opts = { leaseMs: 60_000, pollMs: 1000, concurrency: 1, retryBaseMs: 5000, retryMaxMs: 10 * 60_000, ...opts }
+  }
+
+  register(kind: string, handler: JobHandler): void {
+    this.#handlers.set(kind, handler)
+  }
+
+  async enqueue(kind: string, payload: Record<string, unknown>, opts: { maxAttempts?: number; sql?: Queryable } = {}): Promise<string> {
+    const sql = opts.sql ?? this.sql
+    const [row] = await sql<{ id: string }[]>`
+      INSERT INTO jobs (kind, payload, max_attempts) VALUES (${kind}, ${sql.json(payload as never)}, ${opts.maxAttempts ?? 5})
+      RETURNING id`
+    this.wake()
+    return row!.id
+  }
+
+  /** Looks for work now instead of at the next poll. */
+  wake(): void {
+    if (this.#stopped) return
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => this.#poll(), 0)
+  }
+
+  start(): void {
+    if (!this.#stopped) return
+    this.#stopped = false
+    this.wake()
+  }
+
+  /**
+   * Stops claiming, gives running handlers `graceMs` to finish, then aborts them and hands their jobs back at once
+   * (no waiting for the lease) so another replica continues.
+   */
+  async stop(graceMs = 5000): Promise<void> {
+    this.#stopped = true
+    clearTimeout(this.#timer)
+    await this.#polling
+    const all = Promise.allSettled([...this.#tasks])
+    const timedOut = await Promise.race([all.then(() => false), Bun.sleep(graceMs).then(() => true)])
+    if (!timedOut) return
+    for (const ctl of this.#running.values()) ctl.abort(new Error('worker stopping'))
+    await all
+  }
+
+  #poll(): void {
+    if (this.#stopped) return
+    if (this.#polling) {
+      this.#again = true
+      return
+    }
+    this.#again = false
+    this.#polling = this.#claimAvailable()
+      .catch((err) => this.log.warn({ err: (err as Error).message }, 'job poll failed'))
+      .finally(() => {
+        this.#polling = undefined
+        clearTimeout(this.#timer)
+        if (!this.#stopped) this.#timer = setTimeout(() => this.#poll(), this.#again ? 0 : this.#opts.pollMs)
+      })
+  }
+
+  async #claimAvailable(): Promise<void> {
+    const kinds = [...this.#handlers.keys()]
+    while (!this.#stopped && this.#running.size < this.#opts.concurrency && kinds.length > 0) {
+      const job = await this.#claim(kinds)
+      if (!job) return
+      const task = this.#execute(job).finally(() => {
+        this.#tasks.delete(task)
+        this.wake()
+      })
+      this.#tasks.add(task)
+    }
+  }
+
+  async #claim(kinds: string[]): Promise<Job | undefined> {
+    const [job] = await this.sql<Job[]>`
+      UPDATE jobs SET status = 'processing', attempts = attempts + 1, locked_by = ${this.#opts.workerId},
+        lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
+      WHERE id = (
+        SELECT id FROM jobs
+        WHERE kind IN ${this.sql(kinds)}
+          AND ((status = 'queued' AND run_after <= now()) OR (status = 'processing' AND lease_until < now()))
+        ORDER BY run_after
+        FOR UPDATE SKIP LOCKED
+        LIMIT 1
+      )
+      RETURNING id, kind, payload, attempts, max_attempts`
+    return job
+  }
+
+  async #execute(job: Job): Promise<void> {
+    const handler = this.#handlers.get(job.kind)!
+    const ctl = new AbortController()
+    this.#running.set(job.id, ctl)
+    const renew = async () => {
+      const rows = await this.sql`
+        UPDATE jobs SET lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
+        WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId} AND status = 'processing'`
+      if (rows.count === 0) ctl.abort(new Error('job lease lost'))
+    }
+    const renewer = setInterval(() => void renew().catch(() => {}), Math.max(50, this.#opts.leaseMs / 3))
+    try {
+      await handler.run(job, {
+        signal: ctl.signal,
+        progress: async (fraction) => {
+          if (ctl.signal.aborted) throw ctl.signal.reason
+          const rows = await this.sql`
+            UPDATE jobs SET progress = ${Math.min(1, Math.max(0, fraction))},
+              lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
+            WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId} AND status = 'processing'`
+          if (rows.count === 0) {
+            ctl.abort(new Error('job lease lost'))
+            throw ctl.signal.reason
+          }
+        },
+      })
+      clearInterval(renewer)
+      await this.sql`
+        UPDATE jobs SET status = 'done', progress = 1, error = NULL, lease_until = NULL, locked_by = NULL, updated_at = now()
+        WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId}`
+    } catch (err) {
+      clearInterval(renewer)
+      await this.#failed(job, handler, err, ctl.signal.aborted && this.#stopped).catch((e) =>
+        this.log.error({ job: job.id, err: (e as Error).message }, 'could not record a job failure'),
+      )
+    } finally {
+      this.#running.delete(job.id)
+    }
+  }
+
+  async #failed(job: Job, handler: JobHandler, err: unknown, handBack: boolean): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err)
+    if (handBack) {
+      // Interrupted by shutdown, not failed: the attempt does not count.
+      await this.sql`
+        UPDATE jobs SET status = 'queued', attempts = attempts - 1, lease_until = NULL, locked_by = NULL, updated_at = now()
+        WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId}`
+      return
+    }
+    const final = err instanceof PermanentJobError || job.attempts >= job.max_attempts
+    this.log.warn({ job: job.id, kind: job.kind, attempt: job.attempts, final, err: message }, 'job failed')
+    if (final) {
+      const rows = await this.sql`
+        UPDATE jobs SET status = 'failed', error = ${message}, lease_until = NULL, locked_by = NULL, updated_at = now()
+        WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId}`
+      if (rows.count > 0) await handler.onGiveUp?.(job, message)
+      return
+    }
+    const delay = Math.min(this.#opts.retryMaxMs, this.#opts.retryBaseMs * 2 ** (job.attempts - 1))
+    const runAfter = new Date(Date.now() + delay)
+    const rows = await this.sql`
+      UPDATE jobs SET status = 'queued', error = ${message}, run_after = ${runAfter}, lease_until = NULL, locked_by = NULL,
+        updated_at = now()
+      WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId}`
+    if (rows.count > 0) await handler.onRetry?.(job, message, runAfter)
+  }
+}
