@@ -1,16 +1,10 @@
-import { Tiktoken } from 'js-tiktoken/lite'
-import o200k from 'js-tiktoken/ranks/o200k_base'
+import { countTokens } from './token-count.ts'
 
-let encoder: Tiktoken | undefined
-/** Loading the ranks takes most of a second; the server warms it up at start-up, off the request path. */
+export { countTokens }
+
+/** Loading the ranks takes a fraction of a second; the server warms them up at start-up, off the request path. */
 export function warmTokenizer(): void {
-  encoder ??= new Tiktoken(o200k)
-}
-
-export function countTokens(text: string): number {
-  warmTokenizer()
-  // Special tokens such as <|endoftext|> in user text are counted as text; by default js-tiktoken throws on them.
-  return (encoder as Tiktoken).encode(text, [], []).length
+  countTokens('warm up')
 }
 
 type Content = string | null | undefined | { type?: string; text?: string }[]
