@@ -2,8 +2,10 @@
 // against the folder, so a new file cannot be forgotten here.
 import m0001 from './0001_foundation.sql' with { type: 'text' }
 import m0002 from './0002_gateway.sql' with { type: 'text' }
+import m0003 from './0003_rag.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
   { version: 2, name: '0002_gateway.sql', sql: m0002 },
+  { version: 3, name: '0003_rag.sql', sql: m0003 },
 ]

@@ -52,6 +52,18 @@ export const ConfigSchema = T.Object({
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: T.Integer({ minimum: 100, default: 60000 }),
   UPSTREAM_TOTAL_TIMEOUT_MS: T.Integer({ minimum: 100, default: 600000 }),
   UPSTREAM_MAX_RETRIES: T.Integer({ minimum: 0, maximum: 10, default: 2 }),
+  /** Where uploaded originals are kept, encrypted. Replicas must share it (a network volume). Default DATA_DIR/files. */
+  FILE_STORAGE_DIR: T.Optional(T.String({ minLength: 1 })),
+  /** Master key that wraps each file's data key; defaults to ENCRYPTION_KEY. */
+  FILE_MASTER_KEY: T.Optional(T.String({ pattern: '^[0-9a-fA-F]{64}$' })),
+  UPLOAD_MAX_FILE_MB: T.Number({ exclusiveMinimum: 0, default: 50 }),
+  /** auto: Qdrant when QDRANT_URL is set, else pgvector when installed, else exact search over vectors in PostgreSQL. */
+  VECTOR_STORE: T.Union([T.Literal('auto'), T.Literal('pgvector'), T.Literal('postgres'), T.Literal('qdrant')], { default: 'auto' }),
+  QDRANT_API_KEY: T.Optional(T.String({ minLength: 1 })),
+  /** Documents indexed at once by this replica. */
+  INGEST_CONCURRENCY: T.Integer({ minimum: 1, maximum: 16, default: 2 }),
+  /** How long a background job stays claimed by a replica that stopped renewing it (crashed) before another takes it. */
+  JOB_LEASE_SECONDS: T.Integer({ minimum: 1, maximum: 3600, default: 60 }),
 })
 
 export type Config = Static<typeof ConfigSchema> & { JWT_SECRET: string; ENCRYPTION_KEY: string }

@@ -16,6 +16,7 @@ import { GatewayService } from './gateway/service.ts'
 import { GatewayAdmin } from './gateway/admin-service.ts'
 import { warmTokenizer } from './gateway/tokens.ts'
 import { UsageLedger } from './gateway/usage.ts'
+import { RagService } from './rag/service.ts'
 import { RateLimiter } from './rate-limit/limiter.ts'
 import { UserAdminService } from './users/admin.ts'
 import { UserService } from './users/service.ts'
@@ -43,6 +44,7 @@ export interface Services extends Stores {
   ledger: UsageLedger
   gateway: GatewayService
   gatewayAdmin: GatewayAdmin
+  rag: RagService
   guardDeps: GuardDeps
   /** Set while shutting down, so readiness fails and load balancers stop sending traffic. */
   draining: boolean
@@ -71,6 +73,8 @@ export function createServices(stores: Stores): Services {
   const registry = new ModelRegistry({ sql, box, configured: providersFromConfig(config), defaults: providerDefaults(config), log })
   const budgets = new BudgetService(sql, cache, log)
   const ledger = new UsageLedger({ sql, budgets, audit, log })
+  const gateway = new GatewayService(registry, budgets, ledger, limiter, log)
+  const instanceId = crypto.randomUUID()
   return {
     ...stores,
     audit,
@@ -85,10 +89,11 @@ export function createServices(stores: Stores): Services {
     registry,
     budgets,
     ledger,
-    gateway: new GatewayService(registry, budgets, ledger, limiter, log),
+    gateway,
     gatewayAdmin: new GatewayAdmin(sql, box, registry, cache, REGISTRY_CHANNEL),
+    rag: new RagService({ config, sql, cache, log, gateway, workerId: instanceId }),
     guardDeps: {
-      instanceId: crypto.randomUUID(),
+      instanceId,
       auth,
       verifier,
       keyUsage,
@@ -112,6 +117,7 @@ export async function startServices(s: Services): Promise<void> {
   await s.verifier.start()
   await s.budgets.start()
   s.keyUsage.start()
+  await s.rag.start()
   unsubscribers.set(s, await s.cache.subscribe(REGISTRY_CHANNEL, () => s.registry.invalidate()))
   const sweeper = setInterval(() => {
     s.budgets.releaseExpired().catch((err) => s.log.error({ err: (err as Error).message }, 'reservation sweep failed'))
@@ -122,6 +128,7 @@ export async function startServices(s: Services): Promise<void> {
 
 export async function stopServices(s: Services): Promise<void> {
   clearInterval(sweepers.get(s))
+  await s.rag.stop()
   await unsubscribers.get(s)?.()
   await s.ledger.stop()
   await s.keyUsage.stop()

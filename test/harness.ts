@@ -65,7 +65,7 @@ export async function testDatabase(): Promise<TestDatabase> {
   const socketDir = mkdtempSync(join(tmpdir(), 'enclava-test-'))
   const served = await serveOverSocket(await embeddedClone(), socketDir)
   const sql = postgres({ ...clientOptions, path: served.socketPath, max: 1, username: 'postgres', database: 'postgres' })
-  await sql.unsafe(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`)
+  await sql.unsafe(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}, public`)
   return {
     sql,
     schema,
@@ -134,9 +134,17 @@ export async function createTestEnv(
   const db = share?.db ?? (await testDatabase())
   const cache = share?.cache ?? (await testCache())
   // Replicas share their secrets, as a real deployment must.
+  // Uploaded files go to a directory of this environment's own (replicas share it, as they must share a volume).
+  const filesDir = share ? undefined : overrides.FILE_STORAGE_DIR ? undefined : mkdtempSync(join(tmpdir(), 'enclava-files-'))
   const config = share
-    ? { ...share.s.config, ...testConfig(overrides), JWT_SECRET: share.s.config.JWT_SECRET, ENCRYPTION_KEY: share.s.config.ENCRYPTION_KEY }
-    : testConfig(overrides)
+    ? {
+        ...share.s.config,
+        ...testConfig(overrides),
+        JWT_SECRET: share.s.config.JWT_SECRET,
+        ENCRYPTION_KEY: share.s.config.ENCRYPTION_KEY,
+        ...(share.s.config.FILE_STORAGE_DIR ? { FILE_STORAGE_DIR: share.s.config.FILE_STORAGE_DIR } : {}),
+      }
+    : { ...testConfig(overrides), ...(filesDir ? { FILE_STORAGE_DIR: filesDir } : {}) }
   if (!share) await migrate(db.sql)
   const log = createLogger(config.LOG_LEVEL)
   const s = createServices({ config, sql: db.sql, cache, log })
@@ -203,6 +211,7 @@ export async function createTestEnv(
       if (share) return
       await cache.close()
       await db.drop()
+      if (filesDir) rmSync(filesDir, { recursive: true, force: true })
     },
   }
 }

@@ -136,6 +136,7 @@ export function publicKeyRoutes(s: Services) {
         allowed_models: k.allowed_models,
         allowed_endpoints: k.allowed_endpoints,
         allowed_ips: k.allowed_ips,
+        allowed_collections: k.allowed_collections,
         rate_limit_per_minute: k.rate_limit_per_minute,
         rate_limit_per_hour: k.rate_limit_per_hour,
         rate_limit_per_day: k.rate_limit_per_day,

@@ -18,6 +18,8 @@ const restrictions = {
   }),
   /** Single addresses or CIDR ranges, IPv4 or IPv6. */
   allowed_ips: t.Array(t.String({ minLength: 2, maxLength: 64 }), { maxItems: 100, uniqueItems: true }),
+  /** Document collections the key may reach (rag scopes); empty: all of its owner's. */
+  allowed_collections: t.Array(t.String({ format: 'uuid' }), { maxItems: 100, uniqueItems: true }),
   rate_limit_per_minute: RateLimit,
   rate_limit_per_hour: RateLimit,
   rate_limit_per_day: RateLimit,
@@ -78,6 +80,7 @@ export const MeSchema = t.Object({
     allowed_models: t.Array(t.String()),
     allowed_endpoints: t.Array(t.String()),
     allowed_ips: t.Array(t.String()),
+    allowed_collections: t.Array(t.String()),
     rate_limit_per_minute: t.Nullable(t.Integer()),
     rate_limit_per_hour: t.Nullable(t.Integer()),
     rate_limit_per_day: t.Nullable(t.Integer()),

@@ -17,11 +17,16 @@ export const PERMISSIONS = [
   'llm:use',
   /** Global and per-user budgets. */
   'budgets:manage',
+  /** Own document collections and search over them. */
+  'rag:read',
+  'rag:write',
+  /** Every user's collections. */
+  'rag:admin',
 ] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
-const readOnly: Permission[] = ['profile:read', 'api_keys:read']
-const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use']
+const readOnly: Permission[] = ['profile:read', 'api_keys:read', 'rag:read']
+const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use', 'rag:write']
 const admin: Permission[] = [
   ...user,
   'api_keys:admin',
@@ -32,6 +37,7 @@ const admin: Permission[] = [
   'plugins:manage',
   'providers:manage',
   'budgets:manage',
+  'rag:admin',
 ]
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {

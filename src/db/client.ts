@@ -3,6 +3,8 @@ import { startEmbeddedPostgres } from './embedded.ts'
 
 export type Sql = postgres.Sql
 export type Tx = postgres.TransactionSql
+/** Either the pool or a transaction: for helpers that can run inside a caller's transaction. */
+export type Queryable = Sql | Tx
 
 export interface Database {
   sql: Sql

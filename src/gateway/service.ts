@@ -8,11 +8,14 @@ import { costMicros } from './pricing.ts'
 import type { ModelRegistry, ResolvedModel } from './registry.ts'
 import { relaySse } from './sse-relay.ts'
 import { countTokens, estimateChatPromptTokens, estimateEmbeddingTokens } from './tokens.ts'
-import type { UsageEntry, UsageLedger } from './usage.ts'
+import type { UsageEntry, UsageLedger, UsageSource } from './usage.ts'
 
-/** Who is calling the gateway: an API key on the public API, or a signed-in user in the dashboard's playground. */
+/**
+ * Who is calling the gateway: an API key on the public API, a signed-in user in the dashboard's playground, or a
+ * platform feature acting for a user (document indexing and search are charged to that user).
+ */
 export interface Caller {
-  source: 'api' | 'playground'
+  source: UsageSource
   userId: string
   apiKey: VerifiedKey | null
   requestId: string
@@ -274,5 +277,19 @@ export class GatewayService {
     })
     if (parsed.model !== undefined && parsed.model !== served.id) text = JSON.stringify({ ...parsed, model: served.id })
     return new Response(text, { status: 200, headers: this.#headers(served, caller, upstreamMs, 'application/json') })
+  }
+
+  /** Embeddings as vectors for platform features, through the same limits, budgets and accounting as the API. */
+  async embed(caller: Caller, model: string, input: string[], signal: AbortSignal): Promise<Float32Array[]> {
+    const res = await this.embeddings(caller, { model, input, encoding_format: 'float' }, signal)
+    const parsed = (await res.json()) as { data: { index: number; embedding: number[] }[] }
+    const out: Float32Array[] = new Array(input.length)
+    for (const d of parsed.data) {
+      if (!Array.isArray(d.embedding)) throw new ApiError('upstream_error', 'The embeddings provider sent no vector')
+      out[d.index] = Float32Array.from(d.embedding)
+    }
+    if (out.some((v) => v === undefined) || out.length !== input.length)
+      throw new ApiError('upstream_error', `The embeddings provider returned ${parsed.data.length} vectors for ${input.length} inputs`)
+    return out
   }
 }

@@ -3,11 +3,14 @@ import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import type { BudgetService, Reservation } from '../budgets/service.ts'
 
+/** What made the call: the public API, the dashboard's playground, or a platform feature for a user. */
+export type UsageSource = 'api' | 'playground' | 'rag' | 'chatbot' | 'plugin'
+
 export interface UsageEntry {
   /** Made before dispatch: a retried write is recognised and never counted twice. */
   id: string
   requestId: string
-  source: 'api' | 'playground'
+  source: UsageSource
   apiKeyId: string | null
   userId: string
   model: string

@@ -19,6 +19,8 @@ export const ErrorCodes = {
   not_found: 404,
   model_not_found: 404,
   conflict: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
   account_locked: 423,
   rate_limit_exceeded: 429,
   internal_error: 500,

@@ -1,0 +1,284 @@
+import { createHash } from 'node:crypto'
+import type { Queryable, Sql } from '../db/client.ts'
+import { ApiError } from '../http/errors.ts'
+import type { JobQueue } from '../jobs/queue.ts'
+import type { CollectionRow, CollectionService, RagActor } from './collections.ts'
+import type { RagEvents } from './events.ts'
+import { formatOf } from './extract/index.ts'
+import type { FileStore } from './file-store.ts'
+import type { VectorStore } from './vectors/index.ts'
+
+export const INGEST_JOB = 'rag.ingest'
+
+export interface DocumentRow {
+  id: string
+  collection_id: string
+  filename: string
+  format: string
+  content_type: string | null
+  size: string
+  sha256: string
+  wrapped_key: string
+  status: 'queued' | 'processing' | 'indexed' | 'failed'
+  error: string | null
+  progress: number
+  job_id: string | null
+  title: string | null
+  metadata: Record<string, unknown>
+  record_count: number
+  chunk_count: number
+  token_count: number
+  uploaded_by: string | null
+  created_at: Date
+  updated_at: Date
+  indexed_at: Date | null
+}
+
+export const presentDocument = (d: DocumentRow) => ({
+  id: d.id,
+  collection_id: d.collection_id,
+  filename: d.filename,
+  format: d.format,
+  content_type: d.content_type,
+  size: Number(d.size),
+  sha256: d.sha256,
+  status: d.status,
+  error: d.error,
+  progress: d.progress,
+  title: d.title,
+  metadata: d.metadata,
+  record_count: d.record_count,
+  chunk_count: d.chunk_count,
+  token_count: d.token_count,
+  created_at: d.created_at.toISOString(),
+  updated_at: d.updated_at.toISOString(),
+  indexed_at: d.indexed_at?.toISOString() ?? null,
+})
+export type DocumentView = ReturnType<typeof presentDocument>
+
+export interface ChunkRow {
+  id: string
+  position: number
+  text: string
+  tokens: number
+  heading: string | null
+  page: number | null
+  sheet: string | null
+  row_from: number | null
+  row_to: number | null
+  metadata: Record<string, unknown>
+}
+
+export const presentChunk = (c: ChunkRow) => ({
+  id: Number(c.id),
+  position: c.position,
+  text: c.text,
+  tokens: c.tokens,
+  heading: c.heading,
+  page: c.page,
+  sheet: c.sheet,
+  rows: c.row_from === null || c.row_to === null ? null : ([c.row_from, c.row_to] as [number, number]),
+  metadata: c.metadata,
+})
+
+export interface UploadFile {
+  filename: string
+  contentType: string | null
+  bytes: Uint8Array
+}
+
+export interface Rejection {
+  filename: string
+  reason: 'unsupported_type' | 'empty' | 'too_large' | 'duplicate' | 'invalid_name'
+  message: string
+}
+
+/** Removes a document's chunks (their postings and vectors go with them) and corrects the collection's totals. */
+export async function removeChunks(tx: Queryable, collectionId: string, documentId: string): Promise<void> {
+  await tx`
+    WITH gone AS (DELETE FROM rag_chunks WHERE document_id = ${documentId} RETURNING terms)
+    UPDATE rag_collections SET chunk_count = chunk_count - (SELECT count(*) FROM gone),
+      term_count = term_count - (SELECT coalesce(sum(terms), 0) FROM gone), updated_at = now()
+    WHERE id = ${collectionId}`
+}
+
+/** Uploads, listing, download, reprocessing and deletion of documents; the indexing itself runs as a job. */
+export class DocumentService {
+  constructor(
+    readonly sql: Sql,
+    readonly collections: CollectionService,
+    readonly files: FileStore,
+    readonly queue: JobQueue,
+    readonly vectors: VectorStore,
+    readonly events: RagEvents,
+    readonly maxFileBytes: number,
+  ) {}
+
+  /**
+   * Stores each acceptable file encrypted and queues its indexing; returns at once. Files refused up front (type,
+   * size, empty, already in the collection) are reported by name and reason; the rest of the batch continues.
+   * Problems only extraction can see (corrupt, encrypted, content not matching the extension) fail the document.
+   */
+  async upload(actor: RagActor, collectionId: string, files: UploadFile[]): Promise<{ accepted: DocumentView[]; rejected: Rejection[] }> {
+    const collection = await this.collections.get(actor, collectionId)
+    const accepted: DocumentView[] = []
+    const rejected: Rejection[] = []
+    for (const file of files) {
+      const name = file.filename.split(/[\\/]/).pop()?.trim() ?? ''
+      const reject = (reason: Rejection['reason'], message: string) => rejected.push({ filename: file.filename, reason, message })
+      if (!name || name.length > 255) {
+        reject('invalid_name', `"${file.filename}": the file name is empty or longer than 255 characters`)
+        continue
+      }
+      const format = formatOf(name)
+      if (!format) {
+        reject('unsupported_type', `${name}: this file type is not supported (txt, md, html, pdf, docx, xlsx, xls, csv, json, jsonl are)`)
+        continue
+      }
+      if (file.bytes.byteLength === 0) {
+        reject('empty', `${name}: the file is empty`)
+        continue
+      }
+      if (file.bytes.byteLength > this.maxFileBytes) {
+        reject('too_large', `${name}: the file is ${mb(file.bytes.byteLength)} MB; the limit is ${mb(this.maxFileBytes)} MB`)
+        continue
+      }
+      const sha256 = createHash('sha256').update(file.bytes).digest('hex')
+      const id = crypto.randomUUID()
+      const wrappedKey = await this.files.put(collection.id, id, file.bytes)
+      try {
+        const row = await this.sql.begin(async (tx) => {
+          const jobId = await this.queue.enqueue(INGEST_JOB, { documentId: id }, { sql: tx })
+          const [doc] = await tx<DocumentRow[]>`
+            INSERT INTO rag_documents (id, collection_id, filename, format, content_type, size, sha256, wrapped_key, job_id, uploaded_by)
+            VALUES (${id}, ${collection.id}, ${name}, ${format}, ${file.contentType}, ${file.bytes.byteLength}, ${sha256},
+              ${wrappedKey}, ${jobId}, ${actor.userId})
+            ON CONFLICT (collection_id, sha256) DO NOTHING
+            RETURNING *`
+          if (!doc) {
+            await tx`DELETE FROM jobs WHERE id = ${jobId}`
+            return null
+          }
+          await tx`
+            UPDATE rag_collections SET document_count = document_count + 1, bytes = bytes + ${file.bytes.byteLength},
+              updated_at = now()
+            WHERE id = ${collection.id}`
+          return doc
+        })
+        if (!row) {
+          await this.files.delete(collection.id, id)
+          const [existing] = await this.sql<{ filename: string }[]>`
+            SELECT filename FROM rag_documents WHERE collection_id = ${collection.id} AND sha256 = ${sha256}`
+          reject('duplicate', `${name}: the same content is already in this collection${existing ? ` as "${existing.filename}"` : ''}`)
+          continue
+        }
+        accepted.push(presentDocument(row))
+        this.events.publish(row)
+      } catch (err) {
+        await this.files.delete(collection.id, id)
+        throw err
+      }
+    }
+    this.queue.wake()
+    return { accepted, rejected }
+  }
+
+  async list(
+    actor: RagActor,
+    collectionId: string,
+    q: { status?: DocumentRow['status'] | undefined; limit: number; offset: number },
+  ): Promise<{ items: DocumentRow[]; total: number }> {
+    const collection = await this.collections.get(actor, collectionId)
+    const status = q.status ?? null
+    const where = this.sql`collection_id = ${collection.id} AND (${status}::text IS NULL OR status = ${status})`
+    const items = await this.sql<DocumentRow[]>`
+      SELECT * FROM rag_documents WHERE ${where} ORDER BY created_at DESC, id LIMIT ${q.limit} OFFSET ${q.offset}`
+    const [count] = await this.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM rag_documents WHERE ${where}`
+    return { items: [...items], total: count?.n ?? 0 }
+  }
+
+  /** Visible through its collection; otherwise reported as missing. */
+  async get(actor: RagActor, id: string): Promise<{ doc: DocumentRow; collection: CollectionRow }> {
+    const [doc] = await this.sql<DocumentRow[]>`SELECT * FROM rag_documents WHERE id = ${id}`
+    if (!doc) throw new ApiError('not_found', `Document ${id} not found`)
+    try {
+      return { doc, collection: await this.collections.get(actor, doc.collection_id) }
+    } catch {
+      throw new ApiError('not_found', `Document ${id} not found`)
+    }
+  }
+
+  async chunks(actor: RagActor, id: string, q: { limit: number; offset: number }): Promise<{ items: ChunkRow[]; total: number }> {
+    const { doc } = await this.get(actor, id)
+    const items = await this.sql<ChunkRow[]>`
+      SELECT id, position, text, tokens, heading, page, sheet, row_from, row_to, metadata FROM rag_chunks
+      WHERE document_id = ${doc.id} ORDER BY position LIMIT ${q.limit} OFFSET ${q.offset}`
+    const [count] = await this.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM rag_chunks WHERE document_id = ${doc.id}`
+    return { items: [...items], total: count?.n ?? 0 }
+  }
+
+  async download(actor: RagActor, id: string): Promise<{ doc: DocumentRow; bytes: Uint8Array }> {
+    const { doc } = await this.get(actor, id)
+    return { doc, bytes: await this.files.get(doc.collection_id, doc.id, doc.wrapped_key) }
+  }
+
+  /** Queues the document to be extracted, chunked and embedded again (after a failure or a settings change). */
+  async reprocess(actor: RagActor, id: string): Promise<DocumentRow> {
+    const { doc } = await this.get(actor, id)
+    return this.#requeue(doc)
+  }
+
+  async #requeue(doc: DocumentRow): Promise<DocumentRow> {
+    const row = await this.sql.begin(async (tx) => {
+      const jobId = await this.queue.enqueue(INGEST_JOB, { documentId: doc.id }, { sql: tx })
+      // A job still running for this document sees the new job id and stops writing.
+      const [updated] = await tx<DocumentRow[]>`
+        UPDATE rag_documents SET status = 'queued', progress = 0, error = NULL, job_id = ${jobId}, updated_at = now()
+        WHERE id = ${doc.id} RETURNING *`
+      return updated
+    })
+    if (!row) throw new ApiError('not_found', `Document ${doc.id} not found`)
+    this.events.publish(row)
+    return row
+  }
+
+  /** After the collection's chunking or embedding model changed. */
+  async reindexCollection(collectionId: string): Promise<number> {
+    const docs = await this.sql<DocumentRow[]>`SELECT * FROM rag_documents WHERE collection_id = ${collectionId}`
+    for (const doc of docs) await this.#requeue(doc)
+    return docs.length
+  }
+
+  /** Removes the file, the chunks, postings and vectors. */
+  async delete(actor: RagActor, id: string): Promise<void> {
+    const { doc } = await this.get(actor, id)
+    await this.sql.begin(async (tx) => {
+      await removeChunks(tx, doc.collection_id, doc.id)
+      const [gone] = await tx<{ size: string }[]>`DELETE FROM rag_documents WHERE id = ${doc.id} RETURNING size`
+      if (gone)
+        await tx`
+          UPDATE rag_collections SET document_count = document_count - 1, bytes = bytes - ${gone.size}, updated_at = now()
+          WHERE id = ${doc.collection_id}`
+      if (doc.job_id) await tx`UPDATE jobs SET status = 'done', error = 'document deleted' WHERE id = ${doc.job_id} AND status = 'queued'`
+    })
+    await this.vectors.deleteDocument(doc.collection_id, doc.id)
+    await this.files.delete(doc.collection_id, doc.id)
+    this.events.publish({ ...doc, status: 'deleted' })
+  }
+
+  async deleteCollection(actor: RagActor, collectionId: string): Promise<void> {
+    const collection = await this.collections.get(actor, collectionId)
+    await this.sql.begin(async (tx) => {
+      await tx`
+        UPDATE jobs SET status = 'done', error = 'collection deleted'
+        WHERE status = 'queued' AND id IN (SELECT job_id FROM rag_documents WHERE collection_id = ${collection.id})`
+      // Chunks first in bulk: cheaper than letting every document cascade on its own.
+      await tx`DELETE FROM rag_chunks WHERE collection_id = ${collection.id}`
+      await tx`DELETE FROM rag_collections WHERE id = ${collection.id}`
+    })
+    await this.vectors.deleteCollection(collection.id)
+    await this.files.deleteCollection(collection.id)
+  }
+}
+
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10

@@ -1,0 +1,243 @@
+import type { Sql } from '../db/client.ts'
+import { ApiError } from '../http/errors.ts'
+import type { GatewayService } from '../gateway/service.ts'
+import { PermanentJobError, type Job, type JobControl, type JobHandler } from '../jobs/queue.ts'
+import type { Logger } from '../log.ts'
+import type { CollectionRow } from './collections.ts'
+import { removeChunks, type DocumentRow } from './documents.ts'
+import type { RagEvents } from './events.ts'
+import { ExtractionError, extractFile } from './extract/index.ts'
+import type { FileStore } from './file-store.ts'
+import { termFrequencies } from './text/analyzer.ts'
+import { chunkSections } from './text/chunker.ts'
+import type { VectorStore } from './vectors/index.ts'
+
+/** Chunks written per transaction: short transactions keep the single embedded connection free for requests. */
+const WRITE_BATCH = 128
+/** Inputs per embeddings request. */
+const EMBED_BATCH = 64
+
+interface PreparedChunk {
+  position: number
+  text: string
+  tokens: number
+  heading: string | null
+  page: number | null
+  sheet: string | null
+  rows: [number, number] | null
+  metadata: Record<string, unknown>
+  /** Title and heading go into the index terms and the embedded text, so a chunk is found by its context too. */
+  context: string
+}
+
+/**
+ * The ingestion job: decrypt the original, extract text, chunk it, write BM25 postings and embeddings in short
+ * batches. Safe to run again from the start (a crashed attempt's chunks are removed first); it stops writing as
+ * soon as the document is deleted or queued again by someone else.
+ */
+export class Indexer implements JobHandler<{ documentId: string }> {
+  constructor(
+    readonly deps: {
+      sql: Sql
+      files: FileStore
+      vectors: VectorStore
+      gateway: GatewayService
+      events: RagEvents
+      log: Logger
+    },
+  ) {}
+
+  async #load(documentId: string, jobId: string): Promise<{ doc: DocumentRow; collection: CollectionRow } | null> {
+    const [doc] = await this.deps.sql<DocumentRow[]>`SELECT * FROM rag_documents WHERE id = ${documentId}`
+    // Deleted, or superseded by a newer job (reprocess): nothing to do.
+    if (!doc || doc.job_id !== jobId) return null
+    const [collection] = await this.deps.sql<CollectionRow[]>`SELECT * FROM rag_collections WHERE id = ${doc.collection_id}`
+    return collection ? { doc, collection } : null
+  }
+
+  async #status(doc: DocumentRow, jobId: string, fields: Partial<Pick<DocumentRow, 'status' | 'progress' | 'error'>>): Promise<boolean> {
+    const [row] = await this.deps.sql<DocumentRow[]>`
+      UPDATE rag_documents SET ${this.deps.sql(fields)}, updated_at = now()
+      WHERE id = ${doc.id} AND job_id = ${jobId} RETURNING *`
+    if (row) this.deps.events.publish(row)
+    return Boolean(row)
+  }
+
+  async run(job: Job<{ documentId: string }>, ctl: JobControl): Promise<void> {
+    const loaded = await this.#load(job.payload.documentId, job.id)
+    if (!loaded) return
+    const { doc, collection } = loaded
+    if (!(await this.#status(doc, job.id, { status: 'processing', progress: 0, error: null }))) return
+
+    const bytes = await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key)
+    let extracted
+    try {
+      extracted = await extractFile(doc.filename, bytes)
+    } catch (err) {
+      if (err instanceof ExtractionError) throw new PermanentJobError(err.message)
+      throw err
+    }
+    const chunks = prepare(extracted.documents, collection, extracted.format === 'jsonl')
+    if (chunks.length === 0) throw new PermanentJobError(`${doc.filename}: there is no text to index`)
+    await ctl.progress(0.05)
+
+    // What an earlier, interrupted attempt wrote is removed before writing again.
+    await this.deps.sql.begin((tx) => removeChunks(tx, collection.id, doc.id))
+    await this.deps.vectors.deleteDocument(collection.id, doc.id)
+
+    let dimensions = collection.embedding_dimensions
+    let written = 0
+    for (let at = 0; at < chunks.length; at += WRITE_BATCH) {
+      if (ctl.signal.aborted) throw ctl.signal.reason
+      const batch = chunks.slice(at, at + WRITE_BATCH)
+      const vectors = collection.embedding_model ? await this.#embed(collection, doc, batch, ctl.signal) : null
+      if (vectors && vectors[0]) {
+        if (dimensions !== null && dimensions !== vectors[0].length)
+          throw new PermanentJobError(
+            `${doc.filename}: the model ${collection.embedding_model} returned ${vectors[0].length}-dimensional vectors; the collection has ${dimensions}`,
+          )
+        dimensions = vectors[0].length
+      }
+      const stillOurs = await this.#write(collection, doc, job.id, batch, vectors)
+      if (!stillOurs) return
+      written += batch.length
+      await ctl.progress(0.05 + (0.95 * written) / chunks.length)
+      await this.#status(doc, job.id, { progress: 0.05 + (0.95 * written) / chunks.length })
+    }
+
+    const single = extracted.format !== 'jsonl'
+    const title = single ? (extracted.documents[0]?.title ?? null) : null
+    const metadata = single ? (extracted.documents[0]?.metadata ?? {}) : { records: extracted.documents.length }
+    const [row] = await this.deps.sql.begin(async (tx) => {
+      if (dimensions !== null && collection.embedding_dimensions === null)
+        await tx`UPDATE rag_collections SET embedding_dimensions = ${dimensions} WHERE id = ${collection.id} AND embedding_dimensions IS NULL`
+      return tx<DocumentRow[]>`
+        UPDATE rag_documents SET status = 'indexed', progress = 1, error = NULL, title = ${title}, metadata = ${tx.json(metadata as never)},
+          record_count = ${extracted.documents.length}, chunk_count = ${chunks.length},
+          token_count = ${chunks.reduce((n, c) => n + c.tokens, 0)}, indexed_at = now(), updated_at = now()
+        WHERE id = ${doc.id} AND job_id = ${job.id} RETURNING *`
+    })
+    if (row) this.deps.events.publish(row)
+  }
+
+  async #embed(collection: CollectionRow, doc: DocumentRow, batch: PreparedChunk[], signal: AbortSignal): Promise<Float32Array[]> {
+    const out: Float32Array[] = []
+    for (let at = 0; at < batch.length; at += EMBED_BATCH) {
+      const slice = batch.slice(at, at + EMBED_BATCH)
+      try {
+        out.push(
+          ...(await this.deps.gateway.embed(
+            { source: 'rag', userId: collection.owner_id, apiKey: null, requestId: `ingest:${doc.id}`, startedAt: performance.now() },
+            collection.embedding_model!,
+            slice.map((c) => (c.context ? `${c.context}\n${c.text}` : c.text)),
+            signal,
+          )),
+        )
+      } catch (err) {
+        // Budget and model problems are the owner's to fix; retrying would only fail again.
+        if (err instanceof ApiError && err.status < 500 && err.status !== 429)
+          throw new PermanentJobError(`${doc.filename}: embedding failed: ${err.message}`)
+        throw err
+      }
+    }
+    return out
+  }
+
+  /** One transaction: chunks, their postings and vectors, the collection's totals. False when the document is no longer ours. */
+  async #write(collection: CollectionRow, doc: DocumentRow, jobId: string, batch: PreparedChunk[], vectors: Float32Array[] | null): Promise<boolean> {
+    const postings: { term: string[]; chunk: number[]; tf: number[]; length: number[] } = { term: [], chunk: [], tf: [], length: [] }
+    const terms = batch.map((c) => termFrequencies(c.context ? `${c.context}\n${c.text}` : c.text))
+    const lengths = terms.map((tf) => [...tf.values()].reduce((a, b) => a + b, 0))
+    return this.deps.sql.begin(async (tx) => {
+      const [mine] = await tx`SELECT 1 FROM rag_documents WHERE id = ${doc.id} AND job_id = ${jobId} FOR SHARE`
+      if (!mine) return false
+      const ids = await tx<{ id: string; position: number }[]>`
+        INSERT INTO rag_chunks (collection_id, document_id, position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata)
+        SELECT ${collection.id}, ${doc.id}, t.position, t.text, t.tokens, t.terms, t.heading, t.page, t.sheet, t.row_from, t.row_to, t.metadata::jsonb
+        FROM unnest(
+          ${batch.map((c) => c.position)}::int[], ${batch.map((c) => c.text)}::text[], ${batch.map((c) => c.tokens)}::int[],
+          ${lengths}::int[], ${batch.map((c) => c.heading)}::text[], ${batch.map((c) => c.page)}::int[],
+          ${batch.map((c) => c.sheet)}::text[], ${batch.map((c) => c.rows?.[0] ?? null)}::int[],
+          ${batch.map((c) => c.rows?.[1] ?? null)}::int[], ${batch.map((c) => JSON.stringify(c.metadata))}::text[]
+        ) AS t(position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata)
+        RETURNING id, position`
+      const idOf = new Map(ids.map((r) => [r.position, Number(r.id)]))
+      batch.forEach((c, i) => {
+        const chunkId = idOf.get(c.position)!
+        for (const [term, tf] of terms[i]!) {
+          postings.term.push(term)
+          postings.chunk.push(chunkId)
+          postings.tf.push(tf)
+          postings.length.push(lengths[i]!)
+        }
+      })
+      if (postings.term.length > 0)
+        await tx`
+          INSERT INTO rag_postings (collection_id, term, chunk_id, tf, length)
+          SELECT ${collection.id}, t.term, t.chunk_id, t.tf, t.length
+          FROM unnest(${postings.term}::text[], ${postings.chunk}::bigint[], ${postings.tf}::int[], ${postings.length}::int[])
+            AS t(term, chunk_id, tf, length)`
+      if (vectors)
+        await this.deps.vectors.upsert(
+          collection.id,
+          batch.map((c, i) => ({ chunkId: idOf.get(c.position)!, documentId: doc.id, vector: vectors[i]!, metadata: c.metadata })),
+          tx,
+        )
+      await tx`
+        UPDATE rag_collections SET chunk_count = chunk_count + ${batch.length},
+          term_count = term_count + ${lengths.reduce((a, b) => a + b, 0)}, updated_at = now()
+        WHERE id = ${collection.id}`
+      return true
+    })
+  }
+
+  async onGiveUp(job: Job<{ documentId: string }>, error: string): Promise<void> {
+    const [row] = await this.deps.sql<DocumentRow[]>`
+      UPDATE rag_documents SET status = 'failed', error = ${error}, updated_at = now()
+      WHERE id = ${job.payload.documentId} AND job_id = ${job.id} RETURNING *`
+    if (row) {
+      // A failed document keeps no half-written chunks.
+      await this.deps.sql.begin((tx) => removeChunks(tx, row.collection_id, row.id))
+      await this.deps.vectors.deleteDocument(row.collection_id, row.id)
+      this.deps.events.publish(row)
+    }
+  }
+
+  async onRetry(job: Job<{ documentId: string }>, error: string, runAfter: Date): Promise<void> {
+    const [row] = await this.deps.sql<DocumentRow[]>`
+      UPDATE rag_documents SET status = 'queued', error = ${`attempt ${job.attempts} failed, retrying at ${runAfter.toISOString()}: ${error}`},
+        updated_at = now()
+      WHERE id = ${job.payload.documentId} AND job_id = ${job.id} RETURNING *`
+    if (row) this.deps.events.publish(row)
+  }
+}
+
+interface ExtractedLike {
+  title?: string
+  sections: { text: string; heading?: string; page?: number; sheet?: string; rows?: [number, number] }[]
+  metadata: Record<string, unknown>
+}
+
+/** Chunks every extracted document (a jsonl file has one per record) and carries its title and metadata along. */
+function prepare(documents: readonly ExtractedLike[], collection: CollectionRow, perRecord: boolean): PreparedChunk[] {
+  const out: PreparedChunk[] = []
+  documents.forEach((d, record) => {
+    const chunks = chunkSections(d.sections, { chunkTokens: collection.chunk_tokens, overlapTokens: collection.chunk_overlap })
+    for (const c of chunks) {
+      const metadata: Record<string, unknown> = perRecord ? { ...d.metadata, record } : {}
+      if (perRecord && d.title) metadata.title = d.title
+      out.push({
+        position: out.length,
+        text: c.text,
+        tokens: c.tokens,
+        heading: c.heading ?? null,
+        page: c.page ?? null,
+        sheet: c.sheet ?? null,
+        rows: c.rows ?? null,
+        metadata,
+        context: [d.title, c.heading].filter(Boolean).join('\n'),
+      })
+    }
+  })
+  return out
+}

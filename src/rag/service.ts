@@ -1,0 +1,123 @@
+import { join } from 'node:path'
+import type { CacheStore } from '../cache/types.ts'
+import type { Config } from '../config.ts'
+import type { Queryable, Sql } from '../db/client.ts'
+import type { GatewayService } from '../gateway/service.ts'
+import { JobQueue } from '../jobs/queue.ts'
+import type { Logger } from '../log.ts'
+import { CollectionService, type RagActor } from './collections.ts'
+import { DocumentService, INGEST_JOB, type DocumentRow } from './documents.ts'
+import { RagEvents, type DocumentEvent } from './events.ts'
+import { FileStore } from './file-store.ts'
+import { Indexer } from './indexer.ts'
+import { SearchService } from './search.ts'
+import { openVectorStore, type SearchFilter, type VectorItem, type VectorStore } from './vectors/index.ts'
+
+/** Stands in for the vector store until start-up has asked the database which backend it can offer. */
+class ChosenVectorStore implements VectorStore {
+  #store: VectorStore | undefined
+  get kind() {
+    return this.#current.kind
+  }
+  get #current(): VectorStore {
+    if (!this.#store) throw new Error('the vector store is not open yet')
+    return this.#store
+  }
+  choose(store: VectorStore) {
+    this.#store = store
+  }
+  upsert(c: string, items: VectorItem[], tx?: Queryable) {
+    return this.#current.upsert(c, items, tx)
+  }
+  search(c: string, v: Float32Array, k: number, f?: SearchFilter) {
+    return this.#current.search(c, v, k, f)
+  }
+  deleteDocument(c: string, d: string) {
+    return this.#current.deleteDocument(c, d)
+  }
+  deleteCollection(c: string) {
+    return this.#current.deleteCollection(c)
+  }
+}
+
+/** Documents and retrieval, wired: collections, documents, the ingestion worker and search. */
+export class RagService {
+  readonly events: RagEvents
+  readonly files: FileStore
+  readonly vectors = new ChosenVectorStore()
+  readonly queue: JobQueue
+  readonly collections: CollectionService
+  readonly documents: DocumentService
+  readonly search: SearchService
+  readonly indexer: Indexer
+
+  constructor(
+    readonly deps: { config: Config; sql: Sql; cache: CacheStore; log: Logger; gateway: GatewayService; workerId: string },
+  ) {
+    const { config, sql, cache, log, gateway } = deps
+    this.events = new RagEvents(cache, log)
+    this.files = new FileStore(config.FILE_STORAGE_DIR ?? join(config.DATA_DIR, 'files'), config.FILE_MASTER_KEY ?? config.ENCRYPTION_KEY)
+    this.queue = new JobQueue(sql, log, {
+      workerId: deps.workerId,
+      concurrency: config.INGEST_CONCURRENCY,
+      leaseMs: config.JOB_LEASE_SECONDS * 1000,
+    })
+    this.collections = new CollectionService(sql)
+    this.documents = new DocumentService(sql, this.collections, this.files, this.queue, this.vectors, this.events, config.UPLOAD_MAX_FILE_MB * 1024 * 1024)
+    this.search = new SearchService(sql, this.collections, this.vectors, gateway)
+    this.indexer = new Indexer({ sql, files: this.files, vectors: this.vectors, gateway, events: this.events, log })
+    this.queue.register(INGEST_JOB, this.indexer)
+  }
+
+  async start(): Promise<void> {
+    this.vectors.choose(await openVectorStore(this.deps.config, this.deps.sql))
+    this.queue.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.stop()
+  }
+
+  /**
+   * Server-sent events for a collection: first the documents not yet indexed (so a page that connects late is
+   * current), then every change as it happens, with a comment line every 15 s to keep proxies from closing it.
+   */
+  async progressStream(actor: RagActor, collectionId: string, signal: AbortSignal): Promise<Response> {
+    const collection = await this.collections.get(actor, collectionId)
+    const pending = await this.deps.sql<DocumentRow[]>`
+      SELECT * FROM rag_documents WHERE collection_id = ${collection.id} AND status IN ('queued', 'processing')
+      ORDER BY created_at`
+    const encoder = new TextEncoder()
+    let cleanup = async () => {}
+    const stream = new ReadableStream<Uint8Array>({
+      start: async (controller) => {
+        const send = (e: DocumentEvent) => {
+          try {
+            controller.enqueue(encoder.encode(`event: document\ndata: ${JSON.stringify(e)}\n\n`))
+          } catch {}
+        }
+        for (const d of pending) send(d)
+        const unsubscribe = await this.events.subscribe(collection.id, send)
+        const heartbeat = setInterval(() => {
+          try {
+            controller.enqueue(encoder.encode(': keep-alive\n\n'))
+          } catch {}
+        }, 15_000)
+        cleanup = async () => {
+          clearInterval(heartbeat)
+          await unsubscribe()
+        }
+        signal.addEventListener('abort', () => {
+          void cleanup()
+          try {
+            controller.close()
+          } catch {}
+        })
+      },
+      cancel: () => cleanup(),
+    })
+    return new Response(stream, {
+      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
+    })
+  }
+}

@@ -1,0 +1,90 @@
+import { QdrantClient } from '@qdrant/js-client-rest'
+import type { SearchFilter, VectorHit, VectorItem, VectorStore } from './types.ts'
+
+/**
+ * Qdrant: one Qdrant collection per Enclava collection (its vector size is the embedding model's), cosine distance,
+ * point id = chunk id, payload = chunk id, document id and the chunk's metadata (filterable).
+ */
+export class QdrantVectorStore implements VectorStore {
+  readonly kind = 'qdrant'
+  readonly #client: QdrantClient
+  readonly #known = new Set<string>()
+
+  constructor(url: string, apiKey?: string, readonly namePrefix = 'enclava_') {
+    this.#client = new QdrantClient({ url, ...(apiKey ? { apiKey } : {}), checkCompatibility: false })
+  }
+
+  #name(collectionId: string): string {
+    return `${this.namePrefix}${collectionId}`
+  }
+
+  async #ensure(collectionId: string, size: number): Promise<void> {
+    const name = this.#name(collectionId)
+    if (this.#known.has(name)) return
+    const { exists } = await this.#client.collectionExists(name)
+    if (!exists) {
+      try {
+        await this.#client.createCollection(name, { vectors: { size, distance: 'Cosine' } })
+        await this.#client.createPayloadIndex(name, { field_name: 'document_id', field_schema: 'keyword', wait: true })
+      } catch (err) {
+        // Another replica created it first.
+        if (!(await this.#client.collectionExists(name)).exists) throw err
+      }
+    }
+    this.#known.add(name)
+  }
+
+  async upsert(collectionId: string, items: VectorItem[]): Promise<void> {
+    if (items.length === 0) return
+    await this.#ensure(collectionId, items[0]!.vector.length)
+    await this.#client.upsert(this.#name(collectionId), {
+      wait: true,
+      points: items.map((i) => ({
+        id: i.chunkId,
+        vector: Array.from(i.vector),
+        payload: { chunk_id: i.chunkId, document_id: i.documentId, metadata: i.metadata },
+      })),
+    })
+  }
+
+  async search(collectionId: string, vector: Float32Array, k: number, filter?: SearchFilter): Promise<VectorHit[]> {
+    const must: Record<string, unknown>[] = []
+    if (filter?.documentIds?.length) must.push({ key: 'document_id', match: { any: filter.documentIds } })
+    for (const [key, value] of Object.entries(filter?.metadata ?? {})) must.push({ key: `metadata.${key}`, match: { value } })
+    try {
+      const res = await this.#client.query(this.#name(collectionId), {
+        query: Array.from(vector),
+        limit: k,
+        with_payload: false,
+        ...(must.length ? { filter: { must } } : {}),
+      })
+      return res.points.map((p) => ({ chunkId: Number(p.id), score: p.score }))
+    } catch (err) {
+      if (isNotFound(err)) return []
+      throw err
+    }
+  }
+
+  async deleteDocument(collectionId: string, documentId: string): Promise<void> {
+    try {
+      await this.#client.delete(this.#name(collectionId), {
+        wait: true,
+        filter: { must: [{ key: 'document_id', match: { value: documentId } }] },
+      })
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+    }
+  }
+
+  async deleteCollection(collectionId: string): Promise<void> {
+    const name = this.#name(collectionId)
+    this.#known.delete(name)
+    try {
+      await this.#client.deleteCollection(name)
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+    }
+  }
+}
+
+const isNotFound = (err: unknown) => (err as { status?: number })?.status === 404
