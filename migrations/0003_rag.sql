@@ -102,7 +102,9 @@ CREATE INDEX rag_postings_chunk_idx ON rag_postings (chunk_id);
 CREATE TABLE rag_embeddings (
   chunk_id bigint PRIMARY KEY REFERENCES rag_chunks (id) ON DELETE CASCADE,
   collection_id uuid NOT NULL,
-  embedding bytea NOT NULL
+  embedding bytea NOT NULL,
+  -- With the row count, tells a replica's in-memory copy that the collection's vectors changed.
+  written_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX rag_embeddings_collection_idx ON rag_embeddings (collection_id);
 

@@ -60,6 +60,8 @@ export const ConfigSchema = T.Object({
   /** auto: Qdrant when QDRANT_URL is set, else pgvector when installed, else exact search over vectors in PostgreSQL. */
   VECTOR_STORE: T.Union([T.Literal('auto'), T.Literal('pgvector'), T.Literal('postgres'), T.Literal('qdrant')], { default: 'auto' }),
   QDRANT_API_KEY: T.Optional(T.String({ minLength: 1 })),
+  /** Memory for in-process copies of collections' BM25 postings (per replica); SQL answers beyond it. */
+  LEXICAL_CACHE_MB: T.Integer({ minimum: 0, default: 256 }),
   /** Documents indexed at once by this replica. */
   INGEST_CONCURRENCY: T.Integer({ minimum: 1, maximum: 16, default: 2 }),
   /** How long a background job stays claimed by a replica that stopped renewing it (crashed) before another takes it. */

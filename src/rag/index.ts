@@ -122,7 +122,7 @@ function surfaceRoutes(s: Services, surface: Surface) {
       '/collections/:id',
       async (ctx) => {
         const c = ctx as unknown as Ctx
-        await rag.documents.deleteCollection(surface.actor(c), ctx.params.id)
+        await rag.deleteCollection(surface.actor(c), ctx.params.id)
         await audit(c, 'rag.collection.delete', 'collection', ctx.params.id)
         ctx.set.status = 204
       },

@@ -282,6 +282,20 @@ describe('search', () => {
     expect(meta.body.results).toEqual([])
   })
 
+  test('the in-memory BM25 ranks exactly as the SQL BM25', async () => {
+    const col = await env.s.rag.collections.get({ userId: owner.id, isAdmin: false }, c.id)
+    env.s.rag.lexical.drop(col.id)
+    const query = 'moon sun ocean bees language garbage collection sunlight electricity'
+    // No snapshot yet: answered by SQL (and a load starts).
+    const fromSql = await env.s.rag.search.bm25(col, query, 10)
+    await env.s.rag.lexical.settled()
+    expect(env.s.rag.lexical.get(col)).toBeDefined()
+    const fromMemory = await env.s.rag.search.bm25(col, query, 10)
+    expect(fromMemory.map((h) => h.chunkId)).toEqual(fromSql.map((h) => h.chunkId))
+    fromMemory.forEach((h, i) => expect(h.score).toBeCloseTo(fromSql[i]!.score, 9))
+    expect(fromSql.length).toBeGreaterThan(3)
+  })
+
   test('a lexical-only collection refuses vector mode clearly', async () => {
     const plain = await collection(owner.token)
     const res = await search(owner.token, plain.id, { query: 'x', mode: 'vector' })

@@ -10,6 +10,7 @@ import { DocumentService, INGEST_JOB, type DocumentRow } from './documents.ts'
 import { RagEvents, type DocumentEvent } from './events.ts'
 import { FileStore } from './file-store.ts'
 import { Indexer } from './indexer.ts'
+import { LexicalCache } from './lexical-cache.ts'
 import { SearchService } from './search.ts'
 import { openVectorStore, type SearchFilter, type VectorItem, type VectorStore } from './vectors/index.ts'
 
@@ -49,6 +50,7 @@ export class RagService {
   readonly collections: CollectionService
   readonly documents: DocumentService
   readonly search: SearchService
+  readonly lexical: LexicalCache
   readonly indexer: Indexer
 
   constructor(
@@ -64,7 +66,8 @@ export class RagService {
     })
     this.collections = new CollectionService(sql)
     this.documents = new DocumentService(sql, this.collections, this.files, this.queue, this.vectors, this.events, config.UPLOAD_MAX_FILE_MB * 1024 * 1024)
-    this.search = new SearchService(sql, this.collections, this.vectors, gateway)
+    this.lexical = new LexicalCache(sql, log, config.LEXICAL_CACHE_MB * 1024 * 1024)
+    this.search = new SearchService(sql, this.collections, this.vectors, gateway, this.lexical)
     this.indexer = new Indexer({ sql, files: this.files, vectors: this.vectors, gateway, events: this.events, log })
     this.queue.register(INGEST_JOB, this.indexer)
   }
@@ -76,6 +79,11 @@ export class RagService {
 
   async stop(): Promise<void> {
     await this.queue.stop()
+  }
+
+  async deleteCollection(actor: RagActor, collectionId: string): Promise<void> {
+    await this.documents.deleteCollection(actor, collectionId)
+    this.lexical.drop(collectionId)
   }
 
   /**

@@ -43,7 +43,7 @@ export class PgVectorStore implements VectorStore {
 
 interface Matrix {
   count: number
-  maxId: number
+  version: string
   ids: Float64Array
   dims: number
   /** Row-major, every row unit length, so a dot product is the cosine. */
@@ -52,7 +52,7 @@ interface Matrix {
 
 /**
  * PostgreSQL without pgvector: vectors are float32 bytes in rag_embeddings and searched exactly in this process.
- * Each replica keeps a collection's matrix in memory and reloads it when the rows change (count or newest id),
+ * Each replica keeps a collection's matrix in memory and reloads it when the rows change (count or latest write),
  * which one cheap aggregate tells before every search.
  */
 export class PostgresVectorStore implements VectorStore {
@@ -67,17 +67,17 @@ export class PostgresVectorStore implements VectorStore {
     await tx`
       INSERT INTO rag_embeddings (chunk_id, collection_id, embedding)
       SELECT id, ${collectionId}, decode(e, 'hex') FROM unnest(${items.map((i) => i.chunkId)}::bigint[], ${hex}::text[]) AS t(id, e)
-      ON CONFLICT (chunk_id) DO UPDATE SET embedding = excluded.embedding`
+      ON CONFLICT (chunk_id) DO UPDATE SET embedding = excluded.embedding, written_at = clock_timestamp()`
   }
 
   async #matrix(collectionId: string): Promise<Matrix | undefined> {
-    const [state] = await this.sql<{ count: string; max_id: string | null }[]>`
-      SELECT count(*) AS count, max(chunk_id) AS max_id FROM rag_embeddings WHERE collection_id = ${collectionId}`
+    const [state] = await this.sql<{ count: string; version: string | null }[]>`
+      SELECT count(*) AS count, max(written_at)::text AS version FROM rag_embeddings WHERE collection_id = ${collectionId}`
     const count = Number(state?.count ?? 0)
-    const maxId = Number(state?.max_id ?? 0)
+    const version = state?.version ?? ''
     if (count === 0) return undefined
     const cached = this.#cache.get(collectionId)
-    if (cached && cached.count === count && cached.maxId === maxId) return cached
+    if (cached && cached.count === count && cached.version === version) return cached
     const rows = await this.sql<{ chunk_id: string; embedding: Buffer }[]>`
       SELECT chunk_id, embedding FROM rag_embeddings WHERE collection_id = ${collectionId}`
     const dims = rows[0]!.embedding.byteLength / 4
@@ -87,7 +87,7 @@ export class PostgresVectorStore implements VectorStore {
       ids[i] = Number(r.chunk_id)
       data.set(new Float32Array(r.embedding.buffer.slice(r.embedding.byteOffset, r.embedding.byteOffset + r.embedding.byteLength)), i * dims)
     })
-    const matrix = { count: rows.length, maxId, ids, dims, data }
+    const matrix = { count: rows.length, version, ids, dims, data }
     this.#cache.set(collectionId, matrix)
     return matrix
   }
