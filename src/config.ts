@@ -57,6 +57,8 @@ export const ConfigSchema = T.Object({
   /** Master key that wraps each file's data key; defaults to ENCRYPTION_KEY. */
   FILE_MASTER_KEY: T.Optional(T.String({ pattern: '^[0-9a-fA-F]{64}$' })),
   UPLOAD_MAX_FILE_MB: T.Number({ exclusiveMinimum: 0, default: 50 }),
+  /** A whole upload request (a batch of files). */
+  UPLOAD_MAX_REQUEST_MB: T.Number({ exclusiveMinimum: 0, default: 512 }),
   /** auto: Qdrant when QDRANT_URL is set, else pgvector when installed, else exact search over vectors in PostgreSQL. */
   VECTOR_STORE: T.Union([T.Literal('auto'), T.Literal('pgvector'), T.Literal('postgres'), T.Literal('qdrant')], { default: 'auto' }),
   QDRANT_API_KEY: T.Optional(T.String({ minLength: 1 })),

@@ -14,7 +14,12 @@ try {
 
 const log = createLogger(config.LOG_LEVEL)
 const platform = await openPlatform(config, log)
-const app = createApp(platform.services).listen({ port: config.PORT, hostname: config.HOST })
+// Bun refuses bodies over 128 MB by default; an upload batch may carry many files of up to UPLOAD_MAX_FILE_MB each.
+const app = createApp(platform.services).listen({
+  port: config.PORT,
+  hostname: config.HOST,
+  maxRequestBodySize: config.UPLOAD_MAX_REQUEST_MB * 1024 * 1024,
+})
 log.info({ url: `http://${config.HOST}:${app.server?.port}` }, 'enclava listening')
 
 let stopping = false

@@ -140,7 +140,7 @@ export class DocumentService {
         continue
       }
       if (file.bytes.byteLength > this.maxFileBytes) {
-        reject('too_large', `${name}: the file is ${mb(file.bytes.byteLength)} MB; the limit is ${mb(this.maxFileBytes)} MB`)
+        reject('too_large', `${name}: the file is ${size(file.bytes.byteLength)}; the limit is ${size(this.maxFileBytes)}`)
         continue
       }
       const sha256 = createHash('sha256').update(file.bytes).digest('hex')
@@ -281,4 +281,8 @@ export class DocumentService {
   }
 }
 
-const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10
+function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`
+  if (bytes < 1024 * 1024) return `${Math.round((bytes / 1024) * 10) / 10} KB`
+  return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB`
+}

@@ -205,6 +205,26 @@ describe('uploads and indexing', () => {
     expect((await env.call('GET', `${R}/documents/${d.id}/download`, { token: other.token })).status).toBe(404)
   })
 
+  test('a file over the configured size limit is refused by name; the rest of the batch continues', async () => {
+    const small = await createTestEnv({ UPLOAD_MAX_FILE_MB: '0.01' }, undefined)
+    try {
+      const token = await small.adminToken()
+      const col = (await small.call('POST', `${R}/collections`, { token, body: { name: 'limits' } })).body
+      const form = new FormData()
+      form.append('files', new File(['x'.repeat(20_000)], 'big.txt'))
+      form.append('files', new File(['small enough'], 'small.txt'))
+      const res = await small.app.handle(
+        new Request(`http://localhost${R}/collections/${col.id}/documents`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form }),
+      )
+      const body = (await res.json()) as any
+      expect(res.status).toBe(202)
+      expect(body.accepted.map((d: any) => d.filename)).toEqual(['small.txt'])
+      expect(body.rejected).toEqual([{ filename: 'big.txt', reason: 'too_large', message: 'big.txt: the file is 19.5 KB; the limit is 10.2 KB' }])
+    } finally {
+      await small.close()
+    }
+  })
+
   test('the same content twice in a collection is refused as a duplicate', async () => {
     const res = await upload({ token: owner.token }, c.id, [['notes-copy.txt', 'Plain notes about the quarterly offsite.\n\nThe venue is a lighthouse on the coast.']])
     expect(res.status).toBe(400)
