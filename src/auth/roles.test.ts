@@ -3,13 +3,15 @@ import { can, canAssign, canManage, PERMISSIONS, permissionsOf, ROLES, type Perm
 
 /** The full expected grant table: every role × every permission, so a new grant anywhere shows up here. */
 const EXPECTED: Record<Role, Permission[]> = {
-  read_only: ['profile:read', 'api_keys:read'],
-  user: ['profile:read', 'api_keys:read', 'api_keys:write', 'llm:use'],
+  read_only: ['profile:read', 'api_keys:read', 'rag:read'],
+  user: ['profile:read', 'api_keys:read', 'rag:read', 'api_keys:write', 'llm:use', 'rag:write'],
   admin: [
     'profile:read',
     'api_keys:read',
+    'rag:read',
     'api_keys:write',
     'llm:use',
+    'rag:write',
     'api_keys:admin',
     'users:read',
     'users:manage',
@@ -18,6 +20,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'plugins:manage',
     'providers:manage',
     'budgets:manage',
+    'rag:admin',
   ],
   super_admin: [...PERMISSIONS],
 }
