@@ -1,0 +1,538 @@
+import type { Subprocess } from 'bun'
+import { existsSync, realpathSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import {
+  DEFAULT_LIMITS,
+  type HostCallName,
+  type HostMessage,
+  type InvokeArgs,
+  type InvokeMethod,
+  type Limits,
+  type LogLevel,
+  type PluginMeta,
+  type SandboxMessage,
+  type SandboxStats,
+  type WireError,
+} from '../../../sandbox/protocol.ts'
+import type { Logger } from '../../log.ts'
+import { SandboxError } from './errors.ts'
+
+const REPO_ROOT = resolve(import.meta.dir, '../../..')
+
+export interface SandboxClientOptions {
+  /**
+   * Runs a plugin's host call (kv.get, fetch, …) and resolves to its JSON result. Throw to fail the call; an
+   * error's `code` (default host_error) and `message` reach the plugin, so keep internals out of them.
+   */
+  onHostCall: (plugin: string, invocationId: string, name: HostCallName, args: unknown[]) => Promise<unknown>
+  /** A plugin's console output. */
+  onLog: (plugin: string, level: LogLevel, message: string, invocationId?: string) => void
+  /**
+   * After a crashed sandbox came back: load the enabled plugins again (loads of quarantined plugins are refused
+   * with plugin_quarantined). Invocations wait for it.
+   */
+  onRestart?: (crash: SandboxCrash) => Promise<void>
+  /** Node.js >= 24; default `node_modules/.bin/node` of the repository. */
+  nodePath?: string
+  /** Default: the repository's `sandbox/`. */
+  sandboxDir?: string
+  /** Heap of the sandbox process itself (isolates have their own limits). Default 512. */
+  maxOldSpaceMb?: number
+  /**
+   * Memory ceiling of the whole sandbox process: past it, it kills itself and is restarted (isolated-vm's
+   * per-isolate limits are soft and can be overrun by far). Default 2048; 0 turns the watchdog off.
+   */
+  maxRssMb?: number
+  /** The host's own timer fires this long after an invocation's wallMs, in case the sandbox is wedged. */
+  hostGraceMs?: number
+  pingTimeoutMs?: number
+  startTimeoutMs?: number
+  /** Restart delays: initialMs doubling up to maxMs; back to initialMs after the process stayed up resetAfterMs. */
+  backoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number }
+  /**
+   * A plugin suspected in this many sandbox crashes within quarantineWindowMs is quarantined: its loads and
+   * invocations are refused (plugin_quarantined) until release(). 0 turns quarantine off. Default 3 in 10 min.
+   */
+  quarantineAfter?: number
+  quarantineWindowMs?: number
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>
+}
+
+/**
+ * Why the sandbox went down. A plugin can crash the whole process (isolated-vm's memory limit is soft, and some
+ * V8 size errors are fatal), so each crash names its suspects: the plugin whose isolate failed catastrophically
+ * when the sandbox could say so, otherwise every plugin that had a load or invocation in flight.
+ */
+export interface SandboxCrash {
+  reason: string
+  suspects: string[]
+  /** Plugins quarantined so far (including by this crash). */
+  quarantined: string[]
+}
+
+export interface InvokeOptions {
+  /** Wall-clock limit of this invocation; the plugin's limits.wallMs when omitted. */
+  wallMs?: number
+  signal?: AbortSignal
+}
+
+export interface SandboxHealth {
+  up: boolean
+  restarts: number
+  pid: number | null
+  /** Plugins loaded in the sandbox; null when it did not answer. */
+  plugins: number | null
+  /** Resident memory of the sandbox process in bytes; null when it did not answer. */
+  rss: number | null
+  quarantined: string[]
+}
+
+type State = 'stopped' | 'starting' | 'up' | 'down' | 'recovering'
+
+interface Pending {
+  kind: 'invoke' | 'request'
+  plugin: string | null
+  resolve: (value: unknown) => void
+  reject: (error: SandboxError) => void
+  cleanup: () => void
+}
+
+const unavailable = (message: string) => new SandboxError('sandbox_unavailable', message)
+
+/**
+ * Starts and supervises the plugin sandbox (a Node.js process running isolated-vm, see sandbox/README.md) and
+ * talks to it over IPC. If the process dies, everything in flight fails with sandbox_unavailable, and it is
+ * restarted with exponential backoff; `onRestart` then reloads the plugins. An invocation the sandbox does not
+ * answer within its wall-clock limit (plus a grace) fails here too, and a sandbox that no longer answers a ping
+ * is killed and restarted.
+ *
+ * @example
+ * const sandbox = new SandboxClient({ onHostCall: (plugin, id, name, args) => hostApi.call(plugin, id, name, args), onLog })
+ * await sandbox.start()
+ * await sandbox.load('hello', await bundlePlugin('plugins/hello/index.ts'), limits)
+ * const out = await sandbox.invoke('hello', 'execute', { input: { q: 1 }, identity }, { wallMs: 5_000 })
+ */
+export class SandboxClient {
+  readonly #options: SandboxClientOptions
+  readonly #nodePath: string
+  readonly #sandboxDir: string
+  readonly #limits = new Map<string, Limits>()
+  #state: State = 'stopped'
+  #proc: Subprocess<'ignore', 'ignore', 'pipe'> | null = null
+  #pending = new Map<string, Pending>()
+  #seq = 0
+  #restarts = 0
+  #failures = 0
+  #upSince = 0
+  #restartTimer: ReturnType<typeof setTimeout> | null = null
+  #recovered: Promise<void> | null = null
+  #pinging: Promise<boolean> | null = null
+  #culprits: string[] | null = null
+  #crash: SandboxCrash = { reason: '', suspects: [], quarantined: [] }
+  readonly #strikes = new Map<string, number[]>()
+  readonly #quarantined = new Set<string>()
+
+  constructor(options: SandboxClientOptions) {
+    this.#options = options
+    this.#nodePath = options.nodePath ?? join(REPO_ROOT, 'node_modules/.bin/node')
+    this.#sandboxDir = options.sandboxDir ?? join(REPO_ROOT, 'sandbox')
+  }
+
+  get pid(): number | null {
+    return this.#proc?.pid ?? null
+  }
+
+  /** Starts the sandbox; rejects with sandbox_unavailable when Node.js or the sandbox cannot start. */
+  async start(): Promise<void> {
+    if (this.#state !== 'stopped') return
+    this.#state = 'starting'
+    try {
+      await this.#spawn()
+    } catch (err) {
+      this.#state = 'stopped'
+      throw err
+    }
+    this.#state = 'up'
+  }
+
+  /** Stops the sandbox for good; in-flight work fails with sandbox_unavailable. */
+  async stop(): Promise<void> {
+    this.#state = 'stopped'
+    if (this.#restartTimer !== null) clearTimeout(this.#restartTimer)
+    this.#restartTimer = null
+    const proc = this.#proc
+    this.#proc = null
+    this.#failAll(unavailable('the plugin sandbox was stopped'))
+    if (proc === null) return
+    proc.kill('SIGTERM')
+    const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(2_000).then(() => false)])
+    if (!exited) {
+      proc.kill('SIGKILL')
+      await proc.exited
+    }
+  }
+
+  /** Loads (or replaces) a plugin: one bundled ES module (see bundlePlugin). Resolves to what the plugin declares. */
+  async load(plugin: string, code: string, limits: Limits = DEFAULT_LIMITS): Promise<PluginMeta> {
+    this.#checkQuarantine(plugin)
+    const meta = (await this.#request({ type: 'load', id: this.#id(), plugin, code, limits }, limits.wallMs + this.#grace(), plugin)) as PluginMeta
+    this.#limits.set(plugin, limits)
+    return meta
+  }
+
+  async unload(plugin: string): Promise<void> {
+    this.#limits.delete(plugin)
+    await this.#request({ type: 'unload', id: this.#id(), plugin }, this.#pingTimeout())
+  }
+
+  /**
+   * Runs a plugin method; resolves to its result (a RouteResult for `route`) or rejects with a SandboxError.
+   * Aborting `signal` cancels it (code `cancelled`).
+   */
+  async invoke(plugin: string, method: InvokeMethod, args: InvokeArgs, options: InvokeOptions = {}): Promise<unknown> {
+    this.#checkQuarantine(plugin)
+    const wallMs = options.wallMs ?? this.#limits.get(plugin)?.wallMs ?? DEFAULT_LIMITS.wallMs
+    if (this.#state === 'recovering' && this.#recovered !== null) await Promise.race([this.#recovered, Bun.sleep(wallMs)])
+    if (this.#state !== 'up' && this.#state !== 'recovering') throw unavailable('the plugin sandbox is not running; retry shortly')
+    if (options.signal?.aborted) throw new SandboxError('cancelled', 'the invocation was cancelled before it started')
+    const id = this.#id()
+    return new Promise<unknown>((resolvePromise, rejectPromise) => {
+      const onAbort = () => {
+        this.#send({ type: 'cancel', id })
+        this.#settle(id, new SandboxError('cancelled', 'the invocation was cancelled'))
+      }
+      const timer = setTimeout(() => this.#hostTimeout(id, plugin, wallMs), wallMs + this.#grace())
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      this.#pending.set(id, {
+        kind: 'invoke',
+        plugin,
+        resolve: resolvePromise,
+        reject: rejectPromise,
+        cleanup: () => {
+          clearTimeout(timer)
+          options.signal?.removeEventListener('abort', onAbort)
+        },
+      })
+      if (!this.#send({ type: 'invoke', id, plugin, method, args, wallMs })) this.#settle(id, unavailable('the plugin sandbox is not running; retry shortly'))
+    })
+  }
+
+  async stats(): Promise<SandboxStats> {
+    return (await this.#request({ type: 'stats', id: this.#id() }, this.#pingTimeout())) as SandboxStats
+  }
+
+  /** Lifts a plugin's quarantine (an operator decided to trust it again) and forgets its crashes. */
+  release(plugin: string): void {
+    this.#quarantined.delete(plugin)
+    this.#strikes.delete(plugin)
+  }
+
+  async health(): Promise<SandboxHealth> {
+    const base = { restarts: this.#restarts, pid: this.pid, quarantined: [...this.#quarantined] }
+    if (this.#state !== 'up') return { ...base, up: false, plugins: null, rss: null }
+    try {
+      const stats = await this.stats()
+      return { ...base, up: true, plugins: stats.plugins.length, rss: stats.rss }
+    } catch {
+      return { ...base, up: false, plugins: null, rss: null }
+    }
+  }
+
+  // ---- process
+
+  #spawnArgs(): string[] {
+    const ivmDir = realpathSync(dirname(Bun.resolveSync('isolated-vm/package.json', this.#sandboxDir)))
+    const gypDir = realpathSync(dirname(Bun.resolveSync('node-gyp-build/package.json', ivmDir)))
+    return [
+      this.#nodePath,
+      // Node's permission model: a plugin that escaped its isolate still could not read the server's files,
+      // write anywhere, spawn processes or start workers. isolated-vm is an addon, hence --allow-addons;
+      // node-gyp-build probes /etc/alpine-release to pick the prebuilt binary.
+      '--permission',
+      '--allow-addons',
+      `--allow-fs-read=${realpathSync(this.#sandboxDir)}`,
+      `--allow-fs-read=${ivmDir}`,
+      `--allow-fs-read=${gypDir}`,
+      '--allow-fs-read=/etc/alpine-release',
+      `--max-old-space-size=${this.#options.maxOldSpaceMb ?? 512}`,
+      '--disable-proto=delete',
+      '--disable-warning=ExperimentalWarning',
+      '--disable-warning=SecurityWarning',
+      'main.ts',
+      `--max-rss-mb=${this.#options.maxRssMb ?? 2048}`,
+    ]
+  }
+
+  async #spawn(): Promise<void> {
+    if (!existsSync(this.#nodePath)) throw unavailable(`Node.js not found at ${this.#nodePath}; plugins are unavailable`)
+    let args: string[]
+    try {
+      args = this.#spawnArgs()
+    } catch (err) {
+      throw unavailable(`the plugin sandbox cannot start: ${err instanceof Error ? err.message : String(err)}`)
+    }
+    let onReady: () => void = () => {}
+    let onFail: (err: SandboxError) => void = () => {}
+    const ready = new Promise<void>((res, rej) => {
+      onReady = res
+      onFail = rej
+    })
+    const proc = Bun.spawn(args, {
+      cwd: this.#sandboxDir,
+      // Nothing of the server's environment (database URLs, keys) reaches the sandbox; Node needs none of it.
+      env: {},
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+      serialization: 'json',
+      ipc: (message, subprocess) => {
+        if (subprocess !== this.#proc) return
+        if (typeof message === 'object' && message !== null && (message as SandboxMessage).type === 'ready') onReady()
+        else this.#onMessage(message)
+      },
+    })
+    this.#proc = proc
+    void this.#pipeStderr(proc)
+    void proc.exited.then((code) => {
+      onFail(unavailable(`the plugin sandbox exited during start (${proc.signalCode ?? code})`))
+      this.#onExit(proc, String(proc.signalCode ?? code))
+    })
+    const timeoutMs = this.#options.startTimeoutMs ?? 15_000
+    const timer = setTimeout(() => onFail(unavailable(`the plugin sandbox did not start within ${timeoutMs} ms`)), timeoutMs)
+    try {
+      await ready
+      this.#upSince = Date.now()
+    } catch (err) {
+      proc.kill('SIGKILL')
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #pipeStderr(proc: Subprocess<'ignore', 'ignore', 'pipe'>): Promise<void> {
+    const log = this.#options.logger
+    let buffered = ''
+    const decoder = new TextDecoder()
+    for await (const chunk of proc.stderr) {
+      buffered += decoder.decode(chunk, { stream: true })
+      let nl: number
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl)
+        buffered = buffered.slice(nl + 1)
+        if (line.trim() !== '') log?.warn({ sandboxPid: proc.pid, line: line.slice(0, 4096) }, 'plugin sandbox stderr')
+      }
+      if (buffered.length > 65536) buffered = ''
+    }
+  }
+
+  #onExit(proc: Subprocess<'ignore', 'ignore', 'pipe'>, reason: string): void {
+    if (proc !== this.#proc) return
+    this.#proc = null
+    const suspects =
+      this.#culprits !== null && this.#culprits.length > 0
+        ? this.#culprits
+        : [...new Set([...this.#pending.values()].flatMap((p) => (p.plugin === null ? [] : [p.plugin])))]
+    this.#culprits = null
+    this.#failAll(unavailable(`the plugin sandbox exited (${reason}); retry shortly`))
+    if (this.#state === 'stopped' || this.#state === 'starting') return
+    this.#strike(suspects)
+    this.#crash = { reason, suspects, quarantined: [...this.#quarantined] }
+    this.#options.logger?.error({ reason, pid: proc.pid, suspects, quarantined: this.#crash.quarantined }, 'plugin sandbox exited; restarting')
+    this.#scheduleRestart()
+  }
+
+  #strike(suspects: string[]): void {
+    const after = this.#options.quarantineAfter ?? 3
+    if (after <= 0) return
+    const windowMs = this.#options.quarantineWindowMs ?? 600_000
+    const now = Date.now()
+    for (const plugin of suspects) {
+      const strikes = (this.#strikes.get(plugin) ?? []).filter((t) => now - t < windowMs)
+      strikes.push(now)
+      this.#strikes.set(plugin, strikes)
+      if (strikes.length >= after && !this.#quarantined.has(plugin)) {
+        this.#quarantined.add(plugin)
+        this.#options.logger?.error({ plugin, crashes: strikes.length }, 'plugin quarantined: it was running in repeated sandbox crashes')
+      }
+    }
+  }
+
+  #checkQuarantine(plugin: string): void {
+    if (this.#quarantined.has(plugin))
+      throw new SandboxError(
+        'plugin_quarantined',
+        `plugin ${plugin} was running when the sandbox crashed ${this.#strikes.get(plugin)?.length ?? 0} times; it stays off until an operator releases it`,
+      )
+  }
+
+  #scheduleRestart(): void {
+    if (this.#state === 'stopped' || this.#restartTimer !== null) return
+    const { initialMs = 100, maxMs = 5_000, resetAfterMs = 30_000 } = this.#options.backoff ?? {}
+    if (this.#upSince > 0 && Date.now() - this.#upSince >= resetAfterMs) this.#failures = 0
+    const delay = Math.min(maxMs, initialMs * 2 ** this.#failures)
+    this.#failures++
+    this.#state = 'down'
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = null
+      void this.#restart()
+    }, delay)
+  }
+
+  async #restart(): Promise<void> {
+    if (this.#state === 'stopped') return
+    let done: () => void = () => {}
+    this.#recovered = new Promise<void>((r) => (done = r))
+    this.#state = 'recovering'
+    try {
+      await this.#spawn()
+      this.#restarts++
+      this.#options.logger?.info({ pid: this.pid, restarts: this.#restarts }, 'plugin sandbox restarted')
+      try {
+        await this.#options.onRestart?.(this.#crash)
+      } catch (err) {
+        this.#options.logger?.error({ err: err instanceof Error ? err.message : String(err) }, 'reloading plugins after a sandbox restart failed')
+      }
+      if (this.#state === 'recovering') this.#state = 'up'
+    } catch (err) {
+      this.#options.logger?.error({ err: err instanceof Error ? err.message : String(err) }, 'plugin sandbox restart failed')
+      if (this.#state === 'recovering') this.#scheduleRestart()
+    } finally {
+      this.#recovered = null
+      done()
+    }
+  }
+
+  // ---- messages
+
+  #id(): string {
+    return String(++this.#seq)
+  }
+
+  #grace(): number {
+    return this.#options.hostGraceMs ?? 1_000
+  }
+
+  #pingTimeout(): number {
+    return this.#options.pingTimeoutMs ?? 2_000
+  }
+
+  #send(message: HostMessage): boolean {
+    const proc = this.#proc
+    if (proc === null) return false
+    try {
+      proc.send(message)
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  #request(message: HostMessage & { id: string }, timeoutMs: number, plugin: string | null = null): Promise<unknown> {
+    if (this.#state === 'stopped' || this.#state === 'down' || this.#proc === null)
+      return Promise.reject(unavailable('the plugin sandbox is not running; retry shortly'))
+    return new Promise((resolvePromise, rejectPromise) => {
+      const timer = setTimeout(() => this.#settle(message.id, unavailable(`the plugin sandbox did not answer a ${message.type} within ${timeoutMs} ms`)), timeoutMs)
+      this.#pending.set(message.id, { kind: 'request', plugin, resolve: resolvePromise, reject: rejectPromise, cleanup: () => clearTimeout(timer) })
+      if (!this.#send(message)) this.#settle(message.id, unavailable('the plugin sandbox is not running; retry shortly'))
+    })
+  }
+
+  #settle(id: string, outcome: SandboxError | { value: unknown }): void {
+    const pending = this.#pending.get(id)
+    if (pending === undefined) return
+    this.#pending.delete(id)
+    pending.cleanup()
+    if (outcome instanceof SandboxError) pending.reject(outcome)
+    else pending.resolve(outcome.value)
+  }
+
+  #failAll(error: SandboxError): void {
+    for (const id of [...this.#pending.keys()]) this.#settle(id, error)
+  }
+
+  #onMessage(raw: unknown): void {
+    if (typeof raw !== 'object' || raw === null) return
+    const message = raw as SandboxMessage
+    switch (message.type) {
+      case 'result':
+        if (message.ok) this.#settle(message.id, { value: message.value })
+        else {
+          const error = message.error as Partial<WireError> | undefined
+          this.#settle(
+            message.id,
+            typeof error?.code === 'string' && typeof error.message === 'string'
+              ? SandboxError.fromWire(error as WireError)
+              : new SandboxError('internal_error', 'the plugin sandbox sent a malformed error'),
+          )
+        }
+        return
+      case 'hostCall':
+        void this.#hostCall(message.callId, message.id, message.plugin, message.name, message.args)
+        return
+      case 'crash':
+        this.#culprits = Array.isArray(message.plugins) ? message.plugins.filter((p) => typeof p === 'string') : []
+        this.#options.logger?.error({ plugins: this.#culprits, error: message.message }, 'the plugin sandbox is going down')
+        return
+      case 'log':
+        if (message.id === undefined) this.#options.onLog(message.plugin, message.level, message.message)
+        else this.#options.onLog(message.plugin, message.level, message.message, message.id)
+        return
+    }
+  }
+
+  async #hostCall(callId: string, invocationId: string, plugin: string, name: HostCallName, args: unknown[]): Promise<void> {
+    const proc = this.#proc
+    const pending = this.#pending.get(invocationId)
+    // Only an invocation in flight, of the plugin the sandbox names, may call the host: a sandbox that went wrong
+    // cannot act for a plugin nobody is running.
+    if (pending === undefined || pending.kind !== 'invoke' || pending.plugin !== plugin) {
+      this.#send({ type: 'hostResult', callId, ok: false, error: { code: 'invocation_finished', message: 'the invocation is no longer running' } })
+      return
+    }
+    let answer: HostMessage
+    try {
+      const value = await this.#options.onHostCall(plugin, invocationId, name, Array.isArray(args) ? args : [])
+      answer = value === undefined ? { type: 'hostResult', callId, ok: true } : { type: 'hostResult', callId, ok: true, value }
+    } catch (err) {
+      const e = err as { code?: unknown; message?: unknown }
+      answer = {
+        type: 'hostResult',
+        callId,
+        ok: false,
+        error: { code: typeof e?.code === 'string' ? e.code : 'host_error', message: typeof e?.message === 'string' ? e.message : 'the host call failed' },
+      }
+    }
+    if (this.#proc === proc) this.#send(answer)
+  }
+
+  /** The sandbox did not answer in time: fail the invocation, and restart the sandbox if it no longer responds. */
+  #hostTimeout(id: string, plugin: string, wallMs: number): void {
+    this.#send({ type: 'cancel', id })
+    this.#settle(
+      id,
+      new SandboxError('wall_time_exceeded', `plugin ${plugin} did not answer within its wallMs limit of ${wallMs} ms`, { name: 'wallMs', value: wallMs }),
+    )
+    void this.#checkAlive()
+  }
+
+  #checkAlive(): Promise<boolean> {
+    if (this.#pinging !== null) return this.#pinging
+    const proc = this.#proc
+    this.#pinging = this.#request({ type: 'ping', id: this.#id() }, this.#pingTimeout())
+      .then(
+        () => true,
+        () => {
+          if (proc !== null && proc === this.#proc) {
+            this.#options.logger?.error({ pid: proc.pid }, 'plugin sandbox stopped answering; killing it')
+            proc.kill('SIGKILL')
+          }
+          return false
+        },
+      )
+      .finally(() => {
+        this.#pinging = null
+      })
+    return this.#pinging
+  }
+}
