@@ -64,6 +64,11 @@ export const ConfigSchema = T.Object({
   QDRANT_API_KEY: T.Optional(T.String({ minLength: 1 })),
   /** Memory for in-process copies of collections' BM25 postings (per replica); SQL answers beyond it. */
   LEXICAL_CACHE_MB: T.Integer({ minimum: 0, default: 256 }),
+  /** Folders searched for plugins at start-up (comma-separated). */
+  PLUGINS_DIRS: T.String({ default: 'plugins' }),
+  PLUGIN_RATE_LIMIT_PER_MINUTE: T.Integer({ minimum: 1, default: 600 }),
+  /** Node.js >= 24 for the plugin sandbox; default: the one installed in node_modules. */
+  SANDBOX_NODE_PATH: T.Optional(T.String({ minLength: 1 })),
   /** Documents indexed at once by this replica. */
   INGEST_CONCURRENCY: T.Integer({ minimum: 1, maximum: 16, default: 2 }),
   /** How long a background job stays claimed by a replica that stopped renewing it (crashed) before another takes it. */

@@ -16,6 +16,7 @@ import { GatewayService } from './gateway/service.ts'
 import { GatewayAdmin } from './gateway/admin-service.ts'
 import { warmTokenizer } from './gateway/tokens.ts'
 import { UsageLedger } from './gateway/usage.ts'
+import { PluginService } from './plugins/service.ts'
 import { RagService } from './rag/service.ts'
 import { RateLimiter } from './rate-limit/limiter.ts'
 import { UserAdminService } from './users/admin.ts'
@@ -45,6 +46,7 @@ export interface Services extends Stores {
   gateway: GatewayService
   gatewayAdmin: GatewayAdmin
   rag: RagService
+  plugins: PluginService
   guardDeps: GuardDeps
   /** Set while shutting down, so readiness fails and load balancers stop sending traffic. */
   draining: boolean
@@ -75,6 +77,7 @@ export function createServices(stores: Stores): Services {
   const ledger = new UsageLedger({ sql, budgets, audit, log })
   const gateway = new GatewayService(registry, budgets, ledger, limiter, log)
   const instanceId = crypto.randomUUID()
+  const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId })
   return {
     ...stores,
     audit,
@@ -91,7 +94,8 @@ export function createServices(stores: Stores): Services {
     ledger,
     gateway,
     gatewayAdmin: new GatewayAdmin(sql, box, registry, cache, REGISTRY_CHANNEL),
-    rag: new RagService({ config, sql, cache, log, gateway, workerId: instanceId }),
+    rag,
+    plugins: new PluginService({ config, sql, cache, log, box, gateway, rag }),
     guardDeps: {
       instanceId,
       auth,
@@ -118,6 +122,7 @@ export async function startServices(s: Services): Promise<void> {
   await s.budgets.start()
   s.keyUsage.start()
   await s.rag.start()
+  await s.plugins.start()
   unsubscribers.set(s, await s.cache.subscribe(REGISTRY_CHANNEL, () => s.registry.invalidate()))
   const sweeper = setInterval(() => {
     s.budgets.releaseExpired().catch((err) => s.log.error({ err: (err as Error).message }, 'reservation sweep failed'))
@@ -128,6 +133,7 @@ export async function startServices(s: Services): Promise<void> {
 
 export async function stopServices(s: Services): Promise<void> {
   clearInterval(sweepers.get(s))
+  await s.plugins.stop()
   await s.rag.stop()
   await unsubscribers.get(s)?.()
   await s.ledger.stop()

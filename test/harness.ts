@@ -86,6 +86,8 @@ export function testConfig(overrides: Partial<Record<keyof Config, string>> = {}
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // Tests that want plugins name their folders; the others start no sandbox.
+    PLUGINS_DIRS: '',
     ...overrides,
   })
   return {

@@ -3,7 +3,7 @@ import type { ApiKeyVerifier, VerifiedKey } from '../api-keys/verifier.ts'
 import type { KeyUsageRecorder } from '../api-keys/usage-recorder.ts'
 import type { Scope } from '../api-keys/model.ts'
 import { ApiError, type ErrorCode } from '../http/errors.ts'
-import { requestMeta } from '../http/request-meta.ts'
+import { requestMeta, type IpSource } from '../http/request-meta.ts'
 import type { UserRow } from '../users/service.ts'
 import type { RateLimiter } from '../rate-limit/limiter.ts'
 import { can, type Permission } from './roles.ts'
@@ -45,15 +45,61 @@ const VERDICT_ERRORS: Record<string, [ErrorCode, string]> = {
  * - `apiKey: 'llm' | true` — a valid API key (with that scope) for the public API.
  * Every route also gets `meta` (request id, client IP, user agent) for services and the audit log.
  */
-export function guards(deps: GuardDeps) {
-  async function signedIn(headers: Headers): Promise<{ user: UserRow; sessionId: string }> {
-    const token = bearer(headers.get('authorization'))
-    if (!token) throw new ApiError('authentication_required', 'Sign in first: send Authorization: Bearer <access token>')
-    const session = await deps.auth.authenticate(token)
-    if (!session) throw new ApiError('invalid_token', 'The access token is invalid, expired or revoked')
-    return session
-  }
+async function signedIn(deps: GuardDeps, headers: Headers): Promise<{ user: UserRow; sessionId: string }> {
+  const token = bearer(headers.get('authorization'))
+  if (!token) throw new ApiError('authentication_required', 'Sign in first: send Authorization: Bearer <access token>')
+  const session = await deps.auth.authenticate(token)
+  if (!session) throw new ApiError('invalid_token', 'The access token is invalid, expired or revoked')
+  return session
+}
 
+/** A signed-in user whose role grants `permission` (rate-limited per user); for routes whose guard is decided at run time. */
+export async function requirePermission(
+  deps: GuardDeps,
+  request: Request,
+  headers: Record<string, string | number>,
+  permission: Permission | null,
+): Promise<{ user: UserRow; sessionId: string }> {
+  const session = await signedIn(deps, request.headers)
+  await deps.limiter.take(`user:${session.user.id}`, { perMinute: deps.internalPerMinute }, headers)
+  if (permission === null) return session
+  if (session.user.force_password_change)
+    throw new ApiError('password_change_required', 'Change your password first (POST /api-internal/v1/auth/change-password)')
+  if (!can(session.user.role, permission)) throw new ApiError('permission_denied', `Your role (${session.user.role}) lacks the permission ${permission}`)
+  return session
+}
+
+/** A valid API key with `scope` (restrictions and rate limits applied); for routes whose guard is decided at run time. */
+export async function requireApiKey(
+  deps: GuardDeps,
+  request: Request,
+  server: IpSource | null,
+  path: string,
+  headers: Record<string, string | number>,
+  scope: string | true,
+): Promise<VerifiedKey> {
+  const presented = bearer(request.headers.get('authorization')) ?? request.headers.get('x-api-key')
+  if (!presented) throw new ApiError('invalid_api_key', 'Send your API key as Authorization: Bearer en_... or X-API-Key')
+  const verdict = await deps.verifier.verify(presented, {
+    ip: requestMeta(request, server, deps.trustProxy).ip,
+    path: path.startsWith(PUBLIC_API_ROOT) ? path.slice(PUBLIC_API_ROOT.length) || '/' : path,
+  })
+  if (!verdict.ok) {
+    const [code, message] = VERDICT_ERRORS[verdict.reason] ?? ['invalid_api_key', 'Incorrect API key provided']
+    throw new ApiError(code, message)
+  }
+  if (scope !== true && !verdict.key.scopes.includes(scope)) throw new ApiError('permission_denied', `This API key lacks the scope "${scope}"`)
+  const k = verdict.key
+  await deps.limiter.take(
+    `key:${k.id}`,
+    { perMinute: k.rate_limit_per_minute ?? deps.publicPerMinute, perHour: k.rate_limit_per_hour, perDay: k.rate_limit_per_day },
+    headers,
+  )
+  deps.keyUsage.touch(k.id)
+  return k
+}
+
+export function guards(deps: GuardDeps) {
   // Who is asking is settled in `transform`, which Elysia runs before validation: an anonymous caller gets a 401,
   // never a 400 that would describe the body it should send. `resolve` (after validation) hands the result on.
   const sessions = new WeakMap<Request, { user: UserRow; sessionId: string }>()
@@ -70,47 +116,19 @@ export function guards(deps: GuardDeps) {
       session: (enabled: true) => ({
         async transform({ request, set }) {
           void enabled
-          const session = await signedIn(request.headers)
-          await deps.limiter.take(`user:${session.user.id}`, { perMinute: deps.internalPerMinute }, set.headers)
-          sessions.set(request, session)
+          sessions.set(request, await requirePermission(deps, request, set.headers as Record<string, string>, null))
         },
         resolve: ({ request }) => settled(sessions, request),
       }),
       permission: (permission: Permission) => ({
         async transform({ request, set }) {
-          const session = await signedIn(request.headers)
-          await deps.limiter.take(`user:${session.user.id}`, { perMinute: deps.internalPerMinute }, set.headers)
-          if (session.user.force_password_change)
-            throw new ApiError('password_change_required', 'Change your password first (POST /api-internal/v1/auth/change-password)')
-          if (!can(session.user.role, permission))
-            throw new ApiError('permission_denied', `Your role (${session.user.role}) lacks the permission ${permission}`)
-          sessions.set(request, session)
+          sessions.set(request, await requirePermission(deps, request, set.headers as Record<string, string>, permission))
         },
         resolve: ({ request }) => settled(sessions, request),
       }),
       apiKey: (scope: Scope | true) => ({
         async transform({ request, server, path, set }) {
-          const presented = bearer(request.headers.get('authorization')) ?? request.headers.get('x-api-key')
-          if (!presented)
-            throw new ApiError('invalid_api_key', 'Send your API key as Authorization: Bearer en_... or X-API-Key')
-          const verdict = await deps.verifier.verify(presented, {
-            ip: requestMeta(request, server, deps.trustProxy).ip,
-            path: path.startsWith(PUBLIC_API_ROOT) ? path.slice(PUBLIC_API_ROOT.length) || '/' : path,
-          })
-          if (!verdict.ok) {
-            const [code, message] = VERDICT_ERRORS[verdict.reason] ?? ['invalid_api_key', 'Incorrect API key provided']
-            throw new ApiError(code, message)
-          }
-          if (scope !== true && !verdict.key.scopes.includes(scope))
-            throw new ApiError('permission_denied', `This API key lacks the scope "${scope}"`)
-          const k = verdict.key
-          await deps.limiter.take(
-            `key:${k.id}`,
-            { perMinute: k.rate_limit_per_minute ?? deps.publicPerMinute, perHour: k.rate_limit_per_hour, perDay: k.rate_limit_per_day },
-            set.headers,
-          )
-          deps.keyUsage.touch(k.id)
-          keys.set(request, k)
+          keys.set(request, await requireApiKey(deps, request, server, path, set.headers as Record<string, string>, scope))
         },
         resolve: ({ request }) => ({ apiKey: settled(keys, request) }),
       }),

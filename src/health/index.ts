@@ -31,8 +31,10 @@ export function healthRoutes(s: Services) {
         const checks = { database, migrations, cache, accepting: s.draining ? 'draining' : 'ok' }
         const ready = Object.values(checks).every((c) => c === 'ok')
         set.status = ready ? 200 : 503
-        return { status: ready ? ('ready' as const) : ('unavailable' as const), checks }
+        // Reported, not gating: a restarting sandbox affects plugins only, not the rest of the platform.
+        const sandbox = await s.plugins.health().catch((err) => ({ up: false, started: true, restarts: 0, plugins: null, error: (err as Error).message }))
+        return { status: ready ? ('ready' as const) : ('unavailable' as const), checks, plugin_sandbox: sandbox }
       },
-      { detail: { summary: 'Readiness: database, migrations, cache', security: [] } },
+      { detail: { summary: 'Readiness: database, migrations, cache (and the plugin sandbox, reported)', security: [] } },
     )
 }

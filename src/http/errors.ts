@@ -24,6 +24,8 @@ export const ErrorCodes = {
   account_locked: 423,
   rate_limit_exceeded: 429,
   internal_error: 500,
+  plugin_error: 500,
+  plugin_limit_exceeded: 500,
   upstream_error: 502,
   service_unavailable: 503,
   provider_unavailable: 503,

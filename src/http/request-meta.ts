@@ -25,7 +25,7 @@ export function markStart(request: Request): void {
 }
 export const startedAt = (request: Request): number => starts.get(request) ?? performance.now()
 
-interface IpSource {
+export interface IpSource {
   requestIP(request: Request): { address: string } | null
 }
 

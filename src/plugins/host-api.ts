@@ -1,0 +1,243 @@
+import type { SecretBox } from '../crypto/secretbox.ts'
+import type { Sql } from '../db/client.ts'
+import { ApiError } from '../http/errors.ts'
+import { costMicros } from '../gateway/pricing.ts'
+import type { Caller, GatewayService } from '../gateway/service.ts'
+import type { Logger } from '../log.ts'
+import type { RagService } from '../rag/service.ts'
+import type { HostCallName } from './sandbox/index.ts'
+import { guardedFetch, NetDenied } from './net-guard.ts'
+import type { Permissions } from './manifest.ts'
+import type { PluginRow } from './store.ts'
+
+/** An error a plugin sees: its code and message reach the plugin, nothing else does. */
+export class HostCallError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+const KEY_MAX = 256
+const VALUE_MAX_BYTES = 256 * 1024
+/** Outbound fetch per invocation: count and bytes. */
+const FETCH_MAX_COUNT = 20
+const FETCH_MAX_BYTES = 10 * 1024 * 1024
+const FETCH_TIMEOUT_MS = 15_000
+
+interface InvocationBudget {
+  fetches: number
+  fetchBytes: number
+}
+
+/**
+ * The capabilities a plugin reaches through its host calls, each checked against what an administrator granted and
+ * written to the plugin audit log, allowed or not. Denials say which permission is missing.
+ */
+export class HostApi {
+  readonly #invocations = new Map<string, InvocationBudget>()
+
+  constructor(
+    readonly deps: {
+      sql: Sql
+      box: SecretBox
+      gateway: GatewayService
+      rag: RagService
+      log: Logger
+      /** The current row of an enabled plugin (cached by the plugin service). */
+      plugin: (name: string) => PluginRow | undefined
+    },
+  ) {}
+
+  /** Forgets an invocation's counters once it ended. */
+  done(invocationId: string): void {
+    this.#invocations.delete(invocationId)
+  }
+
+  async handle(name: string, invocationId: string, call: HostCallName, args: unknown[]): Promise<unknown> {
+    const row = this.deps.plugin(name)
+    if (!row?.enabled || !row.granted) throw new HostCallError('plugin_disabled', 'The plugin is not enabled')
+    const granted = row.granted
+    try {
+      const result = await this.#dispatch(row, granted, invocationId, call, args)
+      if (call !== 'log') this.#audit(name, invocationId, call, true, summary(call, args))
+      return result
+    } catch (err) {
+      const denied = err instanceof HostCallError && err.code === 'permission_denied'
+      this.#audit(name, invocationId, call, !denied, `${denied ? 'denied' : 'failed'}: ${(err as Error).message}`.slice(0, 500))
+      if (err instanceof HostCallError) throw err
+      if (err instanceof ApiError) throw new HostCallError(err.code, err.message)
+      if (err instanceof NetDenied) throw new HostCallError(err.reason, err.message)
+      this.deps.log.warn({ plugin: name, call, err: (err as Error).message }, 'plugin host call failed')
+      throw new HostCallError('host_error', `${call} failed`)
+    }
+  }
+
+  #audit(plugin: string, invocationId: string, call: string, allowed: boolean, detail: string): void {
+    this.deps.sql`
+      INSERT INTO plugin_audit (plugin, invocation_id, call, allowed, detail) VALUES (${plugin}, ${invocationId}, ${call}, ${allowed}, ${detail})`.catch(
+      (err) => this.deps.log.warn({ err: (err as Error).message }, 'plugin audit write failed'),
+    )
+  }
+
+  async #dispatch(row: PluginRow, granted: Permissions, invocationId: string, call: HostCallName, args: unknown[]): Promise<unknown> {
+    const need = (ok: unknown, what: string) => {
+      if (!ok) throw new HostCallError('permission_denied', `The plugin was not granted ${what}`)
+    }
+    switch (call) {
+      case 'log': {
+        const [level, message] = args as [string, string]
+        await this.deps.sql`
+          INSERT INTO plugin_logs (plugin, invocation_id, level, message)
+          VALUES (${row.name}, ${invocationId}, ${String(level).slice(0, 10)}, ${String(message).slice(0, 4000)})`
+        return null
+      }
+      case 'kv.get':
+      case 'kv.set':
+      case 'kv.delete':
+      case 'kv.list':
+        need(granted.kv, 'kv (its own storage)')
+        return this.#kv(row.name, granted.kv!.quota_kb, call, args)
+      case 'config.get': {
+        const config = this.config(row, granted)
+        const [key] = args as [string | undefined]
+        return key === undefined ? config : (config[key] ?? null)
+      }
+      case 'llm.chat':
+      case 'llm.embed':
+        need(granted.llm, 'llm')
+        return this.#llm(row, granted.llm!, invocationId, call, args[0])
+      case 'rag.search': {
+        const req = (args[0] ?? {}) as { collection_id?: string; query?: string; top_k?: number; mode?: 'lexical' | 'vector' | 'hybrid' }
+        need(req.collection_id && granted.rag?.collections.includes(req.collection_id), `rag search of collection ${req.collection_id ?? '(none)'}`)
+        if (typeof req.query !== 'string' || !req.query) throw new HostCallError('bad_request', 'rag.search needs a query string')
+        const [collection] = await this.deps.sql`SELECT * FROM rag_collections WHERE id = ${req.collection_id!}`
+        if (!collection) throw new HostCallError('not_found', `Collection ${req.collection_id} not found`)
+        return this.deps.rag.search.searchCollection(
+          collection as never,
+          { query: req.query, top_k: Math.min(50, req.top_k ?? 5), ...(req.mode ? { mode: req.mode } : {}) },
+          this.#caller(row, invocationId),
+        )
+      }
+      case 'chatbots.invoke': {
+        const req = (args[0] ?? {}) as { chatbot_id?: string }
+        need(req.chatbot_id && granted.chatbots?.invoke.includes(req.chatbot_id), `chatbot ${req.chatbot_id ?? '(none)'}`)
+        throw new HostCallError('not_available', 'Chatbots are not available on this platform version')
+      }
+      case 'fetch':
+        return this.#fetch(row, granted, invocationId, args[0])
+    }
+  }
+
+  /** Settings with the secret fields it was granted, decrypted for this plugin only. */
+  config(row: PluginRow, granted: Permissions): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...row.config }
+    for (const field of granted.secrets ?? []) {
+      const sealed = row.secrets[field]
+      if (sealed) out[field] = this.deps.box.open(sealed, `plugin:${row.name}:${field}`)
+    }
+    return out
+  }
+
+  #caller(row: PluginRow, invocationId: string): Caller {
+    // Charged to the administrator who granted the plugin: their budgets apply on top of the plugin's own.
+    return { source: 'plugin', userId: row.granted_by!, apiKey: null, requestId: `plugin:${row.name}:${invocationId}`, startedAt: performance.now() }
+  }
+
+  async #kv(plugin: string, quotaKb: number, call: string, args: unknown[]): Promise<unknown> {
+    const sql = this.deps.sql
+    const key = args[0]
+    if (call !== 'kv.list' && (typeof key !== 'string' || key.length === 0 || key.length > KEY_MAX))
+      throw new HostCallError('bad_request', `kv keys are strings of 1 to ${KEY_MAX} characters`)
+    if (call === 'kv.get') {
+      const [row] = await sql<{ value: unknown }[]>`
+        SELECT value FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string} AND (expires_at IS NULL OR expires_at > now())`
+      return row?.value ?? null
+    }
+    if (call === 'kv.delete') {
+      await sql`DELETE FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string}`
+      return null
+    }
+    if (call === 'kv.list') {
+      const prefix = typeof key === 'string' ? key : ''
+      const rows = await sql<{ key: string }[]>`
+        SELECT key FROM plugin_kv WHERE plugin = ${plugin} AND starts_with(key, ${prefix}) AND (expires_at IS NULL OR expires_at > now())
+        ORDER BY key LIMIT 1000`
+      return { keys: rows.map((r) => r.key) }
+    }
+    const value = args[1]
+    const json = JSON.stringify(value ?? null)
+    const bytes = Buffer.byteLength(json) + (key as string).length
+    if (bytes > VALUE_MAX_BYTES) throw new HostCallError('kv_value_too_large', `A kv value may be at most ${VALUE_MAX_BYTES} bytes`)
+    const ttl = (args[2] as { ttlSeconds?: number } | undefined)?.ttlSeconds
+    const expires = typeof ttl === 'number' && ttl > 0 ? new Date(Date.now() + ttl * 1000) : null
+    // The quota check and the write are one statement, so concurrent writes cannot overshoot it together.
+    const written = await sql`
+      INSERT INTO plugin_kv (plugin, key, value, bytes, expires_at)
+      SELECT ${plugin}, ${key as string}, ${sql.json((value ?? null) as never)}, ${bytes}, ${expires}
+      WHERE (SELECT coalesce(sum(bytes), 0) FROM plugin_kv WHERE plugin = ${plugin} AND key <> ${key as string}) + ${bytes} <= ${quotaKb * 1024}
+      ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes, expires_at = excluded.expires_at, updated_at = now()`
+    if (written.count === 0) throw new HostCallError('kv_quota_exceeded', `The plugin's kv quota of ${quotaKb} KB is used up`)
+    return null
+  }
+
+  async #llm(row: PluginRow, llm: NonNullable<Permissions['llm']>, invocationId: string, call: string, request: unknown): Promise<unknown> {
+    const body = { ...(request as Record<string, unknown>) }
+    const model = body.model
+    if (typeof model !== 'string' || !llm.models.includes(model))
+      throw new HostCallError('permission_denied', `The plugin was not granted the model ${String(model)}`)
+    // The plugin's monthly budget: refused once what it spent this month reaches the grant. Each call's actual
+    // cost is added when it returns (the owner's own budgets still reserve worst-case costs in the gateway).
+    const [spent] = await this.deps.sql<{ micros: string }[]>`
+      SELECT micros FROM plugin_spend WHERE plugin = ${row.name} AND month = date_trunc('month', now())::date`
+    if (Number(spent?.micros ?? 0) >= llm.budget_usd * 1_000_000)
+      throw new HostCallError('budget_exceeded', `The plugin's LLM budget of $${llm.budget_usd} for this month is spent`)
+    const caller = this.#caller(row, invocationId)
+    const signal = AbortSignal.timeout(120_000)
+    const res =
+      call === 'llm.chat'
+        ? await this.deps.gateway.chat(caller, { ...body, stream: false } as never, signal)
+        : await this.deps.gateway.embeddings(caller, body as never, signal)
+    const json = (await res.json()) as { usage?: { prompt_tokens?: number; completion_tokens?: number } }
+    const resolved = await this.deps.gateway.registry.resolve(model)
+    const cost = resolved ? costMicros(resolved.prices, json.usage?.prompt_tokens ?? 0, json.usage?.completion_tokens ?? 0) : 0
+    await this.deps.sql`
+      INSERT INTO plugin_spend (plugin, month, micros) VALUES (${row.name}, date_trunc('month', now())::date, ${cost})
+      ON CONFLICT (plugin, month) DO UPDATE SET micros = plugin_spend.micros + excluded.micros`
+    return json
+  }
+
+  async #fetch(row: PluginRow, granted: Permissions, invocationId: string, raw: unknown): Promise<unknown> {
+    const req = raw as { method?: string; url: string; headers?: [string, string][]; body?: string | null; bodyEncoding?: string }
+    const budget = this.#invocations.get(invocationId) ?? { fetches: 0, fetchBytes: 0 }
+    this.#invocations.set(invocationId, budget)
+    if (++budget.fetches > FETCH_MAX_COUNT) throw new HostCallError('fetch_limit_exceeded', `At most ${FETCH_MAX_COUNT} fetches per invocation`)
+    const body = req.body == null ? undefined : req.bodyEncoding === 'base64' ? Buffer.from(req.body, 'base64') : req.body
+    const res = await guardedFetch(
+      { url: req.url, ...(req.method ? { method: req.method } : {}), ...(req.headers ? { headers: req.headers } : {}), ...(body !== undefined ? { body } : {}) },
+      { hosts: granted.net ?? [] },
+      { maxResponseBytes: FETCH_MAX_BYTES - budget.fetchBytes, timeoutMs: FETCH_TIMEOUT_MS, maxRedirects: 5 },
+    )
+    budget.fetchBytes += res.body.byteLength
+    return { status: res.status, statusText: res.statusText, headers: res.headers, body: Buffer.from(res.body).toString('base64'), bodyEncoding: 'base64' }
+  }
+}
+
+/** What the audit log keeps of a call: names and targets, never values. */
+function summary(call: HostCallName, args: unknown[]): string {
+  const first = args[0] as Record<string, unknown> | string | undefined
+  if (call.startsWith('kv.') || call === 'config.get') return typeof first === 'string' ? `key ${first.slice(0, 100)}` : ''
+  if (call === 'fetch') {
+    try {
+      const u = new URL(String((first as { url?: string })?.url))
+      return `${(first as { method?: string }).method ?? 'GET'} ${u.host}${u.pathname}`.slice(0, 300)
+    } catch {
+      return ''
+    }
+  }
+  if (call === 'llm.chat' || call === 'llm.embed') return `model ${String((first as { model?: string })?.model)}`
+  if (call === 'rag.search') return `collection ${String((first as { collection_id?: string })?.collection_id)}`
+  return ''
+}

@@ -1,0 +1,205 @@
+import { Elysia, t } from 'elysia'
+import { guards, requireApiKey, requirePermission } from '../auth/guards.ts'
+import { ApiError } from '../http/errors.ts'
+import type { Services } from '../services.ts'
+import type { UserRow } from '../users/service.ts'
+import { PermissionsSchema } from './manifest.ts'
+import { matchRoute, signatureValid } from './routing.ts'
+import { SandboxError, toResponse, toWireRequest, type RouteResult } from './sandbox/index.ts'
+import { presentPlugin } from './store.ts'
+
+const NameParams = t.Object({ name: t.String({ pattern: '^[a-z][a-z0-9-]{1,38}[a-z0-9]$' }) })
+const MAX_REQUEST_BYTES = 5 * 1024 * 1024
+
+/** HTTP status of a failed invocation: limits are the platform refusing to go on (5xx), naming the limit. */
+function invocationError(err: SandboxError): ApiError {
+  if (err.code === 'route_not_found') return new ApiError('not_found', 'No route of this plugin matches the request')
+  if (err.code === 'sandbox_unavailable' || err.code === 'plugin_quarantined' || err.code === 'concurrency_limit_exceeded')
+    return new ApiError('service_unavailable', `Plugin unavailable: ${err.message}`)
+  if (err.limit || err.code.endsWith('_exceeded') || err.code.endsWith('_too_large'))
+    return new ApiError('plugin_limit_exceeded', `The plugin exceeded a limit (${err.code}): ${err.message}`)
+  return new ApiError('plugin_error', `The plugin failed (${err.code})`)
+}
+
+/**
+ * Plugin management for administrators (`/api-internal/v1/plugin-admin`), and the plugins' own routes:
+ * `/api/v1/plugins/<name>/<path>` (API-key and public routes) and `/api-internal/v1/plugins/<name>/<path>` (JWT).
+ */
+export function pluginRoutes(s: Services) {
+  const { plugins } = s
+  const present = (row: Parameters<typeof presentPlugin>[0]) => presentPlugin(row, { loaded: plugins.isLoaded(row.name) })
+  const audit = (user: UserRow, action: string, name: string, meta: Parameters<typeof s.audit.record>[1], details: Record<string, unknown> = {}) =>
+    s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'plugin', id: name }, details }, meta)
+
+  const admin = new Elysia({ prefix: '/api-internal/v1/plugin-admin/plugins', tags: ['plugins'] })
+    .use(guards(s.guardDeps))
+    .get('/', async () => ({ data: (await plugins.store.list()).map(present) }), {
+      permission: 'plugins:manage',
+      detail: { summary: 'Installed and discovered plugins with requested and granted permissions' },
+    })
+    .post(
+      '/discover',
+      async ({ user, meta }) => {
+        const result = await plugins.discover()
+        await audit(user, 'plugin.discover', '*', meta, { found: result.found.length, failed: result.failed.length })
+        return result
+      },
+      { permission: 'plugins:manage', detail: { summary: 'Scan the plugin folders again' } },
+    )
+    .get('/:name', async ({ params }) => present(await plugins.get(params.name)), {
+      permission: 'plugins:manage',
+      params: NameParams,
+      detail: { summary: 'One plugin' },
+    })
+    .post(
+      '/:name/enable',
+      async ({ params, body, user, meta }) => {
+        const row = await plugins.get(params.name)
+        const grant = body.grant ?? row.manifest.permissions
+        const enabled = await plugins.enable(params.name, grant, user.id)
+        await audit(user, 'plugin.enable', params.name, meta, { version: row.version, grant })
+        return present(enabled)
+      },
+      {
+        permission: 'plugins:manage',
+        params: NameParams,
+        body: t.Object({ grant: t.Optional(PermissionsSchema) }, { additionalProperties: false }),
+        detail: { summary: 'Grant permissions (at least those requested; default exactly those) and enable' },
+      },
+    )
+    .post(
+      '/:name/disable',
+      async ({ params, user, meta }) => {
+        const row = await plugins.disable(params.name)
+        await audit(user, 'plugin.disable', params.name, meta)
+        return present(row)
+      },
+      { permission: 'plugins:manage', params: NameParams, detail: { summary: 'Disable' } },
+    )
+    .post(
+      '/:name/reload',
+      async ({ params, user, meta }) => {
+        const row = await plugins.reload(params.name)
+        await audit(user, 'plugin.reload', params.name, meta, { code_hash: row.code_hash })
+        return present(row)
+      },
+      { permission: 'plugins:manage', params: NameParams, detail: { summary: 'Read the plugin folder again' } },
+    )
+    .delete(
+      '/:name',
+      async ({ params, user, meta, set }) => {
+        await plugins.uninstall(params.name)
+        await audit(user, 'plugin.uninstall', params.name, meta)
+        set.status = 204
+      },
+      { permission: 'plugins:manage', params: NameParams, detail: { summary: 'Uninstall (its settings and kv data go with it)' } },
+    )
+    .get('/:name/config', ({ params }) => plugins.settings(params.name), {
+      permission: 'plugins:manage',
+      params: NameParams,
+      detail: { summary: 'Settings; secret fields only as set or not' },
+    })
+    .put(
+      '/:name/config',
+      async ({ params, body, user, meta }) => {
+        await plugins.saveSettings(params.name, body.values)
+        await audit(user, 'plugin.config', params.name, meta, { fields: Object.keys(body.values) })
+        return plugins.settings(params.name)
+      },
+      {
+        permission: 'plugins:manage',
+        params: NameParams,
+        body: t.Object({ values: t.Record(t.String({ maxLength: 64 }), t.Unknown()) }, { additionalProperties: false }),
+        detail: { summary: 'Replace settings (validated against the plugin schema; omitted secrets are kept, null clears one)' },
+      },
+    )
+    .get('/:name/stats', ({ params }) => plugins.stats(params.name), {
+      permission: 'plugins:manage',
+      params: NameParams,
+      detail: { summary: 'Invocations, errors, limit violations, latency p50/p99 (7 days), CPU' },
+    })
+    .get(
+      '/:name/logs',
+      async ({ params, query }) => ({
+        data: await s.sql`SELECT id, invocation_id, level, message, created_at FROM plugin_logs WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
+      }),
+      { permission: 'plugins:manage', params: NameParams, query: t.Object({ limit: t.Integer({ minimum: 1, maximum: 1000, default: 100 }) }), detail: { summary: 'Plugin log lines, newest first' } },
+    )
+    .get(
+      '/:name/audit',
+      async ({ params, query }) => ({
+        data: await s.sql`SELECT id, invocation_id, call, allowed, detail, created_at FROM plugin_audit WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
+      }),
+      { permission: 'plugins:manage', params: NameParams, query: t.Object({ limit: t.Integer({ minimum: 1, maximum: 1000, default: 100 }) }), detail: { summary: 'Host calls, allowed and refused, newest first' } },
+    )
+    .get(
+      '/:name/cron',
+      async ({ params, query }) => ({
+        data: await s.sql`
+          SELECT id, job, scheduled_for, started_at, finished_at, status, duration_ms, error FROM plugin_cron_runs
+          WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
+      }),
+      { permission: 'plugins:manage', params: NameParams, query: t.Object({ limit: t.Integer({ minimum: 1, maximum: 1000, default: 100 }) }), detail: { summary: 'Cron run history' } },
+    )
+
+  /** Runs a plugin route on one surface; the route's own auth decides who may call it. */
+  async function dispatch(surface: 'public' | 'internal', name: string, request: Request, server: Parameters<typeof requireApiKey>[2], set: { headers: Record<string, string | number> }) {
+    const prefix = surface === 'public' ? `/api/v1/plugins/${name}` : `/api-internal/v1/plugins/${name}`
+    const url = new URL(request.url)
+    const path = url.pathname.slice(prefix.length) || '/'
+    const loaded = (() => {
+      try {
+        return plugins.loaded(name)
+      } catch {
+        return undefined
+      }
+    })()
+    const route = loaded && matchRoute(loaded.row.manifest.routes, request.method, path)
+    const onSurface = route && (surface === 'internal' ? route.auth === 'jwt' : route.auth !== 'jwt')
+    if (!loaded || !route || !onSurface) throw new ApiError('not_found', `No route ${request.method} ${path} of an enabled plugin "${name}" here`)
+
+    let identity: Record<string, unknown>
+    if (route.auth === 'jwt') {
+      const { user } = await requirePermission(s.guardDeps, request, set.headers, 'profile:read')
+      identity = { user_id: user.id, source: 'internal' }
+    } else if (route.auth === 'api_key') {
+      const key = await requireApiKey(s.guardDeps, request, server, url.pathname, set.headers, route.scope ?? 'plugins')
+      identity = { user_id: key.user_id, api_key_id: key.id, source: 'api' }
+    } else identity = { user_id: null, source: 'public' }
+    await s.limiter.take(`plugin:${name}`, { perMinute: s.config.PLUGIN_RATE_LIMIT_PER_MINUTE }, set.headers)
+
+    const declared = Number(request.headers.get('content-length') ?? 0)
+    if (declared > MAX_REQUEST_BYTES) throw new ApiError('payload_too_large', `Plugin requests may carry at most ${MAX_REQUEST_BYTES} bytes`)
+    const raw = request.method === 'GET' || request.method === 'HEAD' ? new Uint8Array() : new Uint8Array(await request.arrayBuffer())
+    if (raw.byteLength > MAX_REQUEST_BYTES) throw new ApiError('payload_too_large', `Plugin requests may carry at most ${MAX_REQUEST_BYTES} bytes`)
+    if (route.signature) {
+      const config = plugins.host.config(loaded.row, { ...loaded.row.granted, secrets: [route.signature.secret] })
+      const secret = config[route.signature.secret]
+      if (typeof secret !== 'string' || !signatureValid(route.signature, secret, raw, request.headers.get(route.signature.header)))
+        throw new ApiError('invalid_request', `The ${route.signature.header} signature is missing or does not match`)
+    }
+    const wire = await toWireRequest(
+      new Request(`http://plugin${path}${url.search}`, { method: request.method, headers: request.headers, ...(raw.byteLength ? { body: raw } : {}) }),
+    )
+    try {
+      const result = (await plugins.invoke(name, 'route', { request: wire, path, routeKey: `${route.method} ${route.path}`, identity }, 'route')) as RouteResult
+      return toResponse(result)
+    } catch (err) {
+      if (err instanceof SandboxError) throw invocationError(err)
+      throw err
+    }
+  }
+
+  const invoke = new Elysia()
+    .use(guards(s.guardDeps))
+    .all('/api/v1/plugins/:name/*', ({ params, request, server, set }) => dispatch('public', params.name, request, server, set as never), {
+      parse: 'none',
+      detail: { summary: "A plugin's API-key or public (webhook) route", tags: ['plugins'] },
+    })
+    .all('/api-internal/v1/plugins/:name/*', ({ params, request, server, set }) => dispatch('internal', params.name, request, server, set as never), {
+      parse: 'none',
+      detail: { summary: "A plugin's JWT route", tags: ['plugins'] },
+    })
+
+  return new Elysia().use(admin).use(invoke)
+}

@@ -1,0 +1,324 @@
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { CacheStore } from '../cache/types.ts'
+import type { Config } from '../config.ts'
+import type { SecretBox } from '../crypto/secretbox.ts'
+import type { Sql } from '../db/client.ts'
+import type { GatewayService } from '../gateway/service.ts'
+import { ApiError } from '../http/errors.ts'
+import type { Logger } from '../log.ts'
+import type { RagService } from '../rag/service.ts'
+import { HostApi } from './host-api.ts'
+import { grantCovers, ManifestError, parseManifest, sandboxLimits, secretFields, validateConfig, type Manifest, type Permissions } from './manifest.ts'
+import { bundlePlugin, SandboxClient, SandboxError, type InvokeArgs, type InvokeMethod, type PluginMeta } from './sandbox/index.ts'
+import { PluginStore, type PluginRow } from './store.ts'
+
+export const PLUGINS_CHANNEL = 'plugins:changed'
+/** Limit violations within the window after which a plugin is disabled until an administrator enables it again. */
+const AUTO_DISABLE_AFTER = 5
+const AUTO_DISABLE_WINDOW_MIN = 10
+
+interface Loaded {
+  row: PluginRow
+  code: string
+  meta: PluginMeta
+}
+
+/**
+ * Plugins: discovery on disk, grants, settings, the sandbox they run in, and invocation with stats. Every replica
+ * runs its own sandbox; changes made on one replica reach the others over the cache's pub/sub.
+ */
+export class PluginService {
+  readonly store: PluginStore
+  readonly host: HostApi
+  readonly #loaded = new Map<string, Loaded>()
+  #sandbox: SandboxClient | undefined
+  #starting: Promise<SandboxClient> | undefined
+  #unsubscribe: (() => Promise<void>) | undefined
+
+  constructor(
+    readonly deps: { config: Config; sql: Sql; cache: CacheStore; log: Logger; box: SecretBox; gateway: GatewayService; rag: RagService },
+  ) {
+    this.store = new PluginStore(deps.sql)
+    this.host = new HostApi({ sql: deps.sql, box: deps.box, gateway: deps.gateway, rag: deps.rag, log: deps.log, plugin: (n) => this.#loaded.get(n)?.row })
+  }
+
+  get dirs(): string[] {
+    return this.deps.config.PLUGINS_DIRS.split(',')
+      .map((d) => d.trim())
+      .filter(Boolean)
+      .map((d) => resolve(d))
+  }
+
+  async start(): Promise<void> {
+    await this.discover()
+    this.#unsubscribe = await this.deps.cache.subscribe(PLUGINS_CHANNEL, (name) => {
+      void this.#sync(name).catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin sync failed'))
+    })
+    for (const row of await this.store.list()) if (row.enabled) await this.#sync(row.name).catch(() => {})
+  }
+
+  async stop(): Promise<void> {
+    await this.#unsubscribe?.()
+    await this.#sandbox?.stop()
+    this.#sandbox = undefined
+    this.#starting = undefined
+  }
+
+  /** The sandbox process is started on first need, so a platform without enabled plugins runs no Node at all. */
+  async #sandboxClient(): Promise<SandboxClient> {
+    if (this.#sandbox) return this.#sandbox
+    this.#starting ??= (async () => {
+      const client = new SandboxClient({
+        ...(this.deps.config.SANDBOX_NODE_PATH ? { nodePath: this.deps.config.SANDBOX_NODE_PATH } : {}),
+        onHostCall: (plugin, invocationId, name, args) => this.host.handle(plugin, invocationId, name, args),
+        onLog: (plugin, level, message, invocationId) => {
+          this.deps.sql`
+            INSERT INTO plugin_logs (plugin, invocation_id, level, message) VALUES (${plugin}, ${invocationId ?? null}, ${level}, ${message.slice(0, 4000)})`.catch(() => {})
+        },
+        onRestart: async () => {
+          for (const [name, l] of this.#loaded) await client.load(name, l.code, sandboxLimits(l.row.manifest)).catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin reload after sandbox restart failed'))
+        },
+        logger: this.deps.log,
+      })
+      await client.start()
+      this.#sandbox = client
+      return client
+    })()
+    try {
+      return await this.#starting
+    } catch (err) {
+      this.#starting = undefined
+      throw new ApiError('service_unavailable', `The plugin sandbox is not available: ${(err as Error).message}`)
+    }
+  }
+
+  async health(): Promise<{ up: boolean; started: boolean; restarts: number; plugins: number | null }> {
+    if (!this.#sandbox) return { up: true, started: false, restarts: 0, plugins: 0 }
+    const h = await this.#sandbox.health()
+    return { up: h.up, started: true, restarts: h.restarts, plugins: h.plugins }
+  }
+
+  /** Reads every plugin folder, validates and bundles it, and records it. Problems are logged and skipped. */
+  async discover(): Promise<{ found: string[]; failed: { path: string; error: string }[] }> {
+    const found: string[] = []
+    const failed: { path: string; error: string }[] = []
+    for (const dir of this.dirs) {
+      if (!existsSync(dir)) continue
+      for (const entry of readdirSync(dir)) {
+        const folder = join(dir, entry)
+        if (!statSync(folder).isDirectory() || !existsSync(join(folder, 'plugin.json'))) continue
+        try {
+          found.push((await this.register(folder, 'bundled')).name)
+        } catch (err) {
+          failed.push({ path: folder, error: (err as Error).message })
+          this.deps.log.warn({ path: folder, err: (err as Error).message }, 'plugin skipped')
+        }
+      }
+    }
+    return { found, failed }
+  }
+
+  /** Validates, bundles and records the plugin in `folder`; a new version asking for more than granted is disabled. */
+  async register(folder: string, source: PluginRow['source']): Promise<PluginRow> {
+    const { manifest, code } = await readPlugin(folder)
+    const codeHash = createHash('sha256').update(code).digest('hex')
+    const before = await this.store.get(manifest.name)
+    if (before && before.source !== source && before.path !== folder)
+      throw new ManifestError(`a plugin named "${manifest.name}" is already installed from ${before.source === 'bundled' ? 'the plugins folder' : 'an upload'}`)
+    let row = await this.store.upsert({ name: manifest.name, manifest, source, path: folder, codeHash })
+    if (row.enabled && !grantCovers(row.granted, manifest.permissions)) {
+      row = (await this.store.update(row.name, { enabled: false, disabled_reason: `version ${manifest.version} asks for permissions that were not granted` }))!
+      this.deps.log.warn({ plugin: row.name }, 'plugin disabled: its new version needs a new grant')
+    }
+    if (before && before.code_hash !== codeHash) await this.#changed(row.name)
+    return row
+  }
+
+  async get(name: string): Promise<PluginRow> {
+    const row = await this.store.get(name)
+    if (!row) throw new ApiError('not_found', `Plugin ${name} not found`)
+    return row
+  }
+
+  isLoaded(name: string): boolean {
+    return this.#loaded.has(name)
+  }
+
+  /** Grants the permissions (which must cover what the manifest asks for) and enables the plugin. */
+  async enable(name: string, grant: Permissions, adminId: string): Promise<PluginRow> {
+    const row = await this.get(name)
+    if (!grantCovers(grant, row.manifest.permissions))
+      throw new ApiError('invalid_request', 'The grant does not cover every permission the plugin asks for', 'grant')
+    await this.store.update(name, { granted: grant, granted_by: adminId, granted_at: new Date(), enabled: true, disabled_reason: null })
+    this.#sandbox?.release(name)
+    try {
+      await this.#sync(name)
+      const loaded = this.#loaded.get(name)
+      if (loaded?.meta.hooks.onEnable) await this.#invoke(loaded, 'onEnable', {}, 'lifecycle').catch((err) => this.#logHookFailure(err))
+    } catch (err) {
+      await this.store.update(name, { enabled: false, disabled_reason: (err as Error).message })
+      throw err
+    }
+    await this.#changed(name)
+    return this.get(name)
+  }
+
+  async disable(name: string, reason: string | null = null): Promise<PluginRow> {
+    await this.get(name)
+    const loaded = this.#loaded.get(name)
+    if (loaded?.meta.hooks.onDisable) await this.#invoke(loaded, 'onDisable', {}, 'lifecycle').catch((err) => this.#logHookFailure(err))
+    const row = (await this.store.update(name, { enabled: false, disabled_reason: reason }))!
+    await this.#sync(name)
+    await this.#changed(name)
+    return row
+  }
+
+  #logHookFailure(err: unknown): void {
+    this.deps.log.warn({ err: (err as Error).message }, 'plugin lifecycle hook failed')
+  }
+
+  /** Reads the plugin's folder again (new code or manifest). */
+  async reload(name: string): Promise<PluginRow> {
+    const row = await this.get(name)
+    const fresh = await this.register(row.path, row.source)
+    await this.#sync(name)
+    return fresh
+  }
+
+  async uninstall(name: string): Promise<void> {
+    await this.disable(name).catch(() => {})
+    await this.store.delete(name)
+    await this.#changed(name)
+  }
+
+  /** Settings as the dashboard sees them: secrets only as "set" or not. */
+  async settings(name: string): Promise<{ values: Record<string, unknown>; secrets: Record<string, boolean>; schema: unknown }> {
+    const row = await this.get(name)
+    return {
+      values: row.config,
+      secrets: Object.fromEntries(secretFields(row.manifest).map((f) => [f, Boolean(row.secrets[f])])),
+      schema: row.manifest.config,
+    }
+  }
+
+  /**
+   * Replaces the settings. Secret fields are write-only: sent values are sealed; an omitted secret keeps its stored
+   * value, and null clears it. The whole result is validated against the plugin's schema.
+   */
+  async saveSettings(name: string, input: Record<string, unknown>): Promise<void> {
+    const row = await this.get(name)
+    const secrets = secretFields(row.manifest)
+    const values: Record<string, unknown> = {}
+    const sealed: Record<string, string> = { ...row.secrets }
+    const merged: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(input)) {
+      if (!secrets.includes(k)) {
+        values[k] = v
+        merged[k] = v
+      }
+    }
+    for (const field of secrets) {
+      if (input[field] === null) delete sealed[field]
+      else if (typeof input[field] === 'string') sealed[field] = this.deps.box.seal(input[field] as string, `plugin:${name}:${field}`)
+      if (sealed[field]) merged[field] = typeof input[field] === 'string' ? input[field] : this.deps.box.open(sealed[field]!, `plugin:${name}:${field}`)
+    }
+    const problems = validateConfig(row.manifest, merged)
+    if (problems.length) throw new ApiError('validation_failed', `Settings do not match the plugin's schema: ${problems.join('; ')}`, 'config')
+    await this.store.saveConfig(name, values, sealed)
+    await this.#changed(name)
+  }
+
+  /** Loads or unloads the plugin in this replica's sandbox to match its row. */
+  async #sync(name: string): Promise<void> {
+    const row = await this.store.get(name)
+    const current = this.#loaded.get(name)
+    if (!row?.enabled) {
+      this.#loaded.delete(name)
+      if (current) await this.#sandbox?.unload(name).catch(() => {})
+      return
+    }
+    if (current && current.row.code_hash === row.code_hash) {
+      current.row = row
+      return
+    }
+    const { code } = await readPlugin(row.path)
+    const sandbox = await this.#sandboxClient()
+    const meta = await sandbox.load(name, code, sandboxLimits(row.manifest))
+    this.#loaded.set(name, { row, code, meta })
+  }
+
+  async #changed(name: string): Promise<void> {
+    await this.deps.cache.publish(PLUGINS_CHANNEL, name).catch(() => {})
+  }
+
+  /** Runs one invocation and records it for the stats; limit violations count toward automatic disabling. */
+  async #invoke(loaded: Loaded, method: InvokeMethod, args: InvokeArgs, kind: string, wallMs?: number): Promise<unknown> {
+    const sandbox = await this.#sandboxClient()
+    const started = performance.now()
+    let status: 'ok' | 'error' | 'limit' = 'ok'
+    let code: string | null = null
+    try {
+      return await sandbox.invoke(loaded.row.name, method, args, { wallMs: wallMs ?? sandboxLimits(loaded.row.manifest).wallMs })
+    } catch (err) {
+      code = err instanceof SandboxError ? err.code : 'internal_error'
+      status = err instanceof SandboxError && (err.limit !== undefined || err.code.endsWith('_exceeded')) ? 'limit' : 'error'
+      throw err
+    } finally {
+      const ms = performance.now() - started
+      await this.deps.sql`
+        INSERT INTO plugin_invocations (plugin, kind, status, error_code, duration_ms) VALUES (${loaded.row.name}, ${kind}, ${status}, ${code}, ${ms})`.catch(() => {})
+      if (status === 'limit') await this.#maybeDisable(loaded.row.name)
+    }
+  }
+
+  async #maybeDisable(name: string): Promise<void> {
+    const [row] = await this.deps.sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM plugin_invocations
+      WHERE plugin = ${name} AND status = 'limit' AND created_at > now() - ${AUTO_DISABLE_WINDOW_MIN} * interval '1 minute'`
+    if ((row?.n ?? 0) >= AUTO_DISABLE_AFTER) {
+      this.deps.log.warn({ plugin: name }, 'plugin disabled after repeated limit violations')
+      await this.disable(name, `disabled automatically after ${AUTO_DISABLE_AFTER} limit violations within ${AUTO_DISABLE_WINDOW_MIN} minutes`)
+    }
+  }
+
+  loaded(name: string): Loaded {
+    const l = this.#loaded.get(name)
+    if (!l) throw new ApiError('not_found', `Plugin ${name} not found or not enabled`)
+    return l
+  }
+
+  async invoke(name: string, method: InvokeMethod, args: InvokeArgs, kind: string, wallMs?: number): Promise<unknown> {
+    return this.#invoke(this.loaded(name), method, args, kind, wallMs)
+  }
+
+  async stats(name: string) {
+    await this.get(name)
+    const [s] = await this.deps.sql<
+      { invocations: number; errors: number; limit_violations: number; p50_ms: number | null; p99_ms: number | null }[]
+    >`
+      SELECT count(*)::int AS invocations, count(*) FILTER (WHERE status = 'error')::int AS errors,
+        count(*) FILTER (WHERE status = 'limit')::int AS limit_violations,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
+        percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99_ms
+      FROM plugin_invocations WHERE plugin = ${name} AND created_at > now() - interval '7 days'`
+    const sandboxStats = this.#sandbox ? await this.#sandbox.stats().catch(() => null) : null
+    const live = sandboxStats?.plugins.find((p) => p.plugin === name)
+    return { ...s!, cpu_ms: live?.cpuMs ?? null, heap_bytes: live?.heapUsed ?? null, recycles: live?.recycles ?? null }
+  }
+}
+
+/** A plugin folder: its validated manifest and its bundled code. */
+export async function readPlugin(folder: string): Promise<{ manifest: Manifest; code: string }> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(await Bun.file(join(folder, 'plugin.json')).text())
+  } catch (err) {
+    throw new ManifestError(`plugin.json: ${(err as Error).message}`)
+  }
+  const manifest = parseManifest(raw)
+  const entry = resolve(folder, manifest.entry)
+  if (!entry.startsWith(resolve(folder) + '/')) throw new ManifestError('plugin.json.entry: must stay inside the plugin folder')
+  return { manifest, code: await bundlePlugin(entry) }
+}
