@@ -95,7 +95,7 @@ export function createServices(stores: Stores): Services {
     gateway,
     gatewayAdmin: new GatewayAdmin(sql, box, registry, cache, REGISTRY_CHANNEL),
     rag,
-    plugins: new PluginService({ config, sql, cache, log, box, gateway, rag }),
+    plugins: new PluginService({ config, sql, cache, log, box, gateway, rag, replica: instanceId }),
     guardDeps: {
       instanceId,
       auth,

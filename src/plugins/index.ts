@@ -144,6 +144,8 @@ export function pluginRoutes(s: Services) {
 
   /** Runs a plugin route on one surface; the route's own auth decides who may call it. */
   async function dispatch(surface: 'public' | 'internal', name: string, request: Request, server: Parameters<typeof requireApiKey>[2], set: { headers: Record<string, string | number> }) {
+    // Every internal plugin route is a JWT route: who is asking is settled before anything about plugins is said.
+    const session = surface === 'internal' ? await requirePermission(s.guardDeps, request, set.headers, 'profile:read') : null
     const prefix = surface === 'public' ? `/api/v1/plugins/${name}` : `/api-internal/v1/plugins/${name}`
     const url = new URL(request.url)
     const path = url.pathname.slice(prefix.length) || '/'
@@ -159,10 +161,8 @@ export function pluginRoutes(s: Services) {
     if (!loaded || !route || !onSurface) throw new ApiError('not_found', `No route ${request.method} ${path} of an enabled plugin "${name}" here`)
 
     let identity: Record<string, unknown>
-    if (route.auth === 'jwt') {
-      const { user } = await requirePermission(s.guardDeps, request, set.headers, 'profile:read')
-      identity = { user_id: user.id, source: 'internal' }
-    } else if (route.auth === 'api_key') {
+    if (session) identity = { user_id: session.user.id, source: 'internal' }
+    else if (route.auth === 'api_key') {
       const key = await requireApiKey(s.guardDeps, request, server, url.pathname, set.headers, route.scope ?? 'plugins')
       identity = { user_id: key.user_id, api_key_id: key.id, source: 'api' }
     } else identity = { user_id: null, source: 'public' }

@@ -113,6 +113,19 @@ export default class Looper extends BasePlugin {
 `,
 )
 
+writePlugin(
+  'ticker',
+  { permissions: { kv: { quota_kb: 4 } }, cron: [{ name: 'tick', schedule: '*/5 * * * *', timeout_ms: 5000 }, { name: 'broken', schedule: '*/5 * * * *' }] },
+  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class Ticker extends BasePlugin {
+  override cron = {
+    tick: async (ctx: PluginContext) => ctx.kv.set('ticks', Number((await ctx.kv.get('ticks')) ?? 0) + 1),
+    broken: () => { throw new Error('cannot tick') },
+  }
+}
+`,
+)
+
 let env: TestEnv
 let up: Upstream
 let admin: string
@@ -265,5 +278,29 @@ export default class Snoop extends BasePlugin { override routes = { 'GET /try/:w
     expect((await pub('/snoop/try/kv')).status).toBe(404)
     expect((await enable('snoop')).body.enabled).toBe(true)
     expect(await (await pub('/snoop/try/kv')).json()).toEqual({ v: 2 })
+  })
+})
+
+describe('cron', () => {
+  test('each tick runs on exactly one of two replicas, with its history', async () => {
+    expect((await enable('ticker')).status).toBe(200)
+    const replica = await createTestEnv({ PLUGINS_DIRS: dir }, env)
+    try {
+      const at = new Date('2026-11-26T10:05:03Z')
+      await Promise.all([env.s.plugins.cron.tick(at), replica.s.plugins.cron.tick(at), env.s.plugins.cron.tick(at)])
+      const [ticks] = await env.s.sql<{ value: number }[]>`SELECT value FROM plugin_kv WHERE plugin = 'ticker' AND key = 'ticks'`
+      expect(ticks!.value).toBe(1)
+      // The next scheduled minute is a new tick; a moment later within the same minute is not.
+      await env.s.plugins.cron.tick(new Date('2026-11-26T10:05:20Z'))
+      await replica.s.plugins.cron.tick(new Date('2026-11-26T10:10:01Z'))
+      const history = (await env.call('GET', `${A}/ticker/cron`, { token: admin })).body.data as any[]
+      expect(history.filter((r) => r.job === 'tick').map((r) => r.status)).toEqual(['ok', 'ok'])
+      const broken = history.filter((r) => r.job === 'broken')
+      expect(broken.map((r) => r.status)).toEqual(['error', 'error'])
+      expect(broken[0].error).toContain('cannot tick')
+      expect(broken[0].duration_ms).toBeGreaterThan(0)
+    } finally {
+      await replica.close()
+    }
   })
 })

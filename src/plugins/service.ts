@@ -9,6 +9,7 @@ import type { GatewayService } from '../gateway/service.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Logger } from '../log.ts'
 import type { RagService } from '../rag/service.ts'
+import { CronRunner } from './cron.ts'
 import { HostApi } from './host-api.ts'
 import { grantCovers, ManifestError, parseManifest, sandboxLimits, secretFields, validateConfig, type Manifest, type Permissions } from './manifest.ts'
 import { bundlePlugin, SandboxClient, SandboxError, type InvokeArgs, type InvokeMethod, type PluginMeta } from './sandbox/index.ts'
@@ -32,16 +33,27 @@ interface Loaded {
 export class PluginService {
   readonly store: PluginStore
   readonly host: HostApi
+  readonly cron: CronRunner
   readonly #loaded = new Map<string, Loaded>()
   #sandbox: SandboxClient | undefined
   #starting: Promise<SandboxClient> | undefined
   #unsubscribe: (() => Promise<void>) | undefined
 
   constructor(
-    readonly deps: { config: Config; sql: Sql; cache: CacheStore; log: Logger; box: SecretBox; gateway: GatewayService; rag: RagService },
+    readonly deps: {
+      config: Config
+      sql: Sql
+      cache: CacheStore
+      log: Logger
+      box: SecretBox
+      gateway: GatewayService
+      rag: RagService
+      replica: string
+    },
   ) {
     this.store = new PluginStore(deps.sql)
     this.host = new HostApi({ sql: deps.sql, box: deps.box, gateway: deps.gateway, rag: deps.rag, log: deps.log, plugin: (n) => this.#loaded.get(n)?.row })
+    this.cron = new CronRunner({ plugins: this, sql: deps.sql, log: deps.log, replica: deps.replica })
   }
 
   get dirs(): string[] {
@@ -57,9 +69,11 @@ export class PluginService {
       void this.#sync(name).catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin sync failed'))
     })
     for (const row of await this.store.list()) if (row.enabled) await this.#sync(row.name).catch(() => {})
+    this.cron.start()
   }
 
   async stop(): Promise<void> {
+    await this.cron.stop()
     await this.#unsubscribe?.()
     await this.#sandbox?.stop()
     this.#sandbox = undefined
@@ -281,6 +295,11 @@ export class PluginService {
       this.deps.log.warn({ plugin: name }, 'plugin disabled after repeated limit violations')
       await this.disable(name, `disabled automatically after ${AUTO_DISABLE_AFTER} limit violations within ${AUTO_DISABLE_WINDOW_MIN} minutes`)
     }
+  }
+
+  /** The plugins enabled and loaded on this replica. */
+  enabledPlugins(): Loaded[] {
+    return [...this.#loaded.values()]
   }
 
   loaded(name: string): Loaded {
