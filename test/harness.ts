@@ -136,7 +136,8 @@ export async function createTestEnv(
   const db = share?.db ?? (await testDatabase())
   const cache = share?.cache ?? (await testCache())
   // Replicas share their secrets, as a real deployment must.
-  // Uploaded files go to a directory of this environment's own (replicas share it, as they must share a volume).
+  // Uploaded files and plugins go to a directory of this environment's own (replicas share it, as they must share
+  // a volume).
   const filesDir = share ? undefined : overrides.FILE_STORAGE_DIR ? undefined : mkdtempSync(join(tmpdir(), 'enclava-files-'))
   const config = share
     ? {
@@ -145,8 +146,9 @@ export async function createTestEnv(
         JWT_SECRET: share.s.config.JWT_SECRET,
         ENCRYPTION_KEY: share.s.config.ENCRYPTION_KEY,
         ...(share.s.config.FILE_STORAGE_DIR ? { FILE_STORAGE_DIR: share.s.config.FILE_STORAGE_DIR } : {}),
+        DATA_DIR: share.s.config.DATA_DIR,
       }
-    : { ...testConfig(overrides), ...(filesDir ? { FILE_STORAGE_DIR: filesDir } : {}) }
+    : { ...testConfig(overrides), ...(filesDir ? { FILE_STORAGE_DIR: filesDir, ...(overrides.DATA_DIR ? {} : { DATA_DIR: filesDir }) } : {}) }
   if (!share) await migrate(db.sql)
   const log = createLogger(config.LOG_LEVEL)
   const s = createServices({ config, sql: db.sql, cache, log })

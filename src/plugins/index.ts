@@ -46,6 +46,22 @@ export function pluginRoutes(s: Services) {
       },
       { permission: 'plugins:manage', detail: { summary: 'Scan the plugin folders again' } },
     )
+    .post(
+      '/install',
+      async ({ body, user, meta, set }) => {
+        if (body.archive.size > s.config.PLUGIN_UPLOAD_MAX_MB * 1024 * 1024)
+          throw new ApiError('payload_too_large', `Plugin archives may be at most ${s.config.PLUGIN_UPLOAD_MAX_MB} MB`, 'archive')
+        const row = await plugins.install(new Uint8Array(await body.archive.arrayBuffer()))
+        await audit(user, 'plugin.install', row.name, meta, { version: row.version, code_hash: row.code_hash })
+        set.status = 201
+        return present(row)
+      },
+      {
+        permission: 'plugins:manage',
+        body: t.Object({ archive: t.File() }, { additionalProperties: false }),
+        detail: { summary: 'Install a plugin from a .zip (plugin.json + source); it stays disabled until granted' },
+      },
+    )
     .get('/:name', async ({ params }) => present(await plugins.get(params.name)), {
       permission: 'plugins:manage',
       params: NameParams,

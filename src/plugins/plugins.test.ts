@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { createHmac } from 'node:crypto'
+import { strToU8, zipSync } from 'fflate'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -302,5 +303,44 @@ describe('cron', () => {
     } finally {
       await replica.close()
     }
+  })
+})
+
+describe('install by upload', () => {
+  const install = (files: Record<string, string | Uint8Array>) => {
+    const form = new FormData()
+    const zip = zipSync(Object.fromEntries(Object.entries(files).map(([k, v]) => [k, typeof v === 'string' ? strToU8(v) : v])))
+    form.append('archive', new File([zip], 'plugin.zip'))
+    return env.app.handle(new Request(`http://localhost${A}/install`, { method: 'POST', headers: { authorization: `Bearer ${admin}` }, body: form }))
+  }
+  const uploaded = {
+    'uploaded/plugin.json': JSON.stringify({ name: 'uploaded', version: '0.1.0', routes: [{ method: 'GET', path: '/ping', auth: 'public' }] }),
+    'uploaded/src/index.ts': `import { BasePlugin } from 'enclava:plugin'\nexport default class U extends BasePlugin { override routes = { 'GET /ping': () => new Response('pong') } }\n`,
+  }
+
+  test('a valid archive installs disabled, then runs once granted; uninstall removes it', async () => {
+    const res = await install(uploaded)
+    expect(res.status).toBe(201)
+    expect(await res.json()).toMatchObject({ name: 'uploaded', source: 'uploaded', enabled: false })
+    expect((await enable('uploaded')).status).toBe(200)
+    expect(await (await pub('/uploaded/ping')).text()).toBe('pong')
+    expect((await env.call('DELETE', `${A}/uploaded`, { token: admin })).status).toBe(204)
+    expect((await pub('/uploaded/ping')).status).toBe(404)
+    expect((await env.call('GET', `${A}/uploaded`, { token: admin })).status).toBe(404)
+  })
+
+  test('path traversal, a missing manifest, a bad manifest, and replacing a shipped plugin are refused', async () => {
+    const traversal = await install({ ...uploaded, 'uploaded/../../escape.ts': 'x' })
+    expect(traversal.status).toBe(400)
+    expect(((await traversal.json()) as any).error.message).toContain('outside the plugin folder')
+    expect((await install({ 'x/readme.md': 'no manifest' })).status).toBe(400)
+    const bad = await install({ ...uploaded, 'uploaded/plugin.json': JSON.stringify({ name: 'Bad Name', version: '1' }) })
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as any).error.message).toContain('plugin.json.name')
+    const shipped = await install({ ...uploaded, 'uploaded/plugin.json': JSON.stringify({ name: 'notes', version: '9.0.0' }) })
+    expect(shipped.status).toBe(409)
+    const notZip = new FormData()
+    notZip.append('archive', new File(['not a zip'], 'x.zip'))
+    expect((await env.app.handle(new Request(`http://localhost${A}/install`, { method: 'POST', headers: { authorization: `Bearer ${admin}` }, body: notZip }))).status).toBe(400)
   })
 })

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, statSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
 import type { CacheStore } from '../cache/types.ts'
 import type { Config } from '../config.ts'
 import type { SecretBox } from '../crypto/secretbox.ts'
@@ -9,6 +9,7 @@ import type { GatewayService } from '../gateway/service.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Logger } from '../log.ts'
 import type { RagService } from '../rag/service.ts'
+import { unpackPluginArchive } from './archive.ts'
 import { CronRunner } from './cron.ts'
 import { HostApi } from './host-api.ts'
 import { grantCovers, ManifestError, parseManifest, sandboxLimits, secretFields, validateConfig, type Manifest, type Permissions } from './manifest.ts'
@@ -150,6 +151,40 @@ export class PluginService {
     return row
   }
 
+  /**
+   * Installs an uploaded archive into DATA_DIR/plugins/<name> (replacing an earlier upload of the same plugin) and
+   * records it, disabled until granted. A plugin shipped in a plugins folder cannot be replaced by an upload.
+   */
+  async install(archive: Uint8Array): Promise<PluginRow> {
+    const files = unpackPluginArchive(archive)
+    let manifest: Manifest
+    try {
+      manifest = parseManifest(JSON.parse(new TextDecoder().decode(files.get('plugin.json'))))
+    } catch (err) {
+      throw new ApiError('validation_failed', (err as Error).message, 'archive')
+    }
+    const existing = await this.store.get(manifest.name)
+    if (existing?.source === 'bundled') throw new ApiError('conflict', `The plugin "${manifest.name}" ships with the platform and cannot be replaced by an upload`)
+    const root = join(this.deps.config.DATA_DIR, 'plugins')
+    const target = join(root, manifest.name)
+    const staging = join(root, `.${manifest.name}-${crypto.randomUUID()}`)
+    for (const [name, data] of files) {
+      mkdirSync(dirname(join(staging, name)), { recursive: true })
+      writeFileSync(join(staging, name), data)
+    }
+    try {
+      await readPlugin(staging)
+    } catch (err) {
+      rmSync(staging, { recursive: true, force: true })
+      throw new ApiError('validation_failed', (err as Error).message, 'archive')
+    }
+    rmSync(target, { recursive: true, force: true })
+    renameSync(staging, target)
+    const row = await this.register(target, 'uploaded')
+    await this.#sync(row.name)
+    return row
+  }
+
   async get(name: string): Promise<PluginRow> {
     const row = await this.store.get(name)
     if (!row) throw new ApiError('not_found', `Plugin ${name} not found`)
@@ -202,8 +237,10 @@ export class PluginService {
   }
 
   async uninstall(name: string): Promise<void> {
+    const row = await this.get(name)
     await this.disable(name).catch(() => {})
     await this.store.delete(name)
+    if (row.source === 'uploaded') rmSync(row.path, { recursive: true, force: true })
     await this.#changed(name)
   }
 
