@@ -88,10 +88,11 @@ export class HostApi {
     }
     switch (call) {
       case 'log': {
-        const [level, message] = args as [string, string]
+        const [level, message, data] = args as [string, string, unknown]
+        const text = data === undefined ? String(message) : `${String(message)} ${JSON.stringify(data)}`
         await this.deps.sql`
           INSERT INTO plugin_logs (plugin, invocation_id, level, message)
-          VALUES (${row.name}, ${invocationId}, ${String(level).slice(0, 10)}, ${String(message).slice(0, 4000)})`
+          VALUES (${row.name}, ${invocationId}, ${String(level).slice(0, 10)}, ${text.slice(0, 4000)})`
         return null
       }
       case 'kv.get':

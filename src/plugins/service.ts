@@ -21,6 +21,14 @@ export const PLUGINS_CHANNEL = 'plugins:changed'
 const AUTO_DISABLE_AFTER = 5
 const AUTO_DISABLE_WINDOW_MIN = 10
 
+interface InvocationRecord {
+  plugin: string
+  kind: string
+  status: 'ok' | 'error' | 'limit'
+  code: string | null
+  ms: number
+}
+
 interface Loaded {
   row: PluginRow
   code: string
@@ -75,6 +83,7 @@ export class PluginService {
 
   async stop(): Promise<void> {
     await this.cron.stop()
+    await this.#flush()
     await this.#unsubscribe?.()
     await this.#sandbox?.stop()
     this.#sandbox = undefined
@@ -113,6 +122,11 @@ export class PluginService {
     if (!this.#sandbox) return { up: true, started: false, restarts: 0, plugins: 0 }
     const h = await this.#sandbox.health()
     return { up: h.up, started: true, restarts: h.restarts, plugins: h.plugins }
+  }
+
+  /** Resident memory of the sandbox process in bytes (0 when it is not running). */
+  async sandboxRss(): Promise<number> {
+    return this.#sandbox ? ((await this.#sandbox.health()).rss ?? 0) : 0
   }
 
   /** Reads every plugin folder, validates and bundles it, and records it. Problems are logged and skipped. */
@@ -317,11 +331,35 @@ export class PluginService {
       status = err instanceof SandboxError && (err.limit !== undefined || err.code.endsWith('_exceeded')) ? 'limit' : 'error'
       throw err
     } finally {
-      const ms = performance.now() - started
-      await this.deps.sql`
-        INSERT INTO plugin_invocations (plugin, kind, status, error_code, duration_ms) VALUES (${loaded.row.name}, ${kind}, ${status}, ${code}, ${ms})`.catch(() => {})
-      if (status === 'limit') await this.#maybeDisable(loaded.row.name)
+      this.#record({ plugin: loaded.row.name, kind, status, code, ms: performance.now() - started })
+      if (status === 'limit') {
+        await this.#flush()
+        await this.#maybeDisable(loaded.row.name)
+      }
     }
+  }
+
+  // Invocation records are written in batches, off the request path.
+  #pending: InvocationRecord[] = []
+  #flushTimer: ReturnType<typeof setTimeout> | undefined
+
+  #record(entry: InvocationRecord): void {
+    this.#pending.push(entry)
+    if (this.#pending.length >= 500) void this.#flush()
+    else this.#flushTimer ??= setTimeout(() => void this.#flush(), 1000)
+  }
+
+  async #flush(): Promise<void> {
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
+    const batch = this.#pending.splice(0)
+    if (batch.length === 0) return
+    await this.deps.sql`
+      INSERT INTO plugin_invocations (plugin, kind, status, error_code, duration_ms)
+      SELECT * FROM unnest(${batch.map((b) => b.plugin)}::text[], ${batch.map((b) => b.kind)}::text[], ${batch.map((b) => b.status)}::text[],
+        ${batch.map((b) => b.code)}::text[], ${batch.map((b) => b.ms)}::real[])`.catch((err) =>
+      this.deps.log.warn({ err: (err as Error).message, lost: batch.length }, 'plugin invocation stats not written'),
+    )
   }
 
   async #maybeDisable(name: string): Promise<void> {
@@ -351,6 +389,7 @@ export class PluginService {
 
   async stats(name: string) {
     await this.get(name)
+    await this.#flush()
     const [s] = await this.deps.sql<
       { invocations: number; errors: number; limit_violations: number; p50_ms: number | null; p99_ms: number | null }[]
     >`
