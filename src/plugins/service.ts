@@ -124,6 +124,10 @@ export class PluginService {
     return { up: h.up, started: true, restarts: h.restarts, plugins: h.plugins }
   }
 
+  sandboxPid(): number | null {
+    return this.#sandbox?.pid ?? null
+  }
+
   /** Resident memory of the sandbox process in bytes (0 when it is not running). */
   async sandboxRss(): Promise<number> {
     return this.#sandbox ? ((await this.#sandbox.health()).rss ?? 0) : 0
