@@ -7,6 +7,7 @@ import { budgetRoutes } from './budgets/index.ts'
 import { gatewayAdminRoutes } from './gateway/admin.ts'
 import { gatewayRoutes } from './gateway/index.ts'
 import { healthRoutes } from './health/index.ts'
+import { chatbotRoutes } from './chatbots/index.ts'
 import { pluginRoutes } from './plugins/index.ts'
 import { ragRoutes } from './rag/index.ts'
 import { httpBasics } from './http/plugin.ts'
@@ -49,6 +50,7 @@ export function createApp(s: Services) {
     .use(gatewayAdminRoutes(s))
     .use(budgetRoutes(s))
     .use(ragRoutes(s))
+    .use(chatbotRoutes(s))
     .use(pluginRoutes(s))
 }
 

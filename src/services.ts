@@ -16,6 +16,7 @@ import { GatewayService } from './gateway/service.ts'
 import { GatewayAdmin } from './gateway/admin-service.ts'
 import { warmTokenizer } from './gateway/tokens.ts'
 import { UsageLedger } from './gateway/usage.ts'
+import { ChatbotService } from './chatbots/service.ts'
 import { PluginService } from './plugins/service.ts'
 import { RagService } from './rag/service.ts'
 import { RateLimiter } from './rate-limit/limiter.ts'
@@ -46,6 +47,7 @@ export interface Services extends Stores {
   gateway: GatewayService
   gatewayAdmin: GatewayAdmin
   rag: RagService
+  chatbots: ChatbotService
   plugins: PluginService
   guardDeps: GuardDeps
   /** Set while shutting down, so readiness fails and load balancers stop sending traffic. */
@@ -78,6 +80,7 @@ export function createServices(stores: Stores): Services {
   const gateway = new GatewayService(registry, budgets, ledger, limiter, log)
   const instanceId = crypto.randomUUID()
   const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId })
+  const chatbots = new ChatbotService(sql, gateway, rag.search)
   return {
     ...stores,
     audit,
@@ -95,7 +98,8 @@ export function createServices(stores: Stores): Services {
     gateway,
     gatewayAdmin: new GatewayAdmin(sql, box, registry, cache, REGISTRY_CHANNEL),
     rag,
-    plugins: new PluginService({ config, sql, cache, log, box, gateway, rag, replica: instanceId }),
+    chatbots,
+    plugins: new PluginService({ config, sql, cache, log, box, gateway, rag, chatbots, replica: instanceId }),
     guardDeps: {
       instanceId,
       auth,

@@ -20,6 +20,8 @@ const restrictions = {
   allowed_ips: t.Array(t.String({ minLength: 2, maxLength: 64 }), { maxItems: 100, uniqueItems: true }),
   /** Document collections the key may reach (rag scopes); empty: all of its owner's. */
   allowed_collections: t.Array(t.String({ format: 'uuid' }), { maxItems: 100, uniqueItems: true }),
+  /** Chatbots the key may talk to (chatbots scope); empty: all of its owner's. */
+  allowed_chatbots: t.Array(t.String({ format: 'uuid' }), { maxItems: 100, uniqueItems: true }),
   rate_limit_per_minute: RateLimit,
   rate_limit_per_hour: RateLimit,
   rate_limit_per_day: RateLimit,
@@ -81,6 +83,7 @@ export const MeSchema = t.Object({
     allowed_endpoints: t.Array(t.String()),
     allowed_ips: t.Array(t.String()),
     allowed_collections: t.Array(t.String()),
+    allowed_chatbots: t.Array(t.String()),
     rate_limit_per_minute: t.Nullable(t.Integer()),
     rate_limit_per_hour: t.Nullable(t.Integer()),
     rate_limit_per_day: t.Nullable(t.Integer()),

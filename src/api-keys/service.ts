@@ -15,6 +15,7 @@ export interface KeyRow {
   allowed_endpoints: string[]
   allowed_ips: string[]
   allowed_collections: string[]
+  allowed_chatbots: string[]
   rate_limit_per_minute: number | null
   rate_limit_per_hour: number | null
   rate_limit_per_day: number | null
@@ -39,6 +40,7 @@ export function presentKey(k: KeyRow): KeyView {
     allowed_endpoints: k.allowed_endpoints,
     allowed_ips: k.allowed_ips,
     allowed_collections: k.allowed_collections,
+    allowed_chatbots: k.allowed_chatbots,
     rate_limit_per_minute: k.rate_limit_per_minute,
     rate_limit_per_hour: k.rate_limit_per_hour,
     rate_limit_per_day: k.rate_limit_per_day,
@@ -88,6 +90,7 @@ export class ApiKeyService {
         allowed_endpoints: input.allowed_endpoints ?? [],
         allowed_ips: input.allowed_ips ?? [],
         allowed_collections: input.allowed_collections ?? [],
+        allowed_chatbots: input.allowed_chatbots ?? [],
         rate_limit_per_minute: input.rate_limit_per_minute ?? null,
         rate_limit_per_hour: input.rate_limit_per_hour ?? null,
         rate_limit_per_day: input.rate_limit_per_day ?? null,

@@ -4,7 +4,7 @@ import { can, canAssign, canManage, PERMISSIONS, permissionsOf, ROLES, type Perm
 /** The full expected grant table: every role × every permission, so a new grant anywhere shows up here. */
 const EXPECTED: Record<Role, Permission[]> = {
   read_only: ['profile:read', 'api_keys:read', 'rag:read'],
-  user: ['profile:read', 'api_keys:read', 'rag:read', 'api_keys:write', 'llm:use', 'rag:write'],
+  user: ['profile:read', 'api_keys:read', 'rag:read', 'api_keys:write', 'llm:use', 'rag:write', 'chatbots:use'],
   admin: [
     'profile:read',
     'api_keys:read',
@@ -12,6 +12,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'api_keys:write',
     'llm:use',
     'rag:write',
+    'chatbots:use',
     'api_keys:admin',
     'users:read',
     'users:manage',
@@ -21,6 +22,7 @@ const EXPECTED: Record<Role, Permission[]> = {
     'providers:manage',
     'budgets:manage',
     'rag:admin',
+    'chatbots:admin',
   ],
   super_admin: [...PERMISSIONS],
 }

@@ -22,11 +22,15 @@ export const PERMISSIONS = [
   'rag:write',
   /** Every user's collections. */
   'rag:admin',
+  /** Own chatbots: build them and talk to them. */
+  'chatbots:use',
+  /** Every user's chatbots and their conversations. */
+  'chatbots:admin',
 ] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
 const readOnly: Permission[] = ['profile:read', 'api_keys:read', 'rag:read']
-const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use', 'rag:write']
+const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use', 'rag:write', 'chatbots:use']
 const admin: Permission[] = [
   ...user,
   'api_keys:admin',
@@ -38,6 +42,7 @@ const admin: Permission[] = [
   'providers:manage',
   'budgets:manage',
   'rag:admin',
+  'chatbots:admin',
 ]
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {

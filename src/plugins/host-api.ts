@@ -4,6 +4,7 @@ import { ApiError } from '../http/errors.ts'
 import { costMicros } from '../gateway/pricing.ts'
 import type { Caller, GatewayService } from '../gateway/service.ts'
 import type { Logger } from '../log.ts'
+import type { ChatbotService } from '../chatbots/service.ts'
 import type { RagService } from '../rag/service.ts'
 import type { HostCallName } from './sandbox/index.ts'
 import { guardedFetch, NetDenied } from './net-guard.ts'
@@ -45,6 +46,7 @@ export class HostApi {
       box: SecretBox
       gateway: GatewayService
       rag: RagService
+      chatbots: ChatbotService
       log: Logger
       /** The current row of an enabled plugin (cached by the plugin service). */
       plugin: (name: string) => PluginRow | undefined
@@ -123,9 +125,18 @@ export class HostApi {
         )
       }
       case 'chatbots.invoke': {
-        const req = (args[0] ?? {}) as { chatbot_id?: string }
+        const req = (args[0] ?? {}) as { chatbot_id?: string; message?: string; conversation_id?: string }
         need(req.chatbot_id && granted.chatbots?.invoke.includes(req.chatbot_id), `chatbot ${req.chatbot_id ?? '(none)'}`)
-        throw new HostCallError('not_available', 'Chatbots are not available on this platform version')
+        if (typeof req.message !== 'string' || !req.message) throw new HostCallError('bad_request', 'chatbots.invoke needs a message string')
+        // Granted by id, so the administrator's grant is the access check; the plugin speaks as itself.
+        const bot = await this.deps.chatbots.get({ userId: row.granted_by!, isAdmin: true }, req.chatbot_id!)
+        return this.deps.chatbots.chat(
+          bot,
+          { message: req.message, ...(req.conversation_id ? { conversation_id: req.conversation_id } : {}) },
+          { ...this.#caller(row, invocationId), source: 'chatbot' },
+          { userId: null, apiKeyId: null, source: 'plugin' },
+          AbortSignal.timeout(120_000),
+        )
       }
       case 'fetch':
         return this.#fetch(row, granted, invocationId, args[0])

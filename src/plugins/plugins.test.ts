@@ -344,3 +344,35 @@ describe('install by upload', () => {
     expect((await env.app.handle(new Request(`http://localhost${A}/install`, { method: 'POST', headers: { authorization: `Bearer ${admin}` }, body: notZip }))).status).toBe(400)
   })
 })
+
+describe('chatbots.invoke', () => {
+  test('a plugin talks to the chatbot it was granted, and is refused any other', async () => {
+    const bot = (await env.call('POST', '/api-internal/v1/chatbots', { token: admin, body: { name: 'helper', model: 'tee-chat' } })).body
+    const otherBot = (await env.call('POST', '/api-internal/v1/chatbots', { token: admin, body: { name: 'secret', model: 'tee-chat' } })).body
+    writePlugin(
+      'asker',
+      { permissions: { chatbots: { invoke: [bot.id] } }, routes: [{ method: 'POST', path: '/ask/:which', auth: 'public' }] },
+      `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class Asker extends BasePlugin {
+  override routes = {
+    'POST /ask/:which': async (_req: Request, ctx: PluginContext) => {
+      const id = ctx.params.which === 'granted' ? '${bot.id}' : '${otherBot.id}'
+      try {
+        return Response.json({ ok: true, answer: await ctx.chatbots.invoke({ chatbot_id: id, message: 'hello bot' }) })
+      } catch (err) {
+        return Response.json({ ok: false, code: (err as { code?: string }).code })
+      }
+    },
+  }
+}
+`,
+    )
+    expect((await env.call('POST', `${A}/discover`, { token: admin })).status).toBe(200)
+    expect((await enable('asker')).status).toBe(200)
+    const granted = (await (await pub('/asker/ask/granted', { method: 'POST' })).json()) as any
+    expect(granted.ok).toBe(true)
+    expect(granted.answer.response).toContain('hello bot')
+    expect(granted.answer.conversation_id).toBeString()
+    expect(await (await pub('/asker/ask/other', { method: 'POST' })).json()).toMatchObject({ ok: false, code: 'permission_denied' })
+  })
+})

@@ -8,6 +8,7 @@ import type { Sql } from '../db/client.ts'
 import type { GatewayService } from '../gateway/service.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Logger } from '../log.ts'
+import type { ChatbotService } from '../chatbots/service.ts'
 import type { RagService } from '../rag/service.ts'
 import { unpackPluginArchive } from './archive.ts'
 import { CronRunner } from './cron.ts'
@@ -57,11 +58,20 @@ export class PluginService {
       box: SecretBox
       gateway: GatewayService
       rag: RagService
+      chatbots: ChatbotService
       replica: string
     },
   ) {
     this.store = new PluginStore(deps.sql)
-    this.host = new HostApi({ sql: deps.sql, box: deps.box, gateway: deps.gateway, rag: deps.rag, log: deps.log, plugin: (n) => this.#loaded.get(n)?.row })
+    this.host = new HostApi({
+      sql: deps.sql,
+      box: deps.box,
+      gateway: deps.gateway,
+      rag: deps.rag,
+      chatbots: deps.chatbots,
+      log: deps.log,
+      plugin: (n) => this.#loaded.get(n)?.row,
+    })
     this.cron = new CronRunner({ plugins: this, sql: deps.sql, log: deps.log, replica: deps.replica })
   }
 

@@ -1,0 +1,154 @@
+/** Chatbots: CRUD and ownership, templates, grounding with sources, fallback, memory trimming, the external chat API. */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { startUpstream, type Upstream } from '../../test/fixtures/upstream.ts'
+import { createTestEnv, type TestEnv } from '../../test/harness.ts'
+import { countTokens } from '../gateway/tokens.ts'
+
+let env: TestEnv
+let up: Upstream
+let owner: Awaited<ReturnType<TestEnv['user']>>
+let other: Awaited<ReturnType<TestEnv['user']>>
+let collectionId: string
+const C = '/api-internal/v1/chatbots'
+
+beforeAll(async () => {
+  up = await startUpstream({ models: ['bot-model'] })
+  env = await createTestEnv({ OPENAI_COMPAT_URL: up.url, RATE_LIMIT_INTERNAL_PER_MINUTE: '5000' })
+  owner = await env.user('user')
+  other = await env.user('user')
+  collectionId = (await env.call('POST', '/api-internal/v1/rag/collections', { token: owner.token, body: { name: 'kb' } })).body.id
+  const form = new FormData()
+  form.append('files', new File(['The office coffee machine is descaled every Friday by the facilities team.'], 'coffee.txt'))
+  form.append('files', new File(['Parking permits are renewed each January at the front desk.'], 'parking.txt'))
+  await env.app.handle(
+    new Request(`http://localhost/api-internal/v1/rag/collections/${collectionId}/documents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner.token}` },
+      body: form,
+    }),
+  )
+  for (let i = 0; i < 300; i++) {
+    const docs = (await env.call('GET', `/api-internal/v1/rag/collections/${collectionId}/documents`, { token: owner.token })).body.data
+    if (docs.every((d: any) => d.status === 'indexed')) break
+    await Bun.sleep(50)
+  }
+})
+afterAll(async () => {
+  await env.close()
+  await up.stop()
+})
+
+const create = async (body: Record<string, unknown>, token = owner.token) => {
+  const res = await env.call('POST', C, { token, body: { name: 'bot', model: 'bot-model', ...body } })
+  expect(res.status).toBe(201)
+  return res.body as { id: string; system_prompt: string }
+}
+const chat = (id: string, body: Record<string, unknown>, token = owner.token) =>
+  env.call('POST', `/api-internal/v1/chatbot/${id}/chat`, { token, body })
+const lastUpstream = () => up.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!.body as { messages: { role: string; content: string }[] }
+
+describe('builder', () => {
+  test('a type brings its template; another user cannot see or use the chatbot', async () => {
+    const bot = await create({ type: 'customer_support', prompt_variables: { company: 'Acme' } })
+    expect(bot.system_prompt).toContain('customer support agent for {{company}}')
+    expect((await env.call('GET', `${C}/${bot.id}`, { token: other.token })).status).toBe(404)
+    expect((await env.call('PATCH', `${C}/${bot.id}`, { token: other.token, body: { name: 'mine' } })).status).toBe(404)
+    expect((await chat(bot.id, { message: 'hi' }, other.token)).status).toBe(404)
+    expect((await env.call('GET', `${C}/${bot.id}`, { token: await env.adminToken() })).status).toBe(200)
+    const foreignCollection = await env.call('POST', C, { token: other.token, body: { name: 'x', model: 'bot-model', rag_collections: [collectionId] } })
+    expect(foreignCollection.status).toBe(404)
+  })
+
+  test('template variables are filled in what goes upstream', async () => {
+    const bot = await create({ type: 'customer_support', prompt_variables: { company: 'Acme Corp' } })
+    expect((await chat(bot.id, { message: 'hello' })).status).toBe(200)
+    const system = lastUpstream().messages[0]!
+    expect(system.role).toBe('system')
+    expect(system.content).toContain('Acme Corp')
+    expect(system.content).toContain(new Date().toISOString().slice(0, 10))
+    expect(system.content).not.toContain('{{')
+  })
+})
+
+describe('grounded chat', () => {
+  test('the upstream receives the retrieved chunks and the answer carries their sources', async () => {
+    const bot = await create({ rag_collections: [collectionId], rag_top_k: 1, rag_mode: 'lexical' })
+    const res = await chat(bot.id, { message: 'when is the coffee machine descaled?' })
+    expect(res.status).toBe(200)
+    expect(res.body.sources).toHaveLength(1)
+    expect(res.body.sources[0]).toMatchObject({ index: 1, document_name: 'coffee.txt', collection_id: collectionId })
+    expect(lastUpstream().messages[0]!.content).toContain('descaled every Friday')
+    expect(lastUpstream().messages[0]!.content).not.toContain('Parking permits')
+    const conv = await env.call('GET', `${C}/${bot.id}/conversations/${res.body.conversation_id}`, { token: owner.token })
+    expect(conv.body.data.map((m: any) => m.role)).toEqual(['user', 'assistant'])
+    expect(conv.body.data[1].sources[0].document_name).toBe('coffee.txt')
+  })
+
+  test('with must_cite, the citations the answer makes come back as structured sources', async () => {
+    const bot = await create({ rag_collections: [collectionId], rag_top_k: 2, rag_mode: 'lexical', must_cite: true })
+    // The local upstream echoes the question, so the answer cites [1] exactly when the question does.
+    const res = await chat(bot.id, { message: 'coffee machine descaled parking? see [1]' })
+    expect(lastUpstream().messages[0]!.content).toContain('square brackets')
+    expect(res.body.citations.map((c: any) => c.index)).toEqual([1])
+    expect(res.body.citations[0].document_name).toBe(res.body.sources[0].document_name)
+  })
+
+  test('nothing relevant: the fallback response, without asking the model', async () => {
+    const bot = await create({ rag_collections: [collectionId], rag_mode: 'lexical', fallback_response: 'Sorry, I only know office matters.' })
+    const before = up.requests.length
+    const res = await chat(bot.id, { message: 'quantum chromodynamics' })
+    expect(res.body).toMatchObject({ response: 'Sorry, I only know office matters.', fallback: true, sources: [] })
+    expect(up.requests.length).toBe(before)
+  })
+})
+
+describe('memory', () => {
+  test('history is trimmed oldest first to fit the context window by real token counts; the new message never', async () => {
+    const bot = await create({ context_window: 700, max_tokens: 100, memory_length: 50 })
+    const long = (i: number) => `message ${i}: ${'lorem ipsum dolor sit amet '.repeat(12)}`
+    let conversation: string | undefined
+    for (let i = 0; i < 6; i++) {
+      const res = await chat(bot.id, { message: long(i), ...(conversation ? { conversation_id: conversation } : {}) })
+      expect(res.status).toBe(200)
+      conversation = res.body.conversation_id
+    }
+    const sent = lastUpstream().messages
+    expect(sent.at(-1)).toEqual({ role: 'user', content: long(5) })
+    const total = sent.reduce((n, m) => n + countTokens(m.content) + 4, 3)
+    expect(total).toBeLessThanOrEqual(700 - 100)
+    // Some history was kept, the oldest was dropped.
+    expect(sent.length).toBeGreaterThan(2)
+    expect(sent.some((m) => m.content === long(0))).toBe(false)
+    const tooLong = await chat(bot.id, { message: 'word '.repeat(2000), conversation_id: conversation! })
+    expect(tooLong.status).toBe(400)
+    expect(tooLong.body.error.param).toBe('message')
+  })
+})
+
+describe('external API', () => {
+  test('keys with the chatbots scope, narrowed to chatbots; conversations belong to their key', async () => {
+    const bot = await create({})
+    const otherBot = await create({})
+    const key = async (body: Record<string, unknown>) =>
+      (await env.call('POST', '/api-internal/v1/api-keys', { token: owner.token, body: { name: 'k', ...body } })).body.key as string
+    const narrow = await key({ scopes: ['chatbots'], allowed_chatbots: [bot.id] })
+    const second = await key({ scopes: ['chatbots'] })
+    const llm = await key({ scopes: ['llm'] })
+    const first = await env.call('POST', `/api/v1/chatbot/${bot.id}/chat`, { apiKey: narrow, body: { message: 'hello there' } })
+    expect(first.status).toBe(200)
+    expect(first.body.response).toContain('hello there')
+    const again = await env.call('POST', `/api/v1/chatbot/${bot.id}/chat`, {
+      apiKey: narrow,
+      body: { message: 'and again', conversation_id: first.body.conversation_id },
+    })
+    expect(again.body.conversation_id).toBe(first.body.conversation_id)
+    expect(lastUpstream().messages.map((m) => m.content)).toEqual(expect.arrayContaining(['hello there', 'and again']))
+    expect((await env.call('POST', `/api/v1/chatbot/${otherBot.id}/chat`, { apiKey: narrow, body: { message: 'x' } })).status).toBe(404)
+    expect(
+      (await env.call('POST', `/api/v1/chatbot/${bot.id}/chat`, { apiKey: second, body: { message: 'x', conversation_id: first.body.conversation_id } })).status,
+    ).toBe(404)
+    expect((await env.call('POST', `/api/v1/chatbot/${bot.id}/chat`, { apiKey: llm, body: { message: 'x' } })).status).toBe(403)
+    const [usage] = await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM usage_records WHERE source = 'chatbot'`
+    expect(usage!.n).toBeGreaterThan(0)
+  })
+})

@@ -1,0 +1,79 @@
+import { t } from 'elysia'
+
+export const CHATBOT_TYPES = ['assistant', 'customer_support', 'teacher', 'researcher', 'creative_writer', 'custom'] as const
+export type ChatbotType = (typeof CHATBOT_TYPES)[number]
+const TypeSchema = t.Union([
+  t.Literal('assistant'),
+  t.Literal('customer_support'),
+  t.Literal('teacher'),
+  t.Literal('researcher'),
+  t.Literal('creative_writer'),
+  t.Literal('custom'),
+])
+const ModeSchema = t.Union([t.Literal('lexical'), t.Literal('vector'), t.Literal('hybrid')])
+
+const fields = {
+  name: t.String({ minLength: 1, maxLength: 200 }),
+  type: TypeSchema,
+  model: t.String({ minLength: 1, maxLength: 200 }),
+  /** Default: the type's template. `{{name}}` placeholders are filled from prompt_variables; `{{date}}` is today. */
+  system_prompt: t.String({ minLength: 1, maxLength: 20_000 }),
+  prompt_variables: t.Record(t.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }), t.String({ maxLength: 2000 })),
+  temperature: t.Number({ minimum: 0, maximum: 2 }),
+  max_tokens: t.Integer({ minimum: 1, maximum: 100_000 }),
+  context_window: t.Integer({ minimum: 512, maximum: 2_000_000 }),
+  memory_length: t.Integer({ minimum: 0, maximum: 200 }),
+  rag_collections: t.Array(t.String({ format: 'uuid' }), { maxItems: 20, uniqueItems: true }),
+  rag_top_k: t.Integer({ minimum: 1, maximum: 50 }),
+  rag_score_threshold: t.Nullable(t.Number()),
+  rag_mode: t.Nullable(ModeSchema),
+  fallback_response: t.Nullable(t.String({ maxLength: 4000 })),
+  must_cite: t.Boolean(),
+  is_active: t.Boolean(),
+}
+
+export const CreateChatbotBody = t.Composite(
+  [t.Object({ name: fields.name, model: fields.model }), t.Partial(t.Omit(t.Object(fields), ['name', 'model']))],
+  { additionalProperties: false },
+)
+export type CreateChatbotInput = typeof CreateChatbotBody.static
+
+export const UpdateChatbotBody = t.Partial(t.Object(fields), { additionalProperties: false, minProperties: 1 })
+export type UpdateChatbotInput = typeof UpdateChatbotBody.static
+
+export const ChatbotSchema = t.Object({
+  id: t.String({ format: 'uuid' }),
+  owner_id: t.String({ format: 'uuid' }),
+  ...fields,
+  created_at: t.String({ format: 'date-time' }),
+  updated_at: t.String({ format: 'date-time' }),
+})
+
+export const ChatBody = t.Object(
+  { message: t.String({ minLength: 1, maxLength: 100_000 }), conversation_id: t.Optional(t.String({ format: 'uuid' })) },
+  { additionalProperties: false },
+)
+export type ChatInput = typeof ChatBody.static
+
+export const SourceSchema = t.Object({
+  index: t.Integer(),
+  document_id: t.String(),
+  document_name: t.String(),
+  collection_id: t.String(),
+  chunk_id: t.Integer(),
+  score: t.Number(),
+  snippet: t.String(),
+  metadata: t.Record(t.String(), t.Unknown()),
+})
+export type Source = typeof SourceSchema.static
+
+export const ChatResponseSchema = t.Object({
+  response: t.String(),
+  conversation_id: t.String({ format: 'uuid' }),
+  sources: t.Array(SourceSchema),
+  /** With must_cite: the sources the answer cites as [n], in order of first citation. */
+  citations: t.Array(SourceSchema),
+  fallback: t.Boolean(),
+  usage: t.Nullable(t.Object({ prompt_tokens: t.Integer(), completion_tokens: t.Integer() })),
+})
+export type ChatResponse = typeof ChatResponseSchema.static

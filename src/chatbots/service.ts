@@ -1,0 +1,276 @@
+import type { Sql } from '../db/client.ts'
+import { ApiError } from '../http/errors.ts'
+import { countTokens } from '../gateway/tokens.ts'
+import type { Caller, GatewayService } from '../gateway/service.ts'
+import type { CollectionRow } from '../rag/collections.ts'
+import type { SearchService } from '../rag/search.ts'
+import type { ChatInput, ChatResponse, CreateChatbotInput, Source, UpdateChatbotInput } from './model.ts'
+import { DEFAULT_TEMPLATES, renderPrompt } from './templates.ts'
+
+export interface ChatbotRow {
+  id: string
+  owner_id: string
+  name: string
+  type: keyof typeof DEFAULT_TEMPLATES
+  model: string
+  system_prompt: string
+  prompt_variables: Record<string, string>
+  temperature: number
+  max_tokens: number
+  context_window: number
+  memory_length: number
+  rag_collections: string[]
+  rag_top_k: number
+  rag_score_threshold: number | null
+  rag_mode: 'lexical' | 'vector' | 'hybrid' | null
+  fallback_response: string | null
+  must_cite: boolean
+  is_active: boolean
+  created_at: Date
+  updated_at: Date
+}
+
+export const presentChatbot = (c: ChatbotRow) => ({
+  ...c,
+  created_at: c.created_at.toISOString(),
+  updated_at: c.updated_at.toISOString(),
+})
+
+/** Who owns or may reach chatbots: admins (chatbots:admin) all, everyone else their own. */
+export interface ChatbotActor {
+  userId: string
+  isAdmin: boolean
+  allowedChatbots?: readonly string[]
+}
+
+/** Who is talking, for the conversation's ownership. */
+export interface Speaker {
+  userId: string | null
+  apiKeyId: string | null
+  source: 'internal' | 'api' | 'plugin'
+}
+
+/** Tokens of the chat template around each message (role markers), as the gateway estimates them. */
+const PER_MESSAGE_TOKENS = 4
+
+/**
+ * Chatbots and their conversations. A chat turn: retrieve from the chatbot's collections, answer with the fallback
+ * when nothing relevant is found, otherwise send the system prompt, the retrieved context and as much recent history
+ * as fits the context window (by real token counts; the new message is never cut) through the gateway, and keep both
+ * messages with their sources.
+ */
+export class ChatbotService {
+  constructor(
+    readonly sql: Sql,
+    readonly gateway: GatewayService,
+    readonly search: SearchService,
+  ) {}
+
+  #visible(actor: ChatbotActor) {
+    const sql = this.sql
+    const owner = actor.isAdmin ? sql`TRUE` : sql`owner_id = ${actor.userId}`
+    const restricted = actor.allowedChatbots?.length ? sql`id = ANY(${actor.allowedChatbots}::uuid[])` : sql`TRUE`
+    return sql`${owner} AND ${restricted}`
+  }
+
+  async list(actor: ChatbotActor): Promise<ChatbotRow[]> {
+    return [...(await this.sql<ChatbotRow[]>`SELECT * FROM chatbots WHERE ${this.#visible(actor)} ORDER BY created_at DESC`)]
+  }
+
+  /** Another user's chatbot is reported as missing, so ids cannot be probed. */
+  async get(actor: ChatbotActor, id: string): Promise<ChatbotRow> {
+    const [row] = await this.sql<ChatbotRow[]>`SELECT * FROM chatbots WHERE id = ${id} AND ${this.#visible(actor)}`
+    if (!row) throw new ApiError('not_found', `Chatbot ${id} not found`)
+    return row
+  }
+
+  async #checkCollections(actor: ChatbotActor, ids: readonly string[] | undefined): Promise<void> {
+    if (!ids?.length) return
+    const rows = await this.sql<{ id: string }[]>`
+      SELECT id FROM rag_collections WHERE id = ANY(${ids}::uuid[]) AND (${actor.isAdmin} OR owner_id = ${actor.userId})`
+    const missing = ids.filter((id) => !rows.some((r) => r.id === id))
+    if (missing.length) throw new ApiError('not_found', `Collection ${missing[0]} not found`, 'rag_collections')
+  }
+
+  async create(actor: ChatbotActor, input: CreateChatbotInput): Promise<ChatbotRow> {
+    await this.#checkCollections(actor, input.rag_collections)
+    const type = input.type ?? 'assistant'
+    const [row] = await this.sql<ChatbotRow[]>`
+      INSERT INTO chatbots ${this.sql({
+        owner_id: actor.userId,
+        ...input,
+        type,
+        system_prompt: input.system_prompt ?? DEFAULT_TEMPLATES[type],
+        prompt_variables: this.sql.json(input.prompt_variables ?? {}),
+      } as never)}
+      RETURNING *`
+    return row!
+  }
+
+  async update(actor: ChatbotActor, id: string, patch: UpdateChatbotInput): Promise<ChatbotRow> {
+    await this.get(actor, id)
+    await this.#checkCollections(actor, patch.rag_collections)
+    const fields: Record<string, unknown> = { ...patch }
+    if (patch.prompt_variables) fields.prompt_variables = this.sql.json(patch.prompt_variables)
+    const [row] = await this.sql<ChatbotRow[]>`UPDATE chatbots SET ${this.sql(fields)}, updated_at = now() WHERE id = ${id} RETURNING *`
+    return row!
+  }
+
+  async delete(actor: ChatbotActor, id: string): Promise<void> {
+    await this.get(actor, id)
+    await this.sql`DELETE FROM chatbots WHERE id = ${id}`
+  }
+
+  /** The conversation, if this speaker may continue it (its own, on this chatbot); otherwise a 404. */
+  async #conversation(bot: ChatbotRow, id: string | undefined, speaker: Speaker, firstMessage: string): Promise<string> {
+    if (id) {
+      const [conv] = await this.sql<{ id: string }[]>`
+        SELECT id FROM chatbot_conversations
+        WHERE id = ${id} AND chatbot_id = ${bot.id} AND user_id IS NOT DISTINCT FROM ${speaker.userId}
+          AND api_key_id IS NOT DISTINCT FROM ${speaker.apiKeyId}`
+      if (!conv) throw new ApiError('not_found', `Conversation ${id} not found`, 'conversation_id')
+      return conv.id
+    }
+    const [conv] = await this.sql<{ id: string }[]>`
+      INSERT INTO chatbot_conversations (chatbot_id, user_id, api_key_id, source, title)
+      VALUES (${bot.id}, ${speaker.userId}, ${speaker.apiKeyId}, ${speaker.source}, ${firstMessage.slice(0, 80)})
+      RETURNING id`
+    return conv!.id
+  }
+
+  async #retrieve(bot: ChatbotRow, query: string, caller: Caller): Promise<(Source & { text: string })[]> {
+    if (bot.rag_collections.length === 0) return []
+    const collections = await this.sql<CollectionRow[]>`SELECT * FROM rag_collections WHERE id = ANY(${bot.rag_collections}::uuid[])`
+    const hits = (
+      await Promise.all(
+        collections.map((c) =>
+          this.search.searchCollection(
+            c,
+            {
+              query,
+              top_k: bot.rag_top_k,
+              ...(bot.rag_mode && (bot.rag_mode === 'lexical' || c.embedding_model) ? { mode: bot.rag_mode } : {}),
+              ...(bot.rag_score_threshold !== null ? { score_threshold: bot.rag_score_threshold } : {}),
+            },
+            caller,
+          ),
+        ),
+      )
+    ).flatMap((r) => r.results)
+    return hits
+      .sort((a, b) => b.score - a.score)
+      .slice(0, bot.rag_top_k)
+      .map((r, i) => ({
+        index: i + 1,
+        document_id: r.document_id,
+        document_name: r.document_name,
+        collection_id: r.collection_id,
+        chunk_id: r.chunk_id,
+        score: r.score,
+        snippet: r.snippet,
+        metadata: r.metadata,
+        text: r.text,
+      }))
+  }
+
+  /** One turn of a conversation. */
+  async chat(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, signal: AbortSignal): Promise<ChatResponse> {
+    if (!bot.is_active) throw new ApiError('invalid_request', `The chatbot "${bot.name}" is not active`)
+    const started = performance.now()
+    const conversationId = await this.#conversation(bot, input.conversation_id, speaker, input.message)
+    const retrieved = await this.#retrieve(bot, input.message, caller)
+    const sources: Source[] = retrieved.map(({ text: _text, ...s }) => s)
+
+    const save = async (content: string, extra: { prompt?: number; completion?: number; model?: string }) => {
+      await this.sql.begin(async (tx) => {
+        await tx`INSERT INTO chatbot_messages (conversation_id, role, content) VALUES (${conversationId}, 'user', ${input.message})`
+        await tx`
+          INSERT INTO chatbot_messages (conversation_id, role, content, sources, prompt_tokens, completion_tokens, model, latency_ms)
+          VALUES (${conversationId}, 'assistant', ${content}, ${tx.json(sources as never)}, ${extra.prompt ?? null},
+            ${extra.completion ?? null}, ${extra.model ?? null}, ${Math.round(performance.now() - started)})`
+        await tx`UPDATE chatbot_conversations SET updated_at = now() WHERE id = ${conversationId}`
+      })
+    }
+
+    if (bot.rag_collections.length > 0 && retrieved.length === 0 && bot.fallback_response) {
+      await save(bot.fallback_response, {})
+      return { response: bot.fallback_response, conversation_id: conversationId, sources: [], citations: [], fallback: true, usage: null }
+    }
+
+    let system = renderPrompt(bot.system_prompt, bot.prompt_variables)
+    if (retrieved.length > 0) {
+      system +=
+        '\n\nAnswer using the numbered context below. If it does not contain the answer, say so.' +
+        (bot.must_cite ? ' Cite the context you use with its number in square brackets, e.g. [1].' : '') +
+        '\n\nContext:\n' +
+        retrieved.map((r) => `[${r.index}] (${r.document_name}) ${r.text}`).join('\n\n')
+    }
+    const messages = await this.#fit(conversationId, bot, system, input.message)
+    const res = await this.gateway.chat(
+      caller,
+      { model: bot.model, messages, temperature: bot.temperature, max_tokens: bot.max_tokens, stream: false } as never,
+      signal,
+    )
+    const body = (await res.json()) as { choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
+    const answer = body.choices?.[0]?.message?.content ?? ''
+    await save(answer, { prompt: body.usage?.prompt_tokens ?? 0, completion: body.usage?.completion_tokens ?? 0, model: bot.model })
+    const cited = [...answer.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]))
+    const citations = [...new Set(cited)].flatMap((n) => sources.filter((s) => s.index === n))
+    return {
+      response: answer,
+      conversation_id: conversationId,
+      sources,
+      citations: bot.must_cite ? citations : [],
+      fallback: false,
+      usage: body.usage ? { prompt_tokens: body.usage.prompt_tokens, completion_tokens: body.usage.completion_tokens } : null,
+    }
+  }
+
+  /**
+   * System prompt + as many of the last `memory_length` messages as fit + the new message, within the context
+   * window minus the answer's max_tokens. History goes oldest first; the new message is never shortened: if it does
+   * not fit with the system prompt alone, the request is refused.
+   */
+  async #fit(conversationId: string, bot: ChatbotRow, system: string, message: string): Promise<{ role: string; content: string }[]> {
+    const budget = bot.context_window - bot.max_tokens
+    const fixed = countTokens(system) + countTokens(message) + 2 * PER_MESSAGE_TOKENS + 3
+    if (fixed > budget)
+      throw new ApiError(
+        'invalid_request',
+        `The message and the chatbot's instructions need ${fixed} tokens; the context window leaves ${budget} after the answer's ${bot.max_tokens}`,
+        'message',
+      )
+    const history = bot.memory_length
+      ? (
+          await this.sql<{ role: string; content: string }[]>`
+            SELECT role, content FROM chatbot_messages WHERE conversation_id = ${conversationId} ORDER BY id DESC LIMIT ${bot.memory_length}`
+        ).reverse()
+      : []
+    let used = fixed
+    let from = history.length
+    while (from > 0) {
+      const cost = countTokens(history[from - 1]!.content) + PER_MESSAGE_TOKENS
+      if (used + cost > budget) break
+      used += cost
+      from--
+    }
+    return [{ role: 'system', content: system }, ...history.slice(from), { role: 'user', content: message }]
+  }
+
+  async conversations(bot: ChatbotRow, speaker: Speaker | null): Promise<{ id: string; title: string; source: string; created_at: Date; updated_at: Date }[]> {
+    return [
+      ...(await this.sql<{ id: string; title: string; source: string; created_at: Date; updated_at: Date }[]>`
+        SELECT id, title, source, created_at, updated_at FROM chatbot_conversations
+        WHERE chatbot_id = ${bot.id} AND (${speaker === null} OR user_id IS NOT DISTINCT FROM ${speaker?.userId ?? null})
+        ORDER BY updated_at DESC LIMIT 200`),
+    ]
+  }
+
+  async messages(bot: ChatbotRow, conversationId: string) {
+    const [conv] = await this.sql`SELECT id FROM chatbot_conversations WHERE id = ${conversationId} AND chatbot_id = ${bot.id}`
+    if (!conv) throw new ApiError('not_found', `Conversation ${conversationId} not found`)
+    return this.sql`
+      SELECT id, role, content, sources, prompt_tokens, completion_tokens, model, latency_ms, created_at
+      FROM chatbot_messages WHERE conversation_id = ${conversationId} ORDER BY id`
+  }
+}
