@@ -56,3 +56,5 @@ CREATE TABLE chatbot_messages (
 CREATE INDEX chatbot_messages_conversation_idx ON chatbot_messages (conversation_id, id);
 
 ALTER TABLE api_keys ADD COLUMN allowed_chatbots text[] NOT NULL DEFAULT '{}';
+-- Web origins allowed to use the key from a browser (the chat widget's publishable keys); empty: none.
+ALTER TABLE api_keys ADD COLUMN allowed_origins text[] NOT NULL DEFAULT '{}';

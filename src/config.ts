@@ -67,6 +67,8 @@ export const ConfigSchema = T.Object({
   /** Folders searched for plugins at start-up (comma-separated). */
   PLUGINS_DIRS: T.String({ default: 'plugins' }),
   PLUGIN_RATE_LIMIT_PER_MINUTE: T.Integer({ minimum: 1, default: 600 }),
+  /** Chat widget messages per minute per chatbot and visitor IP (publishable keys are public by nature). */
+  WIDGET_RATE_LIMIT_PER_MINUTE: T.Integer({ minimum: 1, default: 20 }),
   PLUGIN_UPLOAD_MAX_MB: T.Number({ exclusiveMinimum: 0, default: 5 }),
   /** Node.js >= 24 for the plugin sandbox; default: the one installed in node_modules. */
   SANDBOX_NODE_PATH: T.Optional(T.String({ minLength: 1 })),

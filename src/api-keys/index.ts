@@ -138,6 +138,7 @@ export function publicKeyRoutes(s: Services) {
         allowed_ips: k.allowed_ips,
         allowed_collections: k.allowed_collections,
         allowed_chatbots: k.allowed_chatbots,
+        allowed_origins: k.allowed_origins,
         rate_limit_per_minute: k.rate_limit_per_minute,
         rate_limit_per_hour: k.rate_limit_per_hour,
         rate_limit_per_day: k.rate_limit_per_day,

@@ -22,6 +22,8 @@ const restrictions = {
   allowed_collections: t.Array(t.String({ format: 'uuid' }), { maxItems: 100, uniqueItems: true }),
   /** Chatbots the key may talk to (chatbots scope); empty: all of its owner's. */
   allowed_chatbots: t.Array(t.String({ format: 'uuid' }), { maxItems: 100, uniqueItems: true }),
+  /** Web origins (scheme://host[:port]) that may use the key from a browser, e.g. for the chat widget. */
+  allowed_origins: t.Array(t.String({ pattern: '^https?://[^/\\s]+$', maxLength: 300 }), { maxItems: 50, uniqueItems: true }),
   rate_limit_per_minute: RateLimit,
   rate_limit_per_hour: RateLimit,
   rate_limit_per_day: RateLimit,
@@ -84,6 +86,7 @@ export const MeSchema = t.Object({
     allowed_ips: t.Array(t.String()),
     allowed_collections: t.Array(t.String()),
     allowed_chatbots: t.Array(t.String()),
+    allowed_origins: t.Array(t.String()),
     rate_limit_per_minute: t.Nullable(t.Integer()),
     rate_limit_per_hour: t.Nullable(t.Integer()),
     rate_limit_per_day: t.Nullable(t.Integer()),

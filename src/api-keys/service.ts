@@ -16,6 +16,7 @@ export interface KeyRow {
   allowed_ips: string[]
   allowed_collections: string[]
   allowed_chatbots: string[]
+  allowed_origins: string[]
   rate_limit_per_minute: number | null
   rate_limit_per_hour: number | null
   rate_limit_per_day: number | null
@@ -41,6 +42,7 @@ export function presentKey(k: KeyRow): KeyView {
     allowed_ips: k.allowed_ips,
     allowed_collections: k.allowed_collections,
     allowed_chatbots: k.allowed_chatbots,
+    allowed_origins: k.allowed_origins,
     rate_limit_per_minute: k.rate_limit_per_minute,
     rate_limit_per_hour: k.rate_limit_per_hour,
     rate_limit_per_day: k.rate_limit_per_day,
@@ -91,6 +93,7 @@ export class ApiKeyService {
         allowed_ips: input.allowed_ips ?? [],
         allowed_collections: input.allowed_collections ?? [],
         allowed_chatbots: input.allowed_chatbots ?? [],
+        allowed_origins: input.allowed_origins ?? [],
         rate_limit_per_minute: input.rate_limit_per_minute ?? null,
         rate_limit_per_hour: input.rate_limit_per_hour ?? null,
         rate_limit_per_day: input.rate_limit_per_day ?? null,

@@ -19,6 +19,7 @@ export type VerifiedKey = Pick<
   | 'allowed_ips'
   | 'allowed_collections'
   | 'allowed_chatbots'
+  | 'allowed_origins'
   | 'rate_limit_per_minute'
   | 'rate_limit_per_hour'
   | 'rate_limit_per_day'
@@ -93,7 +94,7 @@ export class ApiKeyVerifier {
     const generation = this.#generation
     const candidates = await this.#sql<(Omit<VerifiedKey, 'owner'> & { username: string; email: string; role: string; owner_active: boolean })[]>`
       SELECT k.id, k.name, k.key_prefix, k.key_hash, k.user_id, k.scopes, k.allowed_models, k.allowed_endpoints,
-             k.allowed_ips, k.allowed_collections, k.allowed_chatbots, k.rate_limit_per_minute, k.rate_limit_per_hour, k.rate_limit_per_day, k.rate_limit_tokens_per_minute,
+             k.allowed_ips, k.allowed_collections, k.allowed_chatbots, k.allowed_origins, k.rate_limit_per_minute, k.rate_limit_per_hour, k.rate_limit_per_day, k.rate_limit_tokens_per_minute,
              k.expires_at,
              k.is_active, u.username, u.email, u.role, u.is_active AS owner_active
       FROM api_keys k JOIN users u ON u.id = k.user_id
