@@ -152,3 +152,52 @@ describe('external API', () => {
     expect(usage!.n).toBeGreaterThan(0)
   })
 })
+
+describe('streaming and the OpenAI-style API', () => {
+  test('the test chat streams start, deltas and done, and keeps the turn', async () => {
+    const bot = await create({ rag_collections: [collectionId], rag_mode: 'lexical', rag_top_k: 1 })
+    const base = env.listen()
+    const res = await fetch(`${base}/api-internal/v1/chatbot/${bot.id}/chat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'parking permits renewed when', stream: true }),
+    })
+    expect(res.headers.get('content-type')).toContain('text/event-stream')
+    const events = [...(await res.text()).matchAll(/event: (\w+)\ndata: (.+)\n/g)].map((m) => [m[1], JSON.parse(m[2]!)] as [string, any])
+    expect(events[0]![0]).toBe('start')
+    expect(events[0]![1].sources[0].document_name).toBe('parking.txt')
+    const deltas = events.filter(([e]) => e === 'delta').map(([, d]) => d.content)
+    expect(deltas.length).toBeGreaterThan(1)
+    const done = events.at(-1)!
+    expect(done[0]).toBe('done')
+    expect(done[1].response).toBe(deltas.join(''))
+    expect(done[1].response).toContain('parking permits renewed when')
+    const stored = await env.call('GET', `${C}/${bot.id}/conversations/${done[1].conversation_id}`, { token: owner.token })
+    expect(stored.body.data[1].content).toBe(done[1].response)
+  })
+
+  test('the official openai client talks to a chatbot through its base URL, with and without streaming', async () => {
+    const { default: OpenAI } = await import('openai')
+    const bot = await create({ rag_collections: [collectionId], rag_mode: 'lexical', rag_top_k: 1 })
+    const key = (await env.call('POST', '/api-internal/v1/api-keys', { token: owner.token, body: { name: 'oa', scopes: ['chatbots'] } })).body.key
+    const client = new OpenAI({ baseURL: `${env.listen()}/api/v1/chatbot/${bot.id}/v1`, apiKey: key })
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual([bot.id])
+    const answer = await client.chat.completions.create({
+      model: bot.id,
+      messages: [
+        { role: 'user', content: 'first question' },
+        { role: 'assistant', content: 'first answer' },
+        { role: 'user', content: 'how often is the coffee machine descaled' },
+      ],
+    })
+    expect(answer.choices[0]!.message.content).toContain('coffee machine descaled')
+    expect((answer as unknown as { sources: { document_name: string }[] }).sources[0]!.document_name).toBe('coffee.txt')
+    expect(lastUpstream().messages.map((m) => m.content).slice(1)).toEqual(['first question', 'first answer', 'how often is the coffee machine descaled'])
+    const stream = await client.chat.completions.create({ model: bot.id, messages: [{ role: 'user', content: 'stream about parking' }], stream: true })
+    let text = ''
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
+    expect(text).toContain('stream about parking')
+    const denied = await new OpenAI({ baseURL: `${env.listen()}/api/v1/chatbot/${crypto.randomUUID()}/v1`, apiKey: key }).models.list().catch((e) => e)
+    expect(denied.status).toBe(404)
+  })
+})

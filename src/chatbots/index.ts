@@ -5,8 +5,10 @@ import { ApiError } from '../http/errors.ts'
 import { requestIdOf, startedAt } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
-import { ChatBody, ChatbotSchema, ChatResponseSchema, CreateChatbotBody, UpdateChatbotBody } from './model.ts'
-import { presentChatbot, type ChatbotActor } from './service.ts'
+import { ChatCompletionBody } from '../gateway/model.ts'
+import type { VerifiedKey } from '../api-keys/verifier.ts'
+import { ChatBody, ChatbotSchema, ChatResponseSchema, CreateChatbotBody, InternalChatBody, UpdateChatbotBody, type ChatResponse } from './model.ts'
+import { presentChatbot, type ChatbotActor, type ChatMessage, type ChatbotRow } from './service.ts'
 import { DEFAULT_TEMPLATES } from './templates.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
@@ -93,15 +95,27 @@ export function chatbotRoutes(s: Services) {
     )
     .post(
       '/chatbot/:id/chat',
-      async ({ user, params, body, request }) =>
-        chatbots.chat(
-          await chatbots.get(userActor(user), params.id),
-          body,
-          { source: 'chatbot', userId: user.id, apiKey: null, requestId: requestIdOf(request), startedAt: startedAt(request) },
-          { userId: user.id, apiKeyId: null, source: 'internal' },
-          request.signal,
-        ),
-      { permission: 'chatbots:use', params: IdParams, body: ChatBody, response: ChatResponseSchema, detail: { summary: 'Test chat, charged to you' } },
+      async ({ user, params, body, request }) => {
+        const bot = await chatbots.get(userActor(user), params.id)
+        const caller = { source: 'chatbot' as const, userId: user.id, apiKey: null, requestId: requestIdOf(request), startedAt: startedAt(request) }
+        const speaker = { userId: user.id, apiKeyId: null, source: 'internal' as const }
+        const { stream, ...input } = body
+        if (!stream) return chatbots.chat(bot, input, caller, speaker, request.signal)
+        // Events: start {conversation_id, sources}, delta {content}..., done {the whole turn} or error {error}.
+        return eventStream(async (send) => {
+          const done = await chatbots.chatStream(bot, input, caller, speaker, request.signal, {
+            onStart: (t) => send('start', { conversation_id: t.conversationId, sources: t.sources }),
+            onDelta: (content) => send('delta', { content }),
+          })
+          send('done', done)
+        })
+      },
+      {
+        permission: 'chatbots:use',
+        params: IdParams,
+        body: InternalChatBody,
+        detail: { summary: 'Test chat, charged to you; `stream: true` for server-sent events (start, delta, done)' },
+      },
     )
 
   const external = new Elysia({ prefix: '/api/v1', tags: ['public chatbots'] })
@@ -131,5 +145,118 @@ export function chatbotRoutes(s: Services) {
       },
     )
 
-  return new Elysia().use(internal).use(external)
+  const keyBot = (apiKey: VerifiedKey, id: string) =>
+    chatbots.get({ userId: apiKey.user_id, isAdmin: false, allowedChatbots: apiKey.allowed_chatbots }, id)
+
+  /**
+   * The chatbot as an OpenAI-compatible endpoint: base URL `/api/v1/chatbot/{id}/v1` for the official clients. The
+   * request's messages are the history (the chatbot's own system prompt and retrieval apply; system messages sent by
+   * the client are ignored); each exchange is kept in a conversation, continued with `X-Enclava-Conversation-Id`.
+   */
+  const openaiStyle = new Elysia({ prefix: '/api/v1/chatbot/:id/v1', tags: ['public chatbots'] })
+    .use(guards(s.guardDeps))
+    .get(
+      '/models',
+      async ({ apiKey, params }) => {
+        const bot = await keyBot(apiKey, params.id)
+        return { object: 'list' as const, data: [{ id: bot.id, object: 'model' as const, created: Math.floor(bot.created_at.getTime() / 1000), owned_by: 'enclava' }] }
+      },
+      { apiKey: 'chatbots', params: IdParams, detail: { summary: 'The chatbot as the one model of this base URL' } },
+    )
+    .post(
+      '/chat/completions',
+      async ({ apiKey, params, body, request, set }) => {
+        const bot = await keyBot(apiKey, params.id)
+        const turns = body.messages
+          .filter((m) => m.role === 'user' || m.role === 'assistant')
+          .map((m) => ({ role: m.role, content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => ('text' in p ? p.text : '')).join(' ') }))
+        const last = turns.at(-1)
+        if (!last || last.role !== 'user' || !last.content) throw new ApiError('invalid_request', 'The last message must be a user message with text', 'messages')
+        const conversation = request.headers.get('x-enclava-conversation-id') ?? undefined
+        const input = { message: last.content, ...(conversation ? { conversation_id: conversation } : {}) }
+        const caller = { source: 'chatbot' as const, userId: apiKey.user_id, apiKey, requestId: requestIdOf(request), startedAt: startedAt(request) }
+        const speaker = { userId: apiKey.user_id, apiKeyId: apiKey.id, source: 'api' as const }
+        const history: ChatMessage[] = turns.slice(0, -1)
+        const id = `chatcmpl-${crypto.randomUUID()}`
+        const created = Math.floor(Date.now() / 1000)
+        if (!body.stream) {
+          const done = await chatbots.chat(bot, input, caller, speaker, request.signal, history)
+          set.headers['x-enclava-conversation-id'] = done.conversation_id
+          return completion(id, created, bot, done)
+        }
+        const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) => ({
+          id,
+          object: 'chat.completion.chunk',
+          created,
+          model: bot.id,
+          choices: [{ index: 0, delta, finish_reason: finish }],
+          ...extra,
+        })
+        return eventStream(async (send) => {
+          const done = await chatbots.chatStream(
+            bot,
+            input,
+            caller,
+            speaker,
+            request.signal,
+            {
+              onStart: () => send(null, chunk({ role: 'assistant', content: '' }, null)),
+              onDelta: (content) => send(null, chunk({ content }, null)),
+            },
+            history,
+          )
+          send(null, chunk({}, 'stop', { sources: done.sources, conversation_id: done.conversation_id }))
+          if (body.stream_options?.include_usage && done.usage)
+            send(null, { id, object: 'chat.completion.chunk', created, model: bot.id, choices: [], usage: { ...done.usage, total_tokens: done.usage.prompt_tokens + done.usage.completion_tokens } })
+          send(null, '[DONE]')
+        })
+      },
+      {
+        apiKey: 'chatbots',
+        params: IdParams,
+        body: ChatCompletionBody,
+        detail: { summary: 'OpenAI-compatible chat with the chatbot (streaming too); the answer carries `sources`' },
+      },
+    )
+
+  return new Elysia().use(internal).use(external).use(openaiStyle)
+}
+
+function completion(id: string, created: number, bot: ChatbotRow, done: ChatResponse) {
+  const usage = done.usage ?? { prompt_tokens: 0, completion_tokens: 0 }
+  return {
+    id,
+    object: 'chat.completion' as const,
+    created,
+    model: bot.id,
+    choices: [{ index: 0, message: { role: 'assistant' as const, content: done.response }, finish_reason: 'stop' as const }],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+    sources: done.sources,
+    citations: done.citations,
+    conversation_id: done.conversation_id,
+  }
+}
+
+/**
+ * Server-sent events from a producer. An error after the stream started cannot change the status any more, so it
+ * becomes an `error` event with the platform's error envelope.
+ */
+function eventStream(produce: (send: (event: string | null, data: unknown) => void) => Promise<void>): Response {
+  const encoder = new TextEncoder()
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (event: string | null, data: unknown) => {
+        const payload = typeof data === 'string' ? data : JSON.stringify(data)
+        controller.enqueue(encoder.encode(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`))
+      }
+      try {
+        await produce(send)
+      } catch (err) {
+        const e = err instanceof ApiError ? err : new ApiError('upstream_error', 'The chat failed')
+        send('error', { error: { message: e.message, code: e.code, type: 'server_error', param: e.param ?? null } })
+      }
+      controller.close()
+    },
+  })
+  return new Response(stream, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } })
 }

@@ -55,6 +55,9 @@ export const ChatBody = t.Object(
 )
 export type ChatInput = typeof ChatBody.static
 
+/** The dashboard's test chat may ask for server-sent events. */
+export const InternalChatBody = t.Composite([ChatBody, t.Object({ stream: t.Optional(t.Boolean()) })], { additionalProperties: false })
+
 export const SourceSchema = t.Object({
   index: t.Integer(),
   document_id: t.String(),

@@ -50,6 +50,21 @@ export interface Speaker {
   source: 'internal' | 'api' | 'plugin'
 }
 
+export interface ChatMessage {
+  role: string
+  content: string
+}
+
+interface Turn {
+  bot: ChatbotRow
+  conversationId: string
+  message: string
+  sources: Source[]
+  /** What goes upstream; null when the fallback answers instead. */
+  messages: ChatMessage[] | null
+  started: number
+}
+
 /** Tokens of the chat template around each message (role markers), as the gateway estimates them. */
 const PER_MESSAGE_TOKENS = 4
 
@@ -173,30 +188,18 @@ export class ChatbotService {
       }))
   }
 
-  /** One turn of a conversation. */
-  async chat(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, signal: AbortSignal): Promise<ChatResponse> {
+  /**
+   * Everything before the model is asked: the conversation, retrieval, the fallback decision, and the messages to
+   * send. `history` (OpenAI-style calls, which carry their own) replaces the stored conversation's history.
+   */
+  async #prepare(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, history?: ChatMessage[]): Promise<Turn> {
     if (!bot.is_active) throw new ApiError('invalid_request', `The chatbot "${bot.name}" is not active`)
     const started = performance.now()
     const conversationId = await this.#conversation(bot, input.conversation_id, speaker, input.message)
     const retrieved = await this.#retrieve(bot, input.message, caller)
     const sources: Source[] = retrieved.map(({ text: _text, ...s }) => s)
-
-    const save = async (content: string, extra: { prompt?: number; completion?: number; model?: string }) => {
-      await this.sql.begin(async (tx) => {
-        await tx`INSERT INTO chatbot_messages (conversation_id, role, content) VALUES (${conversationId}, 'user', ${input.message})`
-        await tx`
-          INSERT INTO chatbot_messages (conversation_id, role, content, sources, prompt_tokens, completion_tokens, model, latency_ms)
-          VALUES (${conversationId}, 'assistant', ${content}, ${tx.json(sources as never)}, ${extra.prompt ?? null},
-            ${extra.completion ?? null}, ${extra.model ?? null}, ${Math.round(performance.now() - started)})`
-        await tx`UPDATE chatbot_conversations SET updated_at = now() WHERE id = ${conversationId}`
-      })
-    }
-
-    if (bot.rag_collections.length > 0 && retrieved.length === 0 && bot.fallback_response) {
-      await save(bot.fallback_response, {})
-      return { response: bot.fallback_response, conversation_id: conversationId, sources: [], citations: [], fallback: true, usage: null }
-    }
-
+    const turn: Turn = { bot, conversationId, message: input.message, sources, messages: null, started }
+    if (bot.rag_collections.length > 0 && retrieved.length === 0 && bot.fallback_response) return turn
     let system = renderPrompt(bot.system_prompt, bot.prompt_variables)
     if (retrieved.length > 0) {
       system +=
@@ -205,25 +208,92 @@ export class ChatbotService {
         '\n\nContext:\n' +
         retrieved.map((r) => `[${r.index}] (${r.document_name}) ${r.text}`).join('\n\n')
     }
-    const messages = await this.#fit(conversationId, bot, system, input.message)
-    const res = await this.gateway.chat(
-      caller,
-      { model: bot.model, messages, temperature: bot.temperature, max_tokens: bot.max_tokens, stream: false } as never,
-      signal,
-    )
-    const body = (await res.json()) as { choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
-    const answer = body.choices?.[0]?.message?.content ?? ''
-    await save(answer, { prompt: body.usage?.prompt_tokens ?? 0, completion: body.usage?.completion_tokens ?? 0, model: bot.model })
-    const cited = [...answer.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]))
-    const citations = [...new Set(cited)].flatMap((n) => sources.filter((s) => s.index === n))
+    turn.messages = await this.#fit(conversationId, bot, system, input.message, history)
+    return turn
+  }
+
+  /** Keeps both messages of the turn and shapes the answer. */
+  async #finish(turn: Turn, answer: string, usage: { prompt_tokens: number; completion_tokens: number } | null): Promise<ChatResponse> {
+    const fallback = turn.messages === null
+    await this.sql.begin(async (tx) => {
+      await tx`INSERT INTO chatbot_messages (conversation_id, role, content) VALUES (${turn.conversationId}, 'user', ${turn.message})`
+      await tx`
+        INSERT INTO chatbot_messages (conversation_id, role, content, sources, prompt_tokens, completion_tokens, model, latency_ms)
+        VALUES (${turn.conversationId}, 'assistant', ${answer}, ${tx.json(turn.sources as never)}, ${usage?.prompt_tokens ?? null},
+          ${usage?.completion_tokens ?? null}, ${fallback ? null : turn.bot.model}, ${Math.round(performance.now() - turn.started)})`
+      await tx`UPDATE chatbot_conversations SET updated_at = now() WHERE id = ${turn.conversationId}`
+    })
+    const cited = [...new Set([...answer.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1])))]
     return {
       response: answer,
-      conversation_id: conversationId,
-      sources,
-      citations: bot.must_cite ? citations : [],
-      fallback: false,
-      usage: body.usage ? { prompt_tokens: body.usage.prompt_tokens, completion_tokens: body.usage.completion_tokens } : null,
+      conversation_id: turn.conversationId,
+      sources: turn.sources,
+      citations: turn.bot.must_cite ? cited.flatMap((n) => turn.sources.filter((src) => src.index === n)) : [],
+      fallback,
+      usage,
     }
+  }
+
+  #request(turn: Turn, stream: boolean) {
+    const { bot } = turn
+    return { model: bot.model, messages: turn.messages, temperature: bot.temperature, max_tokens: bot.max_tokens, stream } as never
+  }
+
+  /** One turn of a conversation. */
+  async chat(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, signal: AbortSignal, history?: ChatMessage[]): Promise<ChatResponse> {
+    const turn = await this.#prepare(bot, input, caller, speaker, history)
+    if (turn.messages === null) return this.#finish(turn, bot.fallback_response!, null)
+    const res = await this.gateway.chat(caller, this.#request(turn, false), signal)
+    const body = (await res.json()) as { choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
+    const usage = body.usage ? { prompt_tokens: body.usage.prompt_tokens, completion_tokens: body.usage.completion_tokens } : null
+    return this.#finish(turn, body.choices?.[0]?.message?.content ?? '', usage)
+  }
+
+  /**
+   * One turn, streamed: `onDelta` gets the answer as the model produces it; resolves with the whole turn once the
+   * stream ended (and was saved). The fallback arrives as a single delta.
+   */
+  async chatStream(
+    bot: ChatbotRow,
+    input: ChatInput,
+    caller: Caller,
+    speaker: Speaker,
+    signal: AbortSignal,
+    handlers: { onStart(turn: { conversationId: string; sources: Source[] }): void; onDelta(text: string): void },
+    history?: ChatMessage[],
+  ): Promise<ChatResponse> {
+    const turn = await this.#prepare(bot, input, caller, speaker, history)
+    handlers.onStart({ conversationId: turn.conversationId, sources: turn.sources })
+    if (turn.messages === null) {
+      handlers.onDelta(bot.fallback_response!)
+      return this.#finish(turn, bot.fallback_response!, null)
+    }
+    const res = await this.gateway.chat(caller, { ...(this.#request(turn, true) as object), stream_options: { include_usage: true } } as never, signal)
+    let answer = ''
+    let usage: ChatResponse['usage'] = null
+    const decoder = new TextDecoder()
+    let buffered = ''
+    for await (const chunk of res.body!) {
+      buffered += decoder.decode(chunk, { stream: true })
+      let cut: number
+      while ((cut = buffered.indexOf('\n\n')) >= 0) {
+        const event = buffered.slice(0, cut)
+        buffered = buffered.slice(cut + 2)
+        for (const line of event.split('\n')) {
+          if (!line.startsWith('data:')) continue
+          const data = line.slice(5).trim()
+          if (data === '[DONE]') continue
+          const parsed = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
+          const delta = parsed.choices?.[0]?.delta?.content
+          if (delta) {
+            answer += delta
+            handlers.onDelta(delta)
+          }
+          if (parsed.usage) usage = { prompt_tokens: parsed.usage.prompt_tokens, completion_tokens: parsed.usage.completion_tokens }
+        }
+      }
+    }
+    return this.#finish(turn, answer, usage)
   }
 
   /**
@@ -231,7 +301,7 @@ export class ChatbotService {
    * window minus the answer's max_tokens. History goes oldest first; the new message is never shortened: if it does
    * not fit with the system prompt alone, the request is refused.
    */
-  async #fit(conversationId: string, bot: ChatbotRow, system: string, message: string): Promise<{ role: string; content: string }[]> {
+  async #fit(conversationId: string, bot: ChatbotRow, system: string, message: string, given?: ChatMessage[]): Promise<ChatMessage[]> {
     const budget = bot.context_window - bot.max_tokens
     const fixed = countTokens(system) + countTokens(message) + 2 * PER_MESSAGE_TOKENS + 3
     if (fixed > budget)
@@ -240,12 +310,14 @@ export class ChatbotService {
         `The message and the chatbot's instructions need ${fixed} tokens; the context window leaves ${budget} after the answer's ${bot.max_tokens}`,
         'message',
       )
-    const history = bot.memory_length
-      ? (
-          await this.sql<{ role: string; content: string }[]>`
-            SELECT role, content FROM chatbot_messages WHERE conversation_id = ${conversationId} ORDER BY id DESC LIMIT ${bot.memory_length}`
-        ).reverse()
-      : []
+    const history = given
+      ? given.slice(-bot.memory_length || given.length)
+      : bot.memory_length
+        ? (
+            await this.sql<ChatMessage[]>`
+              SELECT role, content FROM chatbot_messages WHERE conversation_id = ${conversationId} ORDER BY id DESC LIMIT ${bot.memory_length}`
+          ).reverse()
+        : []
     let used = fixed
     let from = history.length
     while (from > 0) {
