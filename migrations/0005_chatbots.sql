@@ -55,6 +55,21 @@ CREATE TABLE chatbot_messages (
 );
 CREATE INDEX chatbot_messages_conversation_idx ON chatbot_messages (conversation_id, id);
 
+-- Prompt templates: an administrator's replacement of a type's built-in default (owner_id NULL, type set), or a
+-- user's own named template.
+CREATE TABLE prompt_templates (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  owner_id uuid REFERENCES users (id) ON DELETE CASCADE,
+  type text CHECK (type IN ('assistant', 'customer_support', 'teacher', 'researcher', 'creative_writer', 'custom')),
+  name text NOT NULL,
+  content text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CHECK (owner_id IS NOT NULL OR type IS NOT NULL)
+);
+CREATE UNIQUE INDEX prompt_templates_default_idx ON prompt_templates (type) WHERE owner_id IS NULL;
+CREATE INDEX prompt_templates_owner_idx ON prompt_templates (owner_id);
+
 ALTER TABLE api_keys ADD COLUMN allowed_chatbots text[] NOT NULL DEFAULT '{}';
 -- Web origins allowed to use the key from a browser (the chat widget's publishable keys); empty: none.
 ALTER TABLE api_keys ADD COLUMN allowed_origins text[] NOT NULL DEFAULT '{}';

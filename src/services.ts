@@ -17,6 +17,7 @@ import { GatewayAdmin } from './gateway/admin-service.ts'
 import { warmTokenizer } from './gateway/tokens.ts'
 import { UsageLedger } from './gateway/usage.ts'
 import { ChatbotService } from './chatbots/service.ts'
+import { TemplateService } from './chatbots/templates.ts'
 import { PluginService } from './plugins/service.ts'
 import { RagService } from './rag/service.ts'
 import { RateLimiter } from './rate-limit/limiter.ts'
@@ -80,7 +81,7 @@ export function createServices(stores: Stores): Services {
   const gateway = new GatewayService(registry, budgets, ledger, limiter, log)
   const instanceId = crypto.randomUUID()
   const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId })
-  const chatbots = new ChatbotService(sql, gateway, rag.search)
+  const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql))
   return {
     ...stores,
     audit,

@@ -148,7 +148,8 @@ describe('external API', () => {
       (await env.call('POST', `/api/v1/chatbot/${bot.id}/chat`, { apiKey: second, body: { message: 'x', conversation_id: first.body.conversation_id } })).status,
     ).toBe(404)
     expect((await env.call('POST', `/api/v1/chatbot/${bot.id}/chat`, { apiKey: llm, body: { message: 'x' } })).status).toBe(403)
-    const [usage] = await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM usage_records WHERE source = 'chatbot'`
+    await env.s.ledger.flush()
+    const [usage] = await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM usage_records WHERE source = 'chatbot' AND request_id LIKE ${`chatbot:${bot.id}:%`}`
     expect(usage!.n).toBeGreaterThan(0)
   })
 })
@@ -199,5 +200,38 @@ describe('streaming and the OpenAI-style API', () => {
     expect(text).toContain('stream about parking')
     const denied = await new OpenAI({ baseURL: `${env.listen()}/api/v1/chatbot/${crypto.randomUUID()}/v1`, apiKey: key }).models.list().catch((e) => e)
     expect(denied.status).toBe(404)
+  })
+})
+
+describe('templates', () => {
+  test("an administrator replaces a type's default and resets it; users keep templates of their own", async () => {
+    const T = `${C}/templates`
+    const initial = (await env.call('GET', T, { token: owner.token })).body
+    expect(initial.defaults.teacher).toMatchObject({ builtin: true })
+    expect((await env.call('PUT', `${T}/defaults/teacher`, { token: owner.token, body: { content: 'x' } })).status).toBe(403)
+    const admin = await env.adminToken()
+    expect((await env.call('PUT', `${T}/defaults/teacher`, { token: admin, body: { content: 'You teach {{company}} staff.' } })).status).toBe(200)
+    expect((await create({ type: 'teacher' })).system_prompt).toBe('You teach {{company}} staff.')
+    expect((await env.call('DELETE', `${T}/defaults/teacher`, { token: admin })).body.builtin).toBe(true)
+    expect((await create({ type: 'teacher' })).system_prompt).toBe(initial.defaults.teacher.content)
+
+    const mine = await env.call('POST', T, { token: owner.token, body: { name: 'terse', content: 'Answer in one sentence.' } })
+    expect(mine.status).toBe(201)
+    expect((await env.call('GET', `${T}/${mine.body.id}`, { token: other.token })).status).toBe(404)
+    expect((await env.call('PATCH', `${T}/${mine.body.id}`, { token: owner.token, body: { content: 'Answer in two sentences.' } })).body.content).toBe(
+      'Answer in two sentences.',
+    )
+    expect((await env.call('GET', T, { token: owner.token })).body.custom.map((t: any) => t.name)).toEqual(['terse'])
+    expect((await env.call('DELETE', `${T}/${mine.body.id}`, { token: owner.token })).status).toBe(204)
+  })
+
+  test('"improve this prompt" asks a model through the gateway, charged to the user', async () => {
+    const res = await env.call('POST', `${C}/templates/improve`, { token: owner.token, body: { prompt: 'be nice to {{company}} customers', model: 'bot-model' } })
+    expect(res.status).toBe(200)
+    expect(res.body.improved).toContain('be nice to {{company}} customers')
+    expect(lastUpstream().messages[0]!.content).toContain('improve system prompts')
+    await env.s.ledger.flush()
+    const [row] = await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM usage_records WHERE user_id = ${owner.id} AND source = 'playground'`
+    expect(row!.n).toBeGreaterThan(0)
   })
 })

@@ -7,9 +7,9 @@ import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
 import { ChatCompletionBody } from '../gateway/model.ts'
 import type { VerifiedKey } from '../api-keys/verifier.ts'
-import { ChatBody, ChatbotSchema, ChatResponseSchema, CreateChatbotBody, InternalChatBody, UpdateChatbotBody, type ChatResponse } from './model.ts'
+import { ChatBody, ChatbotSchema, ChatbotTypeSchema, ChatResponseSchema, CreateChatbotBody, InternalChatBody, UpdateChatbotBody, type ChatResponse } from './model.ts'
 import { presentChatbot, type ChatbotActor, type ChatMessage, type ChatbotRow } from './service.ts'
-import { DEFAULT_TEMPLATES } from './templates.ts'
+import { DEFAULT_TEMPLATES, presentTemplate } from './templates.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 const ConversationParams = t.Object({ id: t.String({ format: 'uuid' }), cid: t.String({ format: 'uuid' }) })
@@ -21,6 +21,7 @@ const userActor = (user: UserRow): ChatbotActor => ({ userId: user.id, isAdmin: 
  */
 export function chatbotRoutes(s: Services) {
   const { chatbots } = s
+  const { templates } = chatbots
   const audit = (user: UserRow, action: string, id: string, meta: Parameters<typeof s.audit.record>[1]) =>
     s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'chatbot', id } }, meta)
 
@@ -31,10 +32,108 @@ export function chatbotRoutes(s: Services) {
       response: t.Object({ data: t.Array(ChatbotSchema) }),
       detail: { summary: 'Your chatbots (admins: all)' },
     })
-    .get('/chatbots/templates', () => ({ data: DEFAULT_TEMPLATES }), {
+    .get(
+      '/chatbots/templates',
+      async ({ user }) => ({ defaults: await templates.defaults(), custom: (await templates.list(user.id)).map(presentTemplate) }),
+      { permission: 'chatbots:use', detail: { summary: "Each type's default system prompt, and your own templates" } },
+    )
+    .put(
+      '/chatbots/templates/defaults/:type',
+      async ({ user, params, body, meta }) => {
+        await templates.setDefault(params.type, body.content)
+        await audit(user, 'chatbot.template.default', params.type, meta)
+        return { type: params.type, content: body.content, builtin: false }
+      },
+      {
+        permission: 'chatbots:admin',
+        params: t.Object({ type: ChatbotTypeSchema }),
+        body: t.Object({ content: t.String({ minLength: 1, maxLength: 20_000 }) }, { additionalProperties: false }),
+        detail: { summary: "Replace a type's default template (administrators)" },
+      },
+    )
+    .delete(
+      '/chatbots/templates/defaults/:type',
+      async ({ user, params, meta }) => {
+        await templates.resetDefault(params.type)
+        await audit(user, 'chatbot.template.reset', params.type, meta)
+        return { type: params.type, content: DEFAULT_TEMPLATES[params.type], builtin: true }
+      },
+      { permission: 'chatbots:admin', params: t.Object({ type: ChatbotTypeSchema }), detail: { summary: "Reset a type's default to the built-in one" } },
+    )
+    .post(
+      '/chatbots/templates',
+      async ({ user, body, set }) => {
+        set.status = 201
+        return presentTemplate(await templates.create(user.id, body))
+      },
+      {
+        permission: 'chatbots:use',
+        body: t.Object(
+          { name: t.String({ minLength: 1, maxLength: 200 }), content: t.String({ minLength: 1, maxLength: 20_000 }), type: t.Optional(ChatbotTypeSchema) },
+          { additionalProperties: false },
+        ),
+        detail: { summary: 'Save a template of your own' },
+      },
+    )
+    .post(
+      '/chatbots/templates/improve',
+      async ({ user, body, request }) => {
+        const res = await s.gateway.chat(
+          { source: 'playground', userId: user.id, apiKey: null, requestId: requestIdOf(request), startedAt: startedAt(request) },
+          {
+            model: body.model,
+            temperature: 0.3,
+            max_tokens: 2000,
+            messages: [
+              {
+                role: 'system',
+                content:
+                  'You improve system prompts for chatbots. Keep the intent and every {{placeholder}} unchanged; make the prompt clear, ' +
+                  'specific and well structured. Answer with the improved prompt only.',
+              },
+              { role: 'user', content: `${body.goal ? `Goal: ${body.goal}\n\n` : ''}Prompt to improve:\n${body.prompt}` },
+            ],
+          } as never,
+          request.signal,
+        )
+        const json = (await res.json()) as { choices?: { message?: { content?: string | null } }[] }
+        return { improved: json.choices?.[0]?.message?.content?.trim() ?? '' }
+      },
+      {
+        permission: 'llm:use',
+        body: t.Object(
+          { prompt: t.String({ minLength: 1, maxLength: 20_000 }), model: t.String({ minLength: 1, maxLength: 200 }), goal: t.Optional(t.String({ maxLength: 2000 })) },
+          { additionalProperties: false },
+        ),
+        detail: { summary: 'Ask a model to improve a prompt (charged to you)' },
+      },
+    )
+    .get('/chatbots/templates/:tid', async ({ user, params }) => presentTemplate(await templates.get(user.id, params.tid)), {
       permission: 'chatbots:use',
-      detail: { summary: 'The default system prompt of each chatbot type' },
+      params: t.Object({ tid: t.String({ format: 'uuid' }) }),
+      detail: { summary: 'One of your templates' },
     })
+    .patch(
+      '/chatbots/templates/:tid',
+      async ({ user, params, body }) => presentTemplate(await templates.update(user.id, params.tid, body)),
+      {
+        permission: 'chatbots:use',
+        params: t.Object({ tid: t.String({ format: 'uuid' }) }),
+        body: t.Object(
+          { name: t.Optional(t.String({ minLength: 1, maxLength: 200 })), content: t.Optional(t.String({ minLength: 1, maxLength: 20_000 })) },
+          { additionalProperties: false, minProperties: 1 },
+        ),
+        detail: { summary: 'Change one of your templates' },
+      },
+    )
+    .delete(
+      '/chatbots/templates/:tid',
+      async ({ user, params, set }) => {
+        await templates.delete(user.id, params.tid)
+        set.status = 204
+      },
+      { permission: 'chatbots:use', params: t.Object({ tid: t.String({ format: 'uuid' }) }), detail: { summary: 'Delete one of your templates' } },
+    )
     .post(
       '/chatbots',
       async ({ user, body, meta, set }) => {

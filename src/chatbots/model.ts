@@ -2,7 +2,7 @@ import { t } from 'elysia'
 
 export const CHATBOT_TYPES = ['assistant', 'customer_support', 'teacher', 'researcher', 'creative_writer', 'custom'] as const
 export type ChatbotType = (typeof CHATBOT_TYPES)[number]
-const TypeSchema = t.Union([
+export const ChatbotTypeSchema = t.Union([
   t.Literal('assistant'),
   t.Literal('customer_support'),
   t.Literal('teacher'),
@@ -14,7 +14,7 @@ const ModeSchema = t.Union([t.Literal('lexical'), t.Literal('vector'), t.Literal
 
 const fields = {
   name: t.String({ minLength: 1, maxLength: 200 }),
-  type: TypeSchema,
+  type: ChatbotTypeSchema,
   model: t.String({ minLength: 1, maxLength: 200 }),
   /** Default: the type's template. `{{name}}` placeholders are filled from prompt_variables; `{{date}}` is today. */
   system_prompt: t.String({ minLength: 1, maxLength: 20_000 }),

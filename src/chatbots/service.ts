@@ -5,13 +5,14 @@ import type { Caller, GatewayService } from '../gateway/service.ts'
 import type { CollectionRow } from '../rag/collections.ts'
 import type { SearchService } from '../rag/search.ts'
 import type { ChatInput, ChatResponse, CreateChatbotInput, Source, UpdateChatbotInput } from './model.ts'
-import { DEFAULT_TEMPLATES, renderPrompt } from './templates.ts'
+import { renderPrompt, type TemplateService } from './templates.ts'
+import type { ChatbotType } from './model.ts'
 
 export interface ChatbotRow {
   id: string
   owner_id: string
   name: string
-  type: keyof typeof DEFAULT_TEMPLATES
+  type: ChatbotType
   model: string
   system_prompt: string
   prompt_variables: Record<string, string>
@@ -79,6 +80,7 @@ export class ChatbotService {
     readonly sql: Sql,
     readonly gateway: GatewayService,
     readonly search: SearchService,
+    readonly templates: TemplateService,
   ) {}
 
   #visible(actor: ChatbotActor) {
@@ -115,7 +117,7 @@ export class ChatbotService {
         owner_id: actor.userId,
         ...input,
         type,
-        system_prompt: input.system_prompt ?? DEFAULT_TEMPLATES[type],
+        system_prompt: input.system_prompt ?? (await this.templates.defaultFor(type)),
         prompt_variables: this.sql.json(input.prompt_variables ?? {}),
       } as never)}
       RETURNING *`
@@ -193,6 +195,8 @@ export class ChatbotService {
    * send. `history` (OpenAI-style calls, which carry their own) replaces the stored conversation's history.
    */
   async #prepare(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, history?: ChatMessage[]): Promise<Turn> {
+    // Usage is attributed to the chatbot through its request ids.
+    caller.requestId = `chatbot:${bot.id}:${caller.requestId}`
     if (!bot.is_active) throw new ApiError('invalid_request', `The chatbot "${bot.name}" is not active`)
     const started = performance.now()
     const conversationId = await this.#conversation(bot, input.conversation_id, speaker, input.message)
