@@ -31,6 +31,8 @@ interface Pending {
   entry: UsageEntry
   reservation: Reservation | null
   attempts: number
+  /** When the request ended: the record's time, whenever the batch (or its retry) is written. */
+  at: Date
 }
 
 const MAX_BACKOFF_MS = 30_000
@@ -63,7 +65,7 @@ export class UsageLedger {
   }
 
   record(entry: UsageEntry, reservation: Reservation | null): void {
-    this.#queue.push({ entry, reservation, attempts: 0 })
+    this.#queue.push({ entry, reservation, attempts: 0, at: new Date() })
     this.#schedule(0)
   }
 
@@ -102,8 +104,9 @@ export class UsageLedger {
   /** One transaction for the whole batch: the records and their budget settlements land together or not at all. */
   async #write(batch: Pending[]): Promise<void> {
     const crossed = await this.#sql.begin(async (tx) => {
-      const rows = batch.map(({ entry: e }) => ({
+      const rows = batch.map(({ entry: e, at }) => ({
         id: e.id,
+        created_at: at,
         request_id: e.requestId,
         source: e.source,
         api_key_id: e.apiKeyId,
