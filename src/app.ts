@@ -8,6 +8,7 @@ import { gatewayAdminRoutes } from './gateway/admin.ts'
 import { gatewayRoutes } from './gateway/index.ts'
 import { healthRoutes } from './health/index.ts'
 import { chatbotRoutes } from './chatbots/index.ts'
+import { widgetRoutes } from './chatbots/widget.ts'
 import { pluginRoutes } from './plugins/index.ts'
 import { ragRoutes } from './rag/index.ts'
 import { httpBasics } from './http/plugin.ts'
@@ -51,6 +52,7 @@ export function createApp(s: Services) {
     .use(budgetRoutes(s))
     .use(ragRoutes(s))
     .use(chatbotRoutes(s))
+    .use(widgetRoutes(s))
     .use(pluginRoutes(s))
 }
 

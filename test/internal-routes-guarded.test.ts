@@ -15,13 +15,16 @@ const isDocs = (path: string) => path === `${PUBLIC}/docs` || path.startsWith(`$
 // Plugins' own routes: each declares its auth in its manifest (API key, or public for signed webhooks), so this
 // one entry cannot be guarded as a whole; src/plugins/plugins.test.ts checks every kind.
 const PLUGIN_ROUTES = `${PUBLIC}/plugins/:name/*`
+// The chat widget's CORS preflight: browsers never send credentials on a preflight; its checks (allow headers only
+// for an origin a usable key lists) are in test/widget.test.ts. The POST beside it is guarded as usual.
+const isWidgetPreflight = ([method, path]: [string, string]) => method === 'OPTIONS' && path === `${PUBLIC}/widget/:id/chat`
 const WITH_BODY = new Set(['POST', 'PUT', 'PATCH'])
 
 type Route = [method: string, path: string]
 const all: Route[] = env.app.routes.map((r) => [r.method.toUpperCase(), r.path] as Route)
 const key = ([method, path]: Route) => `${method} ${path}`
 const internalRoutes = all.filter((r) => r[1].startsWith(`${INTERNAL}/`) && !PUBLIC_INTERNAL.has(key(r)))
-const publicRoutes = all.filter((r) => (r[1] === PUBLIC || r[1].startsWith(`${PUBLIC}/`)) && !isDocs(r[1]) && r[1] !== PLUGIN_ROUTES)
+const publicRoutes = all.filter((r) => (r[1] === PUBLIC || r[1].startsWith(`${PUBLIC}/`)) && !isDocs(r[1]) && r[1] !== PLUGIN_ROUTES && !isWidgetPreflight(r))
 
 /** `:id` (and any other path parameter) becomes a random uuid; methods with bodies send `{}`. */
 function request(method: string, path: string, auth: { token?: string; apiKey?: string } = {}) {
