@@ -14,6 +14,7 @@ import { ragRoutes } from './rag/index.ts'
 import { httpBasics } from './http/plugin.ts'
 import type { Services } from './services.ts'
 import { userRoutes } from './users/index.ts'
+import { dashboardRoutes } from './web/dashboard.ts'
 import pkg from '../package.json' with { type: 'json' }
 
 /** The whole HTTP surface: public /api/v1 (API keys), internal /api-internal/v1 (JWT), health, docs. */
@@ -54,6 +55,8 @@ export function createApp(s: Services) {
     .use(chatbotRoutes(s))
     .use(widgetRoutes(s))
     .use(pluginRoutes(s))
+    // Last: the dashboard answers only what no API route did.
+    .use(dashboardRoutes())
 }
 
 export type App = ReturnType<typeof createApp>

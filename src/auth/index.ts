@@ -1,23 +1,55 @@
 import { Elysia } from 'elysia'
 import type { Services } from '../services.ts'
 import { presentUser } from '../users/service.ts'
+import { ApiError } from '../http/errors.ts'
+import { clearSessionCookies, cookieRefreshToken, isHttps, setSessionCookies } from './cookies.ts'
 import { guards } from './guards.ts'
+import type { TokenPair } from './service.ts'
 import { ChangePasswordBody, LoginBody, MeResponse, RefreshBody, RegisterBody, TokenPairSchema, withPermissions } from './model.ts'
 
 /** Sign-in and session routes of the internal API. Login, refresh and register are the only public ones. */
 export function authRoutes(s: Services) {
+  const toCookies = (pair: TokenPair, cookie: Parameters<typeof setSessionCookies>[0], request: Request) => {
+    const { refresh_token, ...rest } = pair
+    setSessionCookies(cookie, refresh_token, s.config.REFRESH_TOKEN_TTL_SECONDS, isHttps(request, s.config.TRUST_PROXY))
+    return rest
+  }
+
   return new Elysia({ prefix: '/api-internal/v1/auth', tags: ['auth'] })
     .use(guards(s.guardDeps))
-    .post('/login', ({ body, meta }) => s.auth.login(body.email, body.password, meta), {
-      body: LoginBody,
-      response: TokenPairSchema,
-      detail: { summary: 'Sign in with email and password', security: [] },
-    })
-    .post('/refresh', ({ body, meta }) => s.auth.refresh(body.refresh_token, meta), {
-      body: RefreshBody,
-      response: TokenPairSchema,
-      detail: { summary: 'Trade a refresh token for a new pair (the old one stops working)', security: [] },
-    })
+    .post(
+      '/login',
+      async ({ body, meta, cookie, request }) => {
+        const pair = await s.auth.login(body.email, body.password, meta)
+        return body.cookie ? toCookies(pair, cookie, request) : pair
+      },
+      {
+        body: LoginBody,
+        response: TokenPairSchema,
+        detail: { summary: 'Sign in with email and password (`cookie: true`: the refresh token goes into an httpOnly cookie)', security: [] },
+      },
+    )
+    .post(
+      '/refresh',
+      async ({ body, meta, cookie, request }) => {
+        if (body.refresh_token) return s.auth.refresh(body.refresh_token, meta)
+        try {
+          return toCookies(await s.auth.refresh(cookieRefreshToken(cookie, request.headers), meta), cookie, request)
+        } catch (err) {
+          // A dead session's cookies are of no further use to the browser.
+          if (err instanceof ApiError && err.status === 401) clearSessionCookies(cookie, isHttps(request, s.config.TRUST_PROXY))
+          throw err
+        }
+      },
+      {
+        body: RefreshBody,
+        response: TokenPairSchema,
+        detail: {
+          summary: 'Trade a refresh token (body, or the session cookie with X-CSRF-Token) for a new pair; the old one stops working',
+          security: [],
+        },
+      },
+    )
     .post(
       '/register',
       async ({ body, meta, set }) => {
@@ -33,8 +65,9 @@ export function authRoutes(s: Services) {
     )
     .post(
       '/logout',
-      async ({ user, sessionId, meta, set }) => {
+      async ({ user, sessionId, meta, set, cookie, request }) => {
         await s.auth.logout(user, sessionId, meta)
+        clearSessionCookies(cookie, isHttps(request, s.config.TRUST_PROXY))
         set.status = 204
       },
       { session: true, detail: { summary: 'End this session; its access and refresh tokens stop working' } },

@@ -3,11 +3,17 @@ import { EmailSchema, PasswordSchema, UserSchema, UsernameSchema } from '../user
 import { permissionsOf, type Role } from './roles.ts'
 
 export const LoginBody = t.Object(
-  { email: t.String({ minLength: 1, maxLength: 254 }), password: PasswordSchema },
+  {
+    email: t.String({ minLength: 1, maxLength: 254 }),
+    password: PasswordSchema,
+    /** The dashboard: the refresh token goes into an httpOnly cookie instead of the body. */
+    cookie: t.Optional(t.Boolean()),
+  },
   { additionalProperties: false },
 )
+/** Without refresh_token, the refresh cookie is used (and the X-CSRF-Token header must match the CSRF cookie). */
 export const RefreshBody = t.Object(
-  { refresh_token: t.String({ minLength: 1, maxLength: 512 }) },
+  { refresh_token: t.Optional(t.String({ minLength: 1, maxLength: 512 })) },
   { additionalProperties: false },
 )
 export const RegisterBody = t.Object(
@@ -20,7 +26,8 @@ export const ChangePasswordBody = t.Object(
 )
 export const TokenPairSchema = t.Object({
   access_token: t.String(),
-  refresh_token: t.String(),
+  /** Absent in cookie mode. */
+  refresh_token: t.Optional(t.String()),
   token_type: t.Literal('bearer'),
   expires_in: t.Integer(),
   user: UserSchema,
