@@ -23,7 +23,8 @@ const WITH_BODY = new Set(['POST', 'PUT', 'PATCH'])
 type Route = [method: string, path: string]
 const all: Route[] = env.app.routes.map((r) => [r.method.toUpperCase(), r.path] as Route)
 const key = ([method, path]: Route) => `${method} ${path}`
-const internalRoutes = all.filter((r) => r[1].startsWith(`${INTERNAL}/`) && !PUBLIC_INTERNAL.has(key(r)))
+// HEAD answers carry no body to check; the same handler's GET is walked.
+const internalRoutes = all.filter((r) => r[1].startsWith(`${INTERNAL}/`) && !PUBLIC_INTERNAL.has(key(r)) && r[0] !== 'HEAD')
 const publicRoutes = all.filter((r) => (r[1] === PUBLIC || r[1].startsWith(`${PUBLIC}/`)) && !isDocs(r[1]) && r[1] !== PLUGIN_ROUTES && !isWidgetPreflight(r))
 
 /** `:id` (and any other path parameter) becomes a random uuid; methods with bodies send `{}`. */

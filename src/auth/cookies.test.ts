@@ -64,11 +64,13 @@ test('refresh needs the CSRF header to match; it rotates; an old cookie is reuse
   expect(after.status).toBe(401)
 })
 
-test('logout clears the cookies; without a cookie there is no session to refresh', async () => {
+test('logout clears the cookies; without a cookie or a token, refresh says what to send', async () => {
   const loginRes = await post('/login', { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, cookie: true })
   const { access_token } = (await loginRes.json()) as { access_token: string }
   const out = await post('/logout', {}, { authorization: `Bearer ${access_token}` })
   expect(out.status).toBe(204)
   expect(cookiesOf(out).get('enclava_refresh')?.attrs).toContain('max-age=0')
-  expect((await post('/refresh', {}, { 'x-csrf-token': 'x' })).status).toBe(401)
+  const bare = await post('/refresh', {}, { 'x-csrf-token': 'x' })
+  expect(bare.status).toBe(400)
+  expect(((await bare.json()) as { error: { param: string } }).error.param).toBe('refresh_token')
 })

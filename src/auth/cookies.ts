@@ -33,10 +33,10 @@ export function clearSessionCookies(jar: Jar, secure: boolean): void {
 export function cookieRefreshToken(jar: Jar, headers: Headers): string {
   const token = jar[REFRESH_COOKIE]?.value
   const csrf = jar[CSRF_COOKIE]?.value
-  if (typeof token !== 'string' || typeof csrf !== 'string') throw new ApiError('invalid_token', 'No session: sign in again')
-  if (!token) throw new ApiError('invalid_token', 'No session: sign in again')
+  if (typeof token !== 'string' || !token)
+    throw new ApiError('validation_failed', 'Send refresh_token, or the session cookie with X-CSRF-Token', 'refresh_token')
   const sent = headers.get('x-csrf-token') ?? ''
-  if (!csrf || sent.length !== csrf.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(csrf)))
+  if (typeof csrf !== 'string' || !csrf || sent.length !== csrf.length || !timingSafeEqual(Buffer.from(sent), Buffer.from(csrf)))
     throw new ApiError('permission_denied', 'The X-CSRF-Token header is missing or does not match')
   return token
 }

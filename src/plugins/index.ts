@@ -206,16 +206,19 @@ export function pluginRoutes(s: Services) {
     }
   }
 
-  const invoke = new Elysia()
-    .use(guards(s.guardDeps))
-    .all('/api/v1/plugins/:name/*', ({ params, request, server, set }) => dispatch('public', params.name, request, server, set as never), {
-      parse: 'none',
-      detail: { summary: "A plugin's API-key or public (webhook) route", tags: ['plugins'] },
-    })
-    .all('/api-internal/v1/plugins/:name/*', ({ params, request, server, set }) => dispatch('internal', params.name, request, server, set as never), {
-      parse: 'none',
-      detail: { summary: "A plugin's JWT route", tags: ['plugins'] },
-    })
+  // Each method on its own: a method-specific route wins over ALL in Elysia's router, so `.all` would lose GETs to
+  // the dashboard's catch-all.
+  const invoke = new Elysia().use(guards(s.guardDeps))
+  for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+    invoke
+      .route(method, '/api/v1/plugins/:name/*', ({ params, request, server, set }) => dispatch('public', params.name, request, server, set as never), {
+        parse: 'none',
+        detail: { summary: "A plugin's API-key or public (webhook) route", tags: ['plugins'] },
+      })
+      .route(method, '/api-internal/v1/plugins/:name/*', ({ params, request, server, set }) => dispatch('internal', params.name, request, server, set as never), {
+        parse: 'none',
+        detail: { summary: "A plugin's JWT route", tags: ['plugins'] },
+      })
 
   return new Elysia().use(admin).use(invoke)
 }
