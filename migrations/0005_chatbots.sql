@@ -55,6 +55,9 @@ CREATE TABLE chatbot_messages (
 );
 CREATE INDEX chatbot_messages_conversation_idx ON chatbot_messages (conversation_id, id);
 
+-- A refresh token retired by a lost-rotation resume (src/auth/service.ts) never gets that grace itself.
+ALTER TABLE refresh_tokens ADD COLUMN retired_at timestamptz;
+
 -- Prompt templates: an administrator's replacement of a type's built-in default (owner_id NULL, type set), or a
 -- user's own named template.
 CREATE TABLE prompt_templates (

@@ -110,7 +110,8 @@ describe('refresh tokens', () => {
   test('reuse of a spent token revokes the whole family, access tokens included', async () => {
     const u = await env.user('user')
     const first = (await login(u.email, u.password)).body
-    const rotated = (await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: first.refresh_token } })).body
+    const middle = (await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: first.refresh_token } })).body
+    const rotated = (await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: middle.refresh_token } })).body
     const reuse = await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: first.refresh_token } })
     expect(reuse.status).toBe(401)
     expect(reuse.body.error.code).toBe('refresh_token_reused')
@@ -122,6 +123,33 @@ describe('refresh tokens', () => {
     // Other sessions of the same user are untouched.
     expect((await env.call('GET', '/api-internal/v1/auth/me', { token: u.token })).status).toBe(200)
     expect((await auditActions(u.id)).some((a) => a.action === 'auth.refresh_reuse')).toBe(true)
+  })
+
+  test('a lost rotation: the just-rotated token works once more while its successor was never used, and retires it', async () => {
+    const u = await env.user('user')
+    const first = (await login(u.email, u.password)).body
+    const lost = (await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: first.refresh_token } })).body
+    // The client never received `lost` and presents `first` again.
+    const resumed = await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: first.refresh_token } })
+    expect(resumed.status).toBe(200)
+    // Only once: a second replay is reuse.
+    const twice = await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: first.refresh_token } })
+    expect(twice.status).toBe(401)
+    expect(twice.body.error.code).toBe('refresh_token_reused')
+    expect((await env.call('GET', '/api-internal/v1/auth/me', { token: resumed.body.access_token })).status).toBe(401)
+    expect((await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: lost.refresh_token } })).status).toBe(401)
+  })
+
+  test('a lost rotation whose successor turns up later kills the session', async () => {
+    const u = await env.user('user')
+    const first = (await login(u.email, u.password)).body
+    const successor = (await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: first.refresh_token } })).body
+    const resumed = await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: first.refresh_token } })
+    expect(resumed.status).toBe(200)
+    const late = await env.call('POST', '/api-internal/v1/auth/refresh', { body: { refresh_token: successor.refresh_token } })
+    expect(late.status).toBe(401)
+    expect(late.body.error.code).toBe('refresh_token_reused')
+    expect((await env.call('GET', '/api-internal/v1/auth/me', { token: resumed.body.access_token })).status).toBe(401)
   })
 
   test('an unknown refresh token is a 401', async () => {

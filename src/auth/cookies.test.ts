@@ -56,11 +56,15 @@ test('refresh needs the CSRF header to match; it rotates; an old cookie is reuse
   const { access_token } = (await ok.json()) as { access_token: string }
   expect((await env.call('GET', '/api-internal/v1/auth/me', { token: access_token })).status).toBe(200)
 
-  // The first cookie again: reuse. The session ends and the browser is told to drop its cookies.
+  // The rotated cookie is used; then the first one again is reuse: the session ends and the browser is told to drop
+  // its cookies.
+  const third = await post('/refresh', {}, { cookie: cookieHeader(rotated), 'x-csrf-token': rotated.get('enclava_csrf')!.value })
+  expect(third.status).toBe(200)
   const reuse = await post('/refresh', {}, { cookie: cookieHeader(login), 'x-csrf-token': login.get('enclava_csrf')!.value })
   expect(reuse.status).toBe(401)
   expect(cookiesOf(reuse).get('enclava_refresh')?.attrs).toContain('max-age=0')
-  const after = await post('/refresh', {}, { cookie: cookieHeader(rotated), 'x-csrf-token': rotated.get('enclava_csrf')!.value })
+  const latest = cookiesOf(third)
+  const after = await post('/refresh', {}, { cookie: cookieHeader(latest), 'x-csrf-token': latest.get('enclava_csrf')!.value })
   expect(after.status).toBe(401)
 })
 

@@ -22,6 +22,9 @@ export interface AuthOptions {
   allowRegistration: boolean
 }
 
+/** How long after a rotation the rotated token may be presented again, once, if its successor never arrived. */
+const REFRESH_GRACE_MS = 10_000
+
 /** Sign-in, sessions and their rotating refresh tokens. */
 export class AuthService {
   readonly #sql: Sql
@@ -129,7 +132,10 @@ export class AuthService {
 
   /**
    * Rotates: a refresh token works once. Presenting a used one means it was copied, so the whole session
-   * (every token descended from that login) is revoked.
+   * (every token descended from that login) is revoked, with one exception for a lost response: within
+   * REFRESH_GRACE_MS of its rotation, a token whose one successor was never used may be presented again (a page
+   * reloaded while its refresh was in flight never received the new cookie). That successor is retired and the
+   * session goes on; whoever later presents the retired one is reuse, and the session dies.
    */
   async refresh(token: string, meta: RequestMeta): Promise<TokenPair> {
     const hash = sha256Hex(token)
@@ -138,9 +144,13 @@ export class AuthService {
       WHERE token_hash = ${hash} AND used_at IS NULL AND expires_at > now()
       RETURNING session_id`
     if (!claimed) {
-      const [known] = await this.#sql<{ session_id: string; used_at: Date | null; user_id: string }[]>`
-        SELECT r.session_id, r.used_at, s.user_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+      const [known] = await this.#sql<{ session_id: string; used_at: Date | null; retired_at: Date | null; user_id: string }[]>`
+        SELECT r.session_id, r.used_at, r.retired_at, s.user_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
         WHERE r.token_hash = ${hash}`
+      if (known?.used_at && !known.retired_at && Date.now() - known.used_at.getTime() < REFRESH_GRACE_MS) {
+        const resumed = await this.#resumeLostRotation(known.session_id, known.used_at)
+        if (resumed) return resumed
+      }
       if (known?.used_at) {
         await this.revokeSession(known.session_id, 'refresh_token_reuse')
         await this.#audit.record(
@@ -160,6 +170,19 @@ export class AuthService {
       SELECT u.*, s.revoked_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ${claimed.session_id}`
     if (!row || row.revoked_at || !row.is_active) throw new ApiError('invalid_token', 'Invalid or expired refresh token')
     return this.#issue(row, claimed.session_id)
+  }
+
+  async #resumeLostRotation(sessionId: string, usedAt: Date): Promise<TokenPair | null> {
+    const retired = await this.#sql`
+      UPDATE refresh_tokens SET used_at = now(), retired_at = now()
+      WHERE session_id = ${sessionId} AND used_at IS NULL AND created_at >= ${usedAt}
+        AND (SELECT count(*) FROM refresh_tokens WHERE session_id = ${sessionId} AND created_at >= ${usedAt}) = 1
+      RETURNING token_hash`
+    if (retired.count !== 1) return null
+    const [row] = await this.#sql<(UserRow & { revoked_at: Date | null })[]>`
+      SELECT u.*, s.revoked_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ${sessionId}`
+    if (!row || row.revoked_at || !row.is_active) return null
+    return this.#issue(row, sessionId)
   }
 
   async revokeSession(sessionId: string, reason: string): Promise<void> {
