@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { RouteResult } from '../../../sandbox/protocol.ts'
 import { bundlePlugin, PluginBundleError } from './bundle.ts'
-import { SandboxError } from './errors.ts'
 import { toResponse, toWireRequest } from './http.ts'
-import { GOOD_PLUGIN, pluginWith, startHarness, TEST_LIMITS, type SandboxHarness } from './testing.ts'
+import { failure, GOOD_PLUGIN, pluginWith, type SandboxHarness, startHarness, TEST_LIMITS } from './testing.ts'
 
 const PLUGINS = join(import.meta.dir, 'test-plugins')
 let h: SandboxHarness
@@ -18,16 +17,6 @@ afterAll(() => h.stop())
 async function route(method: string, path: string, init: RequestInit = {}): Promise<Response> {
   const request = await toWireRequest(new Request(`http://localhost/api/v1/plugins/hello${path}`, { method, ...init }))
   return toResponse((await h.client.invoke('hello', 'route', { request, path }, { wallMs: 2_000 })) as RouteResult)
-}
-
-async function failure(promise: Promise<unknown>): Promise<SandboxError> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof SandboxError) return err
-    throw err
-  }
-  throw new Error('expected a SandboxError')
 }
 
 describe('loading', () => {

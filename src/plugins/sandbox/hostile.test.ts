@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import type { Limits } from '../../../sandbox/protocol.ts'
 import { SandboxError } from './errors.ts'
-import { GOOD_PLUGIN, pluginWith, startHarness, TEST_LIMITS, type SandboxHarness } from './testing.ts'
+import { failure, GOOD_PLUGIN, pluginWith, type SandboxHarness, startHarness, TEST_LIMITS } from './testing.ts'
 
 // Every hostile plugin must fail with its own clear code, and must leave the sandbox serving other plugins:
 // each test ends by asking a well-behaved plugin for an answer.
@@ -19,16 +19,6 @@ afterEach(async () => {
   expect(await h.client.invoke('good', 'execute', { input: 'still here' })).toEqual({ ok: true, input: 'still here' })
   h.beforeCall = async () => {}
 })
-
-async function failure(promise: Promise<unknown>): Promise<SandboxError> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof SandboxError) return err
-    throw err
-  }
-  throw new Error('expected a SandboxError')
-}
 
 async function hostile(body: string, limits: Partial<Limits> = {}, extra = ''): Promise<{ error: SandboxError; ms: number }> {
   const name = `hostile-${Math.random().toString(36).slice(2, 8)}`

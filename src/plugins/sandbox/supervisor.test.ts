@@ -1,17 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { SandboxClient } from './client.ts'
-import { SandboxError } from './errors.ts'
-import { GOOD_PLUGIN, pluginWith, startHarness, TEST_LIMITS, type SandboxHarness } from './testing.ts'
-
-async function failure(promise: Promise<unknown>): Promise<SandboxError> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof SandboxError) return err
-    throw err
-  }
-  throw new Error('expected a SandboxError')
-}
+import { failure, GOOD_PLUGIN, pluginWith, type SandboxHarness, startHarness, TEST_LIMITS } from './testing.ts'
 
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -1,5 +1,6 @@
 import type { HostCallName, Limits, LogLevel } from '../../../sandbox/protocol.ts'
 import { SandboxClient, type SandboxClientOptions } from './client.ts'
+import { SandboxError } from './errors.ts'
 
 export interface HostCallRecord {
   plugin: string
@@ -88,4 +89,15 @@ export default class P extends BasePlugin {
 ${body}
   }
 }`
+}
+
+/** The SandboxError a promise rejects with; anything else (or no rejection) fails the test. */
+export async function failure(promise: Promise<unknown>): Promise<SandboxError> {
+  try {
+    await promise
+  } catch (err) {
+    if (err instanceof SandboxError) return err
+    throw err
+  }
+  throw new Error('expected a SandboxError')
 }
