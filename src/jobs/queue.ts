@@ -151,9 +151,11 @@ export class JobQueue {
     const handler = this.#handlers.get(job.kind)!
     const ctl = new AbortController()
     this.#running.set(job.id, ctl)
-    const renew = async () => {
+    /** Extends the lease (and records progress, when given); a lease found taken over aborts the handler. */
+    const renew = async (fraction?: number) => {
+      const progress = fraction === undefined ? this.sql`progress` : this.sql`${Math.min(1, Math.max(0, fraction))}`
       const rows = await this.sql`
-        UPDATE jobs SET lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
+        UPDATE jobs SET progress = ${progress}, lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
         WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId} AND status = 'processing'`
       if (rows.count === 0) ctl.abort(new Error('job lease lost'))
     }
@@ -163,14 +165,8 @@ export class JobQueue {
         signal: ctl.signal,
         progress: async (fraction) => {
           if (ctl.signal.aborted) throw ctl.signal.reason
-          const rows = await this.sql`
-            UPDATE jobs SET progress = ${Math.min(1, Math.max(0, fraction))},
-              lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
-            WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId} AND status = 'processing'`
-          if (rows.count === 0) {
-            ctl.abort(new Error('job lease lost'))
-            throw ctl.signal.reason
-          }
+          await renew(fraction)
+          if (ctl.signal.aborted) throw ctl.signal.reason
         },
       })
       clearInterval(renewer)
