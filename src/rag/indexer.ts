@@ -55,19 +55,20 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     return collection ? { doc, collection } : null
   }
 
-  async #status(doc: DocumentRow, jobId: string, fields: Partial<Pick<DocumentRow, 'status' | 'progress' | 'error'>>): Promise<boolean> {
+  /** Updates the document while this job still owns it, and tells its watchers; the row, or undefined. */
+  async #status(documentId: string, jobId: string, fields: Partial<Pick<DocumentRow, 'status' | 'progress' | 'error'>>): Promise<DocumentRow | undefined> {
     const [row] = await this.deps.sql<DocumentRow[]>`
       UPDATE rag_documents SET ${this.deps.sql(fields)}, updated_at = now()
-      WHERE id = ${doc.id} AND job_id = ${jobId} RETURNING *`
+      WHERE id = ${documentId} AND job_id = ${jobId} RETURNING *`
     if (row) this.deps.events.publish(row)
-    return Boolean(row)
+    return row
   }
 
   async run(job: Job<{ documentId: string }>, ctl: JobControl): Promise<void> {
     const loaded = await this.#load(job.payload.documentId, job.id)
     if (!loaded) return
     const { doc, collection } = loaded
-    if (!(await this.#status(doc, job.id, { status: 'processing', progress: 0, error: null }))) return
+    if (!(await this.#status(doc.id, job.id, { status: 'processing', progress: 0, error: null }))) return
 
     const bytes = await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key)
     let extracted
@@ -102,7 +103,7 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       if (!stillOurs) return
       written += batch.length
       await ctl.progress(0.05 + (0.95 * written) / chunks.length)
-      await this.#status(doc, job.id, { progress: 0.05 + (0.95 * written) / chunks.length })
+      await this.#status(doc.id, job.id, { progress: 0.05 + (0.95 * written) / chunks.length })
     }
 
     const single = extracted.format !== 'jsonl'
@@ -192,23 +193,19 @@ export class Indexer implements JobHandler<{ documentId: string }> {
   }
 
   async onGiveUp(job: Job<{ documentId: string }>, error: string): Promise<void> {
-    const [row] = await this.deps.sql<DocumentRow[]>`
-      UPDATE rag_documents SET status = 'failed', error = ${error}, updated_at = now()
-      WHERE id = ${job.payload.documentId} AND job_id = ${job.id} RETURNING *`
+    const row = await this.#status(job.payload.documentId, job.id, { status: 'failed', error })
     if (row) {
       // A failed document keeps no half-written chunks.
       await this.deps.sql.begin((tx) => removeChunks(tx, row.collection_id, row.id))
       await this.deps.vectors.deleteDocument(row.collection_id, row.id)
-      this.deps.events.publish(row)
     }
   }
 
   async onRetry(job: Job<{ documentId: string }>, error: string, runAfter: Date): Promise<void> {
-    const [row] = await this.deps.sql<DocumentRow[]>`
-      UPDATE rag_documents SET status = 'queued', error = ${`attempt ${job.attempts} failed, retrying at ${runAfter.toISOString()}: ${error}`},
-        updated_at = now()
-      WHERE id = ${job.payload.documentId} AND job_id = ${job.id} RETURNING *`
-    if (row) this.deps.events.publish(row)
+    await this.#status(job.payload.documentId, job.id, {
+      status: 'queued',
+      error: `attempt ${job.attempts} failed, retrying at ${runAfter.toISOString()}: ${error}`,
+    })
   }
 }
 
