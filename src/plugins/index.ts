@@ -10,6 +10,8 @@ import { presentPlugin } from './store.ts'
 
 const NameParams = t.Object({ name: t.String({ pattern: '^[a-z][a-z0-9-]{1,38}[a-z0-9]$' }) })
 const MAX_REQUEST_BYTES = 5 * 1024 * 1024
+/** Logs, audit and cron history: the newest `limit` entries. */
+const NewestQuery = t.Object({ limit: t.Integer({ minimum: 1, maximum: 1000, default: 100 }) })
 
 /** HTTP status of a failed invocation: limits are the platform refusing to go on (5xx), naming the limit. */
 function invocationError(err: SandboxError): ApiError {
@@ -139,14 +141,14 @@ export function pluginRoutes(s: Services) {
       async ({ params, query }) => ({
         data: await s.sql`SELECT id, invocation_id, level, message, created_at FROM plugin_logs WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
       }),
-      { permission: 'plugins:manage', params: NameParams, query: t.Object({ limit: t.Integer({ minimum: 1, maximum: 1000, default: 100 }) }), detail: { summary: 'Plugin log lines, newest first' } },
+      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, detail: { summary: 'Plugin log lines, newest first' } },
     )
     .get(
       '/:name/audit',
       async ({ params, query }) => ({
         data: await s.sql`SELECT id, invocation_id, call, allowed, detail, created_at FROM plugin_audit WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
       }),
-      { permission: 'plugins:manage', params: NameParams, query: t.Object({ limit: t.Integer({ minimum: 1, maximum: 1000, default: 100 }) }), detail: { summary: 'Host calls, allowed and refused, newest first' } },
+      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, detail: { summary: 'Host calls, allowed and refused, newest first' } },
     )
     .get(
       '/:name/cron',
@@ -155,7 +157,7 @@ export function pluginRoutes(s: Services) {
           SELECT id, job, scheduled_for, started_at, finished_at, status, duration_ms, error FROM plugin_cron_runs
           WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
       }),
-      { permission: 'plugins:manage', params: NameParams, query: t.Object({ limit: t.Integer({ minimum: 1, maximum: 1000, default: 100 }) }), detail: { summary: 'Cron run history' } },
+      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, detail: { summary: 'Cron run history' } },
     )
 
   /** Runs a plugin route on one surface; the route's own auth decides who may call it. */

@@ -5,7 +5,7 @@ import type { CollectionRow, CollectionService, RagActor } from './collections.t
 import { scoreSnapshot, type LexicalCache } from './lexical-cache.ts'
 import type { SearchInput, SearchMode, SearchResponse } from './model.ts'
 import { analyze } from './text/analyzer.ts'
-import { chunkFilter } from './vectors/postgres.ts'
+import { chunkFilter, hasFilter } from './vectors/postgres.ts'
 import type { SearchFilter, VectorStore } from './vectors/index.ts'
 
 /** BM25 parameters, chosen on SciFact's train split (bench/rag.ts, BENCH_BM25=k1,b): 1.2/0.5 gave nDCG@10 0.7035, 0.9/0.4 0.7007, 1.2/0.75 0.7024. */
@@ -151,7 +151,7 @@ export class SearchService {
     const avgdl = Number(collection.term_count) / n || 1
     const { k1, b } = BM25
     const sql = this.sql
-    const filtered = filter?.documentIds?.length || (filter?.metadata && Object.keys(filter.metadata).length)
+    const filtered = hasFilter(filter)
     if (!filtered) {
       const snap = this.lexical.get(collection)
       if (snap) return scoreSnapshot(snap, counts, { k1, b, n, avgdl }, k)

@@ -8,7 +8,7 @@ export function chunkFilter(sql: Sql, filter: SearchFilter | undefined) {
   return sql`${docs} AND ${meta}`
 }
 
-const hasFilter = (f: SearchFilter | undefined) => Boolean(f?.documentIds?.length || (f?.metadata && Object.keys(f.metadata).length))
+export const hasFilter = (f: SearchFilter | undefined) => Boolean(f?.documentIds?.length || (f?.metadata && Object.keys(f.metadata).length))
 
 /** pgvector: exact cosine distance over the collection's rows (dimensions differ per collection, so no shared ANN index). */
 export class PgVectorStore implements VectorStore {
