@@ -69,7 +69,8 @@ test('a signed Zammad webhook ends as an internal summary note on the ticket, an
   // The summary came from the gateway: the upstream saw the articles' text.
   const sent = JSON.stringify(up.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)?.body)
   expect(sent).toContain('jams on every page')
-  // Charged as plugin usage, and the token never left in a response or log.
+  // Charged as plugin usage, and the token never left in a response or log. The ledger writes behind the response.
+  await env.s.ledger.flush()
   const [usage] = await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM usage_records WHERE source = 'plugin'`
   expect(usage!.n).toBeGreaterThan(0)
   const logs = (await env.call('GET', `${A}/zammad/logs`, { token: admin })).body

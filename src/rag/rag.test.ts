@@ -324,6 +324,7 @@ describe('search', () => {
   })
 
   test('the embedding calls are charged to the collection owner', async () => {
+    await env.s.ledger.flush()
     const [row] = await env.s.sql<{ n: number }[]>`
       SELECT count(*)::int AS n FROM usage_records WHERE user_id = ${owner.id} AND source = 'rag' AND endpoint = '/embeddings' AND status = 200`
     expect(row!.n).toBeGreaterThan(0)
