@@ -1,0 +1,199 @@
+/**
+ * The dashboard in Chromium against a real platform: sign-in, the forced password change, the session restored by
+ * the refresh cookie after a reload (nothing in web storage, no token in document.cookie), sign-out, and a narrow
+ * viewport, served by the platform itself.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, ConsoleMessage, Page } from 'playwright-core'
+import { collectErrors, launchChromium } from './browser.ts'
+import { createTestEnv, type TestEnv } from './harness.ts'
+
+const ROOT = join(import.meta.dir, '..')
+const WEB = join(ROOT, 'web')
+const DIST = join(WEB, 'dist')
+const ARTIFACTS = join(ROOT, 'test-artifacts')
+/** Gzip budget for all JS+CSS; the foundation is ~21 KB, so this leaves room for the pages still to come. */
+const BUNDLE_BUDGET_BYTES = 150_000
+
+let env: TestEnv
+let browser: Browser
+let base: string
+
+function newestMtime(path: string): number {
+  const st = statSync(path)
+  if (!st.isDirectory()) return st.mtimeMs
+  return Math.max(st.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))))
+}
+
+/** Builds web/dist when it is missing or older than its sources. */
+function ensureBuilt(): void {
+  const index = join(DIST, 'index.html')
+  const sources = Math.max(newestMtime(join(WEB, 'src')), newestMtime(join(WEB, 'index.html')), newestMtime(join(WEB, 'vite.config.ts')))
+  if (existsSync(index) && statSync(index).mtimeMs >= sources) return
+  const build = Bun.spawnSync(['bunx', 'vite', 'build', '--config', 'web/vite.config.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  if (build.exitCode !== 0) throw new Error(`vite build failed:\n${build.stdout.toString()}\n${build.stderr.toString()}`)
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  ensureBuilt()
+  env = await createTestEnv({ RATE_LIMIT_INTERNAL_PER_MINUTE: '5000' })
+  // The platform itself serves web/dist (src/web/dashboard.ts), on the API's origin as the session cookies require.
+  base = env.listen()
+  browser = await launchChromium()
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await env?.close()
+})
+
+/** The one deliberate failure: the wrong password's 401 on the login request. */
+const wrongPassword = (m: ConsoleMessage) => m.text().includes('401') && m.location().url.endsWith('/api-internal/v1/auth/login')
+
+describe('dashboard', () => {
+  test('the built JS and CSS stay small', () => {
+    let raw = 0
+    let gzip = 0
+    for (const name of readdirSync(join(DIST, 'assets'))) {
+      if (!/\.(js|css)$/.test(name)) continue
+      const bytes = readFileSync(join(DIST, 'assets', name))
+      raw += bytes.length
+      gzip += Bun.gzipSync(bytes).length
+    }
+    console.log(`dashboard bundle: ${raw} bytes raw, ${gzip} bytes gzip (JS+CSS)`)
+    expect(gzip).toBeGreaterThan(0)
+    expect(gzip).toBeLessThan(BUNDLE_BUDGET_BYTES)
+  })
+
+  test('sign-in fits a 375 px wide screen', async () => {
+    const context = await browser.newContext({ viewport: { width: 375, height: 740 } })
+    try {
+      const page = await context.newPage()
+      const errors = collectErrors(page)
+      await page.goto(`${base}/sign-in`)
+      await page.getByLabel('Email').waitFor()
+      const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
+      expect(overflow).toBeLessThanOrEqual(0)
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-sign-in-375.png') })
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('sign in, forced password change, overview, reload keeps the session, sign out', async () => {
+    const username = `dash${Date.now().toString(36)}`
+    const email = `${username}@test.local`
+    const firstPassword = 'first-password-1234'
+    const newPassword = 'second-password-5678'
+    const created = await env.call('POST', '/api-internal/v1/users', {
+      token: await env.adminToken(),
+      body: { email, username, password: firstPassword, role: 'user', force_password_change: true },
+    })
+    expect(created.status).toBe(201)
+
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } })
+    try {
+      const page: Page = await context.newPage()
+      page.setDefaultTimeout(10_000)
+      const errors = collectErrors(page, wrongPassword)
+      const tokens: string[] = []
+      // Every access token the page received, to prove none of them reaches document.cookie. A body can vanish when
+      // the page navigates away first; the tokens that matter (login, the last refresh) are read in time.
+      page.on('response', (res) => {
+        if (/\/auth\/(login|refresh)$/.test(res.url()) && res.status() === 200)
+          res.json().then((body: { access_token: string }) => tokens.push(body.access_token), () => {})
+      })
+
+      // Signed out: / goes to sign-in.
+      await page.goto(`${base}/`)
+      await page.waitForURL(`${base}/sign-in`)
+
+      // A wrong password shows the server's message, not JSON.
+      await page.getByLabel('Email').fill(email)
+      await page.getByLabel('Password').fill('not-the-password')
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      const alert = page.getByRole('alert')
+      await alert.waitFor()
+      const shown = (await alert.textContent()) ?? ''
+      expect(shown.length).toBeGreaterThan(0)
+      expect(shown).not.toContain('{')
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-sign-in-error.png') })
+
+      // The right one: forced to change the password first.
+      await page.getByLabel('Password').fill(firstPassword)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.waitForURL(`${base}/change-password`)
+      // Other pages are out of reach until then.
+      await page.goto(`${base}/api-keys`)
+      await page.waitForURL(`${base}/change-password`)
+      await page.getByLabel('Current password').fill(firstPassword)
+      await page.getByLabel('New password', { exact: true }).fill(newPassword)
+      await page.getByLabel('Repeat the new password').fill(newPassword)
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-change-password.png') })
+      await page.getByRole('button', { name: 'Change password' }).click()
+
+      // Overview with the user and the provider health.
+      await page.waitForURL(`${base}/`)
+      await expect(page.getByTestId('me').textContent()).resolves.toContain(email)
+      await page.getByTestId('providers').or(page.getByTestId('providers-empty')).waitFor()
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png') })
+
+      // A section not built yet says so.
+      await page.getByRole('link', { name: 'Budgets' }).click()
+      await page.getByText('Not built yet.').waitFor()
+
+      // Reload: the refresh cookie restores the session; nothing in web storage, no token in document.cookie.
+      // (Wait for the first restore to finish: a reload that aborts a refresh in flight loses the rotated cookie.)
+      await page.goto(`${base}/`)
+      await page.getByTestId('me').waitFor()
+      await page.reload()
+      await expect(page.getByTestId('me').textContent()).resolves.toContain(email)
+      expect(page.url()).toBe(`${base}/`)
+      const storage = await page.evaluate<{ local: number; session: number; cookie: string }>(
+        '({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie })',
+      )
+      expect(storage.local).toBe(0)
+      expect(storage.session).toBe(0)
+      expect(tokens.length).toBeGreaterThanOrEqual(2)
+      for (const token of tokens) expect(storage.cookie).not.toContain(token)
+      expect(storage.cookie).not.toContain('enclava_refresh')
+
+      // Two tabs restoring at once take turns (refresh tokens rotate; a reused one revokes the session).
+      const second = await context.newPage()
+      const secondErrors = collectErrors(second)
+      await Promise.all([page.reload(), second.goto(`${base}/`)])
+      await expect(second.getByTestId('me').textContent()).resolves.toContain(email)
+      await expect(page.getByTestId('me').textContent()).resolves.toContain(email)
+      await second.close()
+      expect(secondErrors.list).toEqual([])
+      const lastToken = tokens.at(-1) ?? ''
+
+      // Sign out from the user menu: back at sign-in, and the server ended the session.
+      await page.getByRole('button', { name: username }).click()
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.waitForURL(`${base}/sign-in`)
+      expect((await env.call('GET', '/api-internal/v1/auth/me', { token: lastToken })).status).toBe(401)
+      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-signed-out.png') })
+
+      // Reload: still signed out, and / still leads to sign-in.
+      await page.reload()
+      await page.getByLabel('Email').waitFor()
+      await page.goto(`${base}/`)
+      await page.waitForURL(`${base}/sign-in`)
+      expect(await page.evaluate<string>('document.cookie')).not.toContain('enclava_csrf=')
+
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+})

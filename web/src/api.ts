@@ -1,0 +1,105 @@
+/**
+ * The dashboard's one HTTP client: JSON in and out, the bearer token added, the API's error envelope
+ * (`{ error: { message, code, param } }`) turned into an `ApiError` whose `message` is fit to show people.
+ * A 401 triggers one silent refresh and one retry; the session module supplies both through `setAuthHooks`.
+ */
+
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly param: string | null
+
+  constructor(status: number, message: string, code = 'error', param: string | null = null) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+    this.param = param
+  }
+}
+
+export interface RequestOptions {
+  body?: unknown
+  headers?: Record<string, string>
+  signal?: AbortSignal
+}
+
+interface AuthHooks {
+  token(): string | null
+  /** Gets a new access token; false when the session is gone. */
+  refresh(): Promise<boolean>
+  /** Called when the session is gone for good (the guards then send the user to sign-in). */
+  expired(): void
+}
+
+let hooks: AuthHooks = { token: () => null, refresh: async () => false, expired: () => {} }
+
+export function setAuthHooks(next: AuthHooks): void {
+  hooks = next
+}
+
+/** A plain request: no retry, no refresh. `token` null sends no Authorization header. */
+export async function request<T>(method: string, path: string, token: string | null, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers }
+  if (token) headers.authorization = `Bearer ${token}`
+  const init: RequestInit = { method, headers, credentials: 'same-origin' }
+  if (opts.body !== undefined) {
+    headers['content-type'] = 'application/json'
+    init.body = JSON.stringify(opts.body)
+  }
+  if (opts.signal) init.signal = opts.signal
+  let res: Response
+  try {
+    res = await fetch(path, init)
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') throw error
+    throw new ApiError(0, 'Cannot reach the server. Check your connection and try again.', 'network_error')
+  }
+  if (res.status === 204) return undefined as T
+  const text = await res.text()
+  let parsed: unknown = null
+  try {
+    parsed = text ? JSON.parse(text) : null
+  } catch {
+    parsed = null
+  }
+  if (!res.ok) throw toApiError(res.status, parsed)
+  return parsed as T
+}
+
+function toApiError(status: number, body: unknown): ApiError {
+  const error = (body as { error?: { message?: unknown; code?: unknown; param?: unknown } } | null)?.error
+  const message = typeof error?.message === 'string' && error.message ? error.message : fallbackMessage(status)
+  const code = typeof error?.code === 'string' ? error.code : 'error'
+  const param = typeof error?.param === 'string' ? error.param : null
+  return new ApiError(status, message, code, param)
+}
+
+function fallbackMessage(status: number): string {
+  if (status === 401) return 'Your session has ended. Sign in again.'
+  if (status === 403) return 'You do not have permission to do that.'
+  if (status === 404) return 'Not found.'
+  if (status === 429) return 'Too many requests. Wait a moment and try again.'
+  if (status >= 500) return 'The server could not complete the request. Try again shortly.'
+  return `The request failed (HTTP ${status}).`
+}
+
+/**
+ * An authenticated request to the API, with one refresh-and-retry on 401.
+ *
+ * @example
+ * const me = await api<User>('GET', '/api-internal/v1/auth/me')
+ * await api('POST', '/api-internal/v1/api-keys', { body: { name: 'ci' } })
+ */
+export async function api<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+  try {
+    return await request<T>(method, path, hooks.token(), opts)
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 401) throw error
+    if (!(await hooks.refresh())) {
+      hooks.expired()
+      throw error
+    }
+    return request<T>(method, path, hooks.token(), opts)
+  }
+}
