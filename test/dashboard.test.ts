@@ -4,55 +4,24 @@
  * viewport, served by the platform itself.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, ConsoleMessage, Page } from 'playwright-core'
-import { collectErrors, launchChromium } from './browser.ts'
-import { createTestEnv, type TestEnv } from './harness.ts'
+import type { ConsoleMessage } from 'playwright-core'
+import { collectErrors } from './browser.ts'
+import { DIST, startDashboard, type Dashboard } from './dashboard-fixture.ts'
 
-const ROOT = join(import.meta.dir, '..')
-const WEB = join(ROOT, 'web')
-const DIST = join(WEB, 'dist')
-const ARTIFACTS = join(ROOT, 'test-artifacts')
 /** Gzip budget for all JS+CSS; the foundation is ~21 KB, so this leaves room for the pages still to come. */
 const BUNDLE_BUDGET_BYTES = 150_000
 
-let env: TestEnv
-let browser: Browser
+let d: Dashboard
 let base: string
 
-function newestMtime(path: string): number {
-  const st = statSync(path)
-  if (!st.isDirectory()) return st.mtimeMs
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))))
-}
-
-/** Builds web/dist when it is missing or older than its sources. */
-function ensureBuilt(): void {
-  const index = join(DIST, 'index.html')
-  const sources = Math.max(newestMtime(join(WEB, 'src')), newestMtime(join(WEB, 'index.html')), newestMtime(join(WEB, 'vite.config.ts')))
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return
-  const build = Bun.spawnSync(['bunx', 'vite', 'build', '--config', 'web/vite.config.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, NODE_ENV: 'production' },
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  if (build.exitCode !== 0) throw new Error(`vite build failed:\n${build.stdout.toString()}\n${build.stderr.toString()}`)
-}
-
 beforeAll(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true })
-  ensureBuilt()
-  env = await createTestEnv({ RATE_LIMIT_INTERNAL_PER_MINUTE: '5000' })
-  // The platform itself serves web/dist (src/web/dashboard.ts), on the API's origin as the session cookies require.
-  base = env.listen()
-  browser = await launchChromium()
+  d = await startDashboard()
+  base = d.base
 })
-
 afterAll(async () => {
-  await browser?.close()
-  await env?.close()
+  await d?.close()
 })
 
 /** The one deliberate failure: the wrong password's 401 on the login request. */
@@ -74,15 +43,13 @@ describe('dashboard', () => {
   })
 
   test('sign-in fits a 375 px wide screen', async () => {
-    const context = await browser.newContext({ viewport: { width: 375, height: 740 } })
+    const { page, context, errors } = await d.page({ width: 375, height: 740 })
     try {
-      const page = await context.newPage()
-      const errors = collectErrors(page)
       await page.goto(`${base}/sign-in`)
       await page.getByLabel('Email').waitFor()
       const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
       expect(overflow).toBeLessThanOrEqual(0)
-      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-sign-in-375.png') })
+      await d.screenshot(page, 'sign-in-375')
       expect(errors.list).toEqual([])
     } finally {
       await context.close()
@@ -90,21 +57,10 @@ describe('dashboard', () => {
   })
 
   test('sign in, forced password change, overview, reload keeps the session, sign out', async () => {
-    const username = `dash${Date.now().toString(36)}`
-    const email = `${username}@test.local`
-    const firstPassword = 'first-password-1234'
+    const { email, username, password: firstPassword } = await d.user({ forcePasswordChange: true })
     const newPassword = 'second-password-5678'
-    const created = await env.call('POST', '/api-internal/v1/users', {
-      token: await env.adminToken(),
-      body: { email, username, password: firstPassword, role: 'user', force_password_change: true },
-    })
-    expect(created.status).toBe(201)
-
-    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } })
+    const { page, context, errors } = await d.page({ width: 1200, height: 800, expected: wrongPassword })
     try {
-      const page: Page = await context.newPage()
-      page.setDefaultTimeout(10_000)
-      const errors = collectErrors(page, wrongPassword)
       const tokens: string[] = []
       // Every access token the page received, to prove none of them reaches document.cookie. A body can vanish when
       // the page navigates away first; the tokens that matter (login, the last refresh) are read in time.
@@ -126,7 +82,7 @@ describe('dashboard', () => {
       const shown = (await alert.textContent()) ?? ''
       expect(shown.length).toBeGreaterThan(0)
       expect(shown).not.toContain('{')
-      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-sign-in-error.png') })
+      await d.screenshot(page, 'sign-in-error')
 
       // The right one: forced to change the password first.
       await page.getByLabel('Password').fill(firstPassword)
@@ -138,14 +94,14 @@ describe('dashboard', () => {
       await page.getByLabel('Current password').fill(firstPassword)
       await page.getByLabel('New password', { exact: true }).fill(newPassword)
       await page.getByLabel('Repeat the new password').fill(newPassword)
-      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-change-password.png') })
+      await d.screenshot(page, 'change-password')
       await page.getByRole('button', { name: 'Change password' }).click()
 
       // Overview with the user and the provider health.
       await page.waitForURL(`${base}/`)
       await expect(page.getByTestId('me').textContent()).resolves.toContain(email)
       await page.getByTestId('providers').or(page.getByTestId('providers-empty')).waitFor()
-      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-overview.png') })
+      await d.screenshot(page, 'overview')
 
       // A section not built yet says so.
       await page.getByRole('link', { name: 'Budgets' }).click()
@@ -181,8 +137,8 @@ describe('dashboard', () => {
       await page.getByRole('button', { name: username }).click()
       await page.getByRole('button', { name: 'Sign out' }).click()
       await page.waitForURL(`${base}/sign-in`)
-      expect((await env.call('GET', '/api-internal/v1/auth/me', { token: lastToken })).status).toBe(401)
-      await page.screenshot({ path: join(ARTIFACTS, 'dashboard-signed-out.png') })
+      expect((await d.call('GET', '/api-internal/v1/auth/me', { token: lastToken })).status).toBe(401)
+      await d.screenshot(page, 'signed-out')
 
       // Reload: still signed out, and / still leads to sign-in.
       await page.reload()
