@@ -56,7 +56,7 @@ export function createApp(s: Services) {
     .use(widgetRoutes(s))
     .use(pluginRoutes(s))
     // Last: the dashboard answers only what no API route did.
-    .use(dashboardRoutes())
+    .use(dashboardRoutes(s.config.WEB_DIST_DIR))
 }
 
 export type App = ReturnType<typeof createApp>

@@ -64,6 +64,8 @@ export const ConfigSchema = T.Object({
   QDRANT_API_KEY: T.Optional(T.String({ minLength: 1 })),
   /** Memory for in-process copies of collections' BM25 postings (per replica); SQL answers beyond it. */
   LEXICAL_CACHE_MB: T.Integer({ minimum: 0, default: 256 }),
+  /** The built dashboard served at `/`; default web/dist of this checkout. */
+  WEB_DIST_DIR: T.Optional(T.String({ minLength: 1 })),
   /** Folders searched for plugins at start-up (comma-separated). */
   PLUGINS_DIRS: T.String({ default: 'plugins' }),
   PLUGIN_RATE_LIMIT_PER_MINUTE: T.Integer({ minimum: 1, default: 600 }),

@@ -5,7 +5,7 @@
  * requests now and then while playwright-core waited on the same event loop (measured: about one run in three of
  * the dashboard test hung; none in 18 runs, six of them under two CPU burners, with the server apart).
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
@@ -16,29 +16,43 @@ import { schemaName } from './harness.ts'
 import { ROOT, startServer, storeEnv, type Server } from './server-process.ts'
 
 const WEB = join(ROOT, 'web')
-export const DIST = join(WEB, 'dist')
 export const ARTIFACTS = join(ROOT, 'test-artifacts')
 export const ADMIN_EMAIL = 'admin@enclava.local'
 const ADMIN_PASSWORD = 'dashboard-admin-password'
 
-function newestMtime(path: string): number {
-  const st = statSync(path)
-  if (!st.isDirectory()) return st.mtimeMs
-  return Math.max(st.mtimeMs, ...readdirSync(path).map((name) => newestMtime(join(path, name))))
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : [join(dir, e.name)]))
+    .sort()
 }
 
-/** Builds web/dist when it is missing or older than its sources. */
-export function ensureBuilt(): void {
-  const index = join(DIST, 'index.html')
-  const sources = Math.max(newestMtime(join(WEB, 'src')), newestMtime(join(WEB, 'index.html')), newestMtime(join(WEB, 'vite.config.ts')))
-  if (existsSync(index) && statSync(index).mtimeMs >= sources) return
-  const build = Bun.spawnSync(['bunx', 'vite', 'build', '--config', 'web/vite.config.ts'], {
+/**
+ * The dashboard built from the current sources, in a directory named by their hash: test files (and people
+ * editing web/src while tests run) never serve each other's half-written build. Built once per source state.
+ */
+export function ensureBuilt(): string {
+  const hash = new Bun.CryptoHasher('sha256')
+  for (const file of [join(WEB, 'index.html'), join(WEB, 'vite.config.ts'), join(ROOT, 'bun.lock'), ...sourceFiles(join(WEB, 'src'))]) {
+    hash.update(file)
+    hash.update(readFileSync(file))
+  }
+  const dist = join(tmpdir(), `enclava-web-${hash.digest('hex').slice(0, 16)}`)
+  if (existsSync(join(dist, 'index.html'))) return dist
+  const partial = `${dist}.${process.pid}`
+  const build = Bun.spawnSync(['bunx', 'vite', 'build', '--config', 'web/vite.config.ts', '--outDir', partial, '--emptyOutDir'], {
     cwd: ROOT,
     env: { ...process.env, NODE_ENV: 'production' },
     stdout: 'pipe',
     stderr: 'pipe',
   })
   if (build.exitCode !== 0) throw new Error(`vite build failed:\n${build.stdout.toString()}\n${build.stderr.toString()}`)
+  try {
+    renameSync(partial, dist)
+  } catch {
+    // Another test file finished the same build first; theirs is identical.
+    rmSync(partial, { recursive: true, force: true })
+  }
+  return dist
 }
 
 export interface Reply {
@@ -48,6 +62,8 @@ export interface Reply {
 
 export interface Dashboard {
   base: string
+  /** The built dashboard this server serves. */
+  dist: string
   browser: Browser
   upstream: Upstream
   server: Server
@@ -66,7 +82,7 @@ export interface Dashboard {
 
 export async function startDashboard(env: Record<string, string> = {}): Promise<Dashboard> {
   mkdirSync(ARTIFACTS, { recursive: true })
-  ensureBuilt()
+  const dist = ensureBuilt()
   const schema = schemaName('dash')
   const upstream = await startUpstream({ models: ['mock-chat', 'mock-embed'], streamChunkDelayMs: 5 })
   const server = await startServer({
@@ -75,6 +91,7 @@ export async function startDashboard(env: Record<string, string> = {}): Promise<
     PRIVATEMODE_URL: upstream.url,
     RATE_LIMIT_INTERNAL_PER_MINUTE: '5000',
     PLUGINS_DIRS: '',
+    WEB_DIST_DIR: dist,
     ...(await storeEnv(schema)),
     ...env,
   })
@@ -99,6 +116,7 @@ export async function startDashboard(env: Record<string, string> = {}): Promise<
 
   const dashboard: Dashboard = {
     base,
+    dist,
     browser,
     upstream,
     server,

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ConsoleMessage } from 'playwright-core'
 import { collectErrors } from './browser.ts'
-import { DIST, startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { startDashboard, type Dashboard } from './dashboard-fixture.ts'
 
 /** Gzip budget for all JS+CSS; the foundation is ~21 KB, so this leaves room for the pages still to come. */
 const BUNDLE_BUDGET_BYTES = 150_000
@@ -31,9 +31,9 @@ describe('dashboard', () => {
   test('the built JS and CSS stay small', () => {
     let raw = 0
     let gzip = 0
-    for (const name of readdirSync(join(DIST, 'assets'))) {
+    for (const name of readdirSync(join(d.dist, 'assets'))) {
       if (!/\.(js|css)$/.test(name)) continue
-      const bytes = readFileSync(join(DIST, 'assets', name))
+      const bytes = readFileSync(join(d.dist, 'assets', name))
       raw += bytes.length
       gzip += Bun.gzipSync(bytes).length
     }

@@ -22,7 +22,8 @@ const HTML_HEADERS = {
  * Serves the built SolidJS dashboard (`web/dist`) at `/`: files as they are (hashed assets cached for a year),
  * every other path the single page's index.html (history-API routing). Without a build, these paths are 404s.
  */
-export function dashboardRoutes(dist = DIST) {
+export function dashboardRoutes(distDir?: string) {
+  const dist = distDir ? resolve(distDir) : DIST
   const index = join(dist, 'index.html')
   return new Elysia({ name: 'dashboard' }).get('/*', async ({ request }) => {
     const path = decodeURIComponent(new URL(request.url).pathname)

@@ -1,17 +1,32 @@
+import { lazy, type Component } from 'solid-js'
 import { render } from 'solid-js/web'
 import { Route, Router } from '@solidjs/router'
 import { Guard } from './Guard.tsx'
-import { Shell, SECTIONS } from './Shell.tsx'
+import { Shell } from './Shell.tsx'
 import { SignIn } from './pages/SignIn.tsx'
 import { ChangePassword } from './pages/ChangePassword.tsx'
 import { SignOut } from './pages/SignOut.tsx'
 import { Overview } from './pages/Overview.tsx'
-import { NotBuilt } from './pages/NotBuilt.tsx'
 import { NotFound } from './pages/NotFound.tsx'
 import { restore } from './session.ts'
 import './styles.css'
 
 void restore()
+
+/** Each section's page, loaded when first visited: the overview does not wait for the others' code. */
+const PAGES: [path: string, page: Component][] = [
+  ['/api-keys', lazy(() => import('./pages/ApiKeys.tsx'))],
+  ['/budgets', lazy(() => import('./pages/Budgets.tsx'))],
+  ['/playground', lazy(() => import('./pages/Playground.tsx'))],
+  ['/providers', lazy(() => import('./pages/Providers.tsx'))],
+  ['/chatbots', lazy(() => import('./pages/Chatbots.tsx'))],
+  ['/documents', lazy(() => import('./pages/Documents.tsx'))],
+  ['/plugins', lazy(() => import('./pages/Plugins.tsx'))],
+  ['/analytics', lazy(() => import('./pages/Analytics.tsx'))],
+  ['/audit-log', lazy(() => import('./pages/AuditLog.tsx'))],
+  ['/users', lazy(() => import('./pages/Users.tsx'))],
+  ['/settings', lazy(() => import('./pages/Settings.tsx'))],
+]
 
 const root = document.getElementById('app')
 if (!root) throw new Error('#app is missing from index.html')
@@ -25,8 +40,11 @@ render(
         <Route path="/change-password" component={ChangePassword} />
         <Route path="/" component={Shell}>
           <Route path="/" component={Overview} />
-          {SECTIONS.filter((s) => s.path !== '/').map((s) => (
-            <Route path={s.path} component={() => <NotBuilt title={s.title} />} />
+          {PAGES.map(([path, page]) => (
+            <>
+              <Route path={path} component={page} />
+              <Route path={`${path}/:id`} component={page} />
+            </>
           ))}
           <Route path="*" component={NotFound} />
         </Route>

@@ -1,0 +1,5 @@
+import { NotBuilt } from './NotBuilt.tsx'
+
+export default function ApiKeys() {
+  return <NotBuilt title="API keys" />
+}
