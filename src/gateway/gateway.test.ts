@@ -185,12 +185,14 @@ describe('usage accounting', () => {
     const before = (await usageRows()).length
     await client().chat.completions.create({ model: 'tee-chat', messages: [{ role: 'user', content: 'count me' }] })
     await client().embeddings.create({ model: 'plain-embed', input: 'count me too' })
+    // Records are written behind the responses, so their order is not the requests' order.
     const rows = (await usageRows()).slice(before)
     expect(rows).toHaveLength(2)
-    expect(rows[0]).toMatchObject({ model: 'tee-chat', status: 200, is_tee: true, streamed: false, error_code: null })
-    expect(rows[0]?.completion_tokens).toBeGreaterThan(0)
-    expect(Number(rows[0]?.cost_micros)).toBeGreaterThan(0)
-    expect(rows[1]).toMatchObject({ model: 'plain-embed', status: 200, is_tee: false, completion_tokens: 0 })
+    const chat = rows.find((r) => r.model === 'tee-chat')
+    expect(chat).toMatchObject({ model: 'tee-chat', status: 200, is_tee: true, streamed: false, error_code: null })
+    expect(chat?.completion_tokens).toBeGreaterThan(0)
+    expect(Number(chat?.cost_micros)).toBeGreaterThan(0)
+    expect(rows.find((r) => r.model === 'plain-embed')).toMatchObject({ model: 'plain-embed', status: 200, is_tee: false, completion_tokens: 0 })
     const usage = await fetch(`${base}/api/v1/llm/usage`, { headers: { authorization: `Bearer ${key}` } })
     const days = ((await usage.json()) as { data: { model: string; requests: number }[] }).data
     expect(days.find((d) => d.model === 'tee-chat')?.requests).toBeGreaterThanOrEqual(2)
