@@ -103,3 +103,38 @@ export async function api<T>(method: string, path: string, opts: RequestOptions 
     return request<T>(method, path, hooks.token(), opts)
   }
 }
+
+/**
+ * A raw authenticated fetch for what JSON calls cannot do: multipart uploads, server-sent event streams, file
+ * downloads. Adds the bearer token and refreshes once on 401; a non-2xx response is turned into an ApiError.
+ *
+ * @example
+ * const res = await authorizedFetch('/api-internal/v1/llm/chat/completions', { method: 'POST', body, headers })
+ * const reader = res.body!.getReader()
+ */
+export async function authorizedFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  const send = () => {
+    const headers = new Headers(init.headers)
+    const token = hooks.token()
+    if (token) headers.set('authorization', `Bearer ${token}`)
+    return fetch(path, { ...init, headers, credentials: 'same-origin' })
+  }
+  let res: Response
+  try {
+    res = await send()
+    if (res.status === 401 && (await hooks.refresh())) res = await send()
+    else if (res.status === 401) hooks.expired()
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') throw error
+    throw new ApiError(0, 'Cannot reach the server. Check your connection and try again.', 'network_error')
+  }
+  if (res.ok) return res
+  const text = await res.text()
+  let parsed: unknown = null
+  try {
+    parsed = text ? JSON.parse(text) : null
+  } catch {
+    parsed = null
+  }
+  throw toApiError(res.status, parsed)
+}
