@@ -15,6 +15,7 @@ import { httpBasics } from './http/plugin.ts'
 import type { Services } from './services.ts'
 import { userRoutes } from './users/index.ts'
 import { dashboardRoutes } from './web/dashboard.ts'
+import { analyticsRoutes } from './analytics/index.ts'
 import pkg from '../package.json' with { type: 'json' }
 
 /** The whole HTTP surface: public /api/v1 (API keys), internal /api-internal/v1 (JWT), health, docs. */
@@ -48,6 +49,7 @@ export function createApp(s: Services) {
     .use(userRoutes(s))
     .use(apiKeyRoutes(s))
     .use(auditRoutes(s))
+    .use(analyticsRoutes(s))
     .use(gatewayRoutes(s))
     .use(gatewayAdminRoutes(s))
     .use(budgetRoutes(s))

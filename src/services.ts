@@ -16,6 +16,7 @@ import { GatewayService } from './gateway/service.ts'
 import { GatewayAdmin } from './gateway/admin-service.ts'
 import { warmTokenizer } from './gateway/tokens.ts'
 import { UsageLedger } from './gateway/usage.ts'
+import { AnalyticsService } from './analytics/service.ts'
 import { ChatbotService } from './chatbots/service.ts'
 import { TemplateService } from './chatbots/templates.ts'
 import { PluginService } from './plugins/service.ts'
@@ -45,6 +46,7 @@ export interface Services extends Stores {
   registry: ModelRegistry
   budgets: BudgetService
   ledger: UsageLedger
+  analytics: AnalyticsService
   gateway: GatewayService
   gatewayAdmin: GatewayAdmin
   rag: RagService
@@ -77,7 +79,8 @@ export function createServices(stores: Stores): Services {
   const box = new SecretBox(config.ENCRYPTION_KEY)
   const registry = new ModelRegistry({ sql, box, configured: providersFromConfig(config), defaults: providerDefaults(config), log })
   const budgets = new BudgetService(sql, cache, log)
-  const ledger = new UsageLedger({ sql, budgets, audit, log })
+  const analytics = new AnalyticsService(sql, cache, log)
+  const ledger = new UsageLedger({ sql, budgets, audit, log, onRecorded: (users) => analytics.usageRecorded(users) })
   const gateway = new GatewayService(registry, budgets, ledger, limiter, log)
   const instanceId = crypto.randomUUID()
   const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId })
@@ -96,6 +99,7 @@ export function createServices(stores: Stores): Services {
     registry,
     budgets,
     ledger,
+    analytics,
     gateway,
     gatewayAdmin: new GatewayAdmin(sql, box, registry, cache, REGISTRY_CHANNEL),
     rag,

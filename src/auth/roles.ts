@@ -10,6 +10,8 @@ export const PERMISSIONS = [
   'users:read',
   'users:manage',
   'audit:read',
+  /** Everyone's usage in the analytics, not only one's own. */
+  'analytics:read_all',
   'settings:manage',
   'plugins:manage',
   'providers:manage',
@@ -37,6 +39,7 @@ const admin: Permission[] = [
   'users:read',
   'users:manage',
   'audit:read',
+  'analytics:read_all',
   'settings:manage',
   'plugins:manage',
   'providers:manage',

@@ -49,11 +49,14 @@ export class UsageLedger {
   readonly #budgets: BudgetService
   readonly #audit: AuditLog
   readonly #log: Logger
+  readonly #onRecorded: (userIds: (string | null)[]) => void
   #queue: Pending[] = []
   #timer: ReturnType<typeof setTimeout> | null = null
   #inFlight: Promise<void> | null = null
 
-  constructor(deps: { sql: Sql; budgets: BudgetService; audit: AuditLog; log: Logger }) {
+  /** `onRecorded` hears whose usage was committed (live dashboards), after the transaction. */
+  constructor(deps: { sql: Sql; budgets: BudgetService; audit: AuditLog; log: Logger; onRecorded?: (userIds: (string | null)[]) => void }) {
+    this.#onRecorded = deps.onRecorded ?? (() => {})
     this.#sql = deps.sql
     this.#budgets = deps.budgets
     this.#audit = deps.audit
@@ -133,6 +136,7 @@ export class UsageLedger {
         settled.map((p) => ({ reservation: p.reservation as Reservation, actualMicros: p.entry.costMicros })),
       )
     })
+    this.#onRecorded(batch.map((p) => p.entry.userId))
     // The warning belongs to the budget, not to whichever request happened to cross the line.
     for (const b of crossed)
       await this.#audit.record(

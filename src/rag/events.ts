@@ -11,6 +11,19 @@ export interface DocumentEvent {
   chunk_count: number
 }
 
+/** The fields a progress event carries, whatever row or event it is made from. */
+export function toDocumentEvent(doc: DocumentEvent): DocumentEvent {
+  return {
+    id: doc.id,
+    collection_id: doc.collection_id,
+    filename: doc.filename,
+    status: doc.status,
+    progress: doc.progress,
+    error: doc.error,
+    chunk_count: doc.chunk_count,
+  }
+}
+
 /**
  * Document status changes, fanned out through the cache's pub/sub so that a dashboard connected to one replica
  * sees progress made by a worker on another.
@@ -22,17 +35,8 @@ export class RagEvents {
   ) {}
 
   publish(doc: DocumentEvent): void {
-    const event: DocumentEvent = {
-      id: doc.id,
-      collection_id: doc.collection_id,
-      filename: doc.filename,
-      status: doc.status,
-      progress: doc.progress,
-      error: doc.error,
-      chunk_count: doc.chunk_count,
-    }
     this.cache
-      .publish(`rag:events:${doc.collection_id}`, JSON.stringify(event))
+      .publish(`rag:events:${doc.collection_id}`, JSON.stringify(toDocumentEvent(doc)))
       .catch((err) => this.log.warn({ err: (err as Error).message }, 'could not publish a document event'))
   }
 

@@ -7,7 +7,8 @@ import { JobQueue } from '../jobs/queue.ts'
 import type { Logger } from '../log.ts'
 import { CollectionService, type RagActor } from './collections.ts'
 import { DocumentService, INGEST_JOB, type DocumentRow } from './documents.ts'
-import { RagEvents, type DocumentEvent } from './events.ts'
+import { eventStream } from '../http/sse.ts'
+import { RagEvents, toDocumentEvent } from './events.ts'
 import { FileStore } from './file-store.ts'
 import { Indexer } from './indexer.ts'
 import { LexicalCache } from './lexical-cache.ts'
@@ -95,37 +96,10 @@ export class RagService {
     const pending = await this.deps.sql<DocumentRow[]>`
       SELECT * FROM rag_documents WHERE collection_id = ${collection.id} AND status IN ('queued', 'processing')
       ORDER BY created_at`
-    const encoder = new TextEncoder()
-    let cleanup = async () => {}
-    const stream = new ReadableStream<Uint8Array>({
-      start: async (controller) => {
-        const send = (e: DocumentEvent) => {
-          try {
-            controller.enqueue(encoder.encode(`event: document\ndata: ${JSON.stringify(e)}\n\n`))
-          } catch {}
-        }
-        for (const d of pending) send(d)
-        const unsubscribe = await this.events.subscribe(collection.id, send)
-        const heartbeat = setInterval(() => {
-          try {
-            controller.enqueue(encoder.encode(': keep-alive\n\n'))
-          } catch {}
-        }, 15_000)
-        cleanup = async () => {
-          clearInterval(heartbeat)
-          await unsubscribe()
-        }
-        signal.addEventListener('abort', () => {
-          void cleanup()
-          try {
-            controller.close()
-          } catch {}
-        })
-      },
-      cancel: () => cleanup(),
-    })
-    return new Response(stream, {
-      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' },
+    return eventStream({
+      initial: pending.map((d) => ({ event: 'document', data: toDocumentEvent(d) })),
+      subscribe: (send) => this.events.subscribe(collection.id, (e) => send({ event: 'document', data: e })),
+      signal,
     })
   }
 }

@@ -48,7 +48,11 @@ export function TimeChart(props: { title: string; x: number[]; series: Series[];
         cursor: { drag: { x: false, y: false } },
         legend: { show: true },
         scales: { x: { time: true } },
-        axes: [axis(), axis(props.series[0]?.format)],
+        axes: [
+          axis(),
+          // The value axis is wide enough for labels such as "$0.000012" instead of clipping them.
+          { ...axis(props.series[0]?.format), size: (_u: uPlot, values: string[] | null) => Math.max(50, 14 + 7 * Math.max(0, ...(values ?? []).map((v) => v.length))) },
+        ],
         series: [
           {},
           ...props.series.map((s, i) => {

@@ -119,5 +119,6 @@ export function Field(props: ParentProps<{ label: string; for: string; hint?: st
 
 export const formatNumber = (n: number) => new Intl.NumberFormat().format(n)
 /** Money in the API is integer micro-dollars. */
-export const formatMicros = (micros: number) => `$${(micros / 1_000_000).toFixed(micros !== 0 && Math.abs(micros) < 10_000 ? 4 : 2)}`
+export const formatMicros = (micros: number) =>
+  micros > 0 && micros < 100 ? '< $0.0001' : `$${(micros / 1_000_000).toFixed(micros !== 0 && Math.abs(micros) < 10_000 ? 4 : 2)}`
 export const formatDate = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : '—')

@@ -1,5 +1,58 @@
-import { NotBuilt } from './NotBuilt.tsx'
+import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
+import { api } from '../api.ts'
+import type { User } from '../session.ts'
+import { ErrorAlert, Loading, PageHeader } from '../ui.tsx'
+import { createUsage, LiveBadge, TopTables, UsageCharts, UsageTiles, type Range, type Scope } from '../usage.tsx'
+
+const RANGES: { value: Range; label: string }[] = [
+  { value: '1h', label: 'Last hour' },
+  { value: '24h', label: 'Last 24 hours' },
+  { value: '7d', label: 'Last 7 days' },
+  { value: '30d', label: 'Last 30 days' },
+]
 
 export default function Analytics() {
-  return <NotBuilt title="Analytics" />
+  const [me] = createResource(() => api<User>('GET', '/api-internal/v1/auth/me'))
+  const [range, setRange] = createSignal<Range>('24h')
+  const [scope, setScope] = createSignal<Scope>('mine')
+  const usage = createUsage(range, scope)
+  const canSeeAll = () => me()?.permissions?.includes('analytics:read_all') ?? false
+
+  return (
+    <section aria-labelledby="page-title" class="stack">
+      <PageHeader title="Analytics">
+        <LiveBadge live={usage.live()} />
+      </PageHeader>
+      <div class="row filters">
+        <div class="field">
+          <label for="range">Period</label>
+          <select id="range" value={range()} onChange={(e) => setRange(e.currentTarget.value as Range)}>
+            <For each={RANGES}>{(r) => <option value={r.value}>{r.label}</option>}</For>
+          </select>
+        </div>
+        <Show when={canSeeAll()}>
+          <div class="field">
+            <label for="scope">Whose usage</label>
+            <select id="scope" value={scope()} onChange={(e) => setScope(e.currentTarget.value as Scope)}>
+              <option value="mine">Mine</option>
+              <option value="all">Everyone's</option>
+            </select>
+          </div>
+        </Show>
+      </div>
+      <Switch>
+        <Match when={usage.summary.error}><ErrorAlert error={usage.summary.error} retry={() => void usage.refetch()} /></Match>
+        <Match when={usage.summary()}>
+          {(s) => (
+            <>
+              <UsageTiles summary={s()} />
+              <UsageCharts summary={s()} />
+              <TopTables summary={s()} sources />
+            </>
+          )}
+        </Match>
+        <Match when={usage.summary.loading}><Loading /></Match>
+      </Switch>
+    </section>
+  )
 }

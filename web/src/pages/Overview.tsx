@@ -1,6 +1,9 @@
-import { createResource, For, Match, Show, Switch } from 'solid-js'
-import { api, ApiError } from '../api.ts'
+import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
+import { A } from '@solidjs/router'
+import { api } from '../api.ts'
 import type { User } from '../session.ts'
+import { ErrorAlert, formatMicros, Loading, PageHeader } from '../ui.tsx'
+import { createUsage, LiveBadge, TopTables, UsageCharts, UsageTiles } from '../usage.tsx'
 
 interface ProviderHealth {
   name: string
@@ -9,10 +12,18 @@ interface ProviderHealth {
   circuit?: 'closed' | 'open' | 'half_open' | string
   consecutive_failures?: number
   last_error?: string | null
-  last_success_at?: string | null
 }
 
-const message = (error: unknown) => (error instanceof ApiError ? error.message : 'Something went wrong while loading this.')
+interface Budget {
+  id: string
+  name: string
+  limit_usd: number
+  spent_usd: number
+  reserved_usd: number
+  used_pct: number
+  warn_threshold_pct: number
+  is_active: boolean
+}
 
 function circuitBadge(circuit: string | undefined) {
   if (circuit === 'closed') return <span class="badge ok">healthy</span>
@@ -21,43 +32,73 @@ function circuitBadge(circuit: string | undefined) {
   return <span class="badge warn">unknown</span>
 }
 
+/** Budgets at or over their warning threshold, fullest first. */
+function alerts(budgets: Budget[]) {
+  return budgets.filter((b) => b.is_active && b.used_pct >= b.warn_threshold_pct).sort((a, b) => b.used_pct - a.used_pct)
+}
+
+const usd = (x: number) => formatMicros(Math.round(x * 1e6))
+
 export function Overview() {
   const [me, { refetch: refetchMe }] = createResource(() => api<User>('GET', '/api-internal/v1/auth/me'))
   const [providers, { refetch: refetchProviders }] = createResource(() =>
     api<{ data: ProviderHealth[] }>('GET', '/api-internal/v1/llm/providers/status').then((r) => r.data),
   )
+  const [budgets, { refetch: refetchBudgets }] = createResource(() => api<{ data: Budget[] }>('GET', '/api-internal/v1/budgets').then((r) => r.data))
+  const [range] = createSignal<'24h'>('24h')
+  const usage = createUsage(range, () => 'mine')
 
   return (
-    <section aria-labelledby="page-title">
-      <h1 id="page-title">Overview</h1>
+    <section aria-labelledby="page-title" class="stack">
+      <PageHeader title="Overview">
+        <span class="muted">Your usage, last 24 hours</span>
+        <LiveBadge live={usage.live()} />
+      </PageHeader>
+
+      <Switch>
+        <Match when={usage.summary.error}><ErrorAlert error={usage.summary.error} retry={() => void usage.refetch()} /></Match>
+        <Match when={usage.summary()}>
+          {(s) => (
+            <>
+              <UsageTiles summary={s()} />
+              <UsageCharts summary={s()} />
+              <TopTables summary={s()} />
+            </>
+          )}
+        </Match>
+        <Match when={usage.summary.loading}><Loading /></Match>
+      </Switch>
+
       <div class="grid">
-        <div class="card" aria-labelledby="you-title" aria-busy={me.loading}>
-          <h2 id="you-title">You</h2>
+        <div class="card" aria-labelledby="budgets-title">
+          <h2 id="budgets-title">Budget alerts</h2>
           <Switch>
-            <Match when={me.error}>
-              <div class="alert error" role="alert">{message(me.error)}</div>
-              <button class="secondary" onClick={() => void refetchMe()}>Try again</button>
+            <Match when={budgets.error}><ErrorAlert error={budgets.error} retry={() => void refetchBudgets()} /></Match>
+            <Match when={budgets.loading}><Loading /></Match>
+            <Match when={budgets() && alerts(budgets()!).length === 0}>
+              <p class="muted" data-testid="budget-alerts-empty">No budget is near its limit. <A href="/budgets">Budgets</A></p>
             </Match>
-            <Match when={me.loading}><p class="muted" role="status">Loading…</p></Match>
-            <Match when={me()}>
-              {(u) => (
-                <dl data-testid="me">
-                  <dt>Email</dt><dd>{u().email}</dd>
-                  <dt>Username</dt><dd>{u().username}</dd>
-                  <dt>Role</dt><dd>{u().role.replace('_', ' ')}</dd>
-                </dl>
-              )}
+            <Match when={budgets()}>
+              <ul class="alerts" data-testid="budget-alerts">
+                <For each={alerts(budgets()!)}>
+                  {(b) => (
+                    <li>
+                      <strong>{b.name}</strong>{' '}
+                      <span class={`badge ${b.used_pct >= 100 ? 'bad' : 'warn'}`}>{Math.round(b.used_pct)}%</span>
+                      <span class="muted"> {usd(b.spent_usd + b.reserved_usd)} of {usd(b.limit_usd)}</span>
+                    </li>
+                  )}
+                </For>
+              </ul>
             </Match>
           </Switch>
         </div>
+
         <div class="card" aria-labelledby="providers-title" aria-busy={providers.loading}>
           <h2 id="providers-title">Providers</h2>
           <Switch>
-            <Match when={providers.error}>
-              <div class="alert error" role="alert">{message(providers.error)}</div>
-              <button class="secondary" onClick={() => void refetchProviders()}>Try again</button>
-            </Match>
-            <Match when={providers.loading}><p class="muted" role="status">Loading…</p></Match>
+            <Match when={providers.error}><ErrorAlert error={providers.error} retry={() => void refetchProviders()} /></Match>
+            <Match when={providers.loading}><Loading /></Match>
             <Match when={providers()?.length === 0}>
               <p class="muted" data-testid="providers-empty">No inference providers are configured.</p>
             </Match>
@@ -69,12 +110,31 @@ export function Overview() {
                       <li>
                         <strong>{p.name}</strong>
                         {circuitBadge(p.circuit)}
-                        <Show when={p.confidential}><span class="badge ok">confidential</span></Show>
+                        <Show when={p.confidential} fallback={<span class="badge warn">not confidential</span>}>
+                          <span class="badge ok">confidential (TEE)</span>
+                        </Show>
                         <Show when={p.last_error}><span class="muted">Last error: {p.last_error}</span></Show>
                       </li>
                     )}
                   </For>
                 </ul>
+              )}
+            </Match>
+          </Switch>
+        </div>
+
+        <div class="card" aria-labelledby="you-title" aria-busy={me.loading}>
+          <h2 id="you-title">You</h2>
+          <Switch>
+            <Match when={me.error}><ErrorAlert error={me.error} retry={() => void refetchMe()} /></Match>
+            <Match when={me.loading}><Loading /></Match>
+            <Match when={me()}>
+              {(u) => (
+                <dl data-testid="me">
+                  <dt>Email</dt><dd>{u().email}</dd>
+                  <dt>Username</dt><dd>{u().username}</dd>
+                  <dt>Role</dt><dd>{u().role.replace('_', ' ')}</dd>
+                </dl>
               )}
             </Match>
           </Switch>

@@ -1,0 +1,200 @@
+/**
+ * Usage analytics shared by the overview and the analytics page: the summary from the server, kept current by its
+ * live usage events, and the tiles, charts and tables that show it.
+ */
+import { createEffect, createResource, createSignal, For, onCleanup, Show, type Accessor } from 'solid-js'
+import { api } from './api.ts'
+import { TimeChart } from './chart.tsx'
+import { follow } from './live.ts'
+import { formatMicros, formatNumber } from './ui.tsx'
+
+export type Range = '1h' | '24h' | '7d' | '30d'
+export type Scope = 'mine' | 'all'
+
+export interface Point {
+  t: number
+  requests: number
+  errors: number
+  prompt_tokens: number
+  completion_tokens: number
+  cost_micros: number
+  latency_p50_ms: number | null
+  latency_p95_ms: number | null
+}
+
+export interface Summary {
+  range: Range
+  bucket_seconds: number
+  totals: Omit<Point, 't'> & { error_rate: number; tee_requests: number }
+  series: Point[]
+  top_models: { model: string; requests: number; tokens: number; cost_micros: number; is_tee: boolean }[]
+  top_keys: { api_key_id: string; name: string | null; requests: number; tokens: number; cost_micros: number }[]
+  by_source: { source: string; requests: number; cost_micros: number }[]
+}
+
+/** Reloads after a burst of usage events settles, not once per event. */
+const RELOAD_DELAY_MS = 400
+
+export function createUsage(range: Accessor<Range>, scope: Accessor<Scope>) {
+  const [summary, { refetch }] = createResource(
+    () => ({ range: range(), scope: scope() }),
+    (q) => api<Summary>('GET', `/api-internal/v1/analytics/summary?range=${q.range}&scope=${q.scope}`),
+  )
+  const [live, setLive] = createSignal(false)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const reload = () => {
+    clearTimeout(timer)
+    timer = setTimeout(() => void refetch(), RELOAD_DELAY_MS)
+  }
+  let stop = () => {}
+  let followed: Scope | undefined
+  // One stream per scope; switching scope reconnects.
+  const watch = (s: Scope) => {
+    if (followed === s) return
+    stop()
+    followed = s
+    let first = true
+    stop = follow(`/api-internal/v1/analytics/events?scope=${s}`, {
+      onEvent: (e) => e.event === 'usage' && reload(),
+      // A reconnection may have missed events: reload then (the first connection follows the initial load).
+      onOpen: () => (first ? (first = false) : reload()),
+      onState: setLive,
+    })
+  }
+  createEffect(() => watch(scope()))
+  onCleanup(() => {
+    stop()
+    clearTimeout(timer)
+  })
+  return { summary, refetch, live }
+}
+
+const percent = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 2 : 1)}%`
+const ms = (x: number | null) => (x === null ? '—' : `${Math.round(x)} ms`)
+
+export function UsageTiles(props: { summary: Summary }) {
+  const t = () => props.summary.totals
+  const tiles = () => [
+    { label: 'Requests', value: formatNumber(t().requests), id: 'requests' },
+    { label: 'Tokens', value: formatNumber(t().prompt_tokens + t().completion_tokens), id: 'tokens' },
+    { label: 'Cost', value: formatMicros(t().cost_micros), id: 'cost' },
+    { label: 'Error rate', value: percent(t().error_rate), id: 'error-rate' },
+    { label: 'Latency p95', value: ms(t().latency_p95_ms), id: 'latency' },
+    { label: 'Confidential (TEE)', value: t().requests === 0 ? '—' : percent(t().tee_requests / t().requests), id: 'tee' },
+  ]
+  return (
+    <dl class="tiles">
+      <For each={tiles()}>
+        {(tile) => (
+          <div class="tile">
+            <dt>{tile.label}</dt>
+            <dd data-testid={`kpi-${tile.id}`}>{tile.value}</dd>
+          </div>
+        )}
+      </For>
+    </dl>
+  )
+}
+
+export function UsageCharts(props: { summary: Summary }) {
+  const x = () => props.summary.series.map((p) => p.t)
+  const pick = (f: (p: Point) => number | null) => props.summary.series.map(f)
+  return (
+    <div class="grid charts">
+      <div class="card">
+        <h2>Requests and errors</h2>
+        <TimeChart title="Requests and errors over time" x={x()} series={[{ label: 'requests', values: pick((p) => p.requests) }, { label: 'errors', values: pick((p) => p.errors) }]} />
+      </div>
+      <div class="card">
+        <h2>Tokens</h2>
+        <TimeChart title="Prompt and completion tokens over time" x={x()} series={[{ label: 'prompt', values: pick((p) => p.prompt_tokens) }, { label: 'completion', values: pick((p) => p.completion_tokens) }]} />
+      </div>
+      <div class="card">
+        <h2>Cost</h2>
+        <TimeChart title="Cost over time" x={x()} bars series={[{ label: 'cost', values: pick((p) => p.cost_micros / 1e6), format: (v) => (v === 0 ? '$0' : `$${v < 1 ? Number(v.toPrecision(2)) : v.toFixed(2)}`) }]} />
+      </div>
+      <div class="card">
+        <h2>Latency</h2>
+        <TimeChart title="Latency p50 and p95 over time" x={x()} series={[{ label: 'p50 ms', values: pick((p) => p.latency_p50_ms) }, { label: 'p95 ms', values: pick((p) => p.latency_p95_ms) }]} />
+      </div>
+    </div>
+  )
+}
+
+export function TopTables(props: { summary: Summary; sources?: boolean }) {
+  return (
+    <div class="grid">
+      <div class="card">
+        <h2>Top models</h2>
+        <Show when={props.summary.top_models.length > 0} fallback={<p class="muted">No requests in this period.</p>}>
+          <div class="table-wrap">
+            <table data-testid="top-models">
+              <thead><tr><th>Model</th><th>Requests</th><th>Tokens</th><th>Cost</th></tr></thead>
+              <tbody>
+                <For each={props.summary.top_models}>
+                  {(m) => (
+                    <tr>
+                      <td>{m.model} <Show when={m.is_tee}><span class="badge ok">TEE</span></Show></td>
+                      <td>{formatNumber(m.requests)}</td>
+                      <td>{formatNumber(m.tokens)}</td>
+                      <td>{formatMicros(m.cost_micros)}</td>
+                    </tr>
+                  )}
+                </For>
+              </tbody>
+            </table>
+          </div>
+        </Show>
+      </div>
+      <div class="card">
+        <h2>Top API keys</h2>
+        <Show when={props.summary.top_keys.length > 0} fallback={<p class="muted">No API key was used in this period.</p>}>
+          <div class="table-wrap">
+            <table data-testid="top-keys">
+              <thead><tr><th>Key</th><th>Requests</th><th>Tokens</th><th>Cost</th></tr></thead>
+              <tbody>
+                <For each={props.summary.top_keys}>
+                  {(k) => (
+                    <tr>
+                      <td><a href={`/api-keys/${k.api_key_id}`}>{k.name ?? 'deleted key'}</a></td>
+                      <td>{formatNumber(k.requests)}</td>
+                      <td>{formatNumber(k.tokens)}</td>
+                      <td>{formatMicros(k.cost_micros)}</td>
+                    </tr>
+                  )}
+                </For>
+              </tbody>
+            </table>
+          </div>
+        </Show>
+      </div>
+      <Show when={props.sources}>
+        <div class="card">
+          <h2>By source</h2>
+          <Show when={props.summary.by_source.length > 0} fallback={<p class="muted">No usage in this period.</p>}>
+            <div class="table-wrap">
+              <table data-testid="by-source">
+                <thead><tr><th>Source</th><th>Requests</th><th>Cost</th></tr></thead>
+                <tbody>
+                  <For each={props.summary.by_source}>
+                    {(s) => (
+                      <tr><td>{s.source}</td><td>{formatNumber(s.requests)}</td><td>{formatMicros(s.cost_micros)}</td></tr>
+                    )}
+                  </For>
+                </tbody>
+              </table>
+            </div>
+          </Show>
+        </div>
+      </Show>
+    </div>
+  )
+}
+
+export function LiveBadge(props: { live: boolean }) {
+  return (
+    <span class={`badge ${props.live ? 'ok' : 'warn'}`} role="status" data-testid="live">
+      {props.live ? 'live' : 'reconnecting…'}
+    </span>
+  )
+}
