@@ -18,7 +18,7 @@ import { ROOT, startServer, storeEnv, type Server } from './server-process.ts'
 const WEB = join(ROOT, 'web')
 export const ARTIFACTS = join(ROOT, 'test-artifacts')
 export const ADMIN_EMAIL = 'admin@enclava.local'
-const ADMIN_PASSWORD = 'dashboard-admin-password'
+export const ADMIN_PASSWORD = 'dashboard-admin-password'
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true })

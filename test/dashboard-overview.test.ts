@@ -71,6 +71,21 @@ describe('overview', () => {
     expect(errors.list).toEqual([])
   })
 
+  test('dark theme: the switch applies it, the charts redraw in it, and it survives a reload', async () => {
+    const { page, errors } = await d.page()
+    await d.signIn(page)
+    await page.locator('figure.chart canvas').first().waitFor()
+    await page.getByRole('button', { name: /Switch to dark theme/ }).click()
+    expect(await page.evaluate<string | undefined>('document.documentElement.dataset.theme')).toBe('dark')
+    const background = await page.evaluate<string>('getComputedStyle(document.body).backgroundColor')
+    expect(background).not.toBe('rgb(247, 247, 248)')
+    await d.screenshot(page, 'overview-dark')
+    await page.reload()
+    await page.getByTestId('me').waitFor()
+    expect(await page.evaluate<string | undefined>('document.documentElement.dataset.theme')).toBe('dark')
+    expect(errors.list).toEqual([])
+  })
+
   test('fits a 375 px wide screen', async () => {
     const { page, errors } = await d.page({ width: 375, height: 800 })
     await d.signIn(page)

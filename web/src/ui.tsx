@@ -2,7 +2,7 @@
  * The few building blocks every page uses, so loading, empty and error states, confirmations and copying look and
  * behave the same everywhere. Errors are always shown as sentences (ApiError.message), never as JSON.
  */
-import { createSignal, Show, type JSX, type ParentProps } from 'solid-js'
+import { createSignal, createUniqueId, Show, type JSX, type ParentProps } from 'solid-js'
 import { ApiError } from './api.ts'
 
 /** A sentence fit to show people for anything a request or a page threw. */
@@ -58,6 +58,7 @@ export function ConfirmButton(props: {
   class?: string
 }) {
   let dialog: HTMLDialogElement | undefined
+  const titleId = createUniqueId()
   const [busy, setBusy] = createSignal(false)
   const [error, setError] = createSignal<unknown>(null)
   async function confirm() {
@@ -75,8 +76,8 @@ export function ConfirmButton(props: {
   return (
     <>
       <button class={props.class ?? 'danger small'} type="button" onClick={() => dialog?.showModal()}>{props.label}</button>
-      <dialog ref={dialog} aria-labelledby="confirm-title">
-        <h2>{props.title}</h2>
+      <dialog ref={dialog} aria-labelledby={titleId}>
+        <h2 id={titleId}>{props.title}</h2>
         <p>{props.message}</p>
         <Show when={error()}><ErrorAlert error={error()} /></Show>
         <div class="actions">

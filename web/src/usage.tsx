@@ -35,7 +35,8 @@ export interface Summary {
 /** Reloads after a burst of usage events settles, not once per event. */
 const RELOAD_DELAY_MS = 400
 
-export function createUsage(range: Accessor<Range>, scope: Accessor<Scope>) {
+/** `alsoReload` refreshes whatever else the page shows that usage moves (budgets, provider health). */
+export function createUsage(range: Accessor<Range>, scope: Accessor<Scope>, alsoReload: () => void = () => {}) {
   const [summary, { refetch }] = createResource(
     () => ({ range: range(), scope: scope() }),
     (q) => api<Summary>('GET', `/api-internal/v1/analytics/summary?range=${q.range}&scope=${q.scope}`),
@@ -44,7 +45,10 @@ export function createUsage(range: Accessor<Range>, scope: Accessor<Scope>) {
   let timer: ReturnType<typeof setTimeout> | undefined
   const reload = () => {
     clearTimeout(timer)
-    timer = setTimeout(() => void refetch(), RELOAD_DELAY_MS)
+    timer = setTimeout(() => {
+      void refetch()
+      alsoReload()
+    }, RELOAD_DELAY_MS)
   }
   let stop = () => {}
   let followed: Scope | undefined

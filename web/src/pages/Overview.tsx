@@ -46,7 +46,10 @@ export function Overview() {
   )
   const [budgets, { refetch: refetchBudgets }] = createResource(() => api<{ data: Budget[] }>('GET', '/api-internal/v1/budgets').then((r) => r.data))
   const [range] = createSignal<'24h'>('24h')
-  const usage = createUsage(range, () => 'mine')
+  const usage = createUsage(range, () => 'mine', () => {
+    void refetchBudgets()
+    void refetchProviders()
+  })
 
   return (
     <section aria-labelledby="page-title" class="stack">
@@ -74,7 +77,6 @@ export function Overview() {
           <h2 id="budgets-title">Budget alerts</h2>
           <Switch>
             <Match when={budgets.error}><ErrorAlert error={budgets.error} retry={() => void refetchBudgets()} /></Match>
-            <Match when={budgets.loading}><Loading /></Match>
             <Match when={budgets() && alerts(budgets()!).length === 0}>
               <p class="muted" data-testid="budget-alerts-empty">No budget is near its limit. <A href="/budgets">Budgets</A></p>
             </Match>
@@ -91,6 +93,7 @@ export function Overview() {
                 </For>
               </ul>
             </Match>
+            <Match when={budgets.loading}><Loading /></Match>
           </Switch>
         </div>
 
@@ -98,7 +101,6 @@ export function Overview() {
           <h2 id="providers-title">Providers</h2>
           <Switch>
             <Match when={providers.error}><ErrorAlert error={providers.error} retry={() => void refetchProviders()} /></Match>
-            <Match when={providers.loading}><Loading /></Match>
             <Match when={providers()?.length === 0}>
               <p class="muted" data-testid="providers-empty">No inference providers are configured.</p>
             </Match>
@@ -120,6 +122,7 @@ export function Overview() {
                 </ul>
               )}
             </Match>
+            <Match when={providers.loading}><Loading /></Match>
           </Switch>
         </div>
 
