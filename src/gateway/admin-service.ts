@@ -3,7 +3,7 @@ import type { SecretBox } from '../crypto/secretbox.ts'
 import type { Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
 import type { ProviderKind } from './provider.ts'
-import { providerKeyContext, type ModelRegistry, type ProviderRow } from './registry.ts'
+import { providerKeyContext, type ModelRegistry, type ModelSettingsRow, type ProviderRow } from './registry.ts'
 
 export const PRIVATEMODE_DEFAULT_URL = 'http://localhost:8080/v1'
 
@@ -89,7 +89,7 @@ export class GatewayAdmin {
   }
 
   async listModelSettings() {
-    return this.sql`SELECT * FROM models ORDER BY id`
+    return this.sql<ModelSettingsRow[]>`SELECT * FROM models ORDER BY id`
   }
 
   async putModelSettings(id: string, s: ModelSettings) {

@@ -80,6 +80,32 @@ describe('providers', () => {
     expect(row?.prompt_tokens).toBe(res.body.usage.prompt_tokens)
   })
 
+  test('the model catalog shows who serves each model, at what price, and switched-off models too', async () => {
+    await env.call('PUT', '/api-internal/v1/llm/model-settings/vllm-embed', { token: admin, body: { is_active: false, input_price_per_million: 0.25 } })
+    try {
+      const catalog = await env.call('GET', '/api-internal/v1/llm/model-catalog', { token: admin })
+      expect(catalog.status).toBe(200)
+      const byId = Object.fromEntries(catalog.body.data.map((m: { id: string }) => [m.id, m]))
+      expect(byId['vllm-chat']).toMatchObject({
+        provider: 'vllm',
+        confidential: false,
+        available: true,
+        input_price_per_million: 1000,
+        output_price_per_million: 2000,
+        settings: { input_price_per_million: 1000, output_price_per_million: 2000, is_active: true },
+      })
+      expect(byId['vllm-embed']).toMatchObject({ available: false, input_price_per_million: 0.25, settings: { is_active: false } })
+
+      const u = await env.user('user')
+      const models = await env.call('GET', '/api-internal/v1/llm/models', { token: u.token })
+      expect(models.body.data).toEqual([
+        { id: 'vllm-chat', object: 'model', created: expect.any(Number), owned_by: 'vllm', confidential: false, input_price_per_million: 1000, output_price_per_million: 2000 },
+      ])
+    } finally {
+      await env.call('DELETE', '/api-internal/v1/llm/model-settings/vllm-embed', { token: admin })
+    }
+  })
+
   test('bad input, name clashes and missing providers are clear errors', async () => {
     const dup = await env.call('POST', PROVIDERS, { token: admin, body: { name: 'vllm', kind: 'openai-compatible', base_url: up.url } })
     expect(dup.status).toBe(409)
@@ -104,6 +130,7 @@ describe('providers', () => {
       ['DELETE', `${PROVIDERS}/vllm`],
       ['POST', `${PROVIDERS}/vllm/test`],
       ['PUT', '/api-internal/v1/llm/model-settings/vllm-chat'],
+      ['GET', '/api-internal/v1/llm/model-catalog'],
     ] as const)
       expect({ path, method, status: (await env.call(method, path, { token: u.token, body: {} })).status }).toEqual({ path, method, status: 403 })
   })

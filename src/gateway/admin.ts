@@ -24,6 +24,39 @@ const ModelSettingsBody = t.Object(
   { additionalProperties: false },
 )
 
+const price = (v: string | number | null) => (v === null ? null : Number(v))
+
+/**
+ * What an admin needs to price models: the registry knows which models are served and at what price (defaults
+ * included), the settings table knows what was set by hand, including models switched off.
+ */
+async function modelCatalog(s: Services) {
+  const [served, rows] = await Promise.all([s.registry.list(), s.gatewayAdmin.listModelSettings()])
+  const settings = new Map(rows.map((r) => [r.id, r]))
+  const ids = [...new Set([...served.map((m) => m.id), ...settings.keys()])].sort()
+  return ids.map((id) => {
+    const m = served.find((x) => x.id === id)
+    const row = settings.get(id)
+    const provider = m?.provider ?? (row?.provider_name ? s.registry.provider(row.provider_name) : undefined)
+    return {
+      id,
+      provider: m?.provider.name ?? row?.provider_name ?? null,
+      confidential: provider?.confidential ?? null,
+      /** Served right now: listed by a provider or routed to one, and not switched off. */
+      available: m !== undefined,
+      input_price_per_million: m?.prices.input ?? price(row?.input_price_per_million ?? null),
+      output_price_per_million: m?.prices.output ?? price(row?.output_price_per_million ?? null),
+      settings: row
+        ? {
+            ...row,
+            input_price_per_million: price(row.input_price_per_million),
+            output_price_per_million: price(row.output_price_per_million),
+          }
+        : null,
+    }
+  })
+}
+
 /** Admin management of providers and model settings (providers:manage). Keys go in, never out. */
 export function gatewayAdminRoutes(s: Services) {
   const present = (p: Provider, row?: ProviderRow) => ({
@@ -120,6 +153,12 @@ export function gatewayAdminRoutes(s: Services) {
       },
       { permission: 'providers:manage', params: t.Object({ name: Name }), detail: { summary: "Test a provider's connection by listing its models" } },
     )
+    .get('/model-catalog', async () => ({ data: await modelCatalog(s) }), {
+      permission: 'providers:manage',
+      detail: {
+        summary: 'Every model: the provider serving it, whether it is confidential, the prices in effect and its settings row (also inactive ones)',
+      },
+    })
     .get('/model-settings', async () => ({ data: await s.gatewayAdmin.listModelSettings() }), {
       permission: 'providers:manage',
       detail: { summary: 'Per-model settings: provider, prices, output cap, fallback' },

@@ -4,7 +4,7 @@ import { guards } from '../auth/guards.ts'
 import { requestIdOf, startedAt } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
-import { ChatCompletionBody, EmbeddingBody, ModelList, ModelObject } from './model.ts'
+import { ChatCompletionBody, EmbeddingBody, ModelList, ModelObject, PlaygroundModelList } from './model.ts'
 import type { ResolvedModel } from './registry.ts'
 import { presentBudget } from '../budgets/model.ts'
 import { usageByDay } from './reports.ts'
@@ -17,6 +17,12 @@ const presentModel = (m: ResolvedModel) => ({
   created,
   owned_by: m.provider.name,
   confidential: m.confidential,
+})
+/** Prices only on the internal API: the public one keeps OpenAI's model object. */
+const presentPricedModel = (m: ResolvedModel) => ({
+  ...presentModel(m),
+  input_price_per_million: m.prices.input,
+  output_price_per_million: m.prices.output,
 })
 
 const keyCaller = (request: Request, apiKey: VerifiedKey): Caller => ({
@@ -81,10 +87,10 @@ export function gatewayRoutes(s: Services) {
 
   const internalApi = new Elysia({ prefix: '/api-internal/v1/llm', tags: ['playground'] })
     .use(guards(s.guardDeps))
-    .get('/models', async ({ request, user }) => ({ object: 'list' as const, data: (await s.gateway.listModels(userCaller(request, user))).map(presentModel) }), {
+    .get('/models', async ({ request, user }) => ({ object: 'list' as const, data: (await s.gateway.listModels(userCaller(request, user))).map(presentPricedModel) }), {
       permission: 'llm:use',
-      response: ModelList,
-      detail: { summary: 'Models for the playground' },
+      response: PlaygroundModelList,
+      detail: { summary: 'Models for the playground, with their prices (USD per 1M tokens)' },
     })
     .post('/chat/completions', ({ request, user, body }) => s.gateway.chat(userCaller(request, user), body, request.signal), {
       permission: 'llm:use',

@@ -72,3 +72,10 @@ export const ModelObject = t.Object({
 })
 
 export const ModelList = t.Object({ object: t.Literal('list'), data: t.Array(ModelObject) })
+
+/** The playground's view of a model: the OpenAI fields plus what one request costs (USD per 1M tokens). */
+export const PlaygroundModel = t.Composite([
+  ModelObject,
+  t.Object({ input_price_per_million: t.Number(), output_price_per_million: t.Number() }),
+])
+export const PlaygroundModelList = t.Object({ object: t.Literal('list'), data: t.Array(PlaygroundModel) })

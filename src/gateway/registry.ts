@@ -16,7 +16,7 @@ export interface ResolvedModel {
   fallback: string | null
 }
 
-interface ModelSettingsRow {
+export interface ModelSettingsRow {
   id: string
   provider_name: string | null
   upstream_id: string | null

@@ -41,8 +41,10 @@ const usd = (x: number) => formatMicros(Math.round(x * 1e6))
 
 export function Overview() {
   const [me, { refetch: refetchMe }] = createResource(() => api<User>('GET', '/api-internal/v1/auth/me'))
-  const [providers, { refetch: refetchProviders }] = createResource(() =>
-    api<{ data: ProviderHealth[] }>('GET', '/api-internal/v1/llm/providers/status').then((r) => r.data),
+  // Provider health is for those who may use the models; asking without llm:use would only earn a 403.
+  const [providers, { refetch: refetchProviders }] = createResource(
+    () => me()?.permissions?.includes('llm:use') || undefined,
+    () => api<{ data: ProviderHealth[] }>('GET', '/api-internal/v1/llm/providers/status').then((r) => r.data),
   )
   const [budgets, { refetch: refetchBudgets }] = createResource(() => api<{ data: Budget[] }>('GET', '/api-internal/v1/budgets').then((r) => r.data))
   const [range] = createSignal<'24h'>('24h')
@@ -97,6 +99,7 @@ export function Overview() {
           </Switch>
         </div>
 
+        <Show when={me()?.permissions?.includes('llm:use')}>
         <div class="card" aria-labelledby="providers-title" aria-busy={providers.loading}>
           <h2 id="providers-title">Providers</h2>
           <Switch>
@@ -125,6 +128,7 @@ export function Overview() {
             <Match when={providers.loading}><Loading /></Match>
           </Switch>
         </div>
+        </Show>
 
         <div class="card" aria-labelledby="you-title" aria-busy={me.loading}>
           <h2 id="you-title">You</h2>

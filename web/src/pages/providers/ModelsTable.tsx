@@ -1,0 +1,152 @@
+/**
+ * Every model with the provider serving it, whether it runs in a TEE, and its prices, which can be changed here.
+ * Saving a price keeps the model's other settings: the settings endpoint replaces the whole row.
+ */
+import { createSignal, For, Show } from 'solid-js'
+import { api } from '../../api.ts'
+import { ConfirmButton, ErrorAlert } from '../../ui.tsx'
+import { formatPrice } from '../playground/models.ts'
+import { settingsPath, type CatalogModel, type ModelSettings } from './types.ts'
+
+export function ModelsTable(props: { models: CatalogModel[]; onChanged: () => void }) {
+  return (
+    <div class="table-wrap">
+      <table>
+        <caption class="sr-only">Models, their providers and prices in USD per 1M tokens</caption>
+        <thead>
+          <tr>
+            <th scope="col">Model</th>
+            <th scope="col">Provider</th>
+            <th scope="col">TEE</th>
+            <th scope="col">Input / 1M</th>
+            <th scope="col">Output / 1M</th>
+            <th scope="col"><span class="sr-only">Actions</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          <For each={props.models}>{(m) => <ModelRow model={m} onChanged={props.onChanged} />}</For>
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+const priceText = (v: number | null) => (v === null ? '—' : formatPrice(v))
+
+function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
+  const m = () => props.model
+  const [editing, setEditing] = createSignal(false)
+  const [input, setInput] = createSignal('')
+  const [output, setOutput] = createSignal('')
+  const [fieldError, setFieldError] = createSignal<string | null>(null)
+  const [error, setError] = createSignal<unknown>(null)
+  const [busy, setBusy] = createSignal(false)
+
+  function start() {
+    setInput(String(m().input_price_per_million ?? ''))
+    setOutput(String(m().output_price_per_million ?? ''))
+    setFieldError(null)
+    setError(null)
+    setEditing(true)
+  }
+
+  const parse = (v: string) => (v.trim() === '' ? null : Number(v))
+  const valid = (v: number | null) => v === null || (Number.isFinite(v) && v >= 0 && v <= 100_000)
+
+  async function save(e: SubmitEvent) {
+    e.preventDefault()
+    const inPrice = parse(input())
+    const outPrice = parse(output())
+    if (!valid(inPrice) || !valid(outPrice)) {
+      setFieldError('Prices are US dollars per 1M tokens, from 0 to 100,000. Empty uses the default.')
+      return
+    }
+    setFieldError(null)
+    setBusy(true)
+    try {
+      const s = m().settings
+      const body: ModelSettings = {
+        provider_name: s?.provider_name ?? null,
+        upstream_id: s?.upstream_id ?? null,
+        input_price_per_million: inPrice,
+        output_price_per_million: outPrice,
+        max_output_tokens: s?.max_output_tokens ?? null,
+        fallback_model: s?.fallback_model ?? null,
+        is_active: s?.is_active ?? true,
+      }
+      await api('PUT', settingsPath(m().id), { body })
+      setEditing(false)
+      props.onChanged()
+    } catch (err) {
+      setError(err)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  return (
+    <>
+      <tr>
+        <th scope="row">
+          <span class="model-id">{m().id}</span>
+          <Show when={!m().available}> <span class="badge warn">not served</span></Show>
+          <Show when={m().settings}> <span class="badge">custom</span></Show>
+        </th>
+        <td>{m().provider ?? '—'}</td>
+        <td>
+          <Show when={m().confidential !== null} fallback="—">
+            <Show when={m().confidential} fallback={<span class="badge warn">no</span>}>
+              <span class="badge ok">TEE</span>
+            </Show>
+          </Show>
+        </td>
+        <td>{priceText(m().input_price_per_million)}</td>
+        <td>{priceText(m().output_price_per_million)}</td>
+        <td>
+          <div class="actions">
+            <Show when={!editing()}>
+              <button type="button" class="secondary small" onClick={start} aria-label={`Edit prices of ${m().id}`}>Edit prices</button>
+            </Show>
+            <Show when={m().settings}>
+              <ConfirmButton
+                label="Reset"
+                class="secondary small"
+                title={`Reset ${m().id} to its defaults?`}
+                message="Its custom prices and any other settings for this model (provider, output cap, fallback, switched off) are removed; the provider's defaults apply again."
+                confirmLabel="Reset to defaults"
+                action={async () => {
+                  await api('DELETE', settingsPath(m().id))
+                  props.onChanged()
+                }}
+              />
+            </Show>
+          </div>
+        </td>
+      </tr>
+      <Show when={editing()}>
+        <tr class="edit-row">
+          <td colSpan={6}>
+            <form class="price-form" onSubmit={(e) => void save(e)} aria-label={`Prices of ${m().id}`}>
+              <div class="row">
+                <div class="field">
+                  <label for={`in-${m().id}`}>Input price (USD per 1M tokens)</label>
+                  <input id={`in-${m().id}`} ref={(el) => queueMicrotask(() => el.focus())} type="number" min="0" max="100000" step="any" inputmode="decimal" value={input()} onInput={(e) => setInput(e.currentTarget.value)} />
+                </div>
+                <div class="field">
+                  <label for={`out-${m().id}`}>Output price (USD per 1M tokens)</label>
+                  <input id={`out-${m().id}`} type="number" min="0" max="100000" step="any" inputmode="decimal" value={output()} onInput={(e) => setOutput(e.currentTarget.value)} />
+                </div>
+              </div>
+              <Show when={fieldError()}><p class="field-error" role="alert">{fieldError()}</p></Show>
+              <Show when={error()}><ErrorAlert error={error()} /></Show>
+              <div class="actions">
+                <button type="button" class="secondary small" onClick={() => setEditing(false)}>Cancel</button>
+                <button type="submit" class="small" disabled={busy()}>{busy() ? 'Saving…' : 'Save prices'}</button>
+              </div>
+            </form>
+          </td>
+        </tr>
+      </Show>
+    </>
+  )
+}
