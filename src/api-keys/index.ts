@@ -4,7 +4,18 @@ import { guards } from '../auth/guards.ts'
 import { can } from '../auth/roles.ts'
 import type { UserRow } from '../users/service.ts'
 import type { RequestMeta } from '../http/request-meta.ts'
-import { CreateKeyBody, KeySchema, KeyUsageSchema, KeyWithSecretSchema, ListKeysQuery, MeSchema, UpdateKeyBody } from './model.ts'
+import { usageByDay } from '../gateway/reports.ts'
+import {
+  CreateKeyBody,
+  KeySchema,
+  KeyUsageDailyQuery,
+  KeyUsageDaySchema,
+  KeyUsageSchema,
+  KeyWithSecretSchema,
+  ListKeysQuery,
+  MeSchema,
+  UpdateKeyBody,
+} from './model.ts'
 import { presentKey, type KeyActor } from './service.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
@@ -119,6 +130,23 @@ export function apiKeyRoutes(s: Services) {
         return { id: row.id, request_count: Number(row.request_count), last_used_at: row.last_used_at?.toISOString() ?? null }
       },
       { permission: 'api_keys:read', params: IdParams, response: KeyUsageSchema, detail: { summary: 'Usage counters of a key' } },
+    )
+    .get(
+      '/:id/usage/daily',
+      async ({ params, query, user }) => {
+        // Ownership first: another user's key is a 404 here too.
+        const row = await s.apiKeys.get(params.id, actorOf(user))
+        // Recorded usage is batched; flushing makes the chart include the requests just made.
+        await s.ledger.flush()
+        return { data: await usageByDay(s.sql, { apiKeyId: row.id }, query.days) }
+      },
+      {
+        permission: 'api_keys:read',
+        params: IdParams,
+        query: KeyUsageDailyQuery,
+        response: t.Object({ data: t.Array(KeyUsageDaySchema) }),
+        detail: { summary: "A key's requests, tokens and cost per day and model, for the last `days` days" },
+      },
     )
 }
 

@@ -74,6 +74,19 @@ export const KeyUsageSchema = t.Object({
   last_used_at: t.Nullable(t.String({ format: 'date-time' })),
 })
 
+export const KeyUsageDailyQuery = t.Object({ days: t.Integer({ minimum: 1, maximum: 366, default: 30 }) })
+
+/** One day and model of a key's traffic, as the dashboard's usage chart draws it. */
+export const KeyUsageDaySchema = t.Object({
+  day: t.String({ description: 'YYYY-MM-DD (UTC)' }),
+  model: t.String(),
+  requests: t.Integer(),
+  errors: t.Integer(),
+  prompt_tokens: t.Integer(),
+  completion_tokens: t.Integer(),
+  cost_usd: t.Number(),
+})
+
 export const MeSchema = t.Object({
   id: t.String(),
   name: t.String(),

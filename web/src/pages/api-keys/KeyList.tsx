@@ -1,0 +1,38 @@
+import { For } from 'solid-js'
+import { A } from '@solidjs/router'
+import { formatDate, formatNumber } from '../../ui.tsx'
+import { StatusBadge, type ApiKey } from './types.tsx'
+
+/** The keys as a table; each name leads to the key's page with its actions and usage. */
+export function KeyList(props: { keys: ApiKey[] }) {
+  return (
+    <div class="table-wrap">
+      <table class="keys-table" aria-label="API keys">
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Key</th>
+            <th scope="col">Status</th>
+            <th scope="col">Last used</th>
+            <th scope="col">Expires</th>
+            <th scope="col" class="num">Requests</th>
+          </tr>
+        </thead>
+        <tbody>
+          <For each={props.keys}>
+            {(k) => (
+              <tr>
+                <td><A href={`/api-keys/${k.id}`}>{k.name}</A></td>
+                <td><code>{k.key_prefix}…</code></td>
+                <td><StatusBadge apiKey={k} /></td>
+                <td>{k.last_used_at ? formatDate(k.last_used_at) : <span class="muted">never</span>}</td>
+                <td>{k.expires_at ? formatDate(k.expires_at) : <span class="muted">never</span>}</td>
+                <td class="num">{formatNumber(k.request_count)}</td>
+              </tr>
+            )}
+          </For>
+        </tbody>
+      </table>
+    </div>
+  )
+}

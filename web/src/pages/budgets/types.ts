@@ -1,0 +1,60 @@
+/** The budget API's shapes as the dashboard uses them (see src/budgets/model.ts). Amounts are US dollars there. */
+
+export const BUDGETS = '/api-internal/v1/budgets'
+
+export type BudgetScope = 'global' | 'user' | 'api_key'
+export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'yearly' | 'custom'
+
+export interface Budget {
+  id: string
+  name: string
+  scope: BudgetScope
+  user_id: string | null
+  api_key_id: string | null
+  period: BudgetPeriod
+  period_start: string
+  period_end: string
+  is_hard: boolean
+  is_active: boolean
+  warn_threshold_pct: number
+  limit_usd: number
+  spent_usd: number
+  reserved_usd: number
+  remaining_usd: number
+  used_pct: number
+  /** The warning threshold was crossed in this period. */
+  warning: boolean
+}
+
+export const SCOPE_LABEL: Record<BudgetScope, string> = { global: 'Everyone', user: 'One user', api_key: 'One API key' }
+export const PERIODS: { id: BudgetPeriod; label: string }[] = [
+  { id: 'daily', label: 'Daily' },
+  { id: 'weekly', label: 'Weekly' },
+  { id: 'monthly', label: 'Monthly' },
+  { id: 'yearly', label: 'Yearly' },
+  { id: 'custom', label: 'Custom dates' },
+]
+
+export type Level = 'ok' | 'warn' | 'bad'
+
+/** Over the limit (spent plus reserved) is bad; past the warning threshold, a warning. */
+export function level(b: Budget): Level {
+  if (b.used_pct >= 100) return 'bad'
+  if (b.warning || b.used_pct >= b.warn_threshold_pct) return 'warn'
+  return 'ok'
+}
+
+/** Dollars as the rest of the dashboard shows money (formatMicros takes micro-dollars). */
+export const toMicros = (usd: number) => Math.round(usd * 1_000_000)
+
+export interface UserOption {
+  id: string
+  email: string
+  username: string
+}
+export interface KeyOption {
+  id: string
+  name: string
+  key_prefix: string
+  user_id: string
+}
