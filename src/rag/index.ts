@@ -3,12 +3,13 @@ import type { VerifiedKey } from '../api-keys/verifier.ts'
 import { guards } from '../auth/guards.ts'
 import { can } from '../auth/roles.ts'
 import type { Caller } from '../gateway/service.ts'
-import { ApiError } from '../http/errors.ts'
+import { ApiError, errorType, type ErrorCode } from '../http/errors.ts'
 import { requestIdOf, startedAt, type RequestMeta } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
 import { presentCollection, type RagActor } from './collections.ts'
 import { presentChunk, presentDocument } from './documents.ts'
+import { SUPPORTED_EXTENSIONS } from './extract/index.ts'
 import {
   ChunkSchema,
   CollectionSchema,
@@ -18,13 +19,24 @@ import {
   SearchBody,
   SearchResponseSchema,
   UpdateCollectionBody,
+  UploadLimitsSchema,
+  UploadRefusedSchema,
   UploadResultSchema,
 } from './model.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 const Page = { limit: t.Integer({ minimum: 1, maximum: 500, default: 50 }), offset: t.Integer({ minimum: 0, default: 0 }) }
 const DocumentQuery = t.Object({ status: t.Optional(DocumentStatus), ...Page })
-const UploadBody = t.Object({ files: t.Files({ minItems: 1, maxItems: 100 }) }, { additionalProperties: false })
+const MAX_FILES_PER_UPLOAD = 100
+const UploadBody = t.Object({ files: t.Files({ minItems: 1, maxItems: MAX_FILES_PER_UPLOAD }) }, { additionalProperties: false })
+
+/** The error envelope of an upload where every file was refused: their messages, each naming its file. */
+const refusal = (rejected: readonly { message: string }[]) => ({
+  message: rejected.map((r) => r.message).join('; '),
+  type: errorType(400),
+  code: 'invalid_request' satisfies ErrorCode,
+  param: 'files',
+})
 
 /** What the two surfaces differ in: who the caller is, and how a route is guarded. */
 interface Surface {
@@ -82,6 +94,11 @@ function surfaceRoutes(s: Services, surface: Surface) {
 
   return new Elysia({ prefix: surface.prefix, tags: [surface.tag] })
     .use(guards(s.guardDeps))
+    .get(
+      '/limits',
+      () => ({ extensions: [...SUPPORTED_EXTENSIONS], max_file_bytes: rag.documents.maxFileBytes, max_files_per_upload: MAX_FILES_PER_UPLOAD }),
+      { ...surface.guard('read'), response: UploadLimitsSchema, detail: { summary: 'Upload limits: accepted file extensions, the largest file, files per request' } },
+    )
     .get('/collections', async (ctx) => ({ data: (await rag.collections.list(surface.actor(ctx as Ctx))).map(presentCollection) }), {
       ...surface.guard('read'),
       response: t.Object({ data: t.Array(CollectionSchema) }),
@@ -137,17 +154,22 @@ function surfaceRoutes(s: Services, surface: Surface) {
         )
         const result = await rag.documents.upload(surface.actor(c), ctx.params.id, files)
         for (const d of result.accepted) await audit(c, 'rag.document.upload', 'document', d.id, { filename: d.filename, size: d.size })
-        ctx.set.status = result.accepted.length > 0 ? 202 : 400
-        return result
+        if (result.accepted.length > 0) {
+          ctx.set.status = 202
+          return result
+        }
+        ctx.set.status = 400
+        return { ...result, error: refusal(result.rejected) }
       },
       {
         ...surface.guard('write'),
         params: IdParams,
         body: UploadBody,
-        response: { 202: UploadResultSchema, 400: UploadResultSchema },
+        response: { 202: UploadResultSchema, 400: UploadRefusedSchema },
         detail: {
           summary: 'Upload files (multipart field "files", many at once); indexing runs in the background',
-          description: 'Answers 202 with the accepted documents and every refused file with its reason; 400 when none was accepted.',
+          description:
+            'Answers 202 with the accepted documents and every refused file with its reason; 400 when none was accepted, with an `error` envelope as well.',
         },
       },
     )

@@ -75,10 +75,28 @@ export const ChunkSchema = t.Object({
   metadata: t.Record(t.String(), t.Unknown()),
 })
 
+/** What an upload may carry, so a client can refuse a file before sending it (the server checks again). */
+export const UploadLimitsSchema = t.Object({
+  extensions: t.Array(t.String()),
+  max_file_bytes: t.Integer(),
+  max_files_per_upload: t.Integer(),
+})
+
+const RejectionSchema = t.Object({ filename: t.String(), reason: t.String(), message: t.String() })
+
 export const UploadResultSchema = t.Object({
   accepted: t.Array(DocumentSchema),
-  rejected: t.Array(t.Object({ filename: t.String(), reason: t.String(), message: t.String() })),
+  rejected: t.Array(RejectionSchema),
 })
+
+/**
+ * Nothing accepted: the same lists, plus the usual error envelope so that a client reading only `error` still
+ * shows why (the refusals' messages, each naming its file; the reasons are in `rejected`).
+ */
+export const UploadRefusedSchema = t.Composite([
+  UploadResultSchema,
+  t.Object({ error: t.Object({ message: t.String(), type: t.String(), code: t.String(), param: t.String() }) }),
+])
 
 const SearchModeSchema = t.Union([t.Literal('lexical'), t.Literal('vector'), t.Literal('hybrid')])
 export type SearchMode = typeof SearchModeSchema.static

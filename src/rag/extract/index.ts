@@ -30,6 +30,9 @@ const EXTENSIONS: Record<string, Format> = {
   ndjson: 'jsonl',
 }
 
+/** Every extension an upload may carry, lower case and without the dot (what the dashboard checks before sending). */
+export const SUPPORTED_EXTENSIONS: readonly string[] = Object.keys(EXTENSIONS)
+
 const SUPPORTED = [...new Set(Object.keys(EXTENSIONS).map((ext) => `.${ext}`))].join(', ')
 
 function extensionOf(filename: string): string | undefined {
