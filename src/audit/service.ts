@@ -1,3 +1,4 @@
+import type postgres from 'postgres'
 import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import type { RequestMeta } from '../http/request-meta.ts'
@@ -18,6 +19,8 @@ export interface AuditRecord {
   actor_user_id: string | null
   actor_api_key_id: string | null
   actor_label: string | null
+  /** The actor's current email, joined at read time (null once the user is deleted). */
+  actor_email: string | null
   action: string
   resource_type: string | null
   resource_id: string | null
@@ -31,6 +34,8 @@ export interface AuditRecord {
 export interface AuditQuery {
   action?: string | undefined
   actor_user_id?: string | undefined
+  /** Part of the actor's email or label, case-insensitive. */
+  actor?: string | undefined
   resource_type?: string | undefined
   resource_id?: string | undefined
   outcome?: AuditOutcome | undefined
@@ -67,27 +72,50 @@ export class AuditLog {
     this.#log.info({ audit: entry.action, outcome: entry.outcome, request_id: meta.requestId }, 'audit')
   }
 
-  async list(q: AuditQuery): Promise<{ items: AuditRecord[]; total: number }> {
+  #where(q: Omit<AuditQuery, 'limit' | 'offset'>) {
     const sql = this.#sql
+    const pattern = q.actor ? `%${q.actor.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null
     const where = [
-      q.action ? sql`action = ${q.action}` : null,
-      q.actor_user_id ? sql`actor_user_id = ${q.actor_user_id}` : null,
-      q.resource_type ? sql`resource_type = ${q.resource_type}` : null,
-      q.resource_id ? sql`resource_id = ${q.resource_id}` : null,
-      q.outcome ? sql`outcome = ${q.outcome}` : null,
-      q.since ? sql`created_at >= ${q.since}` : null,
-      q.until ? sql`created_at < ${q.until}` : null,
+      q.action ? sql`a.action = ${q.action}` : null,
+      q.actor_user_id ? sql`a.actor_user_id = ${q.actor_user_id}` : null,
+      pattern ? sql`(a.actor_label ILIKE ${pattern} OR u.email ILIKE ${pattern})` : null,
+      q.resource_type ? sql`a.resource_type = ${q.resource_type}` : null,
+      q.resource_id ? sql`a.resource_id = ${q.resource_id}` : null,
+      q.outcome ? sql`a.outcome = ${q.outcome}` : null,
+      q.since ? sql`a.created_at >= ${q.since}` : null,
+      q.until ? sql`a.created_at < ${q.until}` : null,
     ].filter((c) => c !== null)
-    const clause = where.length
-      ? sql`WHERE ${where.reduce((acc, c) => sql`${acc} AND ${c}`)}`
-      : sql``
-    const items = await sql<AuditRecord[]>`
-      SELECT id::text, created_at, actor_user_id, actor_api_key_id, actor_label, action, resource_type, resource_id,
-             outcome, ip, user_agent, request_id, details
-      FROM audit_log ${clause}
-      ORDER BY created_at DESC, id DESC
-      LIMIT ${q.limit} OFFSET ${q.offset}`
-    const [count] = await sql<{ n: number }[]>`SELECT count(*)::int AS n FROM audit_log ${clause}`
+    return where.length ? sql`WHERE ${where.reduce((acc, c) => sql`${acc} AND ${c}`)}` : sql``
+  }
+
+  /** The users table is joined for the actor's email only; a record whose user is gone keeps its own label. */
+  #select(clause: postgres.PendingQuery<postgres.Row[]>, limit: number, offset: number) {
+    return this.#sql<AuditRecord[]>`
+      SELECT a.id::text, a.created_at, a.actor_user_id, a.actor_api_key_id, a.actor_label, u.email AS actor_email,
+             a.action, a.resource_type, a.resource_id, a.outcome, a.ip, a.user_agent, a.request_id, a.details
+      FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id ${clause}
+      ORDER BY a.created_at DESC, a.id DESC
+      LIMIT ${limit} OFFSET ${offset}`
+  }
+
+  async list(q: AuditQuery): Promise<{ items: AuditRecord[]; total: number }> {
+    const clause = this.#where(q)
+    const items = await this.#select(clause, q.limit, q.offset)
+    const [count] = await this.#sql<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id ${clause}`
     return { items: [...items], total: count?.n ?? 0 }
+  }
+
+  async get(id: string): Promise<AuditRecord | null> {
+    const [row] = await this.#select(this.#sql`WHERE a.id = ${id}`, 1, 0)
+    return row ?? null
+  }
+
+  /** The actions and resource types that occur, for filter pickers. */
+  async facets(): Promise<{ actions: string[]; resource_types: string[] }> {
+    const actions = await this.#sql<{ v: string }[]>`SELECT DISTINCT action AS v FROM audit_log ORDER BY 1`
+    const types = await this.#sql<{ v: string }[]>`
+      SELECT DISTINCT resource_type AS v FROM audit_log WHERE resource_type IS NOT NULL ORDER BY 1`
+    return { actions: actions.map((r) => r.v), resource_types: types.map((r) => r.v) }
   }
 }

@@ -1,11 +1,21 @@
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import type { Services } from '../services.ts'
 import { presentUser } from '../users/service.ts'
 import { ApiError } from '../http/errors.ts'
 import { clearSessionCookies, cookieRefreshToken, isHttps, setSessionCookies } from './cookies.ts'
 import { guards } from './guards.ts'
 import type { TokenPair } from './service.ts'
-import { ChangePasswordBody, LoginBody, MeResponse, RefreshBody, RegisterBody, TokenPairSchema, withPermissions } from './model.ts'
+import {
+  ChangePasswordBody,
+  LoginBody,
+  MeResponse,
+  RefreshBody,
+  RegisterBody,
+  SessionIdParams,
+  SessionSchema,
+  TokenPairSchema,
+  withPermissions,
+} from './model.ts'
 
 /** Sign-in and session routes of the internal API. Login, refresh and register are the only public ones. */
 export function authRoutes(s: Services) {
@@ -87,6 +97,38 @@ export function authRoutes(s: Services) {
         session: true,
         body: ChangePasswordBody,
         detail: { summary: 'Change your password; every other session is signed out' },
+      },
+    )
+    .get(
+      '/sessions',
+      async ({ user, sessionId }) => ({
+        data: (await s.auth.listSessions(user.id)).map((row) => ({ ...row, current: row.id === sessionId })),
+      }),
+      {
+        session: true,
+        response: t.Object({ data: t.Array(SessionSchema) }),
+        detail: { summary: 'Your active sessions (one per sign-in), most recently active first' },
+      },
+    )
+    .post(
+      '/sessions/revoke-others',
+      async ({ user, sessionId, meta }) => ({ revoked: await s.auth.revokeOtherSessions(user, sessionId, meta) }),
+      {
+        session: true,
+        response: t.Object({ revoked: t.Integer() }),
+        detail: { summary: 'Sign out every other session of yours; this one stays' },
+      },
+    )
+    .delete(
+      '/sessions/:id',
+      async ({ params, user, meta, set }) => {
+        await s.auth.revokeOwnSession(user, params.id, meta)
+        set.status = 204
+      },
+      {
+        session: true,
+        params: SessionIdParams,
+        detail: { summary: 'Sign out one of your sessions (its access and refresh tokens stop working)' },
       },
     )
 }

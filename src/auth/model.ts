@@ -35,3 +35,16 @@ export const TokenPairSchema = t.Object({
 export const MeResponse = t.Composite([UserSchema, t.Object({ permissions: t.Array(t.String()) })])
 
 export const withPermissions = <U extends { role: Role }>(user: U) => ({ ...user, permissions: permissionsOf(user.role) })
+
+export const SessionSchema = t.Object({
+  id: t.String({ format: 'uuid' }),
+  created_at: t.Date(),
+  expires_at: t.Date(),
+  /** When a token of this session was last issued (sign-in or refresh). */
+  last_active_at: t.Date(),
+  ip: t.Nullable(t.String()),
+  user_agent: t.Nullable(t.String()),
+  /** The session this request was made with. */
+  current: t.Boolean(),
+})
+export const SessionIdParams = t.Object({ id: t.String({ format: 'uuid' }) })

@@ -15,6 +15,15 @@ export interface TokenPair {
   user: UserView
 }
 
+export interface SessionInfo {
+  id: string
+  created_at: Date
+  expires_at: Date
+  last_active_at: Date
+  ip: string | null
+  user_agent: string | null
+}
+
 export interface AuthOptions {
   refreshTtlSeconds: number
   lockoutThreshold: number
@@ -194,6 +203,41 @@ export class AuthService {
     await this.#sql`
       UPDATE sessions SET revoked_at = now(), revoke_reason = ${reason}
       WHERE user_id = ${userId} AND revoked_at IS NULL AND id IS DISTINCT FROM ${exceptSessionId}`
+  }
+
+  /** A user's live sessions (not revoked, not expired), newest first; `last_active_at` is the latest token issue. */
+  async listSessions(userId: string): Promise<SessionInfo[]> {
+    const rows = await this.#sql<SessionInfo[]>`
+      SELECT s.id, s.created_at, s.expires_at, s.ip, s.user_agent,
+             coalesce((SELECT max(r.created_at) FROM refresh_tokens r WHERE r.session_id = s.id), s.created_at) AS last_active_at
+      FROM sessions s
+      WHERE s.user_id = ${userId} AND s.revoked_at IS NULL AND s.expires_at > now()
+      ORDER BY last_active_at DESC, s.id`
+    return [...rows]
+  }
+
+  /** Ends one of the user's own sessions; someone else's or an ended one is "not found", saying nothing more. */
+  async revokeOwnSession(user: UserRow, sessionId: string, meta: RequestMeta): Promise<void> {
+    const ended = await this.#sql`
+      UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked_by_user'
+      WHERE id = ${sessionId} AND user_id = ${user.id} AND revoked_at IS NULL AND expires_at > now()`
+    if (ended.count === 0) throw new ApiError('not_found', 'No such active session of yours')
+    await this.#audit.record(
+      { action: 'auth.session_revoke', outcome: 'success', actor: { userId: user.id }, resource: { type: 'session', id: sessionId } },
+      meta,
+    )
+  }
+
+  /** Ends every session of the user but the one asking. */
+  async revokeOtherSessions(user: UserRow, currentSessionId: string, meta: RequestMeta): Promise<number> {
+    const ended = await this.#sql`
+      UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked_by_user'
+      WHERE user_id = ${user.id} AND revoked_at IS NULL AND id <> ${currentSessionId}`
+    await this.#audit.record(
+      { action: 'auth.session_revoke_others', outcome: 'success', actor: { userId: user.id }, details: { sessions: ended.count } },
+      meta,
+    )
+    return ended.count
   }
 
   /** The per-request check behind every internal route: token valid, session live, user active. */

@@ -1,8 +1,9 @@
 import { Elysia, t } from 'elysia'
 import type { Services } from '../services.ts'
 import { guards } from '../auth/guards.ts'
-import { CreateUserBody, ListUsersQuery, ResetPasswordBody, UpdateUserBody, UserSchema } from './model.ts'
+import { CreateUserBody, RoleInfoSchema, ListUsersQuery, ResetPasswordBody, UpdateUserBody, UserSchema } from './model.ts'
 import { presentUser } from './service.ts'
+import { canAssign, permissionsOf, ROLES } from '../auth/roles.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 
@@ -21,6 +22,17 @@ export function userRoutes(s: Services) {
         query: ListUsersQuery,
         response: t.Object({ data: t.Array(UserSchema), total: t.Integer(), limit: t.Integer(), offset: t.Integer() }),
         detail: { summary: 'List users' },
+      },
+    )
+    .get(
+      '/roles',
+      ({ user }) => ({
+        data: ROLES.map((role) => ({ role, permissions: permissionsOf(role), assignable: canAssign(user, role) })),
+      }),
+      {
+        permission: 'users:read',
+        response: t.Object({ data: t.Array(RoleInfoSchema) }),
+        detail: { summary: 'The roles, lowest first, with their permissions and whether you may grant each' },
       },
     )
     .get('/:id', async ({ params }) => presentUser(await s.userAdmin.get(params.id)), {

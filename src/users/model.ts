@@ -56,3 +56,10 @@ export const ListUsersQuery = t.Object({
   limit: t.Integer({ minimum: 1, maximum: 200, default: 50 }),
   offset: t.Integer({ minimum: 0, default: 0 }),
 })
+
+export const RoleInfoSchema = t.Object({
+  role: RoleSchema,
+  permissions: t.Array(t.String()),
+  /** Whether the caller may hand this role out (and so manage users who hold it). */
+  assignable: t.Boolean(),
+})

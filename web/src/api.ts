@@ -85,6 +85,12 @@ function fallbackMessage(status: number): string {
 }
 
 /**
+ * A 401 that a new access token can cure. Others (a wrong current password, say) are answers, not expiry: retrying
+ * them would send the same wrong password twice.
+ */
+const sessionExpired = (error: ApiError) => error.status === 401 && (error.code === 'invalid_token' || error.code === 'authentication_required')
+
+/**
  * An authenticated request to the API, with one refresh-and-retry on 401.
  *
  * @example
@@ -95,7 +101,7 @@ export async function api<T>(method: string, path: string, opts: RequestOptions 
   try {
     return await request<T>(method, path, hooks.token(), opts)
   } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 401) throw error
+    if (!(error instanceof ApiError) || !sessionExpired(error)) throw error
     if (!(await hooks.refresh())) {
       hooks.expired()
       throw error
@@ -137,4 +143,42 @@ export async function authorizedFetch(path: string, init: RequestInit = {}): Pro
     parsed = null
   }
   throw toApiError(res.status, parsed)
+}
+
+/**
+ * A multipart upload that reports its progress (fetch cannot), with the bearer token and one refresh on 401.
+ * Resolves with the parsed JSON body of a 2xx; anything else is an ApiError, like every other call.
+ *
+ * @example
+ * const result = await upload('/api-internal/v1/rag/collections/1/documents', form, (sent, total) => setPct(sent / total))
+ */
+export async function upload<T>(path: string, body: FormData, onProgress: (sent: number, total: number) => void, signal?: AbortSignal): Promise<T> {
+  const send = () =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const xhr = new XMLHttpRequest()
+      xhr.open('POST', path)
+      const token = hooks.token()
+      if (token) xhr.setRequestHeader('authorization', `Bearer ${token}`)
+      xhr.setRequestHeader('accept', 'application/json')
+      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded, e.total)
+      xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText })
+      xhr.onerror = () => reject(new ApiError(0, 'Cannot reach the server. Check your connection and try again.', 'network_error'))
+      xhr.onabort = () => reject(new DOMException('The upload was aborted', 'AbortError'))
+      signal?.addEventListener('abort', () => xhr.abort(), { once: true })
+      xhr.send(body)
+    })
+  let res = await send()
+  if (res.status === 401) {
+    if (!(await hooks.refresh())) {
+      hooks.expired()
+    } else res = await send()
+  }
+  let parsed: unknown = null
+  try {
+    parsed = res.text ? JSON.parse(res.text) : null
+  } catch {
+    parsed = null
+  }
+  if (res.status < 200 || res.status >= 300) throw toApiError(res.status, parsed)
+  return parsed as T
 }

@@ -26,7 +26,7 @@ export function follow(path: string, handlers: { onEvent: (e: LiveEvent) => void
         attempt = 0
         handlers.onState?.(true)
         handlers.onOpen?.()
-        await read(res)
+        await readEvents(res, handlers.onEvent)
       } catch {
         // Network errors, an ended session, a restarted server: wait and try again; the page shows "reconnecting".
       }
@@ -37,33 +37,34 @@ export function follow(path: string, handlers: { onEvent: (e: LiveEvent) => void
     }
   }
 
-  async function read(res: Response): Promise<void> {
-    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
-    let buffered = ''
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) return
-      buffered += value
-      let end: number
-      while ((end = buffered.indexOf('\n\n')) >= 0) {
-        const block = buffered.slice(0, end)
-        buffered = buffered.slice(end + 2)
-        let event = 'message'
-        const data: string[] = []
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event:')) event = line.slice(6).trim()
-          else if (line.startsWith('data:')) data.push(line.slice(5).trimStart())
-        }
-        if (data.length === 0) continue
-        try {
-          handlers.onEvent({ event, data: JSON.parse(data.join('\n')) })
-        } catch {
-          // A malformed event is skipped; the next reload brings the page up to date anyway.
-        }
+  void connect()
+  return () => controller.abort()
+}
+
+/** Reads a server-sent event stream to its end, handing each event with JSON data to `onEvent`; comments are skipped. */
+export async function readEvents(res: Response, onEvent: (e: LiveEvent) => void): Promise<void> {
+  if (!res.body) return
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  let buffered = ''
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    buffered += value
+    const blocks = buffered.split(/\r?\n\r?\n/)
+    buffered = blocks.pop() ?? ''
+    for (const block of blocks) {
+      let event = 'message'
+      const data: string[] = []
+      for (const line of block.split(/\r?\n/)) {
+        if (line.startsWith('event:')) event = line.slice(6).trim()
+        else if (line.startsWith('data:')) data.push(line.slice(5).trimStart())
+      }
+      if (data.length === 0) continue
+      try {
+        onEvent({ event, data: JSON.parse(data.join('\n')) })
+      } catch {
+        // A malformed event is skipped; the next reload brings the page up to date anyway.
       }
     }
   }
-
-  void connect()
-  return () => controller.abort()
 }

@@ -15,6 +15,7 @@ interface Item {
 }
 
 const problem = (s: FileState) => (s.kind === 'rejected' || s.kind === 'failed' ? s : undefined)
+const uploading = (s: FileState) => (s.kind === 'uploading' ? s : undefined)
 
 export function Uploader(props: { collectionId: string; docs: readonly Doc[]; onAccepted: (doc: Doc) => void }) {
   // Without the limits the server still refuses what it must; only the early check is lost.
@@ -48,9 +49,9 @@ export function Uploader(props: { collectionId: string; docs: readonly Doc[]; on
   }
 
   async function send(item: Item) {
-    item.setState({ kind: 'uploading' })
+    item.setState({ kind: 'uploading', fraction: 0 })
     try {
-      const state = await uploadOne(props.collectionId, item.file, controller.signal)
+      const state = await uploadOne(props.collectionId, item.file, controller.signal, (fraction) => item.setState({ kind: 'uploading', fraction }))
       item.setState(state)
       if (state.kind === 'accepted') props.onAccepted(state.doc)
     } catch {
@@ -123,8 +124,13 @@ export function Uploader(props: { collectionId: string; docs: readonly Doc[]; on
                   <Match when={item.state().kind === 'waiting'}>
                     <span class="muted">Waiting…</span>
                   </Match>
-                  <Match when={item.state().kind === 'uploading'}>
-                    <progress aria-label={`Uploading ${item.file.name}`} />
+                  <Match when={uploading(item.state())}>
+                    {(s) => (
+                      <span class="upload-progress">
+                        <progress aria-label={`Uploading ${item.file.name}`} max="1" value={s().fraction} />
+                        <span class="muted">{Math.round(s().fraction * 100)}%</span>
+                      </span>
+                    )}
                   </Match>
                   <Match when={item.state().kind === 'accepted'}>
                     <span class="badge ok">uploaded</span>

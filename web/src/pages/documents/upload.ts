@@ -3,12 +3,13 @@
  * never costs the others. Files the server would refuse anyway (type, empty, size, content already in the
  * collection) are refused here first: nothing is sent, and the reason shows at once.
  */
-import { ApiError, authorizedFetch } from '../../api.ts'
+import { ApiError, upload } from '../../api.ts'
 import { RAG, formatBytes, type Doc, type UploadLimits, type UploadResult } from './types.ts'
 
 export type FileState =
   | { kind: 'waiting' }
-  | { kind: 'uploading' }
+  /** `fraction` of the bytes sent so far, 0 to 1. */
+  | { kind: 'uploading'; fraction: number }
   | { kind: 'accepted'; doc: Doc }
   /** Refused, by this page or by the server; sending it again would not help. */
   | { kind: 'rejected'; message: string }
@@ -51,12 +52,11 @@ export async function precheck(file: File, limits: UploadLimits | undefined, kno
 }
 
 /** Sends one file (multipart field "files", as POST /collections/:id/documents expects). */
-export async function uploadOne(collectionId: string, file: File, signal: AbortSignal): Promise<FileState> {
+export async function uploadOne(collectionId: string, file: File, signal: AbortSignal, onProgress: (fraction: number) => void): Promise<FileState> {
   const form = new FormData()
   form.append('files', file, file.name)
   try {
-    const res = await authorizedFetch(`${RAG}/collections/${collectionId}/documents`, { method: 'POST', body: form, signal })
-    const result = (await res.json()) as UploadResult
+    const result = await upload<UploadResult>(`${RAG}/collections/${collectionId}/documents`, form, (sent, total) => onProgress(sent / total), signal)
     const doc = result.accepted[0]
     if (doc) return { kind: 'accepted', doc }
     return { kind: 'rejected', message: result.rejected[0]?.message ?? `${file.name}: the server did not accept the file` }
