@@ -157,7 +157,7 @@ export class AuthService {
         SELECT r.session_id, r.used_at, r.retired_at, s.user_id FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
         WHERE r.token_hash = ${hash}`
       if (known?.used_at && !known.retired_at && Date.now() - known.used_at.getTime() < REFRESH_GRACE_MS) {
-        const resumed = await this.#resumeLostRotation(known.session_id, known.used_at)
+        const resumed = await this.#resumeLostRotation(known.session_id, hash)
         if (resumed) return resumed
       }
       if (known?.used_at) {
@@ -181,11 +181,13 @@ export class AuthService {
     return this.#issue(row, claimed.session_id)
   }
 
-  async #resumeLostRotation(sessionId: string, usedAt: Date): Promise<TokenPair | null> {
+  /** `hash`: the rotated token presented again. Its used_at is compared in SQL: a JS Date would drop the microseconds. */
+  async #resumeLostRotation(sessionId: string, hash: string): Promise<TokenPair | null> {
     const retired = await this.#sql`
+      WITH rotated AS (SELECT used_at FROM refresh_tokens WHERE token_hash = ${hash})
       UPDATE refresh_tokens SET used_at = now(), retired_at = now()
-      WHERE session_id = ${sessionId} AND used_at IS NULL AND created_at >= ${usedAt}
-        AND (SELECT count(*) FROM refresh_tokens WHERE session_id = ${sessionId} AND created_at >= ${usedAt}) = 1
+      WHERE session_id = ${sessionId} AND used_at IS NULL AND created_at >= (SELECT used_at FROM rotated)
+        AND (SELECT count(*) FROM refresh_tokens WHERE session_id = ${sessionId} AND created_at >= (SELECT used_at FROM rotated)) = 1
       RETURNING token_hash`
     if (retired.count !== 1) return null
     const [row] = await this.#sql<(UserRow & { revoked_at: Date | null })[]>`
