@@ -122,7 +122,7 @@ export class LexicalCache {
     this.#evict(collection.id)
     this.#snapshots.set(collection.id, { version: built.version, chunkIds: Float64Array.from(chunkIds), lengths: Float64Array.from(lengths), terms, bytes })
     this.#bytes += bytes
-    for (const [id, snap] of this.#snapshots) {
+    for (const [id] of this.#snapshots) {
       if (this.#bytes <= this.budgetBytes || id === collection.id) break
       this.#evict(id)
     }

@@ -57,14 +57,18 @@ export async function request<T>(method: string, path: string, token: string | n
   }
   if (res.status === 204) return undefined as T
   const text = await res.text()
-  let parsed: unknown = null
-  try {
-    parsed = text ? JSON.parse(text) : null
-  } catch {
-    parsed = null
-  }
+  const parsed = parseJson(text)
   if (!res.ok) throw toApiError(res.status, parsed)
   return parsed as T
+}
+
+/** A body as JSON, or null when it is empty or not JSON (a proxy's HTML error page, say). */
+function parseJson(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null
+  } catch {
+    return null
+  }
 }
 
 function toApiError(status: number, body: unknown): ApiError {
@@ -136,13 +140,7 @@ export async function authorizedFetch(path: string, init: RequestInit = {}): Pro
   }
   if (res.ok) return res
   const text = await res.text()
-  let parsed: unknown = null
-  try {
-    parsed = text ? JSON.parse(text) : null
-  } catch {
-    parsed = null
-  }
-  throw toApiError(res.status, parsed)
+  throw toApiError(res.status, parseJson(text))
 }
 
 /**
@@ -173,12 +171,7 @@ export async function upload<T>(path: string, body: FormData, onProgress: (sent:
       hooks.expired()
     } else res = await send()
   }
-  let parsed: unknown = null
-  try {
-    parsed = res.text ? JSON.parse(res.text) : null
-  } catch {
-    parsed = null
-  }
+  const parsed = parseJson(res.text)
   if (res.status < 200 || res.status >= 300) throw toApiError(res.status, parsed)
   return parsed as T
 }

@@ -2,11 +2,11 @@
  * Usage analytics shared by the overview and the analytics page: the summary from the server, kept current by its
  * live usage events, and the tiles, charts and tables that show it.
  */
-import { createEffect, createResource, createSignal, For, onCleanup, Show, type Accessor } from 'solid-js'
+import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, type Accessor } from 'solid-js'
 import { api } from './api.ts'
 import { TimeChart } from './chart.tsx'
 import { follow } from './live.ts'
-import { formatMicros, formatNumber } from './ui.tsx'
+import { ErrorAlert, formatMicros, formatNumber, Loading } from './ui.tsx'
 
 export type Range = '1h' | '24h' | '7d' | '30d'
 export type Scope = 'mine' | 'all'
@@ -200,5 +200,24 @@ export function LiveBadge(props: { live: boolean }) {
     <span class={`badge ${props.live ? 'ok' : 'warn'}`} role="status" data-testid="live">
       {props.live ? 'live' : 'reconnecting…'}
     </span>
+  )
+}
+
+/** The whole report for a period: tiles, charts and tables, with loading and error states. */
+export function UsageReport(props: { usage: ReturnType<typeof createUsage>; sources?: boolean }) {
+  return (
+    <Switch>
+      <Match when={props.usage.summary.error}><ErrorAlert error={props.usage.summary.error} retry={() => void props.usage.refetch()} /></Match>
+      <Match when={props.usage.summary()}>
+        {(s) => (
+          <>
+            <UsageTiles summary={s()} />
+            <UsageCharts summary={s()} />
+            <TopTables summary={s()} sources={props.sources ?? false} />
+          </>
+        )}
+      </Match>
+      <Match when={props.usage.summary.loading}><Loading /></Match>
+    </Switch>
   )
 }

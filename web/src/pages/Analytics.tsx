@@ -1,8 +1,8 @@
-import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
+import { createResource, createSignal, For, Show } from 'solid-js'
 import { api } from '../api.ts'
 import type { User } from '../session.ts'
-import { ErrorAlert, Loading, PageHeader } from '../ui.tsx'
-import { createUsage, LiveBadge, TopTables, UsageCharts, UsageTiles, type Range, type Scope } from '../usage.tsx'
+import { PageHeader } from '../ui.tsx'
+import { createUsage, LiveBadge, UsageReport, type Range, type Scope } from '../usage.tsx'
 
 const RANGES: { value: Range; label: string }[] = [
   { value: '1h', label: 'Last hour' },
@@ -40,19 +40,7 @@ export default function Analytics() {
           </div>
         </Show>
       </div>
-      <Switch>
-        <Match when={usage.summary.error}><ErrorAlert error={usage.summary.error} retry={() => void usage.refetch()} /></Match>
-        <Match when={usage.summary()}>
-          {(s) => (
-            <>
-              <UsageTiles summary={s()} />
-              <UsageCharts summary={s()} />
-              <TopTables summary={s()} sources />
-            </>
-          )}
-        </Match>
-        <Match when={usage.summary.loading}><Loading /></Match>
-      </Switch>
+      <UsageReport usage={usage} sources />
     </section>
   )
 }

@@ -3,7 +3,7 @@ import { A } from '@solidjs/router'
 import { api } from '../api.ts'
 import type { User } from '../session.ts'
 import { ErrorAlert, formatMicros, Loading, PageHeader } from '../ui.tsx'
-import { createUsage, LiveBadge, TopTables, UsageCharts, UsageTiles } from '../usage.tsx'
+import { createUsage, LiveBadge, UsageReport } from '../usage.tsx'
 
 interface ProviderHealth {
   name: string
@@ -60,19 +60,7 @@ export function Overview() {
         <LiveBadge live={usage.live()} />
       </PageHeader>
 
-      <Switch>
-        <Match when={usage.summary.error}><ErrorAlert error={usage.summary.error} retry={() => void usage.refetch()} /></Match>
-        <Match when={usage.summary()}>
-          {(s) => (
-            <>
-              <UsageTiles summary={s()} />
-              <UsageCharts summary={s()} />
-              <TopTables summary={s()} />
-            </>
-          )}
-        </Match>
-        <Match when={usage.summary.loading}><Loading /></Match>
-      </Switch>
+      <UsageReport usage={usage} />
 
       <div class="grid">
         <div class="card" aria-labelledby="budgets-title">
