@@ -41,30 +41,49 @@ export function follow(path: string, handlers: { onEvent: (e: LiveEvent) => void
   return () => controller.abort()
 }
 
-/** Reads a server-sent event stream to its end, handing each event with JSON data to `onEvent`; comments are skipped. */
-export async function readEvents(res: Response, onEvent: (e: LiveEvent) => void): Promise<void> {
-  if (!res.body) return
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+/**
+ * The events of a server-sent event stream as they arrive: `event` (default "message") and the joined `data` lines;
+ * comments and events without data are skipped. Stopping early releases the connection.
+ */
+export async function* sseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: string }> {
+  const reader = body.getReader()
+  const decoder = new TextDecoder()
   let buffered = ''
-  for (;;) {
-    const { value, done } = await reader.read()
-    if (done) return
-    buffered += value
-    const blocks = buffered.split(/\r?\n\r?\n/)
-    buffered = blocks.pop() ?? ''
-    for (const block of blocks) {
-      let event = 'message'
-      const data: string[] = []
-      for (const line of block.split(/\r?\n/)) {
-        if (line.startsWith('event:')) event = line.slice(6).trim()
-        else if (line.startsWith('data:')) data.push(line.slice(5).trimStart())
-      }
-      if (data.length === 0) continue
-      try {
-        onEvent({ event, data: JSON.parse(data.join('\n')) })
-      } catch {
-        // A malformed event is skipped; the next reload brings the page up to date anyway.
+  try {
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) return
+      // Line endings may be \r\n; normalising keeps the split into events simple.
+      buffered += decoder.decode(value, { stream: true }).replace(/\r\n?/g, '\n')
+      let end: number
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const block = buffered.slice(0, end)
+        buffered = buffered.slice(end + 2)
+        let event = 'message'
+        const data: string[] = []
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim()
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
+        }
+        if (data.length) yield { event, data: data.join('\n') }
       }
     }
+  } finally {
+    await reader.cancel().catch(() => {})
+  }
+}
+
+/** Reads a stream to its end, handing each event whose data is JSON to `onEvent`. */
+export async function readEvents(res: Response, onEvent: (e: LiveEvent) => void): Promise<void> {
+  if (!res.body) return
+  for await (const e of sseEvents(res.body)) {
+    let data: unknown
+    try {
+      data = JSON.parse(e.data)
+    } catch {
+      // A malformed event is skipped; the next reload brings the page up to date anyway.
+      continue
+    }
+    onEvent({ event: e.event, data })
   }
 }

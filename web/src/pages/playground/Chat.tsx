@@ -7,7 +7,7 @@ import { ApiError, authorizedFetch } from '../../api.ts'
 import { ConfirmButton, ErrorAlert, Field, formatNumber } from '../../ui.tsx'
 import { CodeView } from './CodeView.tsx'
 import { costLabel, type PlaygroundModel, type Usage } from './models.ts'
-import { sseData } from './sse.ts'
+import { sseEvents } from '../../live.ts'
 
 interface Turn {
   role: 'user' | 'assistant'
@@ -122,7 +122,7 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
       const header = res.headers.get('x-enclava-confidential')
       setLast({ model, usage: null, confidential: header === null ? null : header === 'true', provider: res.headers.get('x-enclava-provider') })
       if (!res.body) throw new StreamError('The server sent no answer.')
-      for await (const data of sseData(res.body)) {
+      for await (const { data } of sseEvents(res.body)) {
         if (data === '[DONE]') break
         const chunk = JSON.parse(data) as {
           error?: { message?: string }
