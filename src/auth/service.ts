@@ -181,13 +181,17 @@ export class AuthService {
     return this.#issue(row, claimed.session_id)
   }
 
-  /** `hash`: the rotated token presented again. Its used_at is compared in SQL: a JS Date would drop the microseconds. */
+  /**
+   * `hash`: the rotated token presented again. Its successors are the tokens created since it was used, itself
+   * excluded: the clock may not tell its own creation (at login) from its use when both fall in one tick.
+   */
   async #resumeLostRotation(sessionId: string, hash: string): Promise<TokenPair | null> {
     const retired = await this.#sql`
       WITH rotated AS (SELECT used_at FROM refresh_tokens WHERE token_hash = ${hash})
       UPDATE refresh_tokens SET used_at = now(), retired_at = now()
       WHERE session_id = ${sessionId} AND used_at IS NULL AND created_at >= (SELECT used_at FROM rotated)
-        AND (SELECT count(*) FROM refresh_tokens WHERE session_id = ${sessionId} AND created_at >= (SELECT used_at FROM rotated)) = 1
+        AND (SELECT count(*) FROM refresh_tokens
+             WHERE session_id = ${sessionId} AND token_hash <> ${hash} AND created_at >= (SELECT used_at FROM rotated)) = 1
       RETURNING token_hash`
     if (retired.count !== 1) return null
     const [row] = await this.#sql<(UserRow & { revoked_at: Date | null })[]>`
