@@ -5,6 +5,7 @@ import m0002 from './0002_gateway.sql' with { type: 'text' }
 import m0003 from './0003_rag.sql' with { type: 'text' }
 import m0004 from './0004_plugins.sql' with { type: 'text' }
 import m0005 from './0005_chatbots.sql' with { type: 'text' }
+import m0006 from './0006_budget_leases.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
@@ -12,4 +13,5 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 3, name: '0003_rag.sql', sql: m0003 },
   { version: 4, name: '0004_plugins.sql', sql: m0004 },
   { version: 5, name: '0005_chatbots.sql', sql: m0005 },
+  { version: 6, name: '0006_budget_leases.sql', sql: m0006 },
 ]

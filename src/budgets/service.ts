@@ -2,6 +2,7 @@ import type { Sql, Tx } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
 import type { CacheStore } from '../cache/types.ts'
 import type { Logger } from '../log.ts'
+import { BudgetLeases, type Lease, type LeaseOptions } from './leases.ts'
 import { toMicros, type CreateBudgetInput, type UpdateBudgetInput } from './model.ts'
 
 /** Whose money a request spends: the budgets of the key, of its owner, and the global ones apply. */
@@ -16,6 +17,8 @@ export interface Reservation {
   amountMicros: number
   /** True when a hard budget applies: the request must then be capped to what was reserved. */
   hard: boolean
+  /** Held on this replica's leases (one per budget) instead of a reservation row of its own. */
+  leases?: readonly Lease[]
 }
 
 export interface BudgetRow {
@@ -50,54 +53,130 @@ const appliesTo = (sql: Sql | Tx, spender: Spender) =>
 
 const CHANGED_CHANNEL = 'budgets:changed'
 /** Bounds how long a missed invalidation could matter (e.g. a message lost while Redis was restarting). */
-const UNBUDGETED_TTL_MS = 60_000
+const SPENDER_TTL_MS = 15_000
+
+/** A budget as the hot path needs it: whether it is hard and when it applies (local clock). */
+interface KnownBudget {
+  id: string
+  isHard: boolean
+  custom: boolean
+  start: number
+  end: number
+}
 
 const PERIOD_UNIT = { daily: 'day', weekly: 'week', monthly: 'month', yearly: 'year' } as const
 
 /**
- * Budgets are never overspent: before dispatch the worst-case cost is reserved in one transaction that locks every
- * applicable budget row (in id order, so concurrent requests cannot deadlock) and checks hard limits against
- * spent + reserved. Each replica and each concurrent request sees the others' reservations.
+ * Budgets are never overspent. Each replica leases slices of the budgets its requests spend (see leases.ts): a
+ * lease is a reservation row every replica sees, grown only within hard limits, and requests hold parts of it in
+ * memory, so the usual request needs no SQL at all. When a lease cannot cover a request (near the limit, a grant
+ * refused) the request takes the exact path: one statement that locks every applicable budget row (in id order, so
+ * concurrent requests cannot deadlock), checks hard limits against spent + reserved and records a reservation.
  */
 export class BudgetService {
   readonly #sql: Sql
   readonly #log: Logger
   readonly #cache: CacheStore
-  /** Spenders known to have no budget at all: their requests need no SQL. Cleared on every replica by any change. */
-  #unbudgeted = new Map<string, number>()
+  readonly #leases: BudgetLeases
+  /** Per spender, the budgets that apply (often none). Cleared on every replica by any change. */
+  #spenders = new Map<string, { budgets: KnownBudget[]; loadedAt: number }>()
+  #loading = new Map<string, Promise<KnownBudget[]>>()
+  /** Bumped by every change, so a lookup that raced with one is not cached. */
+  #generation = 0
   #unsubscribe: (() => Promise<void>) | null = null
 
-  constructor(sql: Sql, cache: CacheStore, log: Logger) {
+  constructor(sql: Sql, cache: CacheStore, log: Logger, leases: LeaseOptions = {}) {
     this.#sql = sql
     this.#cache = cache
     this.#log = log
+    this.#leases = new BudgetLeases(sql, log, leases)
   }
 
   async start(): Promise<void> {
-    this.#unsubscribe = await this.#cache.subscribe(CHANGED_CHANNEL, () => this.#unbudgeted.clear())
+    this.#unsubscribe = await this.#cache.subscribe(CHANGED_CHANNEL, () => this.#invalidate())
+    this.#leases.start()
   }
 
+  /** After the usage ledger stopped: every lease goes back, so a stopped replica holds no budget. */
   async stop(): Promise<void> {
     await this.#unsubscribe?.()
+    await this.#leases.stop()
+  }
+
+  #invalidate(): void {
+    this.#generation++
+    this.#spenders.clear()
+    this.#loading.clear()
+    this.#leases.invalidate()
   }
 
   async #changed(): Promise<void> {
-    this.#unbudgeted.clear()
+    this.#invalidate()
     await this.#cache.publish(CHANGED_CHANNEL, 'changed')
   }
 
   /**
-   * The hot path: one statement (one round trip) that locks the applicable budgets, checks every hard limit and
-   * records the reservation, or changes nothing. A budget whose period has ended takes the slower path that renews it.
+   * Gives back every lease now (the timer gives back idle ones; stop gives back all); a lease with requests in
+   * flight shrinks to what they hold. Later requests lease afresh.
+   */
+  returnLeases(): Promise<void> {
+    this.#leases.invalidate()
+    return this.#leases.maintain()
+  }
+
+  async #budgetsOf(spender: Spender): Promise<KnownBudget[]> {
+    const key = `${spender.userId}|${spender.apiKeyId}`
+    const known = this.#spenders.get(key)
+    if (known && Date.now() - known.loadedAt < SPENDER_TTL_MS) return known.budgets
+    const loading = this.#loading.get(key)
+    if (loading) return loading
+    const generation = this.#generation
+    const load = this.#sql<{ id: string; is_hard: boolean; period: string; period_start: Date; period_end: Date }[]>`
+      SELECT id, is_hard, period, period_start, period_end FROM budgets WHERE is_active AND ${appliesTo(this.#sql, spender)}`
+      .then((rows) => {
+        const budgets = rows.map((r) => ({
+          id: r.id,
+          isHard: r.is_hard,
+          custom: r.period === 'custom',
+          start: r.period_start.getTime(),
+          end: r.period_end.getTime(),
+        }))
+        if (generation === this.#generation) this.#spenders.set(key, { budgets, loadedAt: Date.now() })
+        return budgets
+      })
+      .finally(() => {
+        if (this.#loading.get(key) === load) this.#loading.delete(key)
+      })
+    this.#loading.set(key, load)
+    return load
+  }
+
+  /**
+   * The hot path. The spender's budgets come from memory; when this replica's leases cover the request it is held
+   * there and no SQL runs. Otherwise the leases grow (one statement), or the request takes the exact path. A budget
+   * whose period has ended takes the exact path, which renews it.
    */
   async reserve(spender: Spender, amountMicros: number, ttlMs: number): Promise<Reservation> {
     const id = crypto.randomUUID()
-    const spenderKey = `${spender.userId}|${spender.apiKeyId}`
-    const known = this.#unbudgeted.get(spenderKey)
-    if (known !== undefined && Date.now() - known < UNBUDGETED_TTL_MS) return { id, budgetIds: [], amountMicros, hard: false }
-    const [v] = await this.#sql<
-      { ok: boolean; stale: boolean; hard: boolean; ids: string[] | null; over: BudgetRow | null; any_budget: boolean }[]
-    >`
+    const budgets = await this.#budgetsOf(spender)
+    const now = Date.now()
+    const current = budgets.filter((b) => !b.custom || (b.start <= now && b.end > now))
+    if (!current.length) return { id, budgetIds: [], amountMicros, hard: false }
+    if (current.some((b) => !b.custom && b.end <= now)) {
+      this.#spenders.delete(`${spender.userId}|${spender.apiKeyId}`)
+      return this.#reserveExact(id, spender, amountMicros, ttlMs)
+    }
+    const leases = await this.#leases.take(current, amountMicros, ttlMs)
+    if (leases) return { id, budgetIds: current.map((b) => b.id), amountMicros, hard: current.some((b) => b.isHard), leases }
+    return this.#reserveExact(id, spender, amountMicros, ttlMs)
+  }
+
+  /**
+   * The exact path: one statement (one round trip) that locks the applicable budgets, checks every hard limit and
+   * records the reservation, or changes nothing. A budget whose period has ended takes the slower path that renews it.
+   */
+  async #reserveExact(id: string, spender: Spender, amountMicros: number, ttlMs: number): Promise<Reservation> {
+    const [v] = await this.#sql<{ ok: boolean; stale: boolean; hard: boolean; ids: string[] | null; over: BudgetRow | null }[]>`
       WITH candidates AS (
         SELECT * FROM budgets
         WHERE is_active
@@ -125,13 +204,9 @@ export class BudgetService {
         FROM verdict v WHERE v.ok AND NOT v.stale AND v.ids IS NOT NULL
         RETURNING id
       )
-      SELECT v.ok, v.stale, v.hard, v.ids, v.over, (SELECT count(*) FROM reserved) AS n, (SELECT count(*) FROM recorded) AS r,
-        EXISTS (SELECT 1 FROM budgets WHERE is_active
-          AND ${appliesTo(this.#sql, spender)}) AS any_budget
+      SELECT v.ok, v.stale, v.hard, v.ids, v.over, (SELECT count(*) FROM reserved) AS n, (SELECT count(*) FROM recorded) AS r
       FROM verdict v`
     if (!v) throw new Error('reservation statement returned no row')
-    // Remembered only when no budget exists in any period, so a custom window opening later is never missed.
-    if (!v.any_budget) this.#unbudgeted.set(spenderKey, Date.now())
     if (v.stale) return this.#reserveWithRenewal(id, spender, amountMicros, ttlMs)
     if (!v.ok && v.over) throw new BudgetExceeded(v.over)
     return { id, budgetIds: v.ids ?? [], amountMicros, hard: v.hard }
@@ -178,26 +253,45 @@ export class BudgetService {
   }
 
   /**
-   * Replaces reservations by their actual costs, inside the transaction that records the usage. Each reservation
-   * settles at most once: a retried batch finds its reservations gone and changes nothing. One statement per step,
-   * whatever the batch size. Returns the budgets that crossed their warning threshold.
+   * Replaces reservations by their actual costs, inside the transaction that records the usage. The caller passes
+   * only requests whose usage record this transaction inserted, so each settles once; a per-request reservation is
+   * also deleted exactly once (a retried batch finds it gone). A lease-backed request adds its cost to spent and takes
+   * it out of its lease rows. A few statements per batch, whatever its size. Returns the budgets that crossed their
+   * warning threshold. Call `settled` with the same items once the transaction has committed.
    */
   async settle(tx: Tx, items: readonly { reservation: Reservation; actualMicros: number }[]): Promise<BudgetRow[]> {
     const held = items.filter((i) => i.reservation.budgetIds.length)
     if (!held.length) return []
-    const released = new Set(
-      (await tx<{ id: string }[]>`
-        DELETE FROM budget_reservations WHERE id = ANY(${held.map((i) => i.reservation.id)}::uuid[]) RETURNING id`).map((r) => r.id),
-    )
     const perBudget = new Map<string, { release: number; spend: number }>()
-    for (const { reservation, actualMicros } of held) {
-      if (!released.has(reservation.id)) continue
-      for (const budgetId of reservation.budgetIds) {
-        const sums = perBudget.get(budgetId) ?? { release: 0, spend: 0 }
-        sums.release += reservation.amountMicros
-        sums.spend += actualMicros
-        perBudget.set(budgetId, sums)
+    const add = (budgetId: string, release: number, spend: number) => {
+      const sums = perBudget.get(budgetId) ?? { release: 0, spend: 0 }
+      sums.release += release
+      sums.spend += spend
+      perBudget.set(budgetId, sums)
+    }
+    const leased = held.filter((i) => i.reservation.leases)
+    const exact = held.filter((i) => !i.reservation.leases)
+    if (leased.length) {
+      // Budget rows first, in id order, as lease grants and maintenance lock them: no deadlock between them.
+      const budgetIds = [...new Set(held.flatMap((i) => i.reservation.budgetIds))].sort()
+      await tx`SELECT 1 FROM budgets WHERE id = ANY(${budgetIds}::uuid[]) ORDER BY id FOR UPDATE`
+    }
+    if (exact.length) {
+      const released = new Set(
+        (await tx<{ id: string }[]>`
+          DELETE FROM budget_reservations WHERE id = ANY(${exact.map((i) => i.reservation.id)}::uuid[]) RETURNING id`).map((r) => r.id),
+      )
+      for (const { reservation, actualMicros } of exact)
+        if (released.has(reservation.id))
+          for (const budgetId of reservation.budgetIds) add(budgetId, reservation.amountMicros, actualMicros)
+    }
+    if (leased.length) {
+      const perLease = new Map<string, number>()
+      for (const { reservation, actualMicros } of leased) {
+        for (const budgetId of reservation.budgetIds) add(budgetId, 0, actualMicros)
+        for (const lease of reservation.leases ?? []) perLease.set(lease.id, (perLease.get(lease.id) ?? 0) + actualMicros)
       }
+      for (const row of await this.#leases.settleRows(tx, perLease)) add(row.budget_id, Number(row.freed), 0)
     }
     if (!perBudget.size) return []
     const ids = [...perBudget.keys()]
@@ -216,6 +310,15 @@ export class BudgetService {
     if (crossed.length)
       await tx`UPDATE budgets SET warned_at = now() WHERE id = ANY(${crossed.map((b) => b.id)}::uuid[])`
     return crossed
+  }
+
+  /** After the usage transaction committed: lease-backed requests release their holds in memory. */
+  settled(items: readonly { reservation: Reservation; actualMicros: number }[]): void {
+    this.#leases.settled(
+      items.flatMap(({ reservation, actualMicros }) =>
+        reservation.leases ? [{ leases: reservation.leases, held: reservation.amountMicros, cost: actualMicros }] : [],
+      ),
+    )
   }
 
   async create(input: CreateBudgetInput, createdBy: string): Promise<BudgetRow> {
@@ -280,17 +383,21 @@ export class BudgetService {
     return deleted
   }
 
-  /** Releases reservations whose request never settled (its replica died); their hold must not block forever. */
+  /** Releases reservations and leases whose replica died (or lost the database for their whole TTL). */
   async releaseExpired(): Promise<number> {
     return this.#sql.begin(async (tx) => {
-      const expired = await tx<{ id: string; budget_ids: string[]; amount_micros: string }[]>`
+      const expired = await tx<{ id: string; budget_ids: string[]; amount_micros: string; kind: string }[]>`
         DELETE FROM budget_reservations WHERE expires_at < now()
-        RETURNING id, budget_ids, amount_micros`
+        RETURNING id, budget_ids, amount_micros, kind`
       for (const r of expired)
         await tx`
           UPDATE budgets SET reserved_micros = greatest(0, reserved_micros - ${r.amount_micros}::bigint)
           WHERE id = ANY(${r.budget_ids}::uuid[])`
-      if (expired.length) this.#log.warn({ count: expired.length }, 'released expired budget reservations')
+      if (expired.length)
+        this.#log.warn(
+          { count: expired.length, leases: expired.filter((r) => r.kind === 'lease').length },
+          'released expired budget reservations',
+        )
       return expired.length
     })
   }

@@ -31,6 +31,9 @@ async function lastUsage() {
 
 async function budgetState() {
   await env.s.ledger.flush()
+  // Leases (this replica's slices of the budget) are counted as reserved until given back; with every request
+  // settled they go back whole, so anything still reserved afterwards would be a request's hold left behind.
+  await env.s.budgets.returnLeases()
   const [b] = await env.db.sql<{ spent: string; reserved: string }[]>`
     SELECT spent_micros AS spent, reserved_micros AS reserved FROM budgets WHERE id = ${budgetId}`
   const [u] = await env.db.sql<{ cost: string }[]>`

@@ -136,6 +136,9 @@ export class UsageLedger {
         settled.map((p) => ({ reservation: p.reservation as Reservation, actualMicros: p.entry.costMicros })),
       )
     })
+    // Committed: every request of the batch is settled now (by this transaction, or by an earlier attempt that
+    // committed without this replica hearing so), so its lease holds go.
+    this.#budgets.settled(batch.flatMap((p) => (p.reservation ? [{ reservation: p.reservation, actualMicros: p.entry.costMicros }] : [])))
     this.#onRecorded(batch.map((p) => p.entry.userId))
     // The warning belongs to the budget, not to whichever request happened to cross the line.
     for (const b of crossed)
