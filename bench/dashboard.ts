@@ -15,7 +15,7 @@ import { summarize } from './lib/stats.ts'
 
 const LOADS = Number(process.env.BENCH_LOADS ?? 10)
 
-const d = await startDashboard({ LOG_LEVEL: 'error' })
+const d = await startDashboard()
 const html = readFileSync(join(d.dist, 'index.html'), 'utf8')
 const sizes = { raw: 0, gzip: 0, initialGzip: 0 }
 for (const name of readdirSync(join(d.dist, 'assets'))) {
