@@ -64,6 +64,36 @@ describe('dashboard', () => {
     }
   })
 
+  test('keyboard only: sign in, reach a section from the navigation, and see where the focus is', async () => {
+    const { page, context, errors } = await d.page()
+    try {
+      const user = await d.user()
+      await page.goto(`${base}/sign-in`)
+      await page.getByLabel('Email').waitFor()
+      const focused = () => page.evaluate<string>("document.activeElement?.getAttribute('aria-label') || document.activeElement?.id || document.activeElement?.textContent?.trim() || ''")
+      // Tab from the top of the page to the email field, then type, Tab, type, Enter.
+      for (let i = 0; i < 5 && (await focused()) !== 'email'; i++) await page.keyboard.press('Tab')
+      expect(await focused()).toBe('email')
+      await page.keyboard.type(user.email)
+      await page.keyboard.press('Tab')
+      await page.keyboard.type(user.password)
+      await page.keyboard.press('Enter')
+      await page.getByTestId('me').waitFor()
+      // Through the header and the navigation to API keys.
+      let steps = 0
+      while ((await focused()) !== 'API keys' && steps++ < 30) await page.keyboard.press('Tab')
+      expect(await focused()).toBe('API keys')
+      // The focused link shows a visible focus ring.
+      expect(await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle')).not.toBe('none')
+      await page.keyboard.press('Enter')
+      await page.waitForURL(`${base}/api-keys`)
+      await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor()
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
   test('sign in, forced password change, overview, reload keeps the session, sign out', async () => {
     const { email, username, password: firstPassword } = await d.user({ forcePasswordChange: true })
     const newPassword = 'second-password-5678'
