@@ -194,7 +194,8 @@ export class BudgetLeases {
 
   /**
    * One statement: grows each lease by what its budget can lend (adaptive: near the limit, grants shrink towards
-   * one request) and adds the same to the budget's reserved_micros, only where a hard limit allows it.
+   * one request; soft budgets too, so that their reserved amount stays a small share of their room) and adds the
+   * same to the budget's reserved_micros, only where a hard limit allows it.
    */
   async #grant(leases: readonly Lease[], amount: number, ttlMs: number): Promise<void> {
     const needs = leases.map((l) => Math.max(0, amount - l.available))
@@ -213,7 +214,7 @@ export class BudgetLeases {
         FOR UPDATE
       ), g AS (
         SELECT u.budget_id, u.lease_id,
-          CASE WHEN b.is_hard THEN least(u.want, greatest(u.need, b.room / ${this.#o.roomShare})) ELSE u.want END AS grow
+          least(u.want, greatest(u.need, b.room / ${this.#o.roomShare})) AS grow
         FROM u JOIN b ON b.id = u.budget_id
         WHERE NOT b.is_hard OR (b.room >= ${amount * this.#o.minRoomRequests} AND b.room >= u.need)
       ), leased AS (

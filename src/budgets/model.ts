@@ -57,7 +57,8 @@ export function presentBudget(b: BudgetRow) {
     spent_usd: spent,
     reserved_usd: reserved,
     remaining_usd: Math.max(0, limit - spent - reserved),
-    used_pct: limit > 0 ? Math.round(((spent + reserved) / limit) * 1000) / 10 : 100,
+    // What is spent: reservations are worst cases in flight and replicas' unused slices, shown apart.
+    used_pct: limit > 0 ? Math.round((spent / limit) * 1000) / 10 : 100,
     warning: b.warned_at !== null,
   }
 }
