@@ -7,26 +7,14 @@
  *
  *   bun bench/dashboard.ts           BENCH_LOADS (default 10)
  */
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startDashboard } from '../test/dashboard-fixture.ts'
+import { ADMIN_EMAIL, ADMIN_PASSWORD, bundleSizes, startDashboard } from '../test/dashboard-fixture.ts'
 import { summarize } from './lib/stats.ts'
 
 const LOADS = Number(process.env.BENCH_LOADS ?? 10)
 
 const d = await startDashboard()
-const html = readFileSync(join(d.dist, 'index.html'), 'utf8')
-const sizes = { raw: 0, gzip: 0, initialGzip: 0 }
-for (const name of readdirSync(join(d.dist, 'assets'))) {
-  if (!/\.(js|css)$/.test(name)) continue
-  const bytes = readFileSync(join(d.dist, 'assets', name))
-  const gz = Bun.gzipSync(bytes).length
-  sizes.raw += bytes.length
-  sizes.gzip += gz
-  // What the first page load needs: the files index.html names (the other pages' chunks load on first visit).
-  if (html.includes(`/assets/${name}`)) sizes.initialGzip += gz
-}
+const sizes = bundleSizes(d.dist)
 console.log(
   `bundle (JS+CSS): ${(sizes.raw / 1024).toFixed(1)} KB raw, ${(sizes.gzip / 1024).toFixed(1)} KB gzip in all; ` +
     `${(sizes.initialGzip / 1024).toFixed(1)} KB gzip loaded by the first page`,

@@ -55,6 +55,24 @@ export function ensureBuilt(): string {
   return dist
 }
 
+/**
+ * Gzip sizes of a build's JS and CSS: all of it, and the files index.html names (what the first load fetches; each
+ * section's chunk loads on its first visit).
+ */
+export function bundleSizes(dist: string): { raw: number; gzip: number; initialGzip: number } {
+  const html = readFileSync(join(dist, 'index.html'), 'utf8')
+  const sizes = { raw: 0, gzip: 0, initialGzip: 0 }
+  for (const name of readdirSync(join(dist, 'assets'))) {
+    if (!/\.(js|css)$/.test(name)) continue
+    const bytes = readFileSync(join(dist, 'assets', name))
+    const gz = Bun.gzipSync(bytes).length
+    sizes.raw += bytes.length
+    sizes.gzip += gz
+    if (html.includes(`/assets/${name}`)) sizes.initialGzip += gz
+  }
+  return sizes
+}
+
 export interface Reply {
   status: number
   body: any

@@ -4,11 +4,9 @@
  * viewport, served by the platform itself.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { ConsoleMessage } from 'playwright-core'
 import { collectErrors } from './browser.ts'
-import { startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { bundleSizes, startDashboard, type Dashboard } from './dashboard-fixture.ts'
 
 /** Gzip budgets: all JS+CSS of every page (about 128 KB), and what the first page load needs (about 50 KB). */
 const BUNDLE_BUDGET_BYTES = 150_000
@@ -30,19 +28,7 @@ const wrongPassword = (m: ConsoleMessage) => m.text().includes('401') && m.locat
 
 describe('dashboard', () => {
   test('the built JS and CSS stay small, and the first load takes only its share', () => {
-    const html = readFileSync(join(d.dist, 'index.html'), 'utf8')
-    let raw = 0
-    let gzip = 0
-    let initial = 0
-    for (const name of readdirSync(join(d.dist, 'assets'))) {
-      if (!/\.(js|css)$/.test(name)) continue
-      const bytes = readFileSync(join(d.dist, 'assets', name))
-      const gz = Bun.gzipSync(bytes).length
-      raw += bytes.length
-      gzip += gz
-      // index.html names what the first load fetches; each section's chunk loads on its first visit.
-      if (html.includes(`/assets/${name}`)) initial += gz
-    }
+    const { raw, gzip, initialGzip: initial } = bundleSizes(d.dist)
     console.log(`dashboard bundle: ${raw} bytes raw, ${gzip} bytes gzip (JS+CSS), ${initial} bytes gzip on the first load`)
     expect(initial).toBeGreaterThan(0)
     expect(initial).toBeLessThan(INITIAL_BUDGET_BYTES)

@@ -51,6 +51,8 @@ export class BudgetExceeded extends Error {
 const appliesTo = (sql: Sql | Tx, spender: Spender) =>
   sql`(scope = 'global' OR user_id = ${spender.userId} OR api_key_id = ${spender.apiKeyId})`
 
+const spenderKey = (spender: Spender) => `${spender.userId}|${spender.apiKeyId}`
+
 const CHANGED_CHANNEL = 'budgets:changed'
 /** Bounds how long a missed invalidation could matter (e.g. a message lost while Redis was restarting). */
 const SPENDER_TTL_MS = 15_000
@@ -125,7 +127,7 @@ export class BudgetService {
   }
 
   async #budgetsOf(spender: Spender): Promise<KnownBudget[]> {
-    const key = `${spender.userId}|${spender.apiKeyId}`
+    const key = spenderKey(spender)
     const known = this.#spenders.get(key)
     if (known && Date.now() - known.loadedAt < SPENDER_TTL_MS) return known.budgets
     const loading = this.#loading.get(key)
@@ -163,7 +165,7 @@ export class BudgetService {
     const current = budgets.filter((b) => !b.custom || (b.start <= now && b.end > now))
     if (!current.length) return { id, budgetIds: [], amountMicros, hard: false }
     if (current.some((b) => !b.custom && b.end <= now)) {
-      this.#spenders.delete(`${spender.userId}|${spender.apiKeyId}`)
+      this.#spenders.delete(spenderKey(spender))
       return this.#reserveExact(id, spender, amountMicros, ttlMs)
     }
     const leases = await this.#leases.take(current, amountMicros, ttlMs)

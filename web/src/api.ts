@@ -38,6 +38,20 @@ export function setAuthHooks(next: AuthHooks): void {
   hooks = next
 }
 
+const networkError = () => new ApiError(0, 'Cannot reach the server. Check your connection and try again.', 'network_error')
+
+/**
+ * Sends, and when the answer is a 401 refreshes the session once and sends again (`send` reads the token anew);
+ * when the refresh fails the session is over and the guards take the person to sign-in.
+ */
+async function withRefresh<R extends { status: number }>(send: () => Promise<R>): Promise<R> {
+  const res = await send()
+  if (res.status !== 401) return res
+  if (await hooks.refresh()) return send()
+  hooks.expired()
+  return res
+}
+
 /** A plain request: no retry, no refresh. `token` null sends no Authorization header. */
 export async function request<T>(method: string, path: string, token: string | null, opts: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers }
@@ -53,7 +67,7 @@ export async function request<T>(method: string, path: string, token: string | n
     res = await fetch(path, init)
   } catch (error) {
     if (error instanceof DOMException && error.name === 'AbortError') throw error
-    throw new ApiError(0, 'Cannot reach the server. Check your connection and try again.', 'network_error')
+    throw networkError()
   }
   if (res.status === 204) return undefined as T
   const text = await res.text()
@@ -131,12 +145,10 @@ export async function authorizedFetch(path: string, init: RequestInit = {}): Pro
   }
   let res: Response
   try {
-    res = await send()
-    if (res.status === 401 && (await hooks.refresh())) res = await send()
-    else if (res.status === 401) hooks.expired()
+    res = await withRefresh(send)
   } catch (error) {
     if (error instanceof DOMException && error.name === 'AbortError') throw error
-    throw new ApiError(0, 'Cannot reach the server. Check your connection and try again.', 'network_error')
+    throw networkError()
   }
   if (res.ok) return res
   const text = await res.text()
@@ -160,17 +172,12 @@ export async function upload<T>(path: string, body: FormData, onProgress: (sent:
       xhr.setRequestHeader('accept', 'application/json')
       xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded, e.total)
       xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText })
-      xhr.onerror = () => reject(new ApiError(0, 'Cannot reach the server. Check your connection and try again.', 'network_error'))
+      xhr.onerror = () => reject(networkError())
       xhr.onabort = () => reject(new DOMException('The upload was aborted', 'AbortError'))
       signal?.addEventListener('abort', () => xhr.abort(), { once: true })
       xhr.send(body)
     })
-  let res = await send()
-  if (res.status === 401) {
-    if (!(await hooks.refresh())) {
-      hooks.expired()
-    } else res = await send()
-  }
+  const res = await withRefresh(send)
   const parsed = parseJson(res.text)
   if (res.status < 200 || res.status >= 300) throw toApiError(res.status, parsed)
   return parsed as T

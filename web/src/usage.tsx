@@ -2,7 +2,7 @@
  * Usage analytics shared by the overview and the analytics page: the summary from the server, kept current by its
  * live usage events, and the tiles, charts and tables that show it.
  */
-import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, type Accessor } from 'solid-js'
+import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, type Accessor, type JSX } from 'solid-js'
 import { api } from './api.ts'
 import { TimeChart } from './chart.tsx'
 import { follow } from './live.ts'
@@ -125,71 +125,60 @@ export function UsageCharts(props: { summary: Summary }) {
   )
 }
 
+interface Ranked {
+  requests: number
+  cost_micros: number
+  tokens?: number
+}
+
+/** One ranking (models, keys, sources): a row per item with its requests, tokens when it has them, and cost. */
+function RankCard<T extends Ranked>(props: {
+  title: string
+  testid: string
+  empty: string
+  label: string
+  rows: T[]
+  name: (row: T) => JSX.Element
+  tokens?: boolean
+}) {
+  return (
+    <div class="card">
+      <h2>{props.title}</h2>
+      <Show when={props.rows.length > 0} fallback={<p class="muted">{props.empty}</p>}>
+        <div class="table-wrap">
+          <table data-testid={props.testid}>
+            <thead>
+              <tr><th>{props.label}</th><th>Requests</th><Show when={props.tokens}><th>Tokens</th></Show><th>Cost</th></tr>
+            </thead>
+            <tbody>
+              <For each={props.rows}>
+                {(row) => (
+                  <tr>
+                    <td>{props.name(row)}</td>
+                    <td>{formatNumber(row.requests)}</td>
+                    <Show when={props.tokens}><td>{formatNumber(row.tokens ?? 0)}</td></Show>
+                    <td>{formatMicros(row.cost_micros)}</td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </table>
+        </div>
+      </Show>
+    </div>
+  )
+}
+
 export function TopTables(props: { summary: Summary; sources?: boolean }) {
   return (
     <div class="grid">
-      <div class="card">
-        <h2>Top models</h2>
-        <Show when={props.summary.top_models.length > 0} fallback={<p class="muted">No requests in this period.</p>}>
-          <div class="table-wrap">
-            <table data-testid="top-models">
-              <thead><tr><th>Model</th><th>Requests</th><th>Tokens</th><th>Cost</th></tr></thead>
-              <tbody>
-                <For each={props.summary.top_models}>
-                  {(m) => (
-                    <tr>
-                      <td>{m.model} <Show when={m.is_tee}><span class="badge ok">TEE</span></Show></td>
-                      <td>{formatNumber(m.requests)}</td>
-                      <td>{formatNumber(m.tokens)}</td>
-                      <td>{formatMicros(m.cost_micros)}</td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
-          </div>
-        </Show>
-      </div>
-      <div class="card">
-        <h2>Top API keys</h2>
-        <Show when={props.summary.top_keys.length > 0} fallback={<p class="muted">No API key was used in this period.</p>}>
-          <div class="table-wrap">
-            <table data-testid="top-keys">
-              <thead><tr><th>Key</th><th>Requests</th><th>Tokens</th><th>Cost</th></tr></thead>
-              <tbody>
-                <For each={props.summary.top_keys}>
-                  {(k) => (
-                    <tr>
-                      <td><a href={`/api-keys/${k.api_key_id}`}>{k.name ?? 'deleted key'}</a></td>
-                      <td>{formatNumber(k.requests)}</td>
-                      <td>{formatNumber(k.tokens)}</td>
-                      <td>{formatMicros(k.cost_micros)}</td>
-                    </tr>
-                  )}
-                </For>
-              </tbody>
-            </table>
-          </div>
-        </Show>
-      </div>
+      <RankCard title="Top models" testid="top-models" empty="No requests in this period." label="Model" tokens
+        rows={props.summary.top_models} name={(m) => <>{m.model} <Show when={m.is_tee}><span class="badge ok">TEE</span></Show></>} />
+      <RankCard title="Top API keys" testid="top-keys" empty="No API key was used in this period." label="Key" tokens
+        rows={props.summary.top_keys} name={(k) => <a href={`/api-keys/${k.api_key_id}`}>{k.name ?? 'deleted key'}</a>} />
       <Show when={props.sources}>
-        <div class="card">
-          <h2>By source</h2>
-          <Show when={props.summary.by_source.length > 0} fallback={<p class="muted">No usage in this period.</p>}>
-            <div class="table-wrap">
-              <table data-testid="by-source">
-                <thead><tr><th>Source</th><th>Requests</th><th>Cost</th></tr></thead>
-                <tbody>
-                  <For each={props.summary.by_source}>
-                    {(s) => (
-                      <tr><td>{s.source}</td><td>{formatNumber(s.requests)}</td><td>{formatMicros(s.cost_micros)}</td></tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
-            </div>
-          </Show>
-        </div>
+        <RankCard title="By source" testid="by-source" empty="No usage in this period." label="Source"
+          rows={props.summary.by_source} name={(s) => s.source} />
       </Show>
     </div>
   )
