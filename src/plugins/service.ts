@@ -306,6 +306,8 @@ export class PluginService {
     const problems = validateConfig(row.manifest, merged)
     if (problems.length) throw new ApiError('validation_failed', `Settings do not match the plugin's schema: ${problems.join('; ')}`, 'config')
     await this.store.saveConfig(name, values, sealed)
+    // This replica reads its own write at once; the others follow the published change.
+    await this.#sync(name)
     await this.#changed(name)
   }
 
