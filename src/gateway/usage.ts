@@ -38,6 +38,9 @@ interface Pending {
 const MAX_BACKOFF_MS = 30_000
 /** Records per transaction: amortises the round trips under load, small enough to keep transactions short. */
 const BATCH = 200
+const COLUMNS =
+  'id, created_at, request_id, source, api_key_id, user_id, model, provider, endpoint, prompt_tokens, completion_tokens, ' +
+  'cost_micros, latency_ms, ttft_ms, status, error_code, is_tee, streamed'
 
 /**
  * Writes usage and settles budgets off the response path. A write that fails (database briefly down) stays queued
@@ -127,8 +130,14 @@ export class UsageLedger {
         is_tee: e.isTee,
         streamed: e.streamed,
       }))
+      // One JSON parameter instead of 18 bound values per row: serialising the binds was most of the ledger's CPU.
       const inserted = new Set(
-        (await tx<{ id: string }[]>`INSERT INTO usage_records ${tx(rows)} ON CONFLICT (id) DO NOTHING RETURNING id`).map((r) => r.id),
+        (
+          await tx<{ id: string }[]>`
+            INSERT INTO usage_records (${tx.unsafe(COLUMNS)})
+            SELECT ${tx.unsafe(COLUMNS)} FROM json_populate_recordset(NULL::usage_records, ${JSON.stringify(rows)}::text::json)
+            ON CONFLICT (id) DO NOTHING RETURNING id`
+        ).map((r) => r.id),
       )
       const settled = batch.filter((p) => inserted.has(p.entry.id) && p.reservation)
       return this.#budgets.settle(
