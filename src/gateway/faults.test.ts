@@ -228,3 +228,53 @@ describe('database faults', () => {
     }
   })
 })
+
+describe('long answers', () => {
+  async function withUpstream(
+    opts: { streamChunkDelayMs?: number; delayMs?: number },
+    run: (call: (body: Record<string, unknown>) => Promise<Response>) => Promise<void>,
+  ) {
+    const slow = await startUpstream({ models: ['slow-chat'], streamChunkDelayMs: opts.streamChunkDelayMs ?? 0 })
+    const e = await createTestEnv({ PRIVATEMODE_URL: slow.url, UPSTREAM_CONNECT_TIMEOUT_MS: '300', UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '2000' })
+    try {
+      const u = await e.user('user')
+      const created = await e.call('POST', '/api-internal/v1/api-keys', { token: u.token, body: { name: 'long' } })
+      const base = e.listen()
+      // The model list is in before the upstream turns slow: only the completion is slow.
+      expect((await e.call('GET', '/api/v1/models', { token: created.body.key })).status).toBe(200)
+      slow.setDelay(opts.delayMs ?? 0)
+      await run((body) =>
+        fetch(`${base}/api/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${created.body.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'slow-chat', messages: [{ role: 'user', content: 'one two three four five six seven eight nine ten' }], ...body }),
+        }),
+      )
+      expect(slow.requests.filter((r) => r.path === '/v1/chat/completions')).toHaveLength(1)
+    } finally {
+      await e.close()
+      await slow.stop()
+    }
+  }
+
+  test('a stream that outlasts the connect timeout is passed through whole', async () => {
+    await withUpstream({ streamChunkDelayMs: 100 }, async (call) => {
+      const started = performance.now()
+      const res = await call({ stream: true })
+      expect(res.status).toBe(200)
+      const text = await res.text()
+      // The case only means something if the stream lasted longer than the connect timeout.
+      expect(performance.now() - started).toBeGreaterThan(600)
+      expect(text).not.toContain('"error"')
+      expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true)
+    })
+  })
+
+  test('a non-streamed answer that takes longer than the connect timeout is waited for (up to the first-byte timeout), not retried', async () => {
+    await withUpstream({ delayMs: 700 }, async (call) => {
+      const res = await call({})
+      expect(res.status).toBe(200)
+      expect(((await res.json()) as { choices: unknown[] }).choices).toHaveLength(1)
+    })
+  })
+})

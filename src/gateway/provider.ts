@@ -110,27 +110,30 @@ export class Provider {
    * and 429/5xx are retried with exponential backoff while nothing has reached the client; other statuses become
    * OpenAI-shape errors. `signal` is the client's: its abort cancels the upstream request.
    */
-  async request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+  async request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal, head: HeadWait = 'prompt'): Promise<Response> {
     if (!this.breaker.allow())
       throw new ApiError('provider_unavailable', `Provider ${this.name} is failing; requests are paused for a moment`, undefined, {
         'retry-after': String(Math.ceil(this.breaker.openMs / 1000)),
       })
-    const { maxRetries, connectTimeoutMs } = this.#settings
+    const { maxRetries } = this.#settings
+    const headMs = head === 'prompt' ? this.#settings.connectTimeoutMs : this.#settings.firstByteTimeoutMs
     for (let attempt = 0; ; attempt++) {
-      const connect = AbortSignal.timeout(connectTimeoutMs)
+      const call = attemptSignal(signal, headMs)
       try {
         const res = await fetch(`${this.baseUrl}${path}`, {
           method,
           headers: this.#headers(),
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-          signal: AbortSignal.any([signal, connect]),
+          signal: call.signal,
         })
+        call.headIn()
         if (res.ok) {
           this.breaker.success()
           this.#lastSuccess = new Date()
           return res
         }
         const message = await readErrorMessage(res)
+        call.discard()
         if (RETRYABLE_STATUS.has(res.status)) {
           this.#recordFailure(`status ${res.status}`)
           if (attempt < maxRetries && !signal.aborted) {
@@ -142,16 +145,17 @@ export class Provider {
         }
         throw upstreamError(res.status, res.status < 500 ? message : null, this.name)
       } catch (err) {
+        call.discard()
         if (err instanceof ApiError) throw err
         if (signal.aborted) throw err
-        const timedOut = connect.aborted
+        const timedOut = call.timedOut
         this.#recordFailure(timedOut ? 'timeout' : 'connection failed')
         if (attempt < maxRetries) {
           await sleep(this.#backoff(attempt, null))
           continue
         }
         throw timedOut
-          ? new ApiError('upstream_timeout', `Provider ${this.name} did not answer within ${connectTimeoutMs} ms`)
+          ? new ApiError('upstream_timeout', `Provider ${this.name} did not answer within ${headMs} ms`)
           : new ApiError('provider_unavailable', `Provider ${this.name} cannot be reached`)
       }
     }
@@ -175,5 +179,39 @@ export class Provider {
     const hinted = retryAfter ? Number(retryAfter) * 1000 : NaN
     if (Number.isFinite(hinted) && hinted >= 0) return Math.min(hinted, 2000)
     return 100 * 2 ** attempt * (0.5 + Math.random() / 2)
+  }
+}
+
+/**
+ * When the upstream's response head comes: `prompt` at once (streams, model lists), so the connect timeout bounds
+ * the wait; `answer` only with the whole answer (non-streamed completions, embeddings), so the first-byte timeout does.
+ */
+export type HeadWait = 'prompt' | 'answer'
+
+/**
+ * One attempt's abort signal. The caller's abort cancels it for the whole exchange, body included; the head timer
+ * only until the response head is in, so it never cuts a long stream or body.
+ */
+function attemptSignal(outer: AbortSignal, headMs: number) {
+  const ctl = new AbortController()
+  let timedOut = false
+  const onAbort = () => ctl.abort(outer.reason)
+  if (outer.aborted) ctl.abort(outer.reason)
+  else outer.addEventListener('abort', onAbort, { once: true })
+  const timer = setTimeout(() => {
+    timedOut = true
+    ctl.abort(new DOMException('The upstream did not answer in time', 'TimeoutError'))
+  }, headMs)
+  return {
+    signal: ctl.signal,
+    get timedOut() {
+      return timedOut
+    },
+    headIn: () => clearTimeout(timer),
+    /** The attempt is over (failed or retried): nothing of it may fire later. */
+    discard: () => {
+      clearTimeout(timer)
+      outer.removeEventListener('abort', onAbort)
+    },
   }
 }

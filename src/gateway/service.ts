@@ -6,6 +6,7 @@ import { BudgetExceeded, type BudgetService, type Reservation } from '../budgets
 import type { ChatCompletionRequest, EmbeddingRequest } from './model.ts'
 import { costMicros } from './pricing.ts'
 import type { ModelRegistry, ResolvedModel } from './registry.ts'
+import type { HeadWait } from './provider.ts'
 import { relaySse } from './sse-relay.ts'
 import { countTokens, estimateChatPromptTokens, estimateEmbeddingTokens } from './tokens.ts'
 import type { UsageEntry, UsageLedger, UsageSource } from './usage.ts'
@@ -82,13 +83,14 @@ export class GatewayService {
     path: string,
     body: Record<string, unknown>,
     signal: AbortSignal,
+    head: HeadWait,
   ): Promise<{ res: Response; served: ResolvedModel }> {
     try {
-      return { res: await model.provider.request('POST', path, { ...body, model: model.upstreamId }, signal), served: model }
+      return { res: await model.provider.request('POST', path, { ...body, model: model.upstreamId }, signal, head), served: model }
     } catch (err) {
       if (!fallback || !(err instanceof ApiError) || err.status < 500 || signal.aborted) throw err
       this.log.warn({ request_id: caller.requestId, model: model.id, fallback: fallback.id, err: err.code }, 'falling back')
-      return { res: await fallback.provider.request('POST', path, { ...body, model: fallback.upstreamId }, signal), served: fallback }
+      return { res: await fallback.provider.request('POST', path, { ...body, model: fallback.upstreamId }, signal, head), served: fallback }
     }
   }
 
@@ -141,7 +143,7 @@ export class GatewayService {
     let res: Response
     let served: ResolvedModel
     try {
-      ;({ res, served } = await this.#dispatch(caller, model, fallback, '/chat/completions', upstreamBody, signal))
+      ;({ res, served } = await this.#dispatch(caller, model, fallback, '/chat/completions', upstreamBody, signal, body.stream ? 'prompt' : 'answer'))
     } catch (err) {
       const status = err instanceof ApiError ? err.status : 502
       this.#record(caller, reservation, {
@@ -247,7 +249,7 @@ export class GatewayService {
     let res: Response
     let served: ResolvedModel
     try {
-      ;({ res, served } = await this.#dispatch(caller, model, fallback, '/embeddings', { ...body }, signal))
+      ;({ res, served } = await this.#dispatch(caller, model, fallback, '/embeddings', { ...body }, signal, 'answer'))
     } catch (err) {
       fail(err instanceof ApiError ? err.status : 502, err instanceof ApiError ? err.code : 'upstream_error', model)
       throw err

@@ -97,52 +97,61 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
 
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let result: ReadResult
-      try {
-        result = await read()
-      } catch (err) {
-        const timedOut = (err as Error).message === 'first byte timeout'
-        opts.abortUpstream()
-        controller.enqueue(
-          timedOut
-            ? errorEvent('The upstream sent nothing in time', 'upstream_timeout')
-            : errorEvent('The upstream stream broke off', 'upstream_error'),
-        )
-        controller.close()
-        finish(timedOut ? 'timeout' : 'upstream_cut')
-        return
-      }
-      if (result.done) {
-        if (sawDone) {
-          controller.close()
-          finish('done')
-          return
-        }
-        // No [DONE]-terminated end: the upstream hung up in the middle.
-        controller.enqueue(errorEvent('The upstream stream ended before it was complete', 'upstream_error'))
-        controller.close()
-        finish('upstream_cut')
-        return
-      }
-      sawData = true
-      buffered += decoder.decode(result.value, { stream: true }).replaceAll('\r\n', '\n')
-      let out = ''
-      let sep: number
-      while ((sep = buffered.indexOf('\n\n')) >= 0) {
-        const event = buffered.slice(0, sep)
-        buffered = buffered.slice(sep + 2)
+      // A pull that enqueues nothing is not called again (the spec calls pull after an enqueue or a new read), so
+      // read on until there is something to forward: an upstream chunk can hold only an event that is dropped (the
+      // usage chunk asked for on the gateway's behalf) or only part of one.
+      for (;;) {
+        let result: ReadResult
         try {
-          out += handleEvent(event) ?? ''
-        } catch {
+          result = await read()
+        } catch (err) {
+          const timedOut = (err as Error).message === 'first byte timeout'
           opts.abortUpstream()
-          if (out) controller.enqueue(encoder.encode(out))
-          controller.enqueue(errorEvent('The upstream sent an unreadable event', 'upstream_error'))
+          controller.enqueue(
+            timedOut
+              ? errorEvent('The upstream sent nothing in time', 'upstream_timeout')
+              : errorEvent('The upstream stream broke off', 'upstream_error'),
+          )
           controller.close()
-          finish('upstream_garbage')
+          finish(timedOut ? 'timeout' : 'upstream_cut')
+          return
+        }
+        if (finished) return // the client went away while this read was pending
+        if (result.done) {
+          if (sawDone) {
+            controller.close()
+            finish('done')
+            return
+          }
+          // No [DONE]-terminated end: the upstream hung up in the middle.
+          controller.enqueue(errorEvent('The upstream stream ended before it was complete', 'upstream_error'))
+          controller.close()
+          finish('upstream_cut')
+          return
+        }
+        sawData = true
+        buffered += decoder.decode(result.value, { stream: true }).replaceAll('\r\n', '\n')
+        let out = ''
+        let sep: number
+        while ((sep = buffered.indexOf('\n\n')) >= 0) {
+          const event = buffered.slice(0, sep)
+          buffered = buffered.slice(sep + 2)
+          try {
+            out += handleEvent(event) ?? ''
+          } catch {
+            opts.abortUpstream()
+            if (out) controller.enqueue(encoder.encode(out))
+            controller.enqueue(errorEvent('The upstream sent an unreadable event', 'upstream_error'))
+            controller.close()
+            finish('upstream_garbage')
+            return
+          }
+        }
+        if (out) {
+          controller.enqueue(encoder.encode(out))
           return
         }
       }
-      if (out) controller.enqueue(encoder.encode(out))
     },
     cancel() {
       opts.abortUpstream()

@@ -1,0 +1,65 @@
+import { describe, expect, test } from 'bun:test'
+import { relaySse, type StreamOutcome } from './sse-relay.ts'
+
+const chunk = (content: string) => `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content } }] })}\n\n`
+const USAGE = `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 5, completion_tokens: 2 } })}\n\n`
+
+/** An upstream body that hands out each piece in its own read, a tick apart, as a network would. */
+function upstream(pieces: string[]): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder()
+  let i = 0
+  return new ReadableStream({
+    async pull(controller) {
+      await Bun.sleep(2)
+      if (i < pieces.length) controller.enqueue(encoder.encode(pieces[i++]))
+      else controller.close()
+    },
+  })
+}
+
+async function relay(pieces: string[], keepUsageChunk = false) {
+  let outcome: StreamOutcome | undefined
+  let aborted = false
+  const body = relaySse(upstream(pieces), {
+    keepUsageChunk,
+    rewriteModel: null,
+    firstByteTimeoutMs: 5000,
+    startedAt: performance.now(),
+    abortUpstream: () => (aborted = true),
+    onEnd: (o) => (outcome = o),
+  })
+  const text = await new Response(body).text()
+  return { text, outcome, aborted }
+}
+
+describe('relaySse', () => {
+  test('an upstream read that holds only the hidden usage chunk does not stall the stream', async () => {
+    const { text, outcome } = await relay([chunk('Hel'), chunk('lo'), USAGE, 'data: [DONE]\n\n'])
+    expect(text).toBe(chunk('Hel') + chunk('lo') + 'data: [DONE]\n\n')
+    expect(outcome).toMatchObject({ end: 'done', text: 'Hello', usage: { prompt_tokens: 5, completion_tokens: 2 } })
+  })
+
+  test('events split across reads are put together; comments pass through', async () => {
+    const whole = chunk('split') + ': keep-alive\n\n' + USAGE + 'data: [DONE]\n\n'
+    const pieces = [whole.slice(0, 7), whole.slice(7, 30), whole.slice(30, 31), whole.slice(31)]
+    const { text, outcome } = await relay(pieces, true)
+    expect(text).toBe(whole)
+    expect(outcome?.end).toBe('done')
+  })
+
+  test('an upstream that hangs up before [DONE] ends with an error event', async () => {
+    const { text, outcome } = await relay([chunk('half'), USAGE])
+    expect(text).toContain(chunk('half'))
+    expect(text).toContain('"code":"upstream_error"')
+    expect(outcome?.end).toBe('upstream_cut')
+  })
+
+  test('garbage ends the stream with an error event and cancels the upstream', async () => {
+    const { text, outcome, aborted } = await relay([chunk('ok'), 'data: {not json\n\n', chunk('never')])
+    expect(text).toContain(chunk('ok'))
+    expect(text).not.toContain('never')
+    expect(text).toContain('unreadable')
+    expect(outcome?.end).toBe('upstream_garbage')
+    expect(aborted).toBe(true)
+  })
+})
