@@ -177,6 +177,31 @@ describe('streaming and the OpenAI-style API', () => {
     expect(stored.body.data[1].content).toBe(done[1].response)
   })
 
+  test('a model stream that breaks off ends the test chat with an error event, and no half answer is kept', async () => {
+    const bot = await create({})
+    const base = env.listen()
+    // The model list is in before the upstream starts breaking its streams.
+    expect((await chat(bot.id, { message: 'warm up' })).status).toBe(200)
+    up.setBehavior('cut-stream')
+    try {
+      const res = await fetch(`${base}/api-internal/v1/chatbot/${bot.id}/chat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'tell me a long story about parking', stream: true }),
+      })
+      const events = [...(await res.text()).matchAll(/event: (\w+)\ndata: (.+)\n/g)].map((m) => [m[1], JSON.parse(m[2]!)] as [string, any])
+      expect(events.map(([e]) => e)).toContain('delta')
+      const last = events.at(-1)!
+      expect(last[0]).toBe('error')
+      expect(last[1].error.code).toBe('upstream_error')
+      const conversationId = events[0]![1].conversation_id
+      const stored = await env.call('GET', `${C}/${bot.id}/conversations/${conversationId}`, { token: owner.token })
+      expect(stored.body.data.filter((m: { role: string }) => m.role === 'assistant')).toHaveLength(0)
+    } finally {
+      up.setBehavior('ok')
+    }
+  })
+
   test('the official openai client talks to a chatbot through its base URL, with and without streaming', async () => {
     const { default: OpenAI } = await import('openai')
     const bot = await create({ rag_collections: [collectionId], rag_mode: 'lexical', rag_top_k: 1 })

@@ -287,7 +287,13 @@ export class ChatbotService {
           if (!line.startsWith('data:')) continue
           const data = line.slice(5).trim()
           if (data === '[DONE]') continue
-          const parsed = JSON.parse(data) as { choices?: { delta?: { content?: string } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
+          const parsed = JSON.parse(data) as {
+            choices?: { delta?: { content?: string } }[]
+            usage?: { prompt_tokens: number; completion_tokens: number }
+            error?: { message?: string }
+          }
+          // The gateway ends a broken upstream stream with an error event: the turn failed, it is not a short answer.
+          if (parsed.error) throw new ApiError('upstream_error', parsed.error.message ?? 'The model stopped with an error')
           const delta = parsed.choices?.[0]?.delta?.content
           if (delta) {
             answer += delta
