@@ -231,11 +231,16 @@ describe('database faults', () => {
 
 describe('long answers', () => {
   async function withUpstream(
-    opts: { streamChunkDelayMs?: number; delayMs?: number },
-    run: (call: (body: Record<string, unknown>) => Promise<Response>) => Promise<void>,
+    opts: { streamChunkDelayMs?: number; delayMs?: number; totalTimeoutMs?: number },
+    run: (call: (body: Record<string, unknown>) => Promise<Response>, e: TestEnv) => Promise<void>,
   ) {
     const slow = await startUpstream({ models: ['slow-chat'], streamChunkDelayMs: opts.streamChunkDelayMs ?? 0 })
-    const e = await createTestEnv({ PRIVATEMODE_URL: slow.url, UPSTREAM_CONNECT_TIMEOUT_MS: '300', UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '2000' })
+    const e = await createTestEnv({
+      PRIVATEMODE_URL: slow.url,
+      UPSTREAM_CONNECT_TIMEOUT_MS: '300',
+      UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '2000',
+      UPSTREAM_TOTAL_TIMEOUT_MS: String(opts.totalTimeoutMs ?? 60_000),
+    })
     try {
       const u = await e.user('user')
       const created = await e.call('POST', '/api-internal/v1/api-keys', { token: u.token, body: { name: 'long' } })
@@ -249,6 +254,7 @@ describe('long answers', () => {
           headers: { authorization: `Bearer ${created.body.key}`, 'content-type': 'application/json' },
           body: JSON.stringify({ model: 'slow-chat', messages: [{ role: 'user', content: 'one two three four five six seven eight nine ten' }], ...body }),
         }),
+        e,
       )
       expect(slow.requests.filter((r) => r.path === '/v1/chat/completions')).toHaveLength(1)
     } finally {
@@ -275,6 +281,21 @@ describe('long answers', () => {
       const res = await call({})
       expect(res.status).toBe(200)
       expect(((await res.json()) as { choices: unknown[] }).choices).toHaveLength(1)
+    })
+  })
+
+  test('a stream that outlasts the total timeout ends with an error event and is charged for what was generated', async () => {
+    await withUpstream({ streamChunkDelayMs: 100, totalTimeoutMs: 450 }, async (call, e) => {
+      const res = await call({ stream: true })
+      expect(res.status).toBe(200)
+      const text = await res.text()
+      expect(text).toContain('"content"')
+      expect(text).toContain('"code":"upstream_error"')
+      expect(text).not.toContain('[DONE]')
+      await e.s.ledger.flush()
+      const [row] = await e.db.sql<{ status: number; completion_tokens: number }[]>`SELECT status, completion_tokens FROM usage_records`
+      expect(row?.status).toBe(502)
+      expect(row?.completion_tokens).toBeGreaterThan(0)
     })
   })
 })

@@ -1,5 +1,6 @@
 import { ApiError } from '../http/errors.ts'
 import { CircuitBreaker } from './circuit-breaker.ts'
+import { linkedSignal } from './linked-signal.ts'
 
 export type ProviderKind = 'privatemode' | 'openai-compatible'
 
@@ -118,7 +119,8 @@ export class Provider {
     const { maxRetries } = this.#settings
     const headMs = head === 'prompt' ? this.#settings.connectTimeoutMs : this.#settings.firstByteTimeoutMs
     for (let attempt = 0; ; attempt++) {
-      const call = attemptSignal(signal, headMs)
+      // The head timer stops once the head is in, so it never cuts a long stream or body.
+      const call = linkedSignal(signal, headMs, 'The upstream did not answer in time')
       try {
         const res = await fetch(`${this.baseUrl}${path}`, {
           method,
@@ -126,14 +128,14 @@ export class Provider {
           ...(body === undefined ? {} : { body: JSON.stringify(body) }),
           signal: call.signal,
         })
-        call.headIn()
+        call.stopTimer()
         if (res.ok) {
           this.breaker.success()
           this.#lastSuccess = new Date()
           return res
         }
         const message = await readErrorMessage(res)
-        call.discard()
+        call.release()
         if (RETRYABLE_STATUS.has(res.status)) {
           this.#recordFailure(`status ${res.status}`)
           if (attempt < maxRetries && !signal.aborted) {
@@ -145,7 +147,7 @@ export class Provider {
         }
         throw upstreamError(res.status, res.status < 500 ? message : null, this.name)
       } catch (err) {
-        call.discard()
+        call.release()
         if (err instanceof ApiError) throw err
         if (signal.aborted) throw err
         const timedOut = call.timedOut
@@ -187,31 +189,3 @@ export class Provider {
  * the wait; `answer` only with the whole answer (non-streamed completions, embeddings), so the first-byte timeout does.
  */
 export type HeadWait = 'prompt' | 'answer'
-
-/**
- * One attempt's abort signal. The caller's abort cancels it for the whole exchange, body included; the head timer
- * only until the response head is in, so it never cuts a long stream or body.
- */
-function attemptSignal(outer: AbortSignal, headMs: number) {
-  const ctl = new AbortController()
-  let timedOut = false
-  const onAbort = () => ctl.abort(outer.reason)
-  if (outer.aborted) ctl.abort(outer.reason)
-  else outer.addEventListener('abort', onAbort, { once: true })
-  const timer = setTimeout(() => {
-    timedOut = true
-    ctl.abort(new DOMException('The upstream did not answer in time', 'TimeoutError'))
-  }, headMs)
-  return {
-    signal: ctl.signal,
-    get timedOut() {
-      return timedOut
-    },
-    headIn: () => clearTimeout(timer),
-    /** The attempt is over (failed or retried): nothing of it may fire later. */
-    discard: () => {
-      clearTimeout(timer)
-      outer.removeEventListener('abort', onAbort)
-    },
-  }
-}

@@ -6,6 +6,7 @@ import { BudgetExceeded, type BudgetService, type Reservation } from '../budgets
 import type { ChatCompletionRequest, EmbeddingRequest } from './model.ts'
 import { costMicros } from './pricing.ts'
 import type { ModelRegistry, ResolvedModel } from './registry.ts'
+import { linkedSignal } from './linked-signal.ts'
 import type { HeadWait } from './provider.ts'
 import { relaySse } from './sse-relay.ts'
 import { countTokens, estimateChatPromptTokens, estimateEmbeddingTokens } from './tokens.ts'
@@ -136,8 +137,9 @@ export class GatewayService {
     if (reservation.hard && requestedMax === null) upstreamBody.max_tokens = outputCap
     if (body.stream) upstreamBody.stream_options = { ...body.stream_options, include_usage: true }
 
-    const upstreamAbort = new AbortController()
-    const signal = AbortSignal.any([clientSignal, upstreamAbort.signal, AbortSignal.timeout(model.provider.totalTimeoutMs)])
+    // Released when the exchange ends, whichever way: the client's abort and the total timeout apply until then.
+    const exchange = linkedSignal(clientSignal, model.provider.totalTimeoutMs, 'The upstream exchange took too long')
+    const signal = exchange.signal
     const dispatchedAt = performance.now()
     const base = { endpoint: '/chat/completions', streamed: Boolean(body.stream) }
     let res: Response
@@ -145,6 +147,7 @@ export class GatewayService {
     try {
       ;({ res, served } = await this.#dispatch(caller, model, fallback, '/chat/completions', upstreamBody, signal, body.stream ? 'prompt' : 'answer'))
     } catch (err) {
+      exchange.release()
       const status = err instanceof ApiError ? err.status : 502
       this.#record(caller, reservation, {
         ...base,
@@ -193,6 +196,8 @@ export class GatewayService {
         settle(null, '', null, 502, 'upstream_error')
         if (clientSignal.aborted) throw new ApiError('upstream_error', 'The client went away')
         throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
+      } finally {
+        exchange.release()
       }
       const upstreamMs = performance.now() - dispatchedAt
       settle(parsed.usage ?? null, (parsed.choices ?? []).map((c) => c.message?.content ?? '').join(''), upstreamMs, 200, null)
@@ -202,6 +207,7 @@ export class GatewayService {
 
     if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
       settle(null, '', null, 502, 'upstream_error')
+      exchange.release()
       void res.body?.cancel()
       throw new ApiError('upstream_error', `Provider ${served.provider.name} did not answer with a stream`)
     }
@@ -210,15 +216,17 @@ export class GatewayService {
       rewriteModel: served.upstreamId === served.id ? null : served.id,
       firstByteTimeoutMs: served.provider.firstByteTimeoutMs,
       startedAt: caller.startedAt,
-      abortUpstream: () => upstreamAbort.abort(),
-      onEnd: (o) =>
+      abortUpstream: () => exchange.abort(),
+      onEnd: (o) => {
+        exchange.release()
         settle(
           o.usage,
           o.text,
           o.ttftMs,
           o.end === 'done' ? 200 : o.end === 'client_abort' ? 499 : 502,
           o.end === 'done' ? null : o.end,
-        ),
+        )
+      },
     })
     const headers = this.#headers(served, caller, performance.now() - dispatchedAt, 'text/event-stream; charset=utf-8')
     return new Response(stream, { status: 200, headers: { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } })
@@ -231,7 +239,7 @@ export class GatewayService {
     await this.#takeTokens(caller, promptTokens)
     const worst = Math.max(costMicros(model.prices, promptTokens, 0), fallback ? costMicros(fallback.prices, promptTokens, 0) : 0)
     const reservation = await this.#reserve(caller, worst)
-    const signal = AbortSignal.any([clientSignal, AbortSignal.timeout(model.provider.totalTimeoutMs)])
+    const exchange = linkedSignal(clientSignal, model.provider.totalTimeoutMs, 'The upstream exchange took too long')
     const dispatchedAt = performance.now()
     const base = { endpoint: '/embeddings', streamed: false, completionTokens: 0, ttftMs: null }
     const fail = (status: number, code: string, served: ResolvedModel) =>
@@ -249,8 +257,9 @@ export class GatewayService {
     let res: Response
     let served: ResolvedModel
     try {
-      ;({ res, served } = await this.#dispatch(caller, model, fallback, '/embeddings', { ...body }, signal, 'answer'))
+      ;({ res, served } = await this.#dispatch(caller, model, fallback, '/embeddings', { ...body }, exchange.signal, 'answer'))
     } catch (err) {
+      exchange.release()
       fail(err instanceof ApiError ? err.status : 502, err instanceof ApiError ? err.code : 'upstream_error', model)
       throw err
     }
@@ -263,6 +272,8 @@ export class GatewayService {
     } catch {
       fail(502, 'upstream_error', served)
       throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
+    } finally {
+      exchange.release()
     }
     const upstreamMs = performance.now() - dispatchedAt
     const prompt = parsed.usage?.prompt_tokens ?? promptTokens
