@@ -1,17 +1,12 @@
 /**
- * The embeddable chat widget: the script, the server-side origin, key and rate-limit checks on its chat API, and the
- * widget itself in Chromium on a page served from a second local origin.
+ * The embeddable chat widget: the script, and the server-side origin, key and rate-limit checks on its chat API.
+ * The widget itself in Chromium: widget-browser.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import type { ConsoleMessage } from 'playwright-core'
-import { collectErrors, launchChromium } from './browser.ts'
 import { startUpstream, type Upstream } from './fixtures/upstream.ts'
 import { createTestEnv, type TestEnv } from './harness.ts'
 
 const WIDGET_LIMIT = 3
-const ARTIFACTS = join(import.meta.dir, '..', 'test-artifacts')
 const SHOP = 'https://shop.example.com'
 
 let env: TestEnv
@@ -63,14 +58,6 @@ async function preflight(id: string, origin: string) {
   return { status: res.status, headers: res.headers }
 }
 
-// These run in the page, typed by shape: the tests' type check has no DOM library.
-// Inside the shadow root, document.activeElement is the host; the root knows the focused element.
-const isFocused = (el: { getRootNode(): unknown }) => el === (el.getRootNode() as { activeElement: unknown }).activeElement
-type StyledElement = { ownerDocument: { defaultView: { getComputedStyle(el: unknown): { backgroundColor: string; fontFamily: string } } | null } }
-const computedStyle = (el: StyledElement) => {
-  const style = el.ownerDocument.defaultView?.getComputedStyle(el)
-  return { background: style?.backgroundColor, font: style?.fontFamily }
-}
 const accessControl = (headers: Headers) => [...headers.keys()].filter((h) => h.startsWith('access-control-'))
 
 describe('GET /widget.js', () => {
@@ -243,132 +230,5 @@ describe('rate limit', () => {
     // Another chatbot has its own window.
     const second = await bot()
     expect((await chat(second, await key(second))).status).toBe(200)
-  })
-})
-
-describe('in the browser, on a page from another origin', () => {
-  const XSS = '<img src=x onerror="window.__xss=1">'
-  const DOC_NAME = '<img src=x onerror=window.__xss=2>returns.txt'
-
-  test('bubble, answer with sources, escaping, no cookies or storage; a disallowed page shows the error', async () => {
-    const collection = (await env.call('POST', '/api-internal/v1/rag/collections', { token: owner.token, body: { name: 'shop' } })).body.id
-    const form = new FormData()
-    form.append('files', new File(['Returns are accepted within 30 days of delivery.'], DOC_NAME))
-    const upload = await env.app.handle(
-      new Request(`http://localhost/api-internal/v1/rag/collections/${collection}/documents`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${owner.token}` },
-        body: form,
-      }),
-    )
-    expect(upload.status).toBeLessThan(300)
-    for (let i = 0; i < 300; i++) {
-      const docs = (await env.call('GET', `/api-internal/v1/rag/collections/${collection}/documents`, { token: owner.token })).body.data
-      if (docs.length && docs.every((d: { status: string }) => d.status === 'indexed')) break
-      await Bun.sleep(50)
-    }
-    const bot = await createBot({ rag_collections: [collection], rag_mode: 'lexical', rag_top_k: 1 })
-
-    const platform = env.listen()
-    let key = ''
-    const html = (origin: string) => `<!doctype html><html><head><title>Shop</title>
-      <style>button { background: rgb(255, 0, 0) !important; } * { font-family: serif; }</style></head>
-      <body><h1>A shop at ${origin}</h1>
-      <script src="${platform}/widget.js" data-chatbot="${bot}" data-key="${key}" data-title="Shop help" async></script>
-      </body></html>`
-    const serve = () =>
-      Bun.serve({
-        port: 0,
-        hostname: '127.0.0.1',
-        fetch: (request) => new Response(html(new URL(request.url).origin), { headers: { 'content-type': 'text/html; charset=utf-8' } }),
-      })
-    const shop = serve()
-    const blocked = serve()
-    const shopOrigin = `http://127.0.0.1:${shop.port}`
-    const blockedOrigin = `http://127.0.0.1:${blocked.port}`
-    key = (await createKey({ allowed_chatbots: [bot], allowed_origins: [shopOrigin] })).key
-    const chatUrl = `${platform}/api/v1/widget/${bot}/chat`
-    mkdirSync(ARTIFACTS, { recursive: true })
-
-    const browser = await launchChromium()
-    try {
-      const context = await browser.newContext()
-      // Scoped to the chat path, so only a request that sent credentials could carry it.
-      await context.addCookies([{ name: 'platform_session', value: 'must-not-travel', domain: '127.0.0.1', path: '/api/v1/widget' }])
-      const tab = await context.newPage()
-      const errors = collectErrors(tab)
-      const sent: Promise<{ url: string; cookie: string | undefined }>[] = []
-      tab.on('request', (request) => sent.push(request.allHeaders().then((h) => ({ url: request.url(), cookie: h.cookie }))))
-
-      await tab.goto(shopOrigin)
-      const bubble = tab.getByRole('button', { name: 'Open chat: Shop help' })
-      await bubble.waitFor()
-      // The page's CSS stops at the shadow root.
-      expect(await bubble.evaluate(computedStyle)).toEqual({ background: 'rgb(36, 87, 197)', font: expect.stringContaining('system-ui') })
-
-      await bubble.click()
-      const dialog = tab.getByRole('dialog', { name: 'Shop help' })
-      await dialog.waitFor()
-      const input = tab.getByRole('textbox', { name: 'Your message' })
-      expect(await input.evaluate(isFocused)).toBe(true)
-      await input.fill('How long do returns take?')
-      await input.press('Enter')
-      await tab.getByText('echo: How long do returns take?').waitFor()
-      const sources = tab.getByRole('list', { name: 'Sources' })
-      expect(await sources.getByRole('listitem').allTextContents()).toEqual([DOC_NAME])
-      await tab.screenshot({ path: join(ARTIFACTS, 'widget-answer.png') })
-
-      await input.fill(XSS)
-      await input.press('Enter')
-      await tab.getByText(`echo: ${XSS}`, { exact: true }).waitFor()
-      await tab.getByText(XSS, { exact: true }).waitFor()
-      expect(await tab.evaluate(`document.querySelector('enclava-chat').shadowRoot.querySelectorAll('img').length`)).toBe(0)
-      expect(await tab.evaluate('typeof window.__xss')).toBe('undefined')
-      await tab.screenshot({ path: join(ARTIFACTS, 'widget-xss.png') })
-
-      // One conversation, continued from memory.
-      const [conversations] = await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM chatbot_conversations WHERE chatbot_id = ${bot}`
-      expect(conversations?.n).toBe(1)
-
-      await tab.keyboard.press('Escape')
-      await dialog.waitFor({ state: 'hidden' })
-      expect(await bubble.evaluate(isFocused)).toBe(true)
-
-      expect(await tab.evaluate('document.cookie')).toBe('')
-      expect(await tab.evaluate('localStorage.length + sessionStorage.length')).toBe(0)
-      const requests = await Promise.all(sent)
-      expect(requests.filter((r) => r.url === chatUrl)).toHaveLength(2)
-      expect(requests.filter((r) => r.cookie !== undefined)).toEqual([])
-      expect(errors.list).toEqual([])
-
-      // A page whose origin no key lists: the browser's preflight is refused, so the POST is never sent.
-      const refused: string[] = []
-      const isRefusal = (message: ConsoleMessage) => {
-        const text = message.text()
-        const refusal =
-          (text.startsWith(`Access to fetch at '${chatUrl}' from origin '${blockedOrigin}' has been blocked by CORS policy`)) ||
-          (text === 'Failed to load resource: net::ERR_FAILED' && message.location().url === chatUrl)
-        if (refusal) refused.push(text)
-        return refusal
-      }
-      const other = await context.newPage()
-      const otherErrors = collectErrors(other, isRefusal)
-      const upstreamCalls = up.requests.length
-      await other.goto(blockedOrigin)
-      await other.getByRole('button', { name: 'Open chat: Shop help' }).click()
-      const otherInput = other.getByRole('textbox', { name: 'Your message' })
-      await otherInput.fill('hello')
-      await otherInput.press('Enter')
-      await other.getByRole('alert').getByText('The chat service could not be reached from this website.').waitFor()
-      expect(await otherInput.inputValue()).toBe('hello')
-      await other.screenshot({ path: join(ARTIFACTS, 'widget-blocked.png') })
-      expect(refused.length).toBeGreaterThan(0)
-      expect(otherErrors.list).toEqual([])
-      expect(up.requests.length).toBe(upstreamCalls)
-    } finally {
-      await browser.close()
-      shop.stop(true)
-      blocked.stop(true)
-    }
   })
 })
