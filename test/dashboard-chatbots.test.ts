@@ -112,8 +112,20 @@ describe('chatbots page', () => {
       ])
       await d.screenshot(page, 'chatbots-conversations')
 
-      // Edit another setting: persisted through the API.
+      // Stop aborts an answer that has not come yet; the test chat stays usable.
       await page.getByRole('tab', { name: 'Build and test' }).click()
+      d.upstream.setBehavior('hang')
+      try {
+        await page.getByLabel('Message', { exact: true }).fill('never answered')
+        await page.getByRole('button', { name: 'Send' }).click()
+        await page.getByRole('button', { name: 'Stop' }).click()
+        await log.getByText('Stopped before the end.').waitFor()
+      } finally {
+        d.upstream.setBehavior('ok')
+      }
+      await page.getByRole('button', { name: 'Send' }).waitFor()
+
+      // Edit another setting: persisted through the API.
       await page.getByLabel('Max tokens').fill('256')
       await page.getByLabel('Must cite sources').check()
       await page.getByRole('button', { name: 'Save', exact: true }).click()

@@ -1,6 +1,7 @@
 /**
  * The builder's live test chat: the saved chatbot answers through the internal chat endpoint as server-sent events
- * (start with the conversation and sources, deltas, done or error), charged to the signed-in person.
+ * (start with the conversation and sources, deltas, done or error), charged to the signed-in person. Stop aborts the
+ * request: the gateway cancels the upstream and charges what was generated; the cut answer is not kept as history.
  */
 import { createSignal, For, onCleanup, Show } from 'solid-js'
 import { createStore, produce } from 'solid-js/store'
@@ -15,6 +16,8 @@ interface Turn {
   content: string
   sources: Source[]
   pending?: boolean
+  /** Cut short by Stop. */
+  stopped?: boolean
 }
 
 interface StartEvent {
@@ -30,6 +33,7 @@ export function TestChat(props: { bot: Chatbot; unsaved: boolean }) {
   const [error, setError] = createSignal<unknown>(null)
   let log: HTMLOListElement | undefined
   let controller: AbortController | undefined
+  let stopping = false
   onCleanup(() => controller?.abort())
 
   const scroll = () => log?.scrollTo({ top: log.scrollHeight })
@@ -46,6 +50,7 @@ export function TestChat(props: { bot: Chatbot; unsaved: boolean }) {
     setTurns(turns.length, { role: 'assistant', content: '', sources: [], pending: true })
     scroll()
     controller = new AbortController()
+    stopping = false
     try {
       const body = { message: text, stream: true, ...(conversation() ? { conversation_id: conversation() } : {}) }
       const res = await authorizedFetch(`/api-internal/v1/chatbot/${props.bot.id}/chat`, {
@@ -76,7 +81,10 @@ export function TestChat(props: { bot: Chatbot; unsaved: boolean }) {
       }
       last((t) => (t.pending = false))
     } catch (err) {
-      if (err instanceof DOMException && err.name === 'AbortError') return
+      if (err instanceof DOMException && err.name === 'AbortError') {
+        if (stopping) last((t) => Object.assign(t, { pending: false, stopped: true }))
+        return
+      }
       setError(err)
       // A turn that produced nothing is dropped, so the log shows only what was said.
       setTurns(produce((list) => {
@@ -88,6 +96,11 @@ export function TestChat(props: { bot: Chatbot; unsaved: boolean }) {
       setBusy(false)
       scroll()
     }
+  }
+
+  function stop() {
+    stopping = true
+    controller?.abort()
   }
 
   function restart() {
@@ -118,6 +131,7 @@ export function TestChat(props: { bot: Chatbot; unsaved: boolean }) {
             <li class={`bubble ${t.role}`}>
               <span class="sr-only">{t.role === 'user' ? 'You:' : 'Chatbot:'}</span>
               <div class="bubble-text">{t.content || (t.pending ? '…' : '')}</div>
+              <Show when={t.stopped}><span class="hint">Stopped before the end.</span></Show>
               <Show when={t.role === 'assistant' && !t.pending && t.sources.length}>
                 <SourceList sources={t.sources} />
               </Show>
@@ -144,7 +158,9 @@ export function TestChat(props: { bot: Chatbot; unsaved: boolean }) {
           />
         </Field>
         <div class="actions">
-          <button type="submit" disabled={busy() || !message().trim()}>{busy() ? 'Answering…' : 'Send'}</button>
+          <Show when={busy()} fallback={<button type="submit" disabled={!message().trim()}>Send</button>}>
+            <button type="button" class="danger" onClick={stop}>Stop</button>
+          </Show>
         </div>
       </form>
     </section>
