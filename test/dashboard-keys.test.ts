@@ -292,6 +292,37 @@ describe('a regular user', () => {
       const applicable = ((await status.json()) as { data: { name: string; limit_usd: number }[] }).data
       expect(applicable.find((b) => b.name === 'Script cap')).toMatchObject({ limit_usd: 3 })
 
+      // Only an administrator may list other people's keys.
+      await page.getByRole('link', { name: 'API keys' }).click()
+      await page.getByRole('link', { name: 'my script' }).waitFor()
+      await expect(page.getByLabel("Show every user's keys").count()).resolves.toBe(0)
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+})
+
+describe('an administrator', () => {
+  test("sees their own keys, and everyone's with the owner on asking", async () => {
+    const person = await d.user()
+    const token = (await d.call('POST', '/api-internal/v1/auth/login', { body: { email: person.email, password: person.password } })).body.access_token
+    expect((await d.call('POST', '/api-internal/v1/api-keys', { token, body: { name: 'someone else key' } })).status).toBe(201)
+    const { page, context, errors } = await d.page()
+    try {
+      await d.signIn(page)
+      await page.goto(`${d.base}/api-keys`)
+      const table = page.getByRole('table', { name: 'API keys' })
+      const everyone = page.getByLabel("Show every user's keys")
+      await everyone.waitFor()
+      await expect(table.getByRole('link', { name: 'someone else key' }).count()).resolves.toBe(0)
+      await everyone.check()
+      const row = table.getByRole('row').filter({ hasText: 'someone else key' })
+      await row.getByText(person.email).waitFor()
+      await d.screenshot(page, 'keys-everyone')
+      await everyone.uncheck()
+      await row.waitFor({ state: 'detached' })
       expect(errors.list).toEqual([])
     } finally {
       await context.close()

@@ -15,8 +15,13 @@ import { SecretOnce } from './api-keys/SecretOnce.tsx'
 import { KEYS, type KeyInput, type KeyList as KeyListReply, type KeyWithSecret } from './api-keys/types.tsx'
 import './api-keys/ApiKeys.css'
 
-function KeysPage(props: { lookups: ReturnType<typeof useLookups>; canWrite: boolean }) {
-  const [keys, { refetch }] = createResource(() => api<KeyListReply>('GET', `${KEYS}?limit=200`))
+function KeysPage(props: { lookups: ReturnType<typeof useLookups>; canWrite: boolean; canSeeAll: boolean }) {
+  // An administrator may list every user's keys; by default the list is one's own, as for everyone else.
+  const [everyone, setEveryone] = createSignal(false)
+  const [keys, { refetch }] = createResource(
+    () => ({ all: everyone() }),
+    ({ all }) => api<KeyListReply>('GET', `${KEYS}?limit=200${all ? '&all=true' : ''}`),
+  )
   const [creating, setCreating] = createSignal(false)
   const [created, setCreated] = createSignal<{ name: string; secret: string } | null>(null)
 
@@ -34,6 +39,12 @@ function KeysPage(props: { lookups: ReturnType<typeof useLookups>; canWrite: boo
           <button type="button" onClick={() => { setCreated(null); setCreating(true) }}>Create key</button>
         </Show>
       </PageHeader>
+      <Show when={props.canSeeAll}>
+        <label class="check">
+          <input type="checkbox" checked={everyone()} onChange={(e) => setEveryone(e.currentTarget.checked)} />
+          Show every user's keys
+        </label>
+      </Show>
       <Show when={created()}>{(c) => <SecretOnce name={c().name} secret={c().secret} onDone={() => setCreated(null)} />}</Show>
       <Show when={creating()}>
         <div class="card">
@@ -49,7 +60,9 @@ function KeysPage(props: { lookups: ReturnType<typeof useLookups>; canWrite: boo
             {props.canWrite ? 'Create a key to call the API from your own code.' : 'Your role cannot create keys.'}
           </Empty>
         </Match>
-        <Match when={keys.latest}>{(list) => <KeyList keys={list().data} />}</Match>
+        <Match when={keys.latest}>
+          {(list) => <KeyList keys={list().data} owners={everyone() ? (props.lookups.owners() ?? []) : undefined} />}
+        </Match>
       </Switch>
     </section>
   )
@@ -60,7 +73,7 @@ export default function ApiKeys() {
   const { can } = usePermissions()
   const lookups = useLookups(can)
   return (
-    <Show when={params.id} fallback={<KeysPage lookups={lookups} canWrite={can('api_keys:write')} />} keyed>
+    <Show when={params.id} fallback={<KeysPage lookups={lookups} canWrite={can('api_keys:write')} canSeeAll={can('api_keys:admin')} />} keyed>
       {(id) => <KeyDetail id={id} lookups={lookups} canWrite={can('api_keys:write')} />}
     </Show>
   )

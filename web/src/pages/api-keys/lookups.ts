@@ -1,5 +1,6 @@
 /**
- * The names the key form and the detail view show for models, chatbots and collections. Each list is fetched only
+ * The names the key form and the detail view show for models, chatbots and collections (and key owners, for
+ * administrators). Each list is fetched only
  * when the person may read it; the server, not these lists, decides what a key may reach.
  */
 import { createResource } from 'solid-js'
@@ -26,7 +27,16 @@ export function useLookups(can: (permission: string) => boolean) {
     () => can('rag:read'),
     () => api<{ data: Named[] }>('GET', '/api-internal/v1/rag/collections').then((r) => r.data, none),
   )
-  return { models, chatbots, collections }
+  // Only an administrator's view of everyone's keys names owners.
+  const [owners] = createResource(
+    () => can('users:read') && can('api_keys:admin'),
+    () =>
+      api<{ data: { id: string; email: string }[] }>('GET', '/api-internal/v1/users?limit=200').then(
+        (r) => r.data.map((u) => ({ id: u.id, name: u.email })),
+        none,
+      ),
+  )
+  return { models, chatbots, collections, owners }
 }
 
 export type Lookups = ReturnType<typeof useLookups>
