@@ -241,6 +241,14 @@ describe('documents page', () => {
       await page.getByRole('list', { name: 'Chunks of lighthouse.md' }).waitFor()
       expect(await overflow()).toBeLessThanOrEqual(0)
       await d.screenshot(page, 'documents-detail-375')
+
+      // Deleted elsewhere (the API, another tab): the row goes without a reload.
+      await row(page, 'lighthouse.md').waitFor()
+      const handbook = await collectionByName('Handbook')
+      const listed = await d.call('GET', `${R}/collections/${handbook.id}/documents`, { token: await d.adminToken() })
+      const lighthouse = listed.body.data.find((x: { filename: string }) => x.filename === 'lighthouse.md')
+      expect((await d.call('DELETE', `${R}/documents/${lighthouse.id}`, { token: await d.adminToken() })).status).toBeLessThan(300)
+      await row(page, 'lighthouse.md').waitFor({ state: 'detached' })
       expect(errors.list).toEqual([])
     } finally {
       await context.close()

@@ -1,11 +1,13 @@
 import type { CacheStore } from '../cache/types.ts'
 import type { Logger } from '../log.ts'
+import type { DocumentStatus } from './model.ts'
 
 export interface DocumentEvent {
   id: string
   collection_id: string
   filename: string
-  status: string
+  /** `deleted` is the last event of a deleted document. */
+  status: typeof DocumentStatus.static | 'deleted'
   progress: number
   error: string | null
   chunk_count: number

@@ -1,4 +1,5 @@
-/** The API-key API's shapes as the dashboard uses them (see src/api-keys/model.ts), and its paths. */
+/** The API-key API's shapes, from the server's schemas, and its paths. */
+import type { KeySchema, KeyUsageDaySchema, KeyWithSecretSchema, Scope as ServerScope, UpdateKeyInput } from '../../../../src/api-keys/model.ts'
 
 export const KEYS = '/api-internal/v1/api-keys'
 
@@ -8,37 +9,13 @@ export const SCOPES = [
   { id: 'rag:write', label: 'Write documents' },
   { id: 'chatbots', label: 'Chatbots' },
   { id: 'plugins', label: 'Plugins' },
-] as const
-export type Scope = (typeof SCOPES)[number]['id']
+] as const satisfies readonly { id: ServerScope; label: string }[]
+export type Scope = ServerScope
 
-export interface ApiKey {
-  id: string
-  user_id: string
-  name: string
-  key_prefix: string
-  scopes: Scope[]
-  allowed_models: string[]
-  allowed_endpoints: string[]
-  allowed_ips: string[]
-  allowed_collections: string[]
-  allowed_chatbots: string[]
-  allowed_origins: string[]
-  rate_limit_per_minute: number | null
-  rate_limit_per_hour: number | null
-  rate_limit_per_day: number | null
-  rate_limit_tokens_per_minute: number | null
-  expires_at: string | null
-  is_active: boolean
-  request_count: number
-  created_at: string
-  updated_at: string
-  last_used_at: string | null
-}
+export type ApiKey = typeof KeySchema.static
 
 /** Only in the answers to create and regenerate: the one time the secret is shown. */
-export interface KeyWithSecret extends ApiKey {
-  key: string
-}
+export type KeyWithSecret = typeof KeyWithSecretSchema.static
 
 export interface KeyList {
   data: ApiKey[]
@@ -47,18 +24,10 @@ export interface KeyList {
   offset: number
 }
 
-export interface UsageDay {
-  day: string
-  model: string
-  requests: number
-  errors: number
-  prompt_tokens: number
-  completion_tokens: number
-  cost_usd: number
-}
+export type UsageDay = typeof KeyUsageDaySchema.static
 
-/** What create and update accept; the form builds it. */
-export type KeyInput = Partial<Omit<ApiKey, 'id' | 'user_id' | 'key_prefix' | 'is_active' | 'request_count' | 'created_at' | 'updated_at' | 'last_used_at'>>
+/** What update accepts (create also needs a name); the form builds it. */
+export type KeyInput = UpdateKeyInput
 
 export type KeyStatus = 'active' | 'inactive' | 'expired'
 

@@ -1,12 +1,10 @@
 import { createResource, For, Show } from 'solid-js'
+import type { AuditFacetsSchema } from '../../../../src/audit/model.ts'
 import { api } from '../../api.ts'
 import { Field } from '../../ui.tsx'
 import { FILTER_KEYS, OUTCOMES, type Filters } from './model.ts'
 
-interface Facets {
-  actions: string[]
-  resource_types: string[]
-}
+type Facets = typeof AuditFacetsSchema.static
 
 /** A select's options: the known values, plus the current one when the list lacks it (a shared link, say). */
 const withCurrent = (known: string[] | undefined, current: string | undefined) =>

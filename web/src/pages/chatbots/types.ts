@@ -1,4 +1,5 @@
-/** The chatbot API's shapes as the dashboard reads them (see src/chatbots/model.ts), and small shared helpers. */
+/** The chatbot API's shapes as the dashboard reads them, from the server's schemas where it has them, and small shared helpers. */
+import type { ChatbotSchema, SourceSchema } from '../../../../src/chatbots/model.ts'
 
 export const CHATBOT_TYPES = ['assistant', 'customer_support', 'teacher', 'researcher', 'creative_writer', 'custom'] as const
 export type ChatbotType = (typeof CHATBOT_TYPES)[number]
@@ -14,28 +15,7 @@ export const TYPE_LABELS: Record<ChatbotType, string> = {
 
 export type RagMode = 'lexical' | 'vector' | 'hybrid'
 
-export interface Chatbot {
-  id: string
-  owner_id: string
-  name: string
-  type: ChatbotType
-  model: string
-  system_prompt: string
-  prompt_variables: Record<string, string>
-  temperature: number
-  max_tokens: number
-  context_window: number
-  memory_length: number
-  rag_collections: string[]
-  rag_top_k: number
-  rag_score_threshold: number | null
-  rag_mode: RagMode | null
-  fallback_response: string | null
-  must_cite: boolean
-  is_active: boolean
-  created_at: string
-  updated_at: string
-}
+export type Chatbot = typeof ChatbotSchema.static
 
 export interface Model {
   id: string
@@ -50,15 +30,7 @@ export interface Collection {
   embedding_model: string | null
 }
 
-export interface Source {
-  index: number
-  document_id: string
-  document_name: string
-  collection_id: string
-  chunk_id: number
-  score: number
-  snippet: string
-}
+export type Source = typeof SourceSchema.static
 
 export interface Conversation {
   id: string

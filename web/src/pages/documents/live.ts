@@ -111,6 +111,8 @@ export function createDocuments(collectionId: string, onChange: () => void) {
   function apply(e: DocEvent) {
     lastEvent.set(e.id, ++sequence)
     const i = docs.findIndex((d) => d.id === e.id)
+    // Deleted elsewhere (another tab or person): the row goes, as it does for a delete made here.
+    if (e.status === 'deleted') return i >= 0 ? remove(e.id) : undefined
     // Read before the write: the store's row is a live proxy.
     const was = docs[i]?.status
     if (was === undefined) return scheduleReload()

@@ -44,7 +44,7 @@ export function UserDetail(props: { id: string; me: Me; roles: RolesSource; canM
     const next: Patch = {
       email: String(form.get('email') ?? '').trim(),
       username: String(form.get('username') ?? '').trim(),
-      role: String(form.get('role') ?? u.role),
+      role: String(form.get('role') ?? u.role) as UserRecord['role'],
       force_password_change: form.get('force_password_change') === 'on',
     }
     const patch = Object.fromEntries(Object.entries(next).filter(([k, v]) => u[k as keyof Patch] !== v)) as Patch

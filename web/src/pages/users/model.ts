@@ -1,25 +1,10 @@
-/** Users and roles as the admin pages see them. */
+/** Users and roles as the admin pages see them, from the server's schemas. */
+import type { RoleInfoSchema, UserSchema } from '../../../../src/users/model.ts'
 
-export interface UserRecord {
-  id: string
-  email: string
-  username: string
-  role: string
-  is_active: boolean
-  force_password_change: boolean
-  failed_login_count: number
-  locked_until: string | null
-  created_at: string
-  updated_at: string
-  last_login_at: string | null
-}
+export type UserRecord = typeof UserSchema.static
 
-export interface RoleInfo {
-  role: string
-  permissions: string[]
-  /** Whether the signed-in person may grant this role (and so manage users who hold it). */
-  assignable: boolean
-}
+/** `assignable`: whether the signed-in person may grant this role (and so manage users who hold it). */
+export type RoleInfo = typeof RoleInfoSchema.static
 
 export const USERS = '/api-internal/v1/users'
 
