@@ -5,7 +5,7 @@ import { ApiError } from '../http/errors.ts'
 import type { RequestMeta } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
-import { CreateBudgetBody, presentBudget, UpdateBudgetBody } from './model.ts'
+import { BudgetSchema, CreateBudgetBody, presentBudget, UpdateBudgetBody } from './model.ts'
 import type { BudgetRow } from './service.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
@@ -39,6 +39,7 @@ export function budgetRoutes(s: Services) {
     .use(guards(s.guardDeps))
     .get('/', async ({ user }) => ({ data: (await s.budgets.list(isAdmin(user) ? null : user.id)).map(presentBudget) }), {
       permission: 'api_keys:read',
+      response: t.Object({ data: t.Array(BudgetSchema) }),
       detail: { summary: 'Budgets (admins: all; others: those that concern them)' },
     })
     .post(
@@ -50,11 +51,12 @@ export function budgetRoutes(s: Services) {
         set.status = 201
         return presentBudget(row)
       },
-      { permission: 'api_keys:write', body: CreateBudgetBody, detail: { summary: 'Create a budget' } },
+      { permission: 'api_keys:write', body: CreateBudgetBody, response: { 201: BudgetSchema }, detail: { summary: 'Create a budget' } },
     )
     .get('/:id', async ({ user, params }) => presentBudget(await load(user, params.id)), {
       permission: 'api_keys:read',
       params: IdParams,
+      response: BudgetSchema,
       detail: { summary: 'One budget with spent, reserved and remaining' },
     })
     .patch(
@@ -66,7 +68,7 @@ export function budgetRoutes(s: Services) {
         await audit(user, 'budget.update', row.id, meta, { fields: Object.keys(body) })
         return presentBudget(row)
       },
-      { permission: 'api_keys:write', params: IdParams, body: UpdateBudgetBody, detail: { summary: 'Change a budget' } },
+      { permission: 'api_keys:write', params: IdParams, body: UpdateBudgetBody, response: BudgetSchema, detail: { summary: 'Change a budget' } },
     )
     .delete(
       '/:id',

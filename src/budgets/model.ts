@@ -37,7 +37,32 @@ export type UpdateBudgetInput = typeof UpdateBudgetBody.static
 const usd = (micros: string | number | bigint) => Number(micros) / 1e6
 export const toMicros = (usdAmount: number) => Math.round(usdAmount * 1e6)
 
-export function presentBudget(b: BudgetRow) {
+/** A budget as the API shows it: amounts in US dollars. */
+export const BudgetSchema = t.Object({
+  id: t.String({ format: 'uuid' }),
+  name: t.String(),
+  scope: Scope,
+  user_id: t.Nullable(t.String({ format: 'uuid' })),
+  api_key_id: t.Nullable(t.String({ format: 'uuid' })),
+  period: Period,
+  period_start: t.String({ format: 'date-time' }),
+  period_end: t.String({ format: 'date-time' }),
+  is_hard: t.Boolean(),
+  is_active: t.Boolean(),
+  warn_threshold_pct: t.Integer(),
+  limit_usd: t.Number(),
+  spent_usd: t.Number(),
+  /** Worst cases in flight and the replicas' unused slices. */
+  reserved_usd: t.Number(),
+  remaining_usd: t.Number(),
+  /** Spent, as a share of the limit. */
+  used_pct: t.Number(),
+  /** The warning threshold was crossed in this period. */
+  warning: t.Boolean(),
+})
+export type BudgetView = typeof BudgetSchema.static
+
+export function presentBudget(b: BudgetRow): BudgetView {
   const limit = usd(b.limit_micros)
   const spent = usd(b.spent_micros)
   const reserved = usd(b.reserved_micros)

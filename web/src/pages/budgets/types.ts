@@ -1,30 +1,11 @@
-/** The budget API's shapes as the dashboard uses them (see src/budgets/model.ts). Amounts are US dollars there. */
+/** The budget API's shapes, from the server's schema (amounts in US dollars), and small helpers. */
+import type { BudgetSchema } from '../../../../src/budgets/model.ts'
 
 export const BUDGETS = '/api-internal/v1/budgets'
 
-export type BudgetScope = 'global' | 'user' | 'api_key'
-export type BudgetPeriod = 'daily' | 'weekly' | 'monthly' | 'yearly' | 'custom'
-
-export interface Budget {
-  id: string
-  name: string
-  scope: BudgetScope
-  user_id: string | null
-  api_key_id: string | null
-  period: BudgetPeriod
-  period_start: string
-  period_end: string
-  is_hard: boolean
-  is_active: boolean
-  warn_threshold_pct: number
-  limit_usd: number
-  spent_usd: number
-  reserved_usd: number
-  remaining_usd: number
-  used_pct: number
-  /** The warning threshold was crossed in this period. */
-  warning: boolean
-}
+export type Budget = typeof BudgetSchema.static
+export type BudgetScope = Budget['scope']
+export type BudgetPeriod = Budget['period']
 
 export const SCOPE_LABEL: Record<BudgetScope, string> = { global: 'Everyone', user: 'One user', api_key: 'One API key' }
 export const PERIODS: { id: BudgetPeriod; label: string }[] = [
