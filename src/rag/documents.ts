@@ -253,6 +253,9 @@ export class DocumentService {
   async delete(actor: RagActor, id: string): Promise<void> {
     const { doc } = await this.get(actor, id)
     await this.sql.begin(async (tx) => {
+      // The document row before the collection row, as the indexer locks them: the other order deadlocks with an
+      // indexing write in flight. Waiting for that write also lets its chunks be counted off, not only cascaded away.
+      await tx`SELECT 1 FROM rag_documents WHERE id = ${doc.id} FOR UPDATE`
       await removeChunks(tx, doc.collection_id, doc.id)
       const [gone] = await tx<{ size: string }[]>`DELETE FROM rag_documents WHERE id = ${doc.id} RETURNING size`
       if (gone)

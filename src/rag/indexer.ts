@@ -1,4 +1,4 @@
-import type { Sql } from '../db/client.ts'
+import type { Queryable, Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
 import type { GatewayService } from '../gateway/service.ts'
 import { PermanentJobError, type Job, type JobControl, type JobHandler } from '../jobs/queue.ts'
@@ -32,8 +32,9 @@ interface PreparedChunk {
 
 /**
  * The ingestion job: decrypt the original, extract text, chunk it, write BM25 postings and embeddings in short
- * batches. Safe to run again from the start (a crashed attempt's chunks are removed first); it stops writing as
- * soon as the document is deleted or queued again by someone else.
+ * batches. Safe to run again: a failed or crashed attempt of the same job is continued after the chunks it wrote,
+ * anything else is removed first. It stops writing as soon as the document is deleted or queued again, or the
+ * job is taken over by another worker.
  */
 export class Indexer implements JobHandler<{ documentId: string }> {
   constructor(
@@ -68,7 +69,8 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     const loaded = await this.#load(job.payload.documentId, job.id)
     if (!loaded) return
     const { doc, collection } = loaded
-    if (!(await this.#status(doc.id, job.id, { status: 'processing', progress: 0, error: null }))) return
+    // Progress is kept: above 0 it says an earlier attempt of this job has written chunks (see #written).
+    if (!(await this.#status(doc.id, job.id, { status: 'processing', error: null }))) return
 
     const bytes = await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key)
     let extracted
@@ -82,13 +84,16 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     if (chunks.length === 0) throw new PermanentJobError(`${doc.filename}: there is no text to index`)
     await ctl.progress(0.05)
 
-    // What an earlier, interrupted attempt wrote is removed before writing again.
-    await this.deps.sql.begin((tx) => removeChunks(tx, collection.id, doc.id))
-    await this.deps.vectors.deleteDocument(collection.id, doc.id)
+    // An earlier attempt of this job that wrote chunks is continued, so its embeddings are not paid for twice;
+    // anything else left behind (another job's chunks, a partial mismatch) is removed before writing again.
+    let written = doc.progress > 0 ? await this.#written(doc.id, chunks) : 0
+    if (written === 0) {
+      await this.deps.sql.begin((tx) => removeChunks(tx, collection.id, doc.id))
+      await this.deps.vectors.deleteDocument(collection.id, doc.id)
+    }
 
     let dimensions = collection.embedding_dimensions
-    let written = 0
-    for (let at = 0; at < chunks.length; at += WRITE_BATCH) {
+    for (let at = written; at < chunks.length; at += WRITE_BATCH) {
       if (ctl.signal.aborted) throw ctl.signal.reason
       const batch = chunks.slice(at, at + WRITE_BATCH)
       const vectors = collection.embedding_model ? await this.#embed(collection, doc, batch, ctl.signal) : null
@@ -99,7 +104,7 @@ export class Indexer implements JobHandler<{ documentId: string }> {
           )
         dimensions = vectors[0].length
       }
-      const stillOurs = await this.#write(collection, doc, job.id, batch, vectors)
+      const stillOurs = await this.#write(collection, doc, job, batch, vectors)
       if (!stillOurs) return
       written += batch.length
       await ctl.progress(0.05 + (0.95 * written) / chunks.length)
@@ -109,16 +114,40 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     const single = extracted.format !== 'jsonl'
     const title = single ? (extracted.documents[0]?.title ?? null) : null
     const metadata = single ? (extracted.documents[0]?.metadata ?? {}) : { records: extracted.documents.length }
-    const [row] = await this.deps.sql.begin(async (tx) => {
-      if (dimensions !== null && collection.embedding_dimensions === null)
-        await tx`UPDATE rag_collections SET embedding_dimensions = ${dimensions} WHERE id = ${collection.id} AND embedding_dimensions IS NULL`
-      return tx<DocumentRow[]>`
+    // The document row before the collection row, the order every writer locks them in (no deadlocks).
+    const row = await this.deps.sql.begin(async (tx) => {
+      if (!(await this.#owns(tx, doc.id, job))) return undefined
+      const [updated] = await tx<DocumentRow[]>`
         UPDATE rag_documents SET status = 'indexed', progress = 1, error = NULL, title = ${title}, metadata = ${tx.json(metadata as never)},
           record_count = ${extracted.documents.length}, chunk_count = ${chunks.length},
           token_count = ${chunks.reduce((n, c) => n + c.tokens, 0)}, indexed_at = now(), updated_at = now()
-        WHERE id = ${doc.id} AND job_id = ${job.id} RETURNING *`
+        WHERE id = ${doc.id} RETURNING *`
+      if (dimensions !== null && collection.embedding_dimensions === null)
+        await tx`UPDATE rag_collections SET embedding_dimensions = ${dimensions} WHERE id = ${collection.id} AND embedding_dimensions IS NULL`
+      return updated
     })
     if (row) this.deps.events.publish(row)
+  }
+
+  /**
+   * Whether the document is still this attempt's: not deleted, not queued again, and the job not taken over by
+   * another worker after this one's lease ran out (which bumps the attempt count). The shared locks make a
+   * delete, a requeue or a takeover wait until the caller's transaction ends.
+   */
+  async #owns(tx: Queryable, documentId: string, job: Job): Promise<boolean> {
+    const [mine] = await tx`
+      SELECT 1 FROM rag_documents d JOIN jobs j ON j.id = d.job_id
+      WHERE d.id = ${documentId} AND j.id = ${job.id} AND j.attempts = ${job.attempts} AND j.status = 'processing'
+      FOR SHARE`
+    return Boolean(mine)
+  }
+
+  /** How many leading chunks are stored exactly as this attempt would write them; 0 when they are not. */
+  async #written(documentId: string, chunks: PreparedChunk[]): Promise<number> {
+    const rows = await this.deps.sql<{ position: number; text: string }[]>`
+      SELECT position, text FROM rag_chunks WHERE document_id = ${documentId} ORDER BY position`
+    const intact = rows.length <= chunks.length && rows.every((r, i) => r.position === i && r.text === chunks[i]!.text)
+    return intact ? rows.length : 0
   }
 
   async #embed(collection: CollectionRow, doc: DocumentRow, batch: PreparedChunk[], signal: AbortSignal): Promise<Float32Array[]> {
@@ -145,13 +174,12 @@ export class Indexer implements JobHandler<{ documentId: string }> {
   }
 
   /** One transaction: chunks, their postings and vectors, the collection's totals. False when the document is no longer ours. */
-  async #write(collection: CollectionRow, doc: DocumentRow, jobId: string, batch: PreparedChunk[], vectors: Float32Array[] | null): Promise<boolean> {
+  async #write(collection: CollectionRow, doc: DocumentRow, job: Job, batch: PreparedChunk[], vectors: Float32Array[] | null): Promise<boolean> {
     const postings: { term: string[]; chunk: number[]; tf: number[]; length: number[] } = { term: [], chunk: [], tf: [], length: [] }
     const terms = batch.map((c) => termFrequencies(c.context ? `${c.context}\n${c.text}` : c.text))
     const lengths = terms.map((tf) => [...tf.values()].reduce((a, b) => a + b, 0))
     return this.deps.sql.begin(async (tx) => {
-      const [mine] = await tx`SELECT 1 FROM rag_documents WHERE id = ${doc.id} AND job_id = ${jobId} FOR SHARE`
-      if (!mine) return false
+      if (!(await this.#owns(tx, doc.id, job))) return false
       const ids = await tx<{ id: string; position: number }[]>`
         INSERT INTO rag_chunks (collection_id, document_id, position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata)
         SELECT ${collection.id}, ${doc.id}, t.position, t.text, t.tokens, t.terms, t.heading, t.page, t.sheet, t.row_from, t.row_to, t.metadata::jsonb

@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts'
 import { CollectionService, type RagActor } from './collections.ts'
 import { DocumentService, INGEST_JOB, type DocumentRow } from './documents.ts'
 import { eventStream } from '../http/sse.ts'
-import { RagEvents, toDocumentEvent } from './events.ts'
+import { RagEvents, toDocumentEvent, type DocumentEvent } from './events.ts'
 import { FileStore } from './file-store.ts'
 import { Indexer } from './indexer.ts'
 import { LexicalCache } from './lexical-cache.ts'
@@ -93,12 +93,29 @@ export class RagService {
    */
   async progressStream(actor: RagActor, collectionId: string, signal: AbortSignal): Promise<Response> {
     const collection = await this.collections.get(actor, collectionId)
-    const pending = await this.deps.sql<DocumentRow[]>`
-      SELECT * FROM rag_documents WHERE collection_id = ${collection.id} AND status IN ('queued', 'processing')
-      ORDER BY created_at`
+    // Subscribed before the snapshot is read: a document finishing in between would otherwise be shown unfinished
+    // for good. What arrives before the stream is open follows the snapshot.
+    const missed: DocumentEvent[] = []
+    let forward: (e: DocumentEvent) => void = (e) => {
+      missed.push(e)
+    }
+    const unsubscribe = await this.events.subscribe(collection.id, (e) => forward(e))
+    let pending: DocumentRow[]
+    try {
+      pending = await this.deps.sql<DocumentRow[]>`
+        SELECT * FROM rag_documents WHERE collection_id = ${collection.id} AND status IN ('queued', 'processing')
+        ORDER BY created_at`
+    } catch (err) {
+      await unsubscribe()
+      throw err
+    }
     return eventStream({
       initial: pending.map((d) => ({ event: 'document', data: toDocumentEvent(d) })),
-      subscribe: (send) => this.events.subscribe(collection.id, (e) => send({ event: 'document', data: e })),
+      subscribe: async (send) => {
+        forward = (e) => send({ event: 'document', data: e })
+        for (const e of missed) forward(e)
+        return unsubscribe
+      },
       signal,
     })
   }
