@@ -48,8 +48,10 @@ export class CronRunner {
   }
 
   async #run(plugin: string, job: string, timeoutMs: number, scheduledFor: Date): Promise<void> {
+    // This replica's view of which plugins are enabled may lag (a change message lost while the cache was down).
     const [claimed] = await this.deps.sql<{ id: string }[]>`
-      INSERT INTO plugin_cron_runs (plugin, job, scheduled_for, replica) VALUES (${plugin}, ${job}, ${scheduledFor}, ${this.deps.replica})
+      INSERT INTO plugin_cron_runs (plugin, job, scheduled_for, replica)
+      SELECT ${plugin}, ${job}, ${scheduledFor}, ${this.deps.replica} WHERE EXISTS (SELECT 1 FROM plugins WHERE name = ${plugin} AND enabled)
       ON CONFLICT (plugin, job, scheduled_for) DO NOTHING RETURNING id`
     if (!claimed) return
     const started = performance.now()

@@ -7,7 +7,7 @@ import type { Logger } from '../log.ts'
 import type { ChatbotService } from '../chatbots/service.ts'
 import type { RagService } from '../rag/service.ts'
 import type { HostCallName } from './sandbox/index.ts'
-import { guardedFetch, NetDenied } from './net-guard.ts'
+import { guardedFetch, NetDenied, type ByteBudget } from './net-guard.ts'
 import type { Permissions } from './manifest.ts'
 import type { PluginRow } from './store.ts'
 
@@ -30,7 +30,8 @@ const FETCH_TIMEOUT_MS = 15_000
 
 interface InvocationBudget {
   fetches: number
-  fetchBytes: number
+  /** Shared by the invocation's fetches, which may run side by side. */
+  fetchBytes: ByteBudget
 }
 
 /**
@@ -53,20 +54,23 @@ export class HostApi {
     },
   ) {}
 
-  /** Forgets an invocation's counters once it ended. */
-  done(invocationId: string): void {
-    this.#invocations.delete(invocationId)
-  }
-
-  async handle(name: string, invocationId: string, call: HostCallName, args: unknown[]): Promise<unknown> {
+  /**
+   * Runs one host call of the invocation `invocationId`; `ended` aborts when that invocation is over, and so stops
+   * its fetches, model calls and searches: a plugin cut off at its wall-clock limit leaves no work behind.
+   */
+  async handle(name: string, invocationId: string, call: HostCallName, args: unknown[], ended: AbortSignal): Promise<unknown> {
     const row = this.deps.plugin(name)
     if (!row?.enabled || !row.granted) throw new HostCallError('plugin_disabled', 'The plugin is not enabled')
     const granted = row.granted
     try {
-      const result = await this.#dispatch(row, granted, invocationId, call, args)
+      const result = await this.#dispatch(row, granted, invocationId, call, args, ended)
       if (call !== 'log') this.#audit(name, invocationId, call, true, summary(call, args))
       return result
     } catch (err) {
+      if (ended.aborted) {
+        this.#audit(name, invocationId, call, true, 'stopped: the invocation ended first')
+        throw new HostCallError('invocation_finished', 'the invocation is no longer running')
+      }
       const denied = err instanceof HostCallError && err.code === 'permission_denied'
       this.#audit(name, invocationId, call, !denied, `${denied ? 'denied' : 'failed'}: ${(err as Error).message}`.slice(0, 500))
       if (err instanceof HostCallError) throw err
@@ -84,7 +88,7 @@ export class HostApi {
     )
   }
 
-  async #dispatch(row: PluginRow, granted: Permissions, invocationId: string, call: HostCallName, args: unknown[]): Promise<unknown> {
+  async #dispatch(row: PluginRow, granted: Permissions, invocationId: string, call: HostCallName, args: unknown[], ended: AbortSignal): Promise<unknown> {
     const need = (ok: unknown, what: string) => {
       if (!ok) throw new HostCallError('permission_denied', `The plugin was not granted ${what}`)
     }
@@ -111,7 +115,7 @@ export class HostApi {
       case 'llm.chat':
       case 'llm.embed':
         need(granted.llm, 'llm')
-        return this.#llm(row, granted.llm!, invocationId, call, args[0])
+        return this.#llm(row, granted.llm!, invocationId, call, args[0], ended)
       case 'rag.search': {
         const req = (args[0] ?? {}) as { collection_id?: string; query?: string; top_k?: number; mode?: 'lexical' | 'vector' | 'hybrid' }
         need(req.collection_id && granted.rag?.collections.includes(req.collection_id), `rag search of collection ${req.collection_id ?? '(none)'}`)
@@ -122,6 +126,7 @@ export class HostApi {
           collection as never,
           { query: req.query, top_k: Math.min(50, req.top_k ?? 5), ...(req.mode ? { mode: req.mode } : {}) },
           this.#caller(row, invocationId),
+          ended,
         )
       }
       case 'chatbots.invoke': {
@@ -135,11 +140,11 @@ export class HostApi {
           { message: req.message, ...(req.conversation_id ? { conversation_id: req.conversation_id } : {}) },
           { ...this.#caller(row, invocationId), source: 'chatbot' },
           { userId: null, apiKeyId: null, source: 'plugin' },
-          AbortSignal.timeout(120_000),
+          AbortSignal.any([ended, AbortSignal.timeout(120_000)]),
         )
       }
       case 'fetch':
-        return this.#fetch(row, granted, invocationId, args[0])
+        return this.#fetch(granted, invocationId, args[0], ended)
     }
   }
 
@@ -185,17 +190,23 @@ export class HostApi {
     if (bytes > VALUE_MAX_BYTES) throw new HostCallError('kv_value_too_large', `A kv value may be at most ${VALUE_MAX_BYTES} bytes`)
     const ttl = (args[2] as { ttlSeconds?: number } | undefined)?.ttlSeconds
     const expires = typeof ttl === 'number' && ttl > 0 ? new Date(Date.now() + ttl * 1000) : null
-    // The quota check and the write are one statement, so concurrent writes cannot overshoot it together.
-    const written = await sql`
-      INSERT INTO plugin_kv (plugin, key, value, bytes, expires_at)
-      SELECT ${plugin}, ${key as string}, ${sql.json((value ?? null) as never)}, ${bytes}, ${expires}
-      WHERE (SELECT coalesce(sum(bytes), 0) FROM plugin_kv WHERE plugin = ${plugin} AND key <> ${key as string}) + ${bytes} <= ${quotaKb * 1024}
-      ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes, expires_at = excluded.expires_at, updated_at = now()`
+    // One statement is not enough: each sees a snapshot without the other writers' new keys, so concurrent writes
+    // would all pass the quota check. Writes of one plugin take turns (on every replica) behind its advisory lock.
+    const written = await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':enclava:plugin_kv:' || ${plugin}))`
+      // Expired entries are invisible to the plugin, so they must not use up its quota either.
+      await tx`DELETE FROM plugin_kv WHERE plugin = ${plugin} AND expires_at <= now()`
+      return tx`
+        INSERT INTO plugin_kv (plugin, key, value, bytes, expires_at)
+        SELECT ${plugin}, ${key as string}, ${sql.json((value ?? null) as never)}, ${bytes}, ${expires}
+        WHERE (SELECT coalesce(sum(bytes), 0) FROM plugin_kv WHERE plugin = ${plugin} AND key <> ${key as string}) + ${bytes} <= ${quotaKb * 1024}
+        ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes, expires_at = excluded.expires_at, updated_at = now()`
+    })
     if (written.count === 0) throw new HostCallError('kv_quota_exceeded', `The plugin's kv quota of ${quotaKb} KB is used up`)
     return null
   }
 
-  async #llm(row: PluginRow, llm: NonNullable<Permissions['llm']>, invocationId: string, call: string, request: unknown): Promise<unknown> {
+  async #llm(row: PluginRow, llm: NonNullable<Permissions['llm']>, invocationId: string, call: string, request: unknown, ended: AbortSignal): Promise<unknown> {
     const body = { ...(request as Record<string, unknown>) }
     const model = body.model
     if (typeof model !== 'string' || !llm.models.includes(model))
@@ -207,7 +218,7 @@ export class HostApi {
     if (Number(spent?.micros ?? 0) >= llm.budget_usd * 1_000_000)
       throw new HostCallError('budget_exceeded', `The plugin's LLM budget of $${llm.budget_usd} for this month is spent`)
     const caller = this.#caller(row, invocationId)
-    const signal = AbortSignal.timeout(120_000)
+    const signal = AbortSignal.any([ended, AbortSignal.timeout(120_000)])
     const res =
       call === 'llm.chat'
         ? await this.deps.gateway.chat(caller, { ...body, stream: false } as never, signal)
@@ -221,18 +232,22 @@ export class HostApi {
     return json
   }
 
-  async #fetch(row: PluginRow, granted: Permissions, invocationId: string, raw: unknown): Promise<unknown> {
+  async #fetch(granted: Permissions, invocationId: string, raw: unknown, ended: AbortSignal): Promise<unknown> {
     const req = raw as { method?: string; url: string; headers?: [string, string][]; body?: string | null; bodyEncoding?: string }
-    const budget = this.#invocations.get(invocationId) ?? { fetches: 0, fetchBytes: 0 }
-    this.#invocations.set(invocationId, budget)
+    let budget = this.#invocations.get(invocationId)
+    if (budget === undefined) {
+      budget = { fetches: 0, fetchBytes: { remaining: FETCH_MAX_BYTES } }
+      this.#invocations.set(invocationId, budget)
+      ended.addEventListener('abort', () => this.#invocations.delete(invocationId), { once: true })
+    }
     if (++budget.fetches > FETCH_MAX_COUNT) throw new HostCallError('fetch_limit_exceeded', `At most ${FETCH_MAX_COUNT} fetches per invocation`)
     const body = req.body == null ? undefined : req.bodyEncoding === 'base64' ? Buffer.from(req.body, 'base64') : req.body
     const res = await guardedFetch(
       { url: req.url, ...(req.method ? { method: req.method } : {}), ...(req.headers ? { headers: req.headers } : {}), ...(body !== undefined ? { body } : {}) },
       { hosts: granted.net ?? [] },
-      { maxResponseBytes: FETCH_MAX_BYTES - budget.fetchBytes, timeoutMs: FETCH_TIMEOUT_MS, maxRedirects: 5 },
+      { maxResponseBytes: FETCH_MAX_BYTES, timeoutMs: FETCH_TIMEOUT_MS, maxRedirects: 5, budget: budget.fetchBytes },
+      ended,
     )
-    budget.fetchBytes += res.body.byteLength
     return { status: res.status, statusText: res.statusText, headers: res.headers, body: Buffer.from(res.body).toString('base64'), bodyEncoding: 'base64' }
   }
 }

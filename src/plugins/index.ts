@@ -23,6 +23,27 @@ function invocationError(err: SandboxError): ApiError {
   return new ApiError('plugin_error', `The plugin failed (${err.code})`)
 }
 
+/** The request body, refused as soon as it passes `max`: a chunked body declares no length, and may never end. */
+async function readCapped(request: Request, max: number): Promise<Uint8Array> {
+  const tooLarge = () => new ApiError('payload_too_large', `Plugin requests may carry at most ${max} bytes`)
+  if (Number(request.headers.get('content-length') ?? 0) > max) throw tooLarge()
+  if (!request.body) return new Uint8Array()
+  const reader = request.body.getReader()
+  const parts: Uint8Array[] = []
+  let total = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    total += value.byteLength
+    if (total > max) {
+      await reader.cancel().catch(() => {})
+      throw tooLarge()
+    }
+    parts.push(value)
+  }
+  return Buffer.concat(parts, total)
+}
+
 /**
  * Plugin management for administrators (`/api-internal/v1/plugin-admin`), and the plugins' own routes:
  * `/api/v1/plugins/<name>/<path>` (API-key and public routes) and `/api-internal/v1/plugins/<name>/<path>` (JWT).
@@ -186,10 +207,7 @@ export function pluginRoutes(s: Services) {
     } else identity = { user_id: null, source: 'public' }
     await s.limiter.take(`plugin:${name}`, { perMinute: s.config.PLUGIN_RATE_LIMIT_PER_MINUTE }, set.headers)
 
-    const declared = Number(request.headers.get('content-length') ?? 0)
-    if (declared > MAX_REQUEST_BYTES) throw new ApiError('payload_too_large', `Plugin requests may carry at most ${MAX_REQUEST_BYTES} bytes`)
-    const raw = request.method === 'GET' || request.method === 'HEAD' ? new Uint8Array() : new Uint8Array(await request.arrayBuffer())
-    if (raw.byteLength > MAX_REQUEST_BYTES) throw new ApiError('payload_too_large', `Plugin requests may carry at most ${MAX_REQUEST_BYTES} bytes`)
+    const raw = request.method === 'GET' || request.method === 'HEAD' ? new Uint8Array() : await readCapped(request, MAX_REQUEST_BYTES)
     if (route.signature) {
       const config = plugins.host.config(loaded.row, { ...loaded.row.granted, secrets: [route.signature.secret] })
       const secret = config[route.signature.secret]

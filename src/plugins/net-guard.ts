@@ -28,6 +28,12 @@ export interface NetLimits {
   maxResponseBytes: number
   timeoutMs: number
   maxRedirects: number
+  /** Bytes left for every response that shares this object, taken as they arrive (concurrent fetches included). */
+  budget?: ByteBudget
+}
+
+export interface ByteBudget {
+  remaining: number
 }
 
 export interface GuardedRequest {
@@ -235,7 +241,7 @@ async function run(deps: Deps, input: GuardedRequest, grant: NetGrant, limits: N
           status: res.status,
           statusText: res.statusText,
           headers: responseHeaders(res.headers),
-          body: await readLimited(res, limits.maxResponseBytes, controller),
+          body: await readLimited(res, limits, controller),
           url: target.url.href,
         }
       }
@@ -302,12 +308,14 @@ async function send(deps: Deps, t: Target, entries: readonly GrantEntry[], metho
   throw lastError
 }
 
-async function readLimited(res: Response, max: number, controller: AbortController): Promise<Uint8Array> {
-  const tooLarge = () => new NetDenied('response_too_large', `response body over ${max} bytes`)
+async function readLimited(res: Response, limits: NetLimits, controller: AbortController): Promise<Uint8Array> {
+  const { maxResponseBytes: max, budget } = limits
+  const overMax = () => new NetDenied('response_too_large', `response body over ${max} bytes`)
+  const overBudget = () => new NetDenied('response_too_large', `response bodies over the ${budget?.remaining} bytes left to this caller`)
   const declared = Number(res.headers.get('content-length') ?? Number.NaN)
-  if (declared > max) {
+  if (declared > max || (budget !== undefined && declared > budget.remaining)) {
     controller.abort()
-    throw tooLarge()
+    throw declared > max ? overMax() : overBudget()
   }
   if (!res.body) return new Uint8Array()
   const reader = res.body.getReader()
@@ -317,12 +325,14 @@ async function readLimited(res: Response, max: number, controller: AbortControll
     const { done, value } = await reader.read()
     if (done) break
     total += value.byteLength
-    if (total > max) {
+    const error = total > max ? overMax() : budget !== undefined && value.byteLength > budget.remaining ? overBudget() : null
+    if (error !== null) {
       // Stop the transfer rather than drain it: the server may be streaming without end.
       await reader.cancel().catch(() => {})
       controller.abort()
-      throw tooLarge()
+      throw error
     }
+    if (budget !== undefined) budget.remaining -= value.byteLength
     parts.push(value)
   }
   const out = new Uint8Array(total)

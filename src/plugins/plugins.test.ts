@@ -211,6 +211,20 @@ describe('routes', () => {
     expect(good.status).toBe(200)
     expect(await good.json()).toEqual({ got: { event: 'ping' } })
   })
+
+  test('a chunked body without a length is refused once it passes the cap, without waiting for its end', async () => {
+    const chunk = new Uint8Array(1024 * 1024).fill(97)
+    let sent = 0
+    // Six megabytes, then it stalls, as a slow or hostile client may.
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent++ < 6) c.enqueue(chunk)
+        else return new Promise<void>(() => {})
+      },
+    })
+    const res = await pub('/notes/hook', { method: 'POST', body, duplex: 'half' } as RequestInit)
+    expect(res.status).toBe(413)
+  })
 })
 
 describe('capabilities', () => {
@@ -302,6 +316,27 @@ describe('cron', () => {
       expect(broken[0].duration_ms).toBeGreaterThan(0)
     } finally {
       await replica.close()
+    }
+  })
+
+  test('a replica that missed the message that a plugin was disabled runs neither its cron jobs nor its routes', async () => {
+    expect((await enable('ticker')).status).toBe(200)
+    expect((await enable('notes')).status).toBe(200)
+    const replica = await createTestEnv({ PLUGINS_DIRS: dir }, env)
+    try {
+      const auth = { authorization: `Bearer ${key}` }
+      const onReplica = (path: string) => replica.app.handle(new Request(`http://localhost/api/v1/plugins${path}`, { headers: auth }))
+      expect((await onReplica('/notes/notes/7')).status).toBe(200)
+      // Disabled while the replica's pub/sub connection was down (a Redis restart): the message never reaches it.
+      await env.s.sql`UPDATE plugins SET enabled = false, updated_at = now() WHERE name IN ('ticker', 'notes')`
+      await replica.s.plugins.cron.tick(new Date('2026-11-26T11:05:03Z'))
+      const runs = await env.s.sql`SELECT 1 FROM plugin_cron_runs WHERE plugin = 'ticker' AND scheduled_for = '2026-11-26T11:05:00Z'`
+      expect(runs).toHaveLength(0)
+      await replica.s.plugins.resync()
+      expect((await onReplica('/notes/notes/7')).status).toBe(404)
+    } finally {
+      await replica.close()
+      await env.s.plugins.resync()
     }
   })
 })

@@ -18,6 +18,8 @@ import { bundlePlugin, SandboxClient, SandboxError, type InvokeArgs, type Invoke
 import { PluginStore, type PluginRow } from './store.ts'
 
 export const PLUGINS_CHANNEL = 'plugins:changed'
+/** Bounds how long a missed change message could matter (e.g. one lost while Redis was restarting). */
+const RESYNC_MS = 15_000
 /** Limit violations within the window after which a plugin is disabled until an administrator enables it again. */
 const AUTO_DISABLE_AFTER = 5
 const AUTO_DISABLE_WINDOW_MIN = 10
@@ -48,6 +50,8 @@ export class PluginService {
   #sandbox: SandboxClient | undefined
   #starting: Promise<SandboxClient> | undefined
   #unsubscribe: (() => Promise<void>) | undefined
+  #resyncTimer: ReturnType<typeof setInterval> | undefined
+  readonly #syncs = new Map<string, Promise<void>>()
 
   constructor(
     readonly deps: {
@@ -88,10 +92,15 @@ export class PluginService {
       void this.#sync(name).catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin sync failed'))
     })
     for (const row of await this.store.list()) if (row.enabled) await this.#sync(row.name).catch(() => {})
+    this.#resyncTimer = setInterval(() => {
+      void this.resync().catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'plugin resync failed'))
+    }, RESYNC_MS)
+    this.#resyncTimer.unref()
     this.cron.start()
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#resyncTimer)
     await this.cron.stop()
     await this.#flush()
     await this.#unsubscribe?.()
@@ -106,7 +115,7 @@ export class PluginService {
     this.#starting ??= (async () => {
       const client = new SandboxClient({
         ...(this.deps.config.SANDBOX_NODE_PATH ? { nodePath: this.deps.config.SANDBOX_NODE_PATH } : {}),
-        onHostCall: (plugin, invocationId, name, args) => this.host.handle(plugin, invocationId, name, args),
+        onHostCall: (plugin, invocationId, name, args, ended) => this.host.handle(plugin, invocationId, name, args, ended),
         onLog: (plugin, level, message, invocationId) => {
           this.deps.sql`
             INSERT INTO plugin_logs (plugin, invocation_id, level, message) VALUES (${plugin}, ${invocationId ?? null}, ${level}, ${message.slice(0, 4000)})`.catch(() => {})
@@ -311,8 +320,35 @@ export class PluginService {
     await this.#changed(name)
   }
 
-  /** Loads or unloads the plugin in this replica's sandbox to match its row. */
-  async #sync(name: string): Promise<void> {
+  /** Brings every plugin on this replica in line with its row, whatever change messages it missed. */
+  async resync(): Promise<void> {
+    const rows = new Map((await this.store.list()).map((r) => [r.name, r]))
+    const stale = [...this.#loaded].filter(([name, l]) => {
+      const row = rows.get(name)
+      return !row?.enabled || row.updated_at.getTime() !== l.row.updated_at.getTime()
+    })
+    const missing = [...rows.values()].filter((r) => r.enabled && !this.#loaded.has(r.name))
+    for (const name of [...stale.map(([n]) => n), ...missing.map((r) => r.name)])
+      await this.#sync(name).catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin sync failed'))
+  }
+
+  /**
+   * Loads or unloads the plugin in this replica's sandbox to match its row, one sync per plugin at a time: two
+   * loads of one plugin (an admin's change, a message from another replica, the resync) would replace each other
+   * in the sandbox halfway and fail.
+   */
+  #sync(name: string): Promise<void> {
+    const run = (this.#syncs.get(name) ?? Promise.resolve()).catch(() => {}).then(() => this.#syncNow(name))
+    this.#syncs.set(name, run)
+    void run
+      .catch(() => {})
+      .finally(() => {
+        if (this.#syncs.get(name) === run) this.#syncs.delete(name)
+      })
+    return run
+  }
+
+  async #syncNow(name: string): Promise<void> {
     const row = await this.store.get(name)
     const current = this.#loaded.get(name)
     if (!row?.enabled) {

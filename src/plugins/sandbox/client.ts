@@ -22,9 +22,10 @@ const REPO_ROOT = resolve(import.meta.dir, '../../..')
 export interface SandboxClientOptions {
   /**
    * Runs a plugin's host call (kv.get, fetch, …) and resolves to its JSON result. Throw to fail the call; an
-   * error's `code` (default host_error) and `message` reach the plugin, so keep internals out of them.
+   * error's `code` (default host_error) and `message` reach the plugin, so keep internals out of them. `ended`
+   * aborts when the invocation settles (answered, failed, cancelled, timed out): stop the work then.
    */
-  onHostCall: (plugin: string, invocationId: string, name: HostCallName, args: unknown[]) => Promise<unknown>
+  onHostCall: (plugin: string, invocationId: string, name: HostCallName, args: unknown[], ended: AbortSignal) => Promise<unknown>
   /** A plugin's console output. */
   onLog: (plugin: string, level: LogLevel, message: string, invocationId?: string) => void
   /**
@@ -95,6 +96,8 @@ interface Pending {
   resolve: (value: unknown) => void
   reject: (error: SandboxError) => void
   cleanup: () => void
+  /** Invocations only: aborted when it settles, so host calls it started do not outlive it. */
+  ended?: AbortSignal
 }
 
 const unavailable = (message: string) => new SandboxError('sandbox_unavailable', message)
@@ -196,6 +199,7 @@ export class SandboxClient {
     if (this.#state !== 'up' && this.#state !== 'recovering') throw unavailable('the plugin sandbox is not running; retry shortly')
     if (options.signal?.aborted) throw new SandboxError('cancelled', 'the invocation was cancelled before it started')
     const id = this.#id()
+    const ended = new AbortController()
     return new Promise<unknown>((resolvePromise, rejectPromise) => {
       const onAbort = () => {
         this.#send({ type: 'cancel', id })
@@ -211,7 +215,9 @@ export class SandboxClient {
         cleanup: () => {
           clearTimeout(timer)
           options.signal?.removeEventListener('abort', onAbort)
+          ended.abort()
         },
+        ended: ended.signal,
       })
       if (!this.#send({ type: 'invoke', id, plugin, method, args, wallMs })) this.#settle(id, unavailable('the plugin sandbox is not running; retry shortly'))
     })
@@ -486,13 +492,13 @@ export class SandboxClient {
     const pending = this.#pending.get(invocationId)
     // Only an invocation in flight, of the plugin the sandbox names, may call the host: a sandbox that went wrong
     // cannot act for a plugin nobody is running.
-    if (pending === undefined || pending.kind !== 'invoke' || pending.plugin !== plugin) {
+    if (pending?.ended === undefined || pending.plugin !== plugin) {
       this.#send({ type: 'hostResult', callId, ok: false, error: { code: 'invocation_finished', message: 'the invocation is no longer running' } })
       return
     }
     let answer: HostMessage
     try {
-      const value = await this.#options.onHostCall(plugin, invocationId, name, Array.isArray(args) ? args : [])
+      const value = await this.#options.onHostCall(plugin, invocationId, name, Array.isArray(args) ? args : [], pending.ended)
       answer = value === undefined ? { type: 'hostResult', callId, ok: true } : { type: 'hostResult', callId, ok: true, value }
     } catch (err) {
       const e = err as { code?: unknown; message?: unknown }

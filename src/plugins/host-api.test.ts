@@ -1,0 +1,173 @@
+/**
+ * Host calls under production conditions: many at once, slow upstreams, and invocations that end while their host
+ * calls are still running.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createTestEnv, type TestEnv } from '../../test/harness.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'enclava-hostapi-'))
+
+// A remote API as plugins meet it: one that never finishes a slow answer, and one that streams big bodies in
+// chunks without a content-length.
+let slowAborted: () => void = () => {}
+const slowWasAborted = new Promise<void>((r) => (slowAborted = r))
+const MB = 1024 * 1024
+const remote = Bun.serve({
+  port: 0,
+  hostname: '127.0.0.1',
+  fetch(req) {
+    if (new URL(req.url).pathname === '/slow') {
+      req.signal.addEventListener('abort', () => slowAborted(), { once: true })
+      return new Promise<Response>(() => {})
+    }
+    let sent = 0
+    const chunk = new Uint8Array(64 * 1024).fill(120)
+    return new Response(
+      new ReadableStream({
+        pull(c) {
+          if (sent >= 4 * MB) return c.close()
+          c.enqueue(chunk)
+          sent += chunk.byteLength
+        },
+      }),
+    )
+  },
+})
+const origin = `http://127.0.0.1:${remote.port}`
+
+function writePlugin(name: string, manifest: Record<string, unknown>, code: string) {
+  mkdirSync(join(dir, name, 'src'), { recursive: true })
+  writeFileSync(join(dir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', ...manifest }, null, 2))
+  writeFileSync(join(dir, name, 'src', 'index.ts'), code)
+}
+
+writePlugin(
+  'filler',
+  { permissions: { kv: { quota_kb: 4 } }, routes: [{ method: 'POST', path: '/fill', auth: 'public' }] },
+  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class Filler extends BasePlugin {
+  override routes = {
+    'POST /fill': async (_req: Request, ctx: PluginContext) => {
+      const value = 'x'.repeat(1000)
+      const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => ctx.kv.set('k' + i, value)))
+      return Response.json({ stored: results.filter((r) => r.status === 'fulfilled').length })
+    },
+  }
+}
+`,
+)
+
+writePlugin(
+  'cacher',
+  { permissions: { kv: { quota_kb: 4 } }, routes: [{ method: 'POST', path: '/cache/:key', auth: 'public' }] },
+  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class Cacher extends BasePlugin {
+  override routes = {
+    'POST /cache/:key': async (req: Request, ctx: PluginContext) => {
+      try {
+        await ctx.kv.set(ctx.params.key!, await req.text(), { ttlSeconds: 60 })
+        return Response.json({ ok: true })
+      } catch (err) {
+        return Response.json({ ok: false, code: (err as { code?: string }).code })
+      }
+    },
+  }
+}
+`,
+)
+
+writePlugin(
+  'waiter',
+  { permissions: { net: [`127.0.0.1:${remote.port}`] }, routes: [{ method: 'GET', path: '/slow', auth: 'public' }], limits: { wall_ms: 500 } },
+  `import { BasePlugin } from 'enclava:plugin'
+export default class Waiter extends BasePlugin {
+  override routes = { 'GET /slow': async () => fetch('${origin}/slow') }
+}
+`,
+)
+
+writePlugin(
+  'bulk',
+  { permissions: { net: [`127.0.0.1:${remote.port}`] }, routes: [{ method: 'GET', path: '/big', auth: 'public' }], limits: { memory_mb: 128 } },
+  `import { BasePlugin } from 'enclava:plugin'
+export default class Bulk extends BasePlugin {
+  override routes = {
+    'GET /big': async () => {
+      const results = await Promise.allSettled([1, 2, 3].map(async () => (await fetch('${origin}/big')).arrayBuffer()))
+      return Response.json(results.map((r) => (r.status === 'fulfilled' ? r.value.byteLength : (r.reason as { code?: string }).code)))
+    },
+  }
+}
+`,
+)
+
+let env: TestEnv
+
+beforeAll(async () => {
+  env = await createTestEnv({ PLUGINS_DIRS: dir })
+})
+afterAll(async () => {
+  await env.close()
+  remote.stop(true)
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const A = '/api-internal/v1/plugin-admin/plugins'
+const enable = async (name: string) => env.call('POST', `${A}/${name}/enable`, { token: await env.adminToken(), body: {} })
+const pub = (path: string, init: RequestInit = {}) => env.app.handle(new Request(`http://localhost/api/v1/plugins${path}`, init))
+
+describe('kv', () => {
+  test('concurrent writes of new keys never take the plugin past its quota together', async () => {
+    expect((await enable('filler')).status).toBe(200)
+    // A busy server's pool has its connections open, so the writes really run side by side.
+    await Promise.all(Array.from({ length: 5 }, () => env.s.sql`SELECT pg_sleep(0.05)`))
+    const res = await pub('/filler/fill', { method: 'POST' })
+    expect(res.status).toBe(200)
+    const { stored } = (await res.json()) as { stored: number }
+    const [used] = await env.s.sql<{ bytes: number }[]>`SELECT coalesce(sum(bytes), 0)::int AS bytes FROM plugin_kv WHERE plugin = 'filler'`
+    expect(used!.bytes).toBeLessThanOrEqual(4 * 1024)
+    expect(stored).toBe(4)
+  })
+
+  test('entries that expired no longer count against the quota', async () => {
+    expect((await enable('cacher')).status).toBe(200)
+    const put = async (key: string) => (await (await pub(`/cacher/cache/${key}`, { method: 'POST', body: 'x'.repeat(1500) })).json()) as { ok: boolean; code?: string }
+    expect(await put('a')).toEqual({ ok: true })
+    expect(await put('b')).toEqual({ ok: true })
+    expect(await put('c')).toEqual({ ok: false, code: 'kv_quota_exceeded' })
+    // Their minute has passed.
+    await env.s.sql`UPDATE plugin_kv SET expires_at = now() - interval '1 second' WHERE plugin = 'cacher'`
+    expect(await put('c')).toEqual({ ok: true })
+    expect(await put('d')).toEqual({ ok: true })
+  })
+})
+
+describe('fetch', () => {
+  test('a fetch still running when its invocation hits the wall-clock limit is stopped with it', async () => {
+    expect((await enable('waiter')).status).toBe(200)
+    const res = await pub('/waiter/slow')
+    expect(res.status).toBe(500)
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('wall_time_exceeded')
+    await slowWasAborted
+    let audit: { detail: string }[] = []
+    while (audit.length === 0) {
+      audit = await env.s.sql<{ detail: string }[]>`SELECT detail FROM plugin_audit WHERE plugin = 'waiter' AND call = 'fetch'`
+      await Bun.sleep(20)
+    }
+    // Stopped because the invocation ended, not by the fetch's own (much later) timeout.
+    expect(audit.map((a) => a.detail)).toEqual(['stopped: the invocation ended first'])
+  })
+
+  test('concurrent fetches of one invocation share its byte cap instead of each getting all of it', async () => {
+    expect((await enable('bulk')).status).toBe(200)
+    const res = await pub('/bulk/big')
+    expect(res.status).toBe(200)
+    const results = (await res.json()) as (number | string)[]
+    const received = results.filter((r): r is number => typeof r === 'number').reduce((a, b) => a + b, 0)
+    expect(received).toBeLessThanOrEqual(10 * MB)
+    expect(results).toContain('response_too_large')
+  })
+})
