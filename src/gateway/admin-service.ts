@@ -92,7 +92,7 @@ export class GatewayAdmin {
     return this.sql<ModelSettingsRow[]>`SELECT * FROM models ORDER BY id`
   }
 
-  async putModelSettings(id: string, s: ModelSettings) {
+  async putModelSettings(id: string, s: ModelSettings): Promise<ModelSettingsRow> {
     if (s.provider_name && !this.registry.provider(s.provider_name) && !(await this.sql`SELECT 1 FROM providers WHERE name = ${s.provider_name}`).length)
       throw new ApiError('validation_failed', `No provider named ${s.provider_name}`, 'provider_name')
     const values = {
@@ -105,7 +105,7 @@ export class GatewayAdmin {
       fallback_model: s.fallback_model ?? null,
       is_active: s.is_active ?? true,
     }
-    const [row] = await this.sql`
+    const [row] = await this.sql<ModelSettingsRow[]>`
       INSERT INTO models ${this.sql(values)}
       ON CONFLICT (id) DO UPDATE SET provider_name = EXCLUDED.provider_name, upstream_id = EXCLUDED.upstream_id,
         input_price_per_million = EXCLUDED.input_price_per_million, output_price_per_million = EXCLUDED.output_price_per_million,
@@ -113,7 +113,7 @@ export class GatewayAdmin {
         is_active = EXCLUDED.is_active, updated_at = now()
       RETURNING *`
     await this.#changed()
-    return row
+    return row!
   }
 
   async deleteModelSettings(id: string): Promise<void> {

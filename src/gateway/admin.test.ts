@@ -68,6 +68,10 @@ describe('providers', () => {
       body: { input_price_per_million: 1000, output_price_per_million: 2000 },
     })
     expect(put.status).toBe(200)
+    // Prices are numbers in every answer (PostgreSQL's numeric arrives as a string).
+    expect(put.body).toMatchObject({ id: 'vllm-chat', input_price_per_million: 1000, output_price_per_million: 2000 })
+    const listed = await env.call('GET', '/api-internal/v1/llm/model-settings', { token: admin })
+    expect(listed.body.data.find((m: { id: string }) => m.id === 'vllm-chat')).toMatchObject({ input_price_per_million: 1000, output_price_per_million: 2000 })
     const res = await env.call('POST', '/api/v1/chat/completions', {
       apiKey: key,
       body: { model: 'vllm-chat', messages: [{ role: 'user', content: 'price me' }] },

@@ -5,26 +5,18 @@ import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
 import type { Provider } from './provider.ts'
 import type { ProviderRow } from './registry.ts'
-
-const Name = t.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' })
-const Kind = t.Union([t.Literal('privatemode'), t.Literal('openai-compatible')])
-const Url = t.String({ pattern: '^https?://', maxLength: 2048 })
-const Price = t.Nullable(t.Number({ minimum: 0, maximum: 100_000 }))
-
-const ModelSettingsBody = t.Object(
-  {
-    provider_name: t.Optional(t.Nullable(Name)),
-    upstream_id: t.Optional(t.Nullable(t.String({ minLength: 1, maxLength: 256 }))),
-    input_price_per_million: t.Optional(Price),
-    output_price_per_million: t.Optional(Price),
-    max_output_tokens: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 1_000_000 }))),
-    fallback_model: t.Optional(t.Nullable(t.String({ minLength: 1, maxLength: 256 }))),
-    is_active: t.Optional(t.Boolean()),
-  },
-  { additionalProperties: false },
-)
-
-const price = (v: string | number | null) => (v === null ? null : Number(v))
+import {
+  CatalogModelSchema,
+  CreateProviderBody,
+  ModelSettingsBody,
+  ModelSettingsSchema,
+  presentModelSettings,
+  ProviderName,
+  ProviderTestSchema,
+  ProviderViewSchema,
+  UpdateProviderBody,
+  type ProviderView,
+} from './admin-model.ts'
 
 /**
  * What an admin needs to price models: the registry knows which models are served and at what price (defaults
@@ -38,37 +30,23 @@ async function modelCatalog(s: Services) {
     const m = served.find((x) => x.id === id)
     const row = settings.get(id)
     const provider = m?.provider ?? (row?.provider_name ? s.registry.provider(row.provider_name) : undefined)
+    const set = row ? presentModelSettings(row) : null
     return {
       id,
       provider: m?.provider.name ?? row?.provider_name ?? null,
       confidential: provider?.confidential ?? null,
-      /** Served right now: listed by a provider or routed to one, and not switched off. */
       available: m !== undefined,
-      input_price_per_million: m?.prices.input ?? price(row?.input_price_per_million ?? null),
-      output_price_per_million: m?.prices.output ?? price(row?.output_price_per_million ?? null),
-      settings: row
-        ? {
-            ...row,
-            input_price_per_million: price(row.input_price_per_million),
-            output_price_per_million: price(row.output_price_per_million),
-          }
-        : null,
+      input_price_per_million: m?.prices.input ?? set?.input_price_per_million ?? null,
+      output_price_per_million: m?.prices.output ?? set?.output_price_per_million ?? null,
+      settings: set,
     }
   })
 }
 
 /** Admin management of providers and model settings (providers:manage). Keys go in, never out. */
 export function gatewayAdminRoutes(s: Services) {
-  const present = (p: Provider, row?: ProviderRow) => ({
-    name: p.name,
-    kind: p.kind,
-    base_url: p.baseUrl,
-    source: row ? ('database' as const) : ('configuration' as const),
-    is_active: row?.is_active ?? true,
-    has_api_key: row ? row.api_key_encrypted !== null : undefined,
-    health: p.health(),
-  })
-  const presentRow = (row: ProviderRow) => {
+  const present = (p: Provider): ProviderView => ({ name: p.name, kind: p.kind, base_url: p.baseUrl, source: 'configuration', is_active: true, health: p.health() })
+  const presentRow = (row: ProviderRow): ProviderView => {
     const live = s.registry.provider(row.name)
     return {
       name: row.name,
@@ -90,9 +68,13 @@ export function gatewayAdminRoutes(s: Services) {
       async () => {
         await s.registry.list()
         const rows = await s.gatewayAdmin.listProviders()
-        return { data: [...s.registry.configured.map((p) => present(p)), ...rows.map(presentRow)] }
+        return { data: [...s.registry.configured.map(present), ...rows.map(presentRow)] }
       },
-      { permission: 'providers:manage', detail: { summary: 'Providers from configuration and from the database, with health' } },
+      {
+        permission: 'providers:manage',
+        response: t.Object({ data: t.Array(ProviderViewSchema) }),
+        detail: { summary: 'Providers from configuration and from the database, with health' },
+      },
     )
     .post(
       '/providers',
@@ -104,10 +86,8 @@ export function gatewayAdminRoutes(s: Services) {
       },
       {
         permission: 'providers:manage',
-        body: t.Object(
-          { name: Name, kind: Kind, base_url: t.Optional(Url), api_key: t.Optional(t.String({ minLength: 1, maxLength: 4096 })), is_active: t.Optional(t.Boolean()) },
-          { additionalProperties: false },
-        ),
+        body: CreateProviderBody,
+        response: { 201: ProviderViewSchema },
         detail: { summary: 'Add a provider (privatemode defaults to http://localhost:8080/v1)' },
       },
     )
@@ -120,11 +100,9 @@ export function gatewayAdminRoutes(s: Services) {
       },
       {
         permission: 'providers:manage',
-        params: t.Object({ name: Name }),
-        body: t.Object(
-          { base_url: t.Optional(Url), api_key: t.Optional(t.Nullable(t.String({ minLength: 1, maxLength: 4096 }))), is_active: t.Optional(t.Boolean()) },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        params: t.Object({ name: ProviderName }),
+        body: UpdateProviderBody,
+        response: ProviderViewSchema,
         detail: { summary: 'Change a provider; api_key null removes the stored key' },
       },
     )
@@ -135,7 +113,7 @@ export function gatewayAdminRoutes(s: Services) {
         await audit(user, 'provider.delete', params.name, meta)
         set.status = 204
       },
-      { permission: 'providers:manage', params: t.Object({ name: Name }), detail: { summary: 'Remove a provider' } },
+      { permission: 'providers:manage', params: t.Object({ name: ProviderName }), detail: { summary: 'Remove a provider' } },
     )
     .post(
       '/providers/:name/test',
@@ -151,16 +129,23 @@ export function gatewayAdminRoutes(s: Services) {
           return { ok: false, error: (err as Error).message, models: [], latency_ms: Math.round(performance.now() - started) }
         }
       },
-      { permission: 'providers:manage', params: t.Object({ name: Name }), detail: { summary: "Test a provider's connection by listing its models" } },
+      {
+        permission: 'providers:manage',
+        params: t.Object({ name: ProviderName }),
+        response: ProviderTestSchema,
+        detail: { summary: "Test a provider's connection by listing its models" },
+      },
     )
     .get('/model-catalog', async () => ({ data: await modelCatalog(s) }), {
       permission: 'providers:manage',
+      response: t.Object({ data: t.Array(CatalogModelSchema) }),
       detail: {
         summary: 'Every model: the provider serving it, whether it is confidential, the prices in effect and its settings row (also inactive ones)',
       },
     })
-    .get('/model-settings', async () => ({ data: await s.gatewayAdmin.listModelSettings() }), {
+    .get('/model-settings', async () => ({ data: (await s.gatewayAdmin.listModelSettings()).map(presentModelSettings) }), {
       permission: 'providers:manage',
+      response: t.Object({ data: t.Array(ModelSettingsSchema) }),
       detail: { summary: 'Per-model settings: provider, prices, output cap, fallback' },
     })
     .put(
@@ -168,9 +153,9 @@ export function gatewayAdminRoutes(s: Services) {
       async ({ params, body, user, meta }) => {
         const row = await s.gatewayAdmin.putModelSettings(params['*'], body)
         await audit(user, 'model.settings', params['*'], meta, body)
-        return row
+        return presentModelSettings(row)
       },
-      { permission: 'providers:manage', body: ModelSettingsBody, detail: { summary: 'Set a model\'s provider, prices (USD per 1M tokens), cap and fallback' } },
+      { permission: 'providers:manage', body: ModelSettingsBody, response: ModelSettingsSchema, detail: { summary: 'Set a model\'s provider, prices (USD per 1M tokens), cap and fallback' } },
     )
     .delete(
       '/model-settings/*',

@@ -6,7 +6,7 @@ import { createSignal, For, Show } from 'solid-js'
 import { api } from '../../api.ts'
 import { ConfirmButton, ErrorAlert } from '../../ui.tsx'
 import { formatPrice } from '../playground/models.ts'
-import { settingsPath, type CatalogModel, type ModelSettings } from './types.ts'
+import { settingsPath, type CatalogModel, type ModelSettingsInput } from './types.ts'
 
 export function ModelsTable(props: { models: CatalogModel[]; onChanged: () => void }) {
   return (
@@ -65,7 +65,7 @@ function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
     setBusy(true)
     try {
       const s = m().settings
-      const body: ModelSettings = {
+      const body: ModelSettingsInput = {
         provider_name: s?.provider_name ?? null,
         upstream_id: s?.upstream_id ?? null,
         input_price_per_million: inPrice,
