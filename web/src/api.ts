@@ -4,6 +4,9 @@
  * A 401 triggers one silent refresh and one retry; the session module supplies both through `setAuthHooks`.
  */
 
+/** A server schema's type as JSON delivers it: a `t.Date()` field arrives as its ISO string. */
+export type Wire<T> = T extends Date ? string : T extends object ? { [K in keyof T]: Wire<T[K]> } : T
+
 export class ApiError extends Error {
   readonly status: number
   readonly code: string

@@ -1,21 +1,8 @@
 /** The audit log's records and filters as the page sees them; the filters live in the URL so a view can be shared. */
+import type { Wire } from '../../api.ts'
+import type { AuditRecordSchema } from '../../../../src/audit/model.ts'
 
-export interface AuditRecord {
-  id: string
-  created_at: string
-  actor_user_id: string | null
-  actor_api_key_id: string | null
-  actor_label: string | null
-  actor_email: string | null
-  action: string
-  resource_type: string | null
-  resource_id: string | null
-  outcome: 'success' | 'failure' | 'denied'
-  ip: string | null
-  user_agent: string | null
-  request_id: string | null
-  details: Record<string, unknown>
-}
+export type AuditRecord = Wire<typeof AuditRecordSchema.static>
 
 export const OUTCOMES = ['success', 'failure', 'denied'] as const
 
