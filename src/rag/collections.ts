@@ -89,20 +89,25 @@ export class CollectionService {
     }
   }
 
-  /** Returns the row and whether its documents must be indexed again (chunking or embedding model changed). */
-  async update(actor: RagActor, id: string, patch: UpdateCollectionInput): Promise<{ row: CollectionRow; reindex: boolean }> {
+  /**
+   * Returns the row and whether its documents must be indexed again: `reindex` for new chunking or another (or no)
+   * embedding model, `modelChanged` when the stored vectors no longer fit.
+   */
+  async update(actor: RagActor, id: string, patch: UpdateCollectionInput): Promise<{ row: CollectionRow; reindex: boolean; modelChanged: boolean }> {
     const current = await this.get(actor, id)
     checkChunking(patch.chunk_tokens ?? current.chunk_tokens, patch.chunk_overlap ?? current.chunk_overlap)
     const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
+    const modelChanged = patch.embedding_model !== undefined && patch.embedding_model !== current.embedding_model
     const reindex =
+      modelChanged ||
       (patch.chunk_tokens !== undefined && patch.chunk_tokens !== current.chunk_tokens) ||
-      (patch.chunk_overlap !== undefined && patch.chunk_overlap !== current.chunk_overlap) ||
-      (patch.embedding_model !== undefined && patch.embedding_model !== current.embedding_model)
-    if (patch.embedding_model !== undefined && patch.embedding_model !== current.embedding_model) fields.embedding_dimensions = null
+      (patch.chunk_overlap !== undefined && patch.chunk_overlap !== current.chunk_overlap)
+    // The next indexed document records the new model's size.
+    if (modelChanged) fields.embedding_dimensions = null
     try {
       const [row] = await this.sql<CollectionRow[]>`
         UPDATE rag_collections SET ${this.sql(fields)}, updated_at = now() WHERE id = ${id} RETURNING *`
-      return { row: row!, reindex }
+      return { row: row!, reindex, modelChanged }
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw new ApiError('conflict', `You already have a collection named "${patch.name}"`, 'name')
       throw err

@@ -229,24 +229,41 @@ export class DocumentService {
   }
 
   async #requeue(doc: DocumentRow): Promise<DocumentRow> {
-    const row = await this.sql.begin(async (tx) => {
-      const jobId = await this.queue.enqueue(INGEST_JOB, { documentId: doc.id }, { sql: tx })
-      // A job still running for this document sees the new job id and stops writing.
-      const [updated] = await tx<DocumentRow[]>`
-        UPDATE rag_documents SET status = 'queued', progress = 0, error = NULL, job_id = ${jobId}, updated_at = now()
-        WHERE id = ${doc.id} RETURNING *`
-      return updated
-    })
+    const row = await this.sql.begin((tx) => this.#queueAgain(tx, doc.id))
     if (!row) throw new ApiError('not_found', `Document ${doc.id} not found`)
     this.events.publish(row)
     return row
   }
 
-  /** After the collection's chunking or embedding model changed. */
-  async reindexCollection(collectionId: string): Promise<number> {
-    const docs = await this.sql<DocumentRow[]>`SELECT * FROM rag_documents WHERE collection_id = ${collectionId}`
-    for (const doc of docs) await this.#requeue(doc)
-    return docs.length
+  async #queueAgain(tx: Queryable, documentId: string): Promise<DocumentRow | undefined> {
+    const jobId = await this.queue.enqueue(INGEST_JOB, { documentId }, { sql: tx })
+    // A job still running for this document sees the new job id and stops writing.
+    const [updated] = await tx<DocumentRow[]>`
+      UPDATE rag_documents SET status = 'queued', progress = 0, error = NULL, job_id = ${jobId}, updated_at = now()
+      WHERE id = ${documentId} RETURNING *`
+    return updated
+  }
+
+  /**
+   * After the collection's chunking or embedding model changed (that change committed first, so every job that
+   * starts from now on reads the new settings). With a new model the old vectors go too, once every document has
+   * its new job: no job of the old model writes any more, none of the new one has begun, and search meets only
+   * one vector size (lexical results carry it until the documents are indexed again).
+   */
+  async reindexCollection(collectionId: string, opts: { modelChanged: boolean }): Promise<number> {
+    const rows = await this.sql.begin(async (tx) => {
+      const ids = await tx<{ id: string }[]>`SELECT id FROM rag_documents WHERE collection_id = ${collectionId} ORDER BY id`
+      const queued: DocumentRow[] = []
+      for (const { id } of ids) {
+        const row = await this.#queueAgain(tx, id)
+        if (row) queued.push(row)
+      }
+      if (opts.modelChanged) await this.vectors.clear(collectionId, tx)
+      return queued
+    })
+    for (const row of rows) this.events.publish(row)
+    this.queue.wake()
+    return rows.length
   }
 
   /** Removes the file, the chunks, postings and vectors. */

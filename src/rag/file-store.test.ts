@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { FileStore } from './file-store.ts'
+import { FileStore, UnreadableFileError } from './file-store.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'enclava-filestore-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -29,17 +29,18 @@ test('each file has its own data key', async () => {
   expect(readFileSync(join(dir, 'col-1', 'doc-a.enc')).equals(readFileSync(join(dir, 'col-1', 'doc-b.enc')))).toBe(false)
 })
 
-test('a wrong master key, a swapped key or a tampered file fail loudly', async () => {
+test('a wrong master key, a swapped key, a tampered or a missing file fail loudly, as unreadable for good', async () => {
   const wrapped = await store.put('col-2', 'doc-x', plaintext)
   const other = await store.put('col-2', 'doc-y', plaintext)
-  await expect(new FileStore(dir, randomBytes(32).toString('hex')).get('col-2', 'doc-x', wrapped)).rejects.toThrow()
+  await expect(new FileStore(dir, randomBytes(32).toString('hex')).get('col-2', 'doc-x', wrapped)).rejects.toThrow(UnreadableFileError)
   // doc-y's wrapped key is bound to doc-y.
-  await expect(store.get('col-2', 'doc-x', other)).rejects.toThrow()
+  await expect(store.get('col-2', 'doc-x', other)).rejects.toThrow(UnreadableFileError)
   const path = join(dir, 'col-2', 'doc-x.enc')
   const bytes = readFileSync(path)
   bytes[bytes.length - 1]! ^= 1
   writeFileSync(path, bytes)
-  await expect(store.get('col-2', 'doc-x', wrapped)).rejects.toThrow()
+  await expect(store.get('col-2', 'doc-x', wrapped)).rejects.toThrow(UnreadableFileError)
+  await expect(store.get('col-2', 'doc-z', wrapped)).rejects.toThrow(UnreadableFileError)
 })
 
 test('delete removes the file; deleting a collection removes its folder', async () => {

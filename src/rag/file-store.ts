@@ -1,9 +1,16 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SecretBox } from '../crypto/secretbox.ts'
 
 const MAGIC = Buffer.from('ENCF1')
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** A stored original that can never be read as it is: missing, of an unknown format, or failing decryption. */
+export class UnreadableFileError extends Error {}
+
+/** Given a collection's document ids, the ones that have a row. */
+export type KnownDocuments = (collectionId: string, documentIds: string[]) => Promise<Set<string>>
 
 /**
  * Originals on the local file system, encrypted at rest with envelope encryption: every file has its own random
@@ -42,14 +49,25 @@ export class FileStore {
   }
 
   async get(collectionId: string, documentId: string, wrappedKey: string): Promise<Uint8Array> {
-    const raw = Buffer.from(await Bun.file(this.#path(collectionId, documentId)).arrayBuffer())
-    if (!raw.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('stored file has an unknown format')
-    const dataKey = Buffer.from(this.#master.open(wrappedKey, `file:${documentId}`), 'base64')
-    const at = MAGIC.length
-    const decipher = createDecipheriv('aes-256-gcm', dataKey, raw.subarray(at, at + 12))
-    decipher.setAAD(Buffer.from(documentId))
-    decipher.setAuthTag(raw.subarray(at + 12, at + 28))
-    return Buffer.concat([decipher.update(raw.subarray(at + 28)), decipher.final()])
+    let raw: Buffer
+    try {
+      raw = await readFile(this.#path(collectionId, documentId))
+    } catch (err) {
+      // Other I/O errors (a network volume away for a moment) may pass; a missing file does not come back.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UnreadableFileError('the stored original is missing')
+      throw err
+    }
+    if (!raw.subarray(0, MAGIC.length).equals(MAGIC)) throw new UnreadableFileError('the stored original has an unknown format')
+    try {
+      const dataKey = Buffer.from(this.#master.open(wrappedKey, `file:${documentId}`), 'base64')
+      const at = MAGIC.length
+      const decipher = createDecipheriv('aes-256-gcm', dataKey, raw.subarray(at, at + 12))
+      decipher.setAAD(Buffer.from(documentId))
+      decipher.setAuthTag(raw.subarray(at + 12, at + 28))
+      return Buffer.concat([decipher.update(raw.subarray(at + 28)), decipher.final()])
+    } catch {
+      throw new UnreadableFileError('the stored original cannot be decrypted (damaged, or another master key)')
+    }
   }
 
   async delete(collectionId: string, documentId: string): Promise<void> {
@@ -58,5 +76,47 @@ export class FileStore {
 
   async deleteCollection(collectionId: string): Promise<void> {
     await rm(join(this.dir, collectionId), { recursive: true, force: true })
+  }
+
+  /**
+   * Removes what crashes leave behind: temporary files of interrupted writes, and originals whose document row was
+   * never inserted (or was deleted without its file). Only files last written before `olderThan` are touched, so an
+   * upload in flight on another replica keeps its file. Returns the paths removed.
+   */
+  async sweep(olderThan: Date, known: KnownDocuments): Promise<string[]> {
+    const removed: string[] = []
+    for (const collectionId of await names(this.dir)) {
+      if (!UUID.test(collectionId)) continue
+      const folder = join(this.dir, collectionId)
+      const entries = await names(folder)
+      const stale: { path: string; documentId: string | null }[] = []
+      for (const name of entries) {
+        const documentId = name.endsWith('.enc') ? name.slice(0, -4) : null
+        if (!name.endsWith('.tmp') && !(documentId && UUID.test(documentId))) continue
+        const path = join(folder, name)
+        const info = await stat(path).catch(() => null)
+        if (info?.isFile() && info.mtime < olderThan) stale.push({ path, documentId })
+      }
+      const ids = stale.flatMap((f) => (f.documentId ? [f.documentId] : []))
+      const alive = ids.length > 0 ? await known(collectionId, ids) : new Set<string>()
+      for (const f of stale) {
+        if (f.documentId && alive.has(f.documentId)) continue
+        await rm(f.path, { force: true })
+        removed.push(f.path)
+      }
+      // A folder left empty by a deleted collection; a fresh one may be about to receive an upload.
+      const info = await stat(folder).catch(() => null)
+      if (entries.length === 0 && info && info.mtime < olderThan) await rmdir(folder).catch(() => {})
+    }
+    return removed
+  }
+}
+
+async function names(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return []
+    throw err
   }
 }

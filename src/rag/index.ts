@@ -127,9 +127,9 @@ function surfaceRoutes(s: Services, surface: Surface) {
       async (ctx) => {
         const c = ctx as unknown as Ctx
         await checkModel(c, ctx.body.embedding_model)
-        const { row, reindex } = await rag.collections.update(surface.actor(c), ctx.params.id, ctx.body)
+        const { row, reindex, modelChanged } = await rag.collections.update(surface.actor(c), ctx.params.id, ctx.body)
         // New chunking or a new embedding model: every document is indexed again.
-        if (reindex) await rag.documents.reindexCollection(row.id)
+        if (reindex) await rag.documents.reindexCollection(row.id, { modelChanged })
         await audit(c, 'rag.collection.update', 'collection', row.id, { fields: Object.keys(ctx.body), reindex })
         return presentCollection(row)
       },

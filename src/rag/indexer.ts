@@ -7,7 +7,7 @@ import type { CollectionRow } from './collections.ts'
 import { removeChunks, type DocumentRow } from './documents.ts'
 import type { RagEvents } from './events.ts'
 import { ExtractionError, extractFile } from './extract/index.ts'
-import type { FileStore } from './file-store.ts'
+import { UnreadableFileError, type FileStore } from './file-store.ts'
 import { termFrequencies } from './text/analyzer.ts'
 import { chunkSections } from './text/chunker.ts'
 import type { VectorStore } from './vectors/index.ts'
@@ -72,12 +72,12 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     // Progress is kept: above 0 it says an earlier attempt of this job has written chunks (see #written).
     if (!(await this.#status(doc.id, job.id, { status: 'processing', error: null }))) return
 
-    const bytes = await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key)
     let extracted
     try {
-      extracted = await extractFile(doc.filename, bytes)
+      extracted = await extractFile(doc.filename, await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key))
     } catch (err) {
       if (err instanceof ExtractionError) throw new PermanentJobError(err.message)
+      if (err instanceof UnreadableFileError) throw new PermanentJobError(`${doc.filename}: ${err.message}`)
       throw err
     }
     const chunks = prepare(extracted.documents, collection, extracted.format === 'jsonl')

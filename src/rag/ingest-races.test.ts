@@ -139,6 +139,7 @@ describe('a job held mid-way', () => {
       search: (col, v, k, f) => real.search(col, v, k, f),
       deleteDocument: (col, d) => real.deleteDocument(col, d),
       deleteCollection: (col) => real.deleteCollection(col),
+      clear: (col, tx) => real.clear(col, tx),
     }
     const run = indexer({ vectors }).run(await claim(id, 'A'), control())
     await held.arrived
@@ -161,6 +162,7 @@ describe('a job held mid-way', () => {
       search: (col, v, k, f) => real.search(col, v, k, f),
       deleteDocument: (col, d) => real.deleteDocument(col, d),
       deleteCollection: (col) => real.deleteCollection(col),
+      clear: (col, tx) => real.clear(col, tx),
     }
     const run = indexer({ vectors }).run(await claim(id, 'A'), control())
     await held.arrived

@@ -40,7 +40,13 @@ class ChosenVectorStore implements VectorStore {
   deleteCollection(c: string) {
     return this.#current.deleteCollection(c)
   }
+  clear(c: string, tx?: Queryable) {
+    return this.#current.clear(c, tx)
+  }
 }
+
+/** Files younger than this may belong to an upload still in flight on some replica. */
+const SWEEP_AFTER_MS = 60 * 60_000
 
 /** Documents and retrieval, wired: collections, documents, the ingestion worker and search. */
 export class RagService {
@@ -76,6 +82,19 @@ export class RagService {
   async start(): Promise<void> {
     this.vectors.choose(await openVectorStore(this.deps.config, this.deps.sql))
     this.queue.start()
+    // In the background: a large store takes a while to walk, and nothing waits on it.
+    void this.sweepFiles().catch((err) => this.deps.log.error({ err: (err as Error).message }, 'file sweep failed'))
+  }
+
+  /** Removes files left by crashed writes or uploads; see FileStore.sweep. Returns the paths removed. */
+  async sweepFiles(olderThan = new Date(Date.now() - SWEEP_AFTER_MS)): Promise<string[]> {
+    const removed = await this.files.sweep(olderThan, async (collectionId, ids) => {
+      const rows = await this.deps.sql<{ id: string }[]>`
+        SELECT id FROM rag_documents WHERE collection_id = ${collectionId} AND id = ANY(${ids}::uuid[])`
+      return new Set(rows.map((r) => r.id))
+    })
+    if (removed.length > 0) this.deps.log.info({ count: removed.length }, 'removed leftover files')
+    return removed
   }
 
   async stop(): Promise<void> {

@@ -29,16 +29,19 @@ export class PgVectorStore implements VectorStore {
       ? await this.sql<{ chunk_id: string; score: number }[]>`
           SELECT v.chunk_id, 1 - (v.embedding <=> ${q}::vector) AS score
           FROM rag_vectors v JOIN rag_chunks c ON c.id = v.chunk_id
-          WHERE v.collection_id = ${collectionId} AND ${chunkFilter(this.sql, filter)}
+          WHERE v.collection_id = ${collectionId} AND vector_dims(v.embedding) = ${vector.length} AND ${chunkFilter(this.sql, filter)}
           ORDER BY v.embedding <=> ${q}::vector LIMIT ${k}`
       : await this.sql<{ chunk_id: string; score: number }[]>`
           SELECT chunk_id, 1 - (embedding <=> ${q}::vector) AS score FROM rag_vectors
-          WHERE collection_id = ${collectionId} ORDER BY embedding <=> ${q}::vector LIMIT ${k}`
+          WHERE collection_id = ${collectionId} AND vector_dims(embedding) = ${vector.length} ORDER BY embedding <=> ${q}::vector LIMIT ${k}`
     return rows.map((r) => ({ chunkId: Number(r.chunk_id), score: Number(r.score) }))
   }
 
   async deleteDocument(): Promise<void> {}
   async deleteCollection(): Promise<void> {}
+  async clear(collectionId: string, tx: Queryable = this.sql): Promise<void> {
+    await tx`DELETE FROM rag_vectors WHERE collection_id = ${collectionId}`
+  }
 }
 
 interface Matrix {
@@ -70,17 +73,18 @@ export class PostgresVectorStore implements VectorStore {
       ON CONFLICT (chunk_id) DO UPDATE SET embedding = excluded.embedding, written_at = clock_timestamp()`
   }
 
-  async #matrix(collectionId: string): Promise<Matrix | undefined> {
+  /** Only the rows of the query's size: a collection re-indexed for another model holds both sizes for a while. */
+  async #matrix(collectionId: string, dims: number): Promise<Matrix | undefined> {
+    const sized = this.sql`collection_id = ${collectionId} AND octet_length(embedding) = ${dims * 4}`
     const [state] = await this.sql<{ count: string; version: string | null }[]>`
-      SELECT count(*) AS count, max(written_at)::text AS version FROM rag_embeddings WHERE collection_id = ${collectionId}`
+      SELECT count(*) AS count, max(written_at)::text AS version FROM rag_embeddings WHERE ${sized}`
     const count = Number(state?.count ?? 0)
     const version = state?.version ?? ''
     if (count === 0) return undefined
     const cached = this.#cache.get(collectionId)
-    if (cached && cached.count === count && cached.version === version) return cached
+    if (cached && cached.dims === dims && cached.count === count && cached.version === version) return cached
     const rows = await this.sql<{ chunk_id: string; embedding: Buffer }[]>`
-      SELECT chunk_id, embedding FROM rag_embeddings WHERE collection_id = ${collectionId}`
-    const dims = rows[0]!.embedding.byteLength / 4
+      SELECT chunk_id, embedding FROM rag_embeddings WHERE ${sized}`
     const data = new Float32Array(rows.length * dims)
     const ids = new Float64Array(rows.length)
     rows.forEach((r, i) => {
@@ -93,8 +97,8 @@ export class PostgresVectorStore implements VectorStore {
   }
 
   async search(collectionId: string, vector: Float32Array, k: number, filter?: SearchFilter): Promise<VectorHit[]> {
-    const m = await this.#matrix(collectionId)
-    if (!m || m.dims !== vector.length) return []
+    const m = await this.#matrix(collectionId, vector.length)
+    if (!m) return []
     let allowed: Set<number> | undefined
     if (hasFilter(filter)) {
       const rows = await this.sql<{ id: string }[]>`
@@ -117,5 +121,8 @@ export class PostgresVectorStore implements VectorStore {
   async deleteDocument(): Promise<void> {}
   async deleteCollection(collectionId: string): Promise<void> {
     this.#cache.delete(collectionId)
+  }
+  async clear(collectionId: string, tx: Queryable = this.sql): Promise<void> {
+    await tx`DELETE FROM rag_embeddings WHERE collection_id = ${collectionId}`
   }
 }

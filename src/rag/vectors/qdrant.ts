@@ -36,15 +36,22 @@ export class QdrantVectorStore implements VectorStore {
 
   async upsert(collectionId: string, items: VectorItem[]): Promise<void> {
     if (items.length === 0) return
+    const name = this.#name(collectionId)
+    const points = items.map((i) => ({
+      id: i.chunkId,
+      vector: Array.from(i.vector),
+      payload: { chunk_id: i.chunkId, document_id: i.documentId, metadata: i.metadata },
+    }))
     await this.#ensure(collectionId, items[0]!.vector.length)
-    await this.#client.upsert(this.#name(collectionId), {
-      wait: true,
-      points: items.map((i) => ({
-        id: i.chunkId,
-        vector: Array.from(i.vector),
-        payload: { chunk_id: i.chunkId, document_id: i.documentId, metadata: i.metadata },
-      })),
-    })
+    try {
+      await this.#client.upsert(name, { wait: true, points })
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+      // Cleared on another replica (the embedding model changed): created again, with the new model's size.
+      this.#known.delete(name)
+      await this.#ensure(collectionId, items[0]!.vector.length)
+      await this.#client.upsert(name, { wait: true, points })
+    }
   }
 
   async search(collectionId: string, vector: Float32Array, k: number, filter?: SearchFilter): Promise<VectorHit[]> {
@@ -60,7 +67,8 @@ export class QdrantVectorStore implements VectorStore {
       })
       return res.points.map((p) => ({ chunkId: Number(p.id), score: p.score }))
     } catch (err) {
-      if (isNotFound(err)) return []
+      // Not created yet, or still of the previous model's size: no vector hits until the documents are indexed again.
+      if (isNotFound(err) || isWrongSize(err)) return []
       throw err
     }
   }
@@ -76,6 +84,11 @@ export class QdrantVectorStore implements VectorStore {
     }
   }
 
+  /** Qdrant fixes a collection's vector size at creation, so a new model's vectors need the collection made anew. */
+  async clear(collectionId: string): Promise<void> {
+    await this.deleteCollection(collectionId)
+  }
+
   async deleteCollection(collectionId: string): Promise<void> {
     const name = this.#name(collectionId)
     this.#known.delete(name)
@@ -88,3 +101,5 @@ export class QdrantVectorStore implements VectorStore {
 }
 
 const isNotFound = (err: unknown) => (err as { status?: number })?.status === 404
+const isWrongSize = (err: unknown) =>
+  (err as { status?: number })?.status === 400 && /vector dimension error/i.test(JSON.stringify((err as { data?: unknown }).data ?? ''))

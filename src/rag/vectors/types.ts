@@ -28,6 +28,11 @@ export interface VectorStore {
   /** The PostgreSQL backends lose their rows with the chunks (foreign keys); Qdrant needs to be told. */
   deleteDocument(collectionId: string, documentId: string): Promise<void>
   deleteCollection(collectionId: string): Promise<void>
+  /**
+   * Forgets every vector of the collection because its embedding model changed; the next upsert may bring another
+   * size. Called with the documents' new jobs not yet committed, so no vector of the new model is lost.
+   */
+  clear(collectionId: string, tx?: Queryable): Promise<void>
 }
 
 export function normalize(v: Float32Array): Float32Array {

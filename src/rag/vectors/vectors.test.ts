@@ -52,10 +52,14 @@ async function fixture() {
 /** Unit-ish vectors pointing in distinct directions: chunk i is nearest to basis(i). */
 const basis = (i: number, dims = 6) => Float32Array.from({ length: dims }, (_, d) => (d === i ? 1 : 0.05))
 
-const backends: [string, () => VectorStore | null][] = [
+/** `prefix` names the Qdrant collections; two stores given the same one act as two replicas. */
+const backends: [string, (prefix?: string) => VectorStore | null][] = [
   ['pgvector', () => (hasPgvector ? new PgVectorStore(db.sql) : null)],
   ['postgres (exact)', () => new PostgresVectorStore(db.sql)],
-  ['qdrant', () => new QdrantVectorStore(process.env.QDRANT_URL ?? fake!.url, process.env.QDRANT_API_KEY, `enclava_test_${crypto.randomUUID().slice(0, 8)}_`)],
+  [
+    'qdrant',
+    (prefix = `enclava_test_${crypto.randomUUID().slice(0, 8)}_`) => new QdrantVectorStore(process.env.QDRANT_URL ?? fake!.url, process.env.QDRANT_API_KEY, prefix),
+  ],
 ]
 
 for (const [name, make] of backends) {
@@ -98,6 +102,31 @@ for (const [name, make] of backends) {
       await store.deleteCollection(collectionId)
       await db.sql`DELETE FROM rag_collections WHERE id = ${collectionId}`
       expect(await store.search(collectionId, basis(1), 10)).toEqual([])
+    })
+
+    test('after a clear (new embedding model) vectors of another size are stored and searched, through any replica', async () => {
+      const prefix = `enclava_test_${crypto.randomUUID().slice(0, 8)}_`
+      const store = make(prefix)
+      const replica = make(prefix)
+      if (!store || !replica) {
+        expect(process.env.DATABASE_URL).toBeDefined()
+        return
+      }
+      const { collectionId, chunks } = await fixture()
+      const items = (dims: number) => chunks.map((c, i) => ({ chunkId: c.id, documentId: c.doc, vector: basis(i, dims), metadata: { lang: c.lang } }))
+      // The replica has written (and, for Qdrant, created the collection) at the old size.
+      await replica.upsert(collectionId, items(6))
+      expect((await replica.search(collectionId, basis(4), 1))[0]!.chunkId).toBe(chunks[4]!.id)
+      await store.clear(collectionId)
+      expect(await replica.search(collectionId, basis(4, 10), 3)).toEqual([])
+      await replica.upsert(collectionId, items(10))
+      const hits = await store.search(collectionId, basis(4, 10), 3)
+      expect(hits[0]!.chunkId).toBe(chunks[4]!.id)
+      expect(hits).toHaveLength(3)
+      // A query of the old size meets no vector of its size: no hits rather than an error.
+      expect(await store.search(collectionId, basis(4), 3)).toEqual([])
+      await store.deleteCollection(collectionId)
+      await db.sql`DELETE FROM rag_collections WHERE id = ${collectionId}`
     })
   })
 }
