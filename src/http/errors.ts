@@ -24,6 +24,7 @@ export const ErrorCodes = {
   account_locked: 423,
   rate_limit_exceeded: 429,
   internal_error: 500,
+  stored_file_unreadable: 500,
   plugin_error: 500,
   plugin_limit_exceeded: 500,
   upstream_error: 502,

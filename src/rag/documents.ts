@@ -5,7 +5,7 @@ import type { JobQueue } from '../jobs/queue.ts'
 import type { CollectionRow, CollectionService, RagActor } from './collections.ts'
 import type { RagEvents } from './events.ts'
 import { formatOf } from './extract/index.ts'
-import type { FileStore } from './file-store.ts'
+import { UnreadableFileError, type FileStore } from './file-store.ts'
 import type { VectorStore } from './vectors/index.ts'
 
 export const INGEST_JOB = 'rag.ingest'
@@ -219,7 +219,12 @@ export class DocumentService {
 
   async download(actor: RagActor, id: string): Promise<{ doc: DocumentRow; bytes: Uint8Array }> {
     const { doc } = await this.get(actor, id)
-    return { doc, bytes: await this.files.get(doc.collection_id, doc.id, doc.wrapped_key) }
+    try {
+      return { doc, bytes: await this.files.get(doc.collection_id, doc.id, doc.wrapped_key) }
+    } catch (err) {
+      if (err instanceof UnreadableFileError) throw new ApiError('stored_file_unreadable', `${doc.filename}: ${err.message}; upload it again`)
+      throw err
+    }
   }
 
   /** Queues the document to be extracted, chunked and embedded again (after a failure or a settings change). */

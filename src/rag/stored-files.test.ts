@@ -84,6 +84,12 @@ describe('a stored original that cannot be read', () => {
       const [job] = await env.s.sql<{ attempts: number; status: string }[]>`
         SELECT attempts, status FROM jobs WHERE id = (SELECT job_id FROM rag_documents WHERE id = ${id})`
       expect(job).toEqual({ attempts: 1, status: 'failed' })
+      // Its download is a clear server-side error naming the file, not an anonymous 500.
+      const download = await env.call('GET', `${R}/documents/${id}/download`, { token: owner.token })
+      expect(download.status).toBe(500)
+      expect(download.body.error.code).toBe('stored_file_unreadable')
+      expect(download.body.error.message).toContain(`${what.split(' ')[0]}.txt`)
+      expect(download.body.error.message).toMatch(reason)
     })
 })
 
