@@ -1,14 +1,18 @@
 import type { SecretBox } from '../crypto/secretbox.ts'
 import type { Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
+import type { TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import { ChatCompletionBody, EmbeddingBody, type ChatCompletionRequest, type EmbeddingRequest } from '../gateway/model.ts'
 import { costMicros } from '../gateway/pricing.ts'
+import { estimateChatPromptTokens, estimateEmbeddingTokens } from '../gateway/tokens.ts'
 import type { Caller, GatewayService } from '../gateway/service.ts'
 import type { Logger } from '../log.ts'
 import type { ChatbotService } from '../chatbots/service.ts'
 import type { RagService } from '../rag/service.ts'
 import type { HostCallName } from './sandbox/index.ts'
 import { guardedFetch, NetDenied, type ByteBudget } from './net-guard.ts'
-import type { Permissions } from './manifest.ts'
+import { secretFields, type Permissions } from './manifest.ts'
 import type { PluginRow } from './store.ts'
 
 /** An error a plugin sees: its code and message reach the plugin, nothing else does. */
@@ -27,6 +31,9 @@ const VALUE_MAX_BYTES = 256 * 1024
 const FETCH_MAX_COUNT = 20
 const FETCH_MAX_BYTES = 10 * 1024 * 1024
 const FETCH_TIMEOUT_MS = 15_000
+const LLM_TIMEOUT_MS = 120_000
+/** Outlives any call (LLM_TIMEOUT_MS), so only the reservation of a replica that died mid-call ever expires. */
+const RESERVATION_TTL_MS = 10 * 60_000
 
 interface InvocationBudget {
   fetches: number
@@ -148,12 +155,15 @@ export class HostApi {
     }
   }
 
-  /** Settings with the secret fields it was granted, decrypted for this plugin only. */
+  /**
+   * Settings with the secret fields it was granted, decrypted for this plugin only. A sealed field that the
+   * manifest no longer marks secret is withheld (see PluginService.#sealSecretSettings).
+   */
   config(row: PluginRow, granted: Permissions): Record<string, unknown> {
-    const out: Record<string, unknown> = { ...row.config }
-    for (const field of granted.secrets ?? []) {
-      const sealed = row.secrets[field]
-      if (sealed) out[field] = this.deps.box.open(sealed, `plugin:${row.name}:${field}`)
+    const secret = secretFields(row.manifest)
+    const out = Object.fromEntries(Object.entries(row.config).filter(([k]) => !secret.includes(k)))
+    for (const [field, sealed] of Object.entries(row.secrets)) {
+      if (secret.includes(field) && granted.secrets?.includes(field)) out[field] = this.deps.box.open(sealed, `plugin:${row.name}:${field}`)
     }
     return out
   }
@@ -211,25 +221,74 @@ export class HostApi {
     const model = body.model
     if (typeof model !== 'string' || !llm.models.includes(model))
       throw new HostCallError('permission_denied', `The plugin was not granted the model ${String(model)}`)
-    // The plugin's monthly budget: refused once what it spent this month reaches the grant. Each call's actual
-    // cost is added when it returns (the owner's own budgets still reserve worst-case costs in the gateway).
-    const [spent] = await this.deps.sql<{ micros: string }[]>`
-      SELECT micros FROM plugin_spend WHERE plugin = ${row.name} AND month = date_trunc('month', now())::date`
-    if (Number(spent?.micros ?? 0) >= llm.budget_usd * 1_000_000)
-      throw new HostCallError('budget_exceeded', `The plugin's LLM budget of $${llm.budget_usd} for this month is spent`)
+    const chat = call === 'llm.chat'
+    // The worst case below trusts max_tokens, n and the messages, so they must have the shapes the gateway's API allows.
+    const schema: TSchema = chat ? ChatCompletionBody : EmbeddingBody
+    if (!Value.Check(schema, body))
+      throw new HostCallError('bad_request', `${call} got a request the OpenAI API would refuse`)
     const caller = this.#caller(row, invocationId)
-    const signal = AbortSignal.any([ended, AbortSignal.timeout(120_000)])
-    const res =
-      call === 'llm.chat'
+    const resolved = await this.deps.gateway.model(caller, model)
+    const fallback = resolved.fallback ? await this.deps.gateway.registry.resolve(resolved.fallback) : null
+    const priced = fallback ? [resolved, fallback] : [resolved]
+    let worst: number
+    if (chat) {
+      const req = body as ChatCompletionRequest
+      const prompt = estimateChatPromptTokens(req.messages, req.tools)
+      const cap = req.max_completion_tokens ?? req.max_tokens ?? Math.max(...priced.map((m) => m.maxOutputTokens))
+      // The upstream may not generate more than was reserved.
+      if (req.max_completion_tokens == null && req.max_tokens == null) body.max_tokens = cap
+      worst = Math.max(...priced.map((m) => costMicros(m.prices, prompt, cap * (req.n ?? 1))))
+    } else {
+      const prompt = estimateEmbeddingTokens((body as EmbeddingRequest).input)
+      worst = Math.max(...priced.map((m) => costMicros(m.prices, prompt, 0)))
+    }
+    const reservation = await this.#reserve(row.name, llm.budget_usd, worst)
+    let cost = 0
+    try {
+      const signal = AbortSignal.any([ended, AbortSignal.timeout(LLM_TIMEOUT_MS)])
+      const res = chat
         ? await this.deps.gateway.chat(caller, { ...body, stream: false } as never, signal)
         : await this.deps.gateway.embeddings(caller, body as never, signal)
-    const json = (await res.json()) as { usage?: { prompt_tokens?: number; completion_tokens?: number } }
-    const resolved = await this.deps.gateway.registry.resolve(model)
-    const cost = resolved ? costMicros(resolved.prices, json.usage?.prompt_tokens ?? 0, json.usage?.completion_tokens ?? 0) : 0
-    await this.deps.sql`
-      INSERT INTO plugin_spend (plugin, month, micros) VALUES (${row.name}, date_trunc('month', now())::date, ${cost})
-      ON CONFLICT (plugin, month) DO UPDATE SET micros = plugin_spend.micros + excluded.micros`
-    return json
+      const json = (await res.json()) as { model?: string; usage?: { prompt_tokens?: number; completion_tokens?: number } }
+      const served = fallback && json.model === fallback.id ? fallback : resolved
+      cost = json.usage ? costMicros(served.prices, json.usage.prompt_tokens ?? 0, json.usage.completion_tokens ?? 0) : worst
+      return json
+    } finally {
+      await this.#settle(row.name, reservation, cost)
+    }
+  }
+
+  /**
+   * Holds `worst` micro-USD of the plugin's monthly budget for one call, refused when what it spent this month,
+   * plus what its calls in flight hold, plus this call could pass the grant.
+   */
+  async #reserve(plugin: string, budgetUsd: number, worst: number): Promise<string> {
+    const sql = this.deps.sql
+    // As with kv: each statement's snapshot misses the other callers' new rows, so reservations take turns.
+    const [held] = await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':enclava:plugin_spend:' || ${plugin}))`
+      await tx`DELETE FROM plugin_spend_reservations WHERE plugin = ${plugin} AND expires_at <= now()`
+      return tx<{ id: string }[]>`
+        INSERT INTO plugin_spend_reservations (plugin, micros, expires_at)
+        SELECT ${plugin}, ${worst}, now() + ${RESERVATION_TTL_MS} * interval '1 millisecond'
+        WHERE coalesce((SELECT micros FROM plugin_spend WHERE plugin = ${plugin} AND month = date_trunc('month', now())::date), 0)
+          + (SELECT coalesce(sum(micros), 0) FROM plugin_spend_reservations WHERE plugin = ${plugin}) + ${worst}
+          <= ${Math.floor(budgetUsd * 1_000_000)}
+        RETURNING id`
+    })
+    if (!held) throw new HostCallError('budget_exceeded', `The plugin's LLM budget of $${budgetUsd} for this month does not cover this call; it is spent or held by calls in flight`)
+    return held.id
+  }
+
+  /** Swaps the reservation for what the call cost, in one step, so the budget never counts both or neither. */
+  async #settle(plugin: string, reservation: string, cost: number): Promise<void> {
+    await this.deps.sql.begin(async (tx) => {
+      await tx`DELETE FROM plugin_spend_reservations WHERE id = ${reservation}`
+      if (cost > 0)
+        await tx`
+          INSERT INTO plugin_spend (plugin, month, micros) VALUES (${plugin}, date_trunc('month', now())::date, ${cost})
+          ON CONFLICT (plugin, month) DO UPDATE SET micros = plugin_spend.micros + excluded.micros`
+    })
   }
 
   async #fetch(granted: Permissions, invocationId: string, raw: unknown, ended: AbortSignal): Promise<unknown> {

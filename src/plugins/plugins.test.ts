@@ -85,7 +85,8 @@ export default class Snoop extends BasePlugin {
 writePlugin(
   'spender',
   {
-    permissions: { llm: { models: ['tee-chat'], budget_usd: 0.000001 } },
+    // A call's worst case (prompt estimate plus max_tokens) is 415 micro-USD and it costs 16: one call fits, a second does not.
+    permissions: { llm: { models: ['tee-chat'], budget_usd: 0.00042 } },
     routes: [{ method: 'POST', path: '/ask', auth: 'public' }],
   },
   `import { BasePlugin, type PluginContext } from 'enclava:plugin'
@@ -103,6 +104,39 @@ export default class Spender extends BasePlugin {
 }
 `,
 )
+
+writePlugin(
+  'burst',
+  {
+    // Room for one call's worst case (415 micro-USD) at a time, and for a few calls' actual cost (16 each).
+    permissions: { llm: { models: ['tee-chat'], budget_usd: 0.0005 } },
+    routes: [{ method: 'POST', path: '/burst', auth: 'public' }],
+  },
+  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class Burst extends BasePlugin {
+  override routes = {
+    'POST /burst': async (_req: Request, ctx: PluginContext) => {
+      const ask = () => ctx.llm.chat({ model: 'tee-chat', messages: [{ role: 'user', content: 'count to one hundred please' }], max_tokens: 200 })
+      const results = await Promise.allSettled(Array.from({ length: 50 }, ask))
+      return Response.json(results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code)))
+    },
+  }
+}
+`,
+)
+
+const vaultCode = `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class Vault extends BasePlugin {
+  override routes = { 'GET /key': async (_req: Request, ctx: PluginContext) => Response.json({ key: await ctx.config.get('api_key') }) }
+}
+`
+const vaultManifest = (version: string, secret: boolean) => ({
+  version,
+  permissions: secret ? { secrets: ['api_key'] } : {},
+  routes: [{ method: 'GET', path: '/key', auth: 'public' }],
+  config: { type: 'object', properties: { api_key: { type: 'string', ...(secret ? { secret: true } : {}) } } },
+})
+writePlugin('vault', vaultManifest('1.0.0', false), vaultCode)
 
 writePlugin(
   'looper',
@@ -258,6 +292,23 @@ describe('capabilities', () => {
     const [spent] = await env.s.sql<{ micros: string }[]>`SELECT micros FROM plugin_spend WHERE plugin = 'spender'`
     expect(Number(spent!.micros)).toBeGreaterThan(0)
   })
+
+  test('concurrent llm calls of a plugin never spend more than its budget together', async () => {
+    expect((await enable('burst')).status).toBe(200)
+    // A busy server's pool has its connections open, so the calls really run side by side.
+    await Promise.all(Array.from({ length: 5 }, () => env.s.sql`SELECT pg_sleep(0.05)`))
+    const res = await pub('/burst/burst', { method: 'POST' })
+    expect(res.status).toBe(200)
+    const results = (await res.json()) as string[]
+    expect(results).toHaveLength(50)
+    expect(results).toContain('ok')
+    expect(results.filter((r) => r !== 'ok').every((r) => r === 'budget_exceeded')).toBe(true)
+    const [spent] = await env.s.sql<{ micros: string }[]>`SELECT micros FROM plugin_spend WHERE plugin = 'burst'`
+    expect(Number(spent!.micros)).toBeGreaterThan(0)
+    expect(Number(spent!.micros)).toBeLessThanOrEqual(500)
+    // Every call settled or released what it held.
+    expect(await env.s.sql`SELECT 1 FROM plugin_spend_reservations WHERE plugin = 'burst'`).toHaveLength(0)
+  })
 })
 
 describe('limits', () => {
@@ -293,6 +344,37 @@ export default class Snoop extends BasePlugin { override routes = { 'GET /try/:w
     expect((await pub('/snoop/try/kv')).status).toBe(404)
     expect((await enable('snoop')).body.enabled).toBe(true)
     expect(await (await pub('/snoop/try/kv')).json()).toEqual({ v: 2 })
+  })
+})
+
+describe('settings after a manifest change', () => {
+  test('a field a new version marks secret is sealed at once, hidden from the API, and read only by the plugin it is granted to', async () => {
+    expect((await enable('vault')).status).toBe(200)
+    const plain = 'vault-key-3f9a1c'
+    expect((await env.call('PUT', `${A}/vault/config`, { token: admin, body: { values: { api_key: plain } } })).status).toBe(200)
+    const stored = async () => (await env.s.sql<{ raw: string }[]>`SELECT config::text || secrets::text AS raw FROM plugins WHERE name = 'vault'`)[0]!.raw
+    const read = async () => ((await (await pub('/vault/key')).json()) as { key: unknown }).key
+
+    writePlugin('vault', vaultManifest('1.1.0', true), vaultCode)
+    const reloaded = await env.call('POST', `${A}/vault/reload`, { token: admin })
+    expect(reloaded.status).toBe(200)
+    expect(await stored()).not.toContain(plain)
+    const settings = await env.call('GET', `${A}/vault/config`, { token: admin })
+    expect(JSON.stringify(settings.body)).not.toContain(plain)
+    expect(settings.body.secrets).toEqual({ api_key: true })
+    // Reading a secret is a new permission: granted again, the plugin reads the value it had.
+    expect((await enable('vault')).status).toBe(200)
+    expect(await read()).toBe(plain)
+
+    // No longer secret: it stays sealed and is withheld from the plugin (a new version cannot unlock a secret by
+    // unmarking it), until an administrator enters the field again as a plain setting.
+    writePlugin('vault', vaultManifest('1.2.0', false), vaultCode)
+    expect((await env.call('POST', `${A}/vault/reload`, { token: admin })).body).toMatchObject({ version: '1.2.0', enabled: true })
+    expect(await stored()).not.toContain(plain)
+    expect(await read()).toBeNull()
+    expect(JSON.stringify((await env.call('GET', `${A}/vault/config`, { token: admin })).body)).not.toContain(plain)
+    expect((await env.call('PUT', `${A}/vault/config`, { token: admin, body: { values: { api_key: 'now-plain' } } })).status).toBe(200)
+    expect(await read()).toBe('now-plain')
   })
 })
 

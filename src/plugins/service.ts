@@ -91,7 +91,11 @@ export class PluginService {
     this.#unsubscribe = await this.deps.cache.subscribe(PLUGINS_CHANNEL, (name) => {
       void this.#sync(name).catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin sync failed'))
     })
-    for (const row of await this.store.list()) if (row.enabled) await this.#sync(row.name).catch(() => {})
+    for (const listed of await this.store.list()) {
+      // Uploaded plugins are not rediscovered: their rows written before a version marked a field secret are fixed here.
+      const row = await this.#sealSecretSettings(listed)
+      if (row.enabled) await this.#sync(row.name).catch(() => {})
+    }
     this.#resyncTimer = setInterval(() => {
       void this.resync().catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'plugin resync failed'))
     }, RESYNC_MS)
@@ -179,13 +183,34 @@ export class PluginService {
     const before = await this.store.get(manifest.name)
     if (before && before.source !== source && before.path !== folder)
       throw new ManifestError(`a plugin named "${manifest.name}" is already installed from ${before.source === 'bundled' ? 'the plugins folder' : 'an upload'}`)
-    let row = await this.store.upsert({ name: manifest.name, manifest, source, path: folder, codeHash })
+    let row = await this.#sealSecretSettings(await this.store.upsert({ name: manifest.name, manifest, source, path: folder, codeHash }))
     if (row.enabled && !grantCovers(row.granted, manifest.permissions)) {
       row = (await this.store.update(row.name, { enabled: false, disabled_reason: `version ${manifest.version} asks for permissions that were not granted` }))!
       this.deps.log.warn({ plugin: row.name }, 'plugin disabled: its new version needs a new grant')
     }
-    if (before && before.code_hash !== codeHash) await this.#changed(row.name)
+    if (before && before.updated_at.getTime() !== row.updated_at.getTime()) await this.#changed(row.name)
     return row
+  }
+
+  /**
+   * Seals the settings the manifest now marks secret that are still stored in clear (an earlier version did not
+   * mark them). The reverse is not done: a field that stops being secret stays sealed, because a new version
+   * written by the plugin's author must not be able to turn what an administrator entered as a secret into
+   * plaintext at rest or in the API, nor unlock it for the plugin: it stays withheld (HostApi.config) until an
+   * administrator enters it again as a plain value, which replaces the sealed one.
+   */
+  async #sealSecretSettings(row: PluginRow): Promise<PluginRow> {
+    const fields = secretFields(row.manifest).filter((f) => f in row.config)
+    if (fields.length === 0) return row
+    const config = { ...row.config }
+    const sealed = { ...row.secrets }
+    for (const field of fields) {
+      const value = config[field]
+      delete config[field]
+      if (value != null) sealed[field] = this.deps.box.seal(typeof value === 'string' ? value : JSON.stringify(value), `plugin:${row.name}:${field}`)
+    }
+    await this.store.saveConfig(row.name, config, sealed)
+    return (await this.store.get(row.name))!
   }
 
   /**
@@ -284,9 +309,10 @@ export class PluginService {
   /** Settings as the dashboard sees them: secrets only as "set" or not. */
   async settings(name: string): Promise<{ values: Record<string, unknown>; secrets: Record<string, boolean>; schema: unknown }> {
     const row = await this.get(name)
+    const secret = secretFields(row.manifest)
     return {
-      values: row.config,
-      secrets: Object.fromEntries(secretFields(row.manifest).map((f) => [f, Boolean(row.secrets[f])])),
+      values: Object.fromEntries(Object.entries(row.config).filter(([k]) => !secret.includes(k))),
+      secrets: Object.fromEntries(secret.map((f) => [f, Boolean(row.secrets[f])])),
       schema: row.manifest.config,
     }
   }
@@ -305,6 +331,7 @@ export class PluginService {
       if (!secrets.includes(k)) {
         values[k] = v
         merged[k] = v
+        delete sealed[k]
       }
     }
     for (const field of secrets) {

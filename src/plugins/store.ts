@@ -57,8 +57,9 @@ export class PluginStore {
   }
 
   /**
-   * Records what was found on disk. A changed code hash keeps the grant only while it still covers what the new
-   * manifest asks for (the caller decides); settings are kept.
+   * Records what was found on disk; a new manifest or code moves updated_at, which replicas compare to notice it.
+   * A changed code hash keeps the grant only while it still covers what the new manifest asks for (the caller
+   * decides); settings are kept.
    */
   async upsert(p: { name: string; manifest: Manifest; source: PluginRow['source']; path: string; codeHash: string }): Promise<PluginRow> {
     const [row] = await this.sql<PluginRow[]>`
@@ -66,7 +67,7 @@ export class PluginStore {
       VALUES (${p.name}, ${p.manifest.version}, ${this.sql.json(p.manifest as never)}, ${p.source}, ${p.path}, ${p.codeHash})
       ON CONFLICT (name) DO UPDATE SET version = excluded.version, manifest = excluded.manifest, source = excluded.source,
         path = excluded.path, code_hash = excluded.code_hash,
-        updated_at = CASE WHEN plugins.code_hash = excluded.code_hash THEN plugins.updated_at ELSE now() END
+        updated_at = CASE WHEN plugins.code_hash = excluded.code_hash AND plugins.manifest = excluded.manifest THEN plugins.updated_at ELSE now() END
       RETURNING *`
     return row!
   }

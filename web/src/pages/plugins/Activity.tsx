@@ -15,6 +15,9 @@ interface LogLine {
   message: string
   created_at: string
 }
+/** A skipped tick (the previous run was still going) is no failure. */
+const RUN_BADGE: Record<string, string> = { ok: 'ok', success: 'ok', running: 'warn', skipped: '' }
+
 interface CronRun {
   id: number
   job: string
@@ -176,7 +179,7 @@ export function CronHistory(props: { name: string; hasJobs: boolean }) {
                   <tr>
                     <td>{r.job}</td>
                     <td class="nowrap">{formatDate(r.scheduled_for)}</td>
-                    <td><span class={`badge ${r.status === 'ok' || r.status === 'success' ? 'ok' : r.status === 'running' ? 'warn' : 'bad'}`}>{r.status}</span></td>
+                    <td><span class={`badge ${RUN_BADGE[r.status] ?? 'bad'}`}>{r.status}</span></td>
                     <td>{ms(r.duration_ms)}</td>
                     <td class="message">{r.error ?? ''}</td>
                   </tr>
