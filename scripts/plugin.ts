@@ -13,7 +13,8 @@
 import JSZip from 'jszip'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
-import { ManifestError, parseManifest, sandboxLimits, validateConfig, type Manifest } from '../src/plugins/manifest.ts'
+import { ManifestError, parseManifest, sandboxLimits, validateConfig } from '../src/plugins/manifest.ts'
+import type { Manifest } from '../src/plugins/model.ts'
 import { bundlePlugin, PluginBundleError, SandboxClient, SandboxError } from '../src/plugins/sandbox/index.ts'
 
 const REPO_ROOT = resolve(import.meta.dir, '..')

@@ -12,7 +12,8 @@ import type { ChatbotService } from '../chatbots/service.ts'
 import type { RagService } from '../rag/service.ts'
 import type { HostCallName } from './sandbox/index.ts'
 import { guardedFetch, NetDenied, type ByteBudget } from './net-guard.ts'
-import { secretFields, type Permissions } from './manifest.ts'
+import { secretFields } from './manifest.ts'
+import type { Permissions } from './model.ts'
 import type { PluginRow } from './store.ts'
 
 /** An error a plugin sees: its code and message reach the plugin, nothing else does. */

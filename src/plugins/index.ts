@@ -3,10 +3,11 @@ import { guards, requireApiKey, requirePermission } from '../auth/guards.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
-import { PermissionsSchema } from './manifest.ts'
+import { PermissionsSchema } from './model.ts'
 import { matchRoute, signatureValid } from './routing.ts'
 import { SandboxError, toResponse, toWireRequest, type RouteResult } from './sandbox/index.ts'
-import { presentPlugin } from './store.ts'
+import { CronRunSchema, PluginHostCallSchema, PluginLogSchema, PluginSchema, PluginSettingsSchema, PluginStatsSchema } from './model.ts'
+import { presentPlugin, type PluginRow } from './store.ts'
 
 const NameParams = t.Object({ name: t.String({ pattern: '^[a-z][a-z0-9-]{1,38}[a-z0-9]$' }) })
 const MAX_REQUEST_BYTES = 5 * 1024 * 1024
@@ -50,7 +51,7 @@ async function readCapped(request: Request, max: number): Promise<Uint8Array> {
  */
 export function pluginRoutes(s: Services) {
   const { plugins } = s
-  const present = (row: Parameters<typeof presentPlugin>[0]) => presentPlugin(row, { loaded: plugins.isLoaded(row.name) })
+  const present = (row: PluginRow) => presentPlugin(row, { loaded: plugins.isLoaded(row.name) })
   const audit = (user: UserRow, action: string, name: string, meta: Parameters<typeof s.audit.record>[1], details: Record<string, unknown> = {}) =>
     s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'plugin', id: name }, details }, meta)
 
@@ -58,6 +59,7 @@ export function pluginRoutes(s: Services) {
     .use(guards(s.guardDeps))
     .get('/', async () => ({ data: (await plugins.store.list()).map(present) }), {
       permission: 'plugins:manage',
+      response: t.Object({ data: t.Array(PluginSchema) }),
       detail: { summary: 'Installed and discovered plugins with requested and granted permissions' },
     })
     .post(
@@ -82,12 +84,14 @@ export function pluginRoutes(s: Services) {
       {
         permission: 'plugins:manage',
         body: t.Object({ archive: t.File() }, { additionalProperties: false }),
+        response: { 201: PluginSchema },
         detail: { summary: 'Install a plugin from a .zip (plugin.json + source); it stays disabled until granted' },
       },
     )
     .get('/:name', async ({ params }) => present(await plugins.get(params.name)), {
       permission: 'plugins:manage',
       params: NameParams,
+      response: PluginSchema,
       detail: { summary: 'One plugin' },
     })
     .post(
@@ -103,6 +107,7 @@ export function pluginRoutes(s: Services) {
         permission: 'plugins:manage',
         params: NameParams,
         body: t.Object({ grant: t.Optional(PermissionsSchema) }, { additionalProperties: false }),
+        response: PluginSchema,
         detail: { summary: 'Grant permissions (at least those requested; default exactly those) and enable' },
       },
     )
@@ -113,7 +118,7 @@ export function pluginRoutes(s: Services) {
         await audit(user, 'plugin.disable', params.name, meta)
         return present(row)
       },
-      { permission: 'plugins:manage', params: NameParams, detail: { summary: 'Disable' } },
+      { permission: 'plugins:manage', params: NameParams, response: PluginSchema, detail: { summary: 'Disable' } },
     )
     .post(
       '/:name/reload',
@@ -122,7 +127,7 @@ export function pluginRoutes(s: Services) {
         await audit(user, 'plugin.reload', params.name, meta, { code_hash: row.code_hash })
         return present(row)
       },
-      { permission: 'plugins:manage', params: NameParams, detail: { summary: 'Read the plugin folder again' } },
+      { permission: 'plugins:manage', params: NameParams, response: PluginSchema, detail: { summary: 'Read the plugin folder again' } },
     )
     .delete(
       '/:name',
@@ -136,6 +141,7 @@ export function pluginRoutes(s: Services) {
     .get('/:name/config', ({ params }) => plugins.settings(params.name), {
       permission: 'plugins:manage',
       params: NameParams,
+      response: PluginSettingsSchema,
       detail: { summary: 'Settings; secret fields only as set or not' },
     })
     .put(
@@ -149,12 +155,14 @@ export function pluginRoutes(s: Services) {
         permission: 'plugins:manage',
         params: NameParams,
         body: t.Object({ values: t.Record(t.String({ maxLength: 64 }), t.Unknown()) }, { additionalProperties: false }),
+        response: PluginSettingsSchema,
         detail: { summary: 'Replace settings (validated against the plugin schema; omitted secrets are kept, null clears one)' },
       },
     )
     .get('/:name/stats', ({ params }) => plugins.stats(params.name), {
       permission: 'plugins:manage',
       params: NameParams,
+      response: PluginStatsSchema,
       detail: { summary: 'Invocations, errors, limit violations, latency p50/p99 (7 days), CPU' },
     })
     .get(
@@ -162,14 +170,14 @@ export function pluginRoutes(s: Services) {
       async ({ params, query }) => ({
         data: await s.sql`SELECT id, invocation_id, level, message, created_at FROM plugin_logs WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
       }),
-      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, detail: { summary: 'Plugin log lines, newest first' } },
+      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, response: t.Object({ data: t.Array(PluginLogSchema) }), detail: { summary: 'Plugin log lines, newest first' } },
     )
     .get(
       '/:name/audit',
       async ({ params, query }) => ({
         data: await s.sql`SELECT id, invocation_id, call, allowed, detail, created_at FROM plugin_audit WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
       }),
-      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, detail: { summary: 'Host calls, allowed and refused, newest first' } },
+      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, response: t.Object({ data: t.Array(PluginHostCallSchema) }), detail: { summary: 'Host calls, allowed and refused, newest first' } },
     )
     .get(
       '/:name/cron',
@@ -178,7 +186,7 @@ export function pluginRoutes(s: Services) {
           SELECT id, job, scheduled_for, started_at, finished_at, status, duration_ms, error FROM plugin_cron_runs
           WHERE plugin = ${params.name} ORDER BY id DESC LIMIT ${query.limit}`,
       }),
-      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, detail: { summary: 'Cron run history' } },
+      { permission: 'plugins:manage', params: NameParams, query: NewestQuery, response: t.Object({ data: t.Array(CronRunSchema) }), detail: { summary: 'Cron run history' } },
     )
 
   /** Runs a plugin route on one surface; the route's own auth decides who may call it. */

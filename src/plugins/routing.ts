@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { Manifest } from './manifest.ts'
+import type { Manifest } from './model.ts'
 
 type Route = Manifest['routes'][number]
 

@@ -1,5 +1,5 @@
 import type { Sql } from '../db/client.ts'
-import type { Manifest, Permissions } from './manifest.ts'
+import type { Manifest, Permissions, PluginView } from './model.ts'
 
 export interface PluginRow {
   name: string
@@ -20,28 +20,30 @@ export interface PluginRow {
 }
 
 /** Whitelists what the API shows of a plugin: secret values never, only which secret fields are set. */
-export const presentPlugin = (p: PluginRow, extra: { loaded: boolean }) => ({
-  name: p.name,
-  version: p.version,
-  description: p.manifest.description,
-  author: p.manifest.author,
-  license: p.manifest.license,
-  homepage: p.manifest.homepage ?? null,
-  source: p.source,
-  code_hash: p.code_hash,
-  enabled: p.enabled,
-  loaded: extra.loaded,
-  requested_permissions: p.manifest.permissions,
-  granted_permissions: p.granted,
-  granted_at: p.granted_at?.toISOString() ?? null,
-  routes: p.manifest.routes.map((r) => ({ method: r.method, path: r.path, auth: r.auth })),
-  cron: p.manifest.cron,
-  config_schema: p.manifest.config,
-  limits: p.manifest.limits,
-  disabled_reason: p.disabled_reason,
-  created_at: p.created_at.toISOString(),
-  updated_at: p.updated_at.toISOString(),
-})
+export function presentPlugin(p: PluginRow, extra: { loaded: boolean }): PluginView {
+  return {
+    name: p.name,
+    version: p.version,
+    description: p.manifest.description,
+    author: p.manifest.author,
+    license: p.manifest.license,
+    homepage: p.manifest.homepage ?? null,
+    source: p.source,
+    code_hash: p.code_hash,
+    enabled: p.enabled,
+    loaded: extra.loaded,
+    requested_permissions: p.manifest.permissions,
+    granted_permissions: p.granted,
+    granted_at: p.granted_at?.toISOString() ?? null,
+    routes: p.manifest.routes.map((r) => ({ method: r.method, path: r.path, auth: r.auth })),
+    cron: p.manifest.cron,
+    config_schema: p.manifest.config,
+    limits: p.manifest.limits,
+    disabled_reason: p.disabled_reason,
+    created_at: p.created_at.toISOString(),
+    updated_at: p.updated_at.toISOString(),
+  }
+}
 
 /** The plugins table. */
 export class PluginStore {

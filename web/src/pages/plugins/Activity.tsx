@@ -4,37 +4,18 @@
  * hide the others.
  */
 import { createMemo, createResource, createSignal, For, Match, Show, Switch, type JSX } from 'solid-js'
-import { api } from '../../api.ts'
+import { api, type Wire } from '../../api.ts'
+import type { CronRunSchema, PluginHostCallSchema, PluginLogSchema } from '../../../../src/plugins/model.ts'
 import { ErrorAlert, formatDate, formatNumber, Loading } from '../../ui.tsx'
 import { pluginPath, type PluginStats } from './types.tsx'
 
-interface LogLine {
-  id: number
-  invocation_id: string | null
-  level: string
-  message: string
-  created_at: string
-}
+type LogLine = Wire<typeof PluginLogSchema.static>
+
 /** A skipped tick (the previous run was still going) is no failure. */
 const RUN_BADGE: Record<string, string> = { ok: 'ok', success: 'ok', running: 'warn', skipped: '' }
 
-interface CronRun {
-  id: number
-  job: string
-  scheduled_for: string
-  started_at: string | null
-  finished_at: string | null
-  status: string
-  duration_ms: number | null
-  error: string | null
-}
-interface HostCall {
-  id: number
-  call: string
-  allowed: boolean
-  detail: string | null
-  created_at: string
-}
+type CronRun = Wire<typeof CronRunSchema.static>
+type HostCall = Wire<typeof PluginHostCallSchema.static>
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const
 const ms = (v: number | null | undefined) => (v === null || v === undefined ? '—' : `${formatNumber(Math.round(v))} ms`)

@@ -8,13 +8,10 @@ import { createStore } from 'solid-js/store'
 import { api, ApiError } from '../../api.ts'
 import { ErrorAlert, Loading } from '../../ui.tsx'
 import { buildValues, fieldErrors, initialValue, schemaFields, type FormState, type SchemaField } from './schema.ts'
+import type { PluginSettingsSchema } from '../../../../src/plugins/model.ts'
 import { pluginPath } from './types.tsx'
 
-interface Settings {
-  values: Record<string, unknown>
-  secrets: Record<string, boolean>
-  schema: unknown
-}
+type Settings = typeof PluginSettingsSchema.static
 
 export function SettingsForm(props: { name: string }) {
   const [settings, { refetch, mutate }] = createResource(

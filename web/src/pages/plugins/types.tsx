@@ -1,63 +1,18 @@
 /**
- * The plugin admin API's shapes (src/plugins/store.ts presentPlugin, service.ts) and the small pure helpers the
- * pages share: the status a person reads, and whether a grant covers what a manifest asks for (the same rule the
+ * The plugin admin API's shapes (the server's own schemas in src/plugins/model.ts, imported as types only) and
+ * the small pure helpers the pages share: the status a person reads, and whether a grant covers what a manifest asks for (the same rule the
  * server applies in manifest.ts grantCovers, so the form can say why Enable would be refused before sending).
  */
 
+import type { Wire } from '../../api.ts'
+import type { PermissionsSchema, PluginSchema, PluginStatsSchema } from '../../../../src/plugins/model.ts'
+
 export const ADMIN = '/api-internal/v1/plugin-admin/plugins'
 
-export interface Permissions {
-  net?: string[]
-  llm?: { models: string[]; budget_usd: number }
-  rag?: { collections: string[] }
-  chatbots?: { invoke: string[] }
-  kv?: { quota_kb: number }
-  secrets?: string[]
-}
-
-export interface PluginRoute {
-  method: string
-  path: string
-  auth: 'api_key' | 'jwt' | 'public'
-}
-
-export interface CronJob {
-  name: string
-  schedule: string
-  timeout_ms: number
-}
-
-export interface Plugin {
-  name: string
-  version: string
-  description: string
-  author: string
-  license: string
-  homepage: string | null
-  source: 'bundled' | 'uploaded'
-  enabled: boolean
-  loaded: boolean
-  requested_permissions: Permissions
-  granted_permissions: Permissions | null
-  granted_at: string | null
-  routes: PluginRoute[]
-  cron: CronJob[]
-  config_schema: unknown
-  disabled_reason: string | null
-  created_at: string
-  updated_at: string
-}
-
-export interface PluginStats {
-  invocations: number
-  errors: number
-  limit_violations: number
-  p50_ms: number | null
-  p99_ms: number | null
-  cpu_ms: number | null
-  heap_bytes: number | null
-  recycles: number | null
-}
+export type Permissions = typeof PermissionsSchema.static
+export type Plugin = Wire<typeof PluginSchema.static>
+export type PluginStats = typeof PluginStatsSchema.static
+type PluginRoute = Plugin['routes'][number]
 
 export const pluginPath = (name: string) => `${ADMIN}/${encodeURIComponent(name)}`
 
