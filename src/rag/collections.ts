@@ -1,4 +1,4 @@
-import type { Sql } from '../db/client.ts'
+import type { Queryable, Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
 import type { CreateCollectionInput, UpdateCollectionInput } from './model.ts'
 
@@ -90,24 +90,37 @@ export class CollectionService {
   }
 
   /**
-   * Returns the row and whether its documents must be indexed again: `reindex` for new chunking or another (or no)
-   * embedding model, `modelChanged` when the stored vectors no longer fit.
+   * Applies the change and, in the same transaction, `reindex` when the documents must be indexed again (new
+   * chunking, another or no embedding model), so a change is never saved without its re-indexing. `modelChanged`
+   * says the stored vectors no longer fit.
    */
-  async update(actor: RagActor, id: string, patch: UpdateCollectionInput): Promise<{ row: CollectionRow; reindex: boolean; modelChanged: boolean }> {
-    const current = await this.get(actor, id)
-    checkChunking(patch.chunk_tokens ?? current.chunk_tokens, patch.chunk_overlap ?? current.chunk_overlap)
-    const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
-    const modelChanged = patch.embedding_model !== undefined && patch.embedding_model !== current.embedding_model
-    const reindex =
-      modelChanged ||
-      (patch.chunk_tokens !== undefined && patch.chunk_tokens !== current.chunk_tokens) ||
-      (patch.chunk_overlap !== undefined && patch.chunk_overlap !== current.chunk_overlap)
-    // The next indexed document records the new model's size.
-    if (modelChanged) fields.embedding_dimensions = null
+  async update(
+    actor: RagActor,
+    id: string,
+    patch: UpdateCollectionInput,
+    reindex: (tx: Queryable, change: { modelChanged: boolean }) => Promise<void>,
+  ): Promise<{ row: CollectionRow; reindexed: boolean }> {
+    await this.get(actor, id)
     try {
-      const [row] = await this.sql<CollectionRow[]>`
-        UPDATE rag_collections SET ${this.sql(fields)}, updated_at = now() WHERE id = ${id} RETURNING *`
-      return { row: row!, reindex, modelChanged }
+      return await this.sql.begin(async (tx) => {
+        // The documents before the collection row, the order the indexer locks them in (the other order deadlocks).
+        await tx`SELECT 1 FROM rag_documents WHERE collection_id = ${id} ORDER BY id FOR UPDATE`
+        const [current] = await tx<CollectionRow[]>`SELECT * FROM rag_collections WHERE id = ${id} FOR UPDATE`
+        if (!current) throw new ApiError('not_found', `Collection ${id} not found`)
+        checkChunking(patch.chunk_tokens ?? current.chunk_tokens, patch.chunk_overlap ?? current.chunk_overlap)
+        const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
+        const modelChanged = patch.embedding_model !== undefined && patch.embedding_model !== current.embedding_model
+        const reindexed =
+          modelChanged ||
+          (patch.chunk_tokens !== undefined && patch.chunk_tokens !== current.chunk_tokens) ||
+          (patch.chunk_overlap !== undefined && patch.chunk_overlap !== current.chunk_overlap)
+        // The next indexed document records the new model's size.
+        if (modelChanged) fields.embedding_dimensions = null
+        const [row] = await tx<CollectionRow[]>`
+          UPDATE rag_collections SET ${tx(fields)}, updated_at = now() WHERE id = ${id} RETURNING *`
+        if (reindexed) await reindex(tx, { modelChanged })
+        return { row: row!, reindexed }
+      })
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw new ApiError('conflict', `You already have a collection named "${patch.name}"`, 'name')
       throw err

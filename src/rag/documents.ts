@@ -250,25 +250,25 @@ export class DocumentService {
   }
 
   /**
-   * After the collection's chunking or embedding model changed (that change committed first, so every job that
-   * starts from now on reads the new settings). With a new model the old vectors go too, once every document has
-   * its new job: no job of the old model writes any more, none of the new one has begun, and search meets only
-   * one vector size (lexical results carry it until the documents are indexed again).
+   * Queues every document of the collection again, within the transaction that changed its chunking or embedding
+   * model (and locked its documents): no job of the old settings writes any more, none of the new ones starts
+   * before the change is committed. With a new model the old vectors go too, so search meets only one vector size
+   * (lexical results carry it until the documents are indexed again). Call `announce` with the result once committed.
    */
-  async reindexCollection(collectionId: string, opts: { modelChanged: boolean }): Promise<number> {
-    const rows = await this.sql.begin(async (tx) => {
-      const ids = await tx<{ id: string }[]>`SELECT id FROM rag_documents WHERE collection_id = ${collectionId} ORDER BY id`
-      const queued: DocumentRow[] = []
-      for (const { id } of ids) {
-        const row = await this.#queueAgain(tx, id)
-        if (row) queued.push(row)
-      }
-      if (opts.modelChanged) await this.vectors.clear(collectionId, tx)
-      return queued
-    })
-    for (const row of rows) this.events.publish(row)
-    this.queue.wake()
-    return rows.length
+  async requeueCollection(tx: Queryable, collectionId: string, change: { modelChanged: boolean }): Promise<DocumentRow[]> {
+    const ids = await tx<{ id: string }[]>`SELECT id FROM rag_documents WHERE collection_id = ${collectionId} ORDER BY id`
+    const queued: DocumentRow[] = []
+    for (const { id } of ids) {
+      const row = await this.#queueAgain(tx, id)
+      if (row) queued.push(row)
+    }
+    if (change.modelChanged) await this.vectors.clear(collectionId, tx)
+    return queued
+  }
+
+  announce(queued: readonly DocumentRow[]): void {
+    for (const row of queued) this.events.publish(row)
+    if (queued.length) this.queue.wake()
   }
 
   /** Removes the file, the chunks, postings and vectors. */

@@ -8,7 +8,7 @@ import { requestIdOf, startedAt, type RequestMeta } from '../http/request-meta.t
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
 import { presentCollection, type RagActor } from './collections.ts'
-import { presentChunk, presentDocument } from './documents.ts'
+import { presentChunk, presentDocument, type DocumentRow } from './documents.ts'
 import { SUPPORTED_EXTENSIONS } from './extract/index.ts'
 import {
   ChunkSchema,
@@ -127,10 +127,12 @@ function surfaceRoutes(s: Services, surface: Surface) {
       async (ctx) => {
         const c = ctx as unknown as Ctx
         await checkModel(c, ctx.body.embedding_model)
-        const { row, reindex, modelChanged } = await rag.collections.update(surface.actor(c), ctx.params.id, ctx.body)
-        // New chunking or a new embedding model: every document is indexed again.
-        if (reindex) await rag.documents.reindexCollection(row.id, { modelChanged })
-        await audit(c, 'rag.collection.update', 'collection', row.id, { fields: Object.keys(ctx.body), reindex })
+        let queued: DocumentRow[] = []
+        const { row, reindexed } = await rag.collections.update(surface.actor(c), ctx.params.id, ctx.body, async (tx, change) => {
+          queued = await rag.documents.requeueCollection(tx, ctx.params.id, change)
+        })
+        rag.documents.announce(queued)
+        await audit(c, 'rag.collection.update', 'collection', row.id, { fields: Object.keys(ctx.body), reindex: reindexed })
         return presentCollection(row)
       },
       { ...surface.guard('write'), params: IdParams, body: UpdateCollectionBody, response: CollectionSchema, detail: { summary: 'Change a collection (chunking or model changes re-index it)' } },

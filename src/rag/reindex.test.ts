@@ -128,3 +128,29 @@ test('removing the model drops its vectors; setting one again indexes with it', 
   expect(hybrid.body.mode).toBe('hybrid')
   expect(typeof hybrid.body.results[0].scores.vector).toBe('number')
 })
+
+test('a model change whose re-indexing fails is not saved: sending it again re-indexes', async () => {
+  const created = await env.call('POST', `${R}/collections`, { token: owner.token, body: { name: 'atomic', embedding_model: 'emb-small' } })
+  const c = created.body.id as string
+  await upload(c, [['tides.txt', 'Ocean tides follow the pull of the moon and the sun.']])
+  expect((await settled(c)).map((d) => d.status)).toEqual(['indexed'])
+
+  // The vector store is unreachable while the old vectors are being dropped (Qdrant down, say).
+  const vectors = env.s.rag.vectors
+  const clear = vectors.clear
+  vectors.clear = async () => {
+    throw new Error('vector store unreachable')
+  }
+  try {
+    expect((await patch(c, { embedding_model: 'emb-large' })).status).toBe(500)
+  } finally {
+    vectors.clear = clear
+  }
+  const unchanged = (await env.call('GET', `${R}/collections/${c}`, { token: owner.token })).body
+  expect(unchanged).toMatchObject({ embedding_model: 'emb-small', embedding_dimensions: SMALL })
+  expect((await env.call('GET', `${R}/collections/${c}/documents`, { token: owner.token })).body.data.map((d: any) => d.status)).toEqual(['indexed'])
+
+  expect((await patch(c, { embedding_model: 'emb-large' })).status).toBe(200)
+  expect((await settled(c)).map((d) => d.status)).toEqual(['indexed'])
+  expect((await env.call('GET', `${R}/collections/${c}`, { token: owner.token })).body.embedding_dimensions).toBe(LARGE)
+})
