@@ -150,7 +150,14 @@ describe('dashboard', () => {
       // Two tabs restoring at once take turns (refresh tokens rotate; a reused one revokes the session).
       const second = await context.newPage()
       const secondErrors = collectErrors(second)
-      await Promise.all([page.reload(), second.goto(`${base}/`)])
+      // The pages start both navigations themselves: awaiting Playwright's reload() and goto() side by side here
+      // once failed inside Playwright's client ("Object with guid request@… was not bound in the connection").
+      const loaded = Promise.all([page.waitForEvent('load'), second.waitForEvent('load')])
+      await Promise.all([
+        page.evaluate('setTimeout(() => location.reload())'),
+        second.evaluate(`setTimeout(() => location.assign(${JSON.stringify(`${base}/`)}))`),
+      ])
+      await loaded
       await expect(second.getByTestId('me').textContent()).resolves.toContain(email)
       await expect(page.getByTestId('me').textContent()).resolves.toContain(email)
       await second.close()
