@@ -150,7 +150,11 @@ export default class Looper extends BasePlugin {
 
 writePlugin(
   'ticker',
-  { permissions: { kv: { quota_kb: 4 } }, cron: [{ name: 'tick', schedule: '*/5 * * * *', timeout_ms: 5000 }, { name: 'broken', schedule: '*/5 * * * *' }] },
+  {
+    permissions: { kv: { quota_kb: 4 } },
+    // Leap days only: the runner's own timer never runs these while the tests drive the ticks.
+    cron: [{ name: 'tick', schedule: '*/5 * 29 2 *', timeout_ms: 5000 }, { name: 'broken', schedule: '*/5 * 29 2 *' }],
+  },
   `import { BasePlugin, type PluginContext } from 'enclava:plugin'
 export default class Ticker extends BasePlugin {
   override cron = {
@@ -383,13 +387,13 @@ describe('cron', () => {
     expect((await enable('ticker')).status).toBe(200)
     const replica = await createTestEnv({ PLUGINS_DIRS: dir }, env)
     try {
-      const at = new Date('2026-11-26T10:05:03Z')
+      const at = new Date('2028-02-29T10:05:03Z')
       await Promise.all([env.s.plugins.cron.tick(at), replica.s.plugins.cron.tick(at), env.s.plugins.cron.tick(at)])
       const [ticks] = await env.s.sql<{ value: number }[]>`SELECT value FROM plugin_kv WHERE plugin = 'ticker' AND key = 'ticks'`
       expect(ticks!.value).toBe(1)
       // The next scheduled minute is a new tick; a moment later within the same minute is not.
-      await env.s.plugins.cron.tick(new Date('2026-11-26T10:05:20Z'))
-      await replica.s.plugins.cron.tick(new Date('2026-11-26T10:10:01Z'))
+      await env.s.plugins.cron.tick(new Date('2028-02-29T10:05:20Z'))
+      await replica.s.plugins.cron.tick(new Date('2028-02-29T10:10:01Z'))
       const history = (await env.call('GET', `${A}/ticker/cron`, { token: admin })).body.data as any[]
       expect(history.filter((r) => r.job === 'tick').map((r) => r.status)).toEqual(['ok', 'ok'])
       const broken = history.filter((r) => r.job === 'broken')
@@ -411,8 +415,8 @@ describe('cron', () => {
       expect((await onReplica('/notes/notes/7')).status).toBe(200)
       // Disabled while the replica's pub/sub connection was down (a Redis restart): the message never reaches it.
       await env.s.sql`UPDATE plugins SET enabled = false, updated_at = now() WHERE name IN ('ticker', 'notes')`
-      await replica.s.plugins.cron.tick(new Date('2026-11-26T11:05:03Z'))
-      const runs = await env.s.sql`SELECT 1 FROM plugin_cron_runs WHERE plugin = 'ticker' AND scheduled_for = '2026-11-26T11:05:00Z'`
+      await replica.s.plugins.cron.tick(new Date('2028-02-29T11:05:03Z'))
+      const runs = await env.s.sql`SELECT 1 FROM plugin_cron_runs WHERE plugin = 'ticker' AND scheduled_for = '2028-02-29T11:05:00Z'`
       expect(runs).toHaveLength(0)
       await replica.s.plugins.resync()
       expect((await onReplica('/notes/notes/7')).status).toBe(404)
