@@ -160,6 +160,25 @@ describe('chat completions', () => {
   })
 })
 
+describe('Server-Timing', () => {
+  test('every response carries one: the gateway and upstream split on relayed answers, the total time on the rest', async () => {
+    const timing = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${base}${path}`, init)
+      await res.arrayBuffer()
+      return { status: res.status, timing: res.headers.get('server-timing') ?? '' }
+    }
+    const auth = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
+    const total = /^total;dur=\d+\.\d{2};desc="time in Enclava"$/
+    expect(await timing('/api/v1/models', { headers: auth })).toMatchObject({ status: 200, timing: expect.stringMatching(total) })
+    expect(await timing('/api/v1/models')).toMatchObject({ status: 401, timing: expect.stringMatching(total) })
+    const bad = { method: 'POST', headers: auth, body: JSON.stringify({ model: 'tee-chat', messages: 'not a list' }) }
+    expect(await timing('/api/v1/chat/completions', bad)).toMatchObject({ status: 400, timing: expect.stringMatching(total) })
+    expect(await timing('/api/v1/no-such-route', { headers: auth })).toMatchObject({ status: 404, timing: expect.stringMatching(total) })
+    const chat = { method: 'POST', headers: auth, body: JSON.stringify({ model: 'tee-chat', messages: [{ role: 'user', content: 'hi' }] }) }
+    expect((await timing('/api/v1/chat/completions', chat)).timing).toMatch(/^gateway;dur=\d+\.\d{2};desc="Enclava overhead", upstream;dur=\d+\.\d{2}$/)
+  })
+})
+
 describe('embeddings', () => {
   test('float, base64 and dimensions', async () => {
     const floats = await client().embeddings.create({ model: 'tee-embed', input: ['alpha', 'beta'], encoding_format: 'float' })
