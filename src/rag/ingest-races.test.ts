@@ -81,6 +81,19 @@ function gate() {
 const vectorsFor = (input: string[]) => input.map((_, i) => Float32Array.from([1, i + 1, 0.5, 0.25]))
 const instantGateway = { embed: async (_c: unknown, _m: string, input: string[]) => vectorsFor(input) } as unknown as GatewayService
 
+/** The real vector store, with every upsert waiting at the gate first. */
+function heldAtUpsert(held: ReturnType<typeof gate>): VectorStore {
+  const real = env.s.rag.vectors
+  return {
+    kind: real.kind,
+    upsert: async (col, items, tx) => (await held.pass(), real.upsert(col, items, tx)),
+    search: (col, v, k, f) => real.search(col, v, k, f),
+    deleteDocument: (col, d) => real.deleteDocument(col, d),
+    deleteCollection: (col) => real.deleteCollection(col),
+    clear: (col, tx) => real.clear(col, tx),
+  }
+}
+
 function indexer(overrides: { gateway?: GatewayService; vectors?: VectorStore }): Indexer {
   return new Indexer({ ...env.s.rag.indexer.deps, gateway: instantGateway, ...overrides })
 }
@@ -132,16 +145,7 @@ describe('a job held mid-way', () => {
     const c = await collection()
     const id = await upload(c, 'b.txt', 'Honey bees pollinate crops and live in colonies ruled by a queen.')
     const held = gate()
-    const real = env.s.rag.vectors
-    const vectors: VectorStore = {
-      kind: real.kind,
-      upsert: async (col, items, tx) => (await held.pass(), real.upsert(col, items, tx)),
-      search: (col, v, k, f) => real.search(col, v, k, f),
-      deleteDocument: (col, d) => real.deleteDocument(col, d),
-      deleteCollection: (col) => real.deleteCollection(col),
-      clear: (col, tx) => real.clear(col, tx),
-    }
-    const run = indexer({ vectors }).run(await claim(id, 'A'), control())
+    const run = indexer({ vectors: heldAtUpsert(held) }).run(await claim(id, 'A'), control())
     await held.arrived
     const deleting = env.s.rag.documents.delete(actor(), id)
     await someoneWaitsForALock()
@@ -155,16 +159,7 @@ describe('a job held mid-way', () => {
     const c = await collection()
     const id = await upload(c, 'c.txt', 'Ocean tides follow the pull of the moon and the sun.')
     const held = gate()
-    const real = env.s.rag.vectors
-    const vectors: VectorStore = {
-      kind: real.kind,
-      upsert: async (col, items, tx) => (await held.pass(), real.upsert(col, items, tx)),
-      search: (col, v, k, f) => real.search(col, v, k, f),
-      deleteDocument: (col, d) => real.deleteDocument(col, d),
-      deleteCollection: (col) => real.deleteCollection(col),
-      clear: (col, tx) => real.clear(col, tx),
-    }
-    const run = indexer({ vectors }).run(await claim(id, 'A'), control())
+    const run = indexer({ vectors: heldAtUpsert(held) }).run(await claim(id, 'A'), control())
     await held.arrived
     const deleting = env.s.rag.deleteCollection(actor(), c)
     await someoneWaitsForALock()
