@@ -1,12 +1,12 @@
 import { Elysia, t } from 'elysia'
 import { guards, requireApiKey, requirePermission } from '../auth/guards.ts'
+import { readCapped } from '../http/read-capped.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
-import { PermissionsSchema } from './model.ts'
 import { matchRoute, signatureValid } from './routing.ts'
 import { SandboxError, toResponse, toWireRequest, type RouteResult } from './sandbox/index.ts'
-import { CronRunSchema, PluginHostCallSchema, PluginLogSchema, PluginSchema, PluginSettingsSchema, PluginStatsSchema } from './model.ts'
+import { CronRunSchema, PermissionsSchema, PluginHostCallSchema, PluginLogSchema, PluginSchema, PluginSettingsSchema, PluginStatsSchema } from './model.ts'
 import { presentPlugin, type PluginRow } from './store.ts'
 
 const NameParams = t.Object({ name: t.String({ pattern: '^[a-z][a-z0-9-]{1,38}[a-z0-9]$' }) })
@@ -25,24 +25,10 @@ function invocationError(err: SandboxError): ApiError {
 }
 
 /** The request body, refused as soon as it passes `max`: a chunked body declares no length, and may never end. */
-async function readCapped(request: Request, max: number): Promise<Uint8Array> {
+function readBody(request: Request, max: number): Promise<Uint8Array> {
   const tooLarge = () => new ApiError('payload_too_large', `Plugin requests may carry at most ${max} bytes`)
   if (Number(request.headers.get('content-length') ?? 0) > max) throw tooLarge()
-  if (!request.body) return new Uint8Array()
-  const reader = request.body.getReader()
-  const parts: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > max) {
-      await reader.cancel().catch(() => {})
-      throw tooLarge()
-    }
-    parts.push(value)
-  }
-  return Buffer.concat(parts, total)
+  return readCapped(request.body, (total) => (total > max ? tooLarge() : null))
 }
 
 /**
@@ -215,7 +201,7 @@ export function pluginRoutes(s: Services) {
     } else identity = { user_id: null, source: 'public' }
     await s.limiter.take(`plugin:${name}`, { perMinute: s.config.PLUGIN_RATE_LIMIT_PER_MINUTE }, set.headers)
 
-    const raw = request.method === 'GET' || request.method === 'HEAD' ? new Uint8Array() : await readCapped(request, MAX_REQUEST_BYTES)
+    const raw = request.method === 'GET' || request.method === 'HEAD' ? new Uint8Array() : await readBody(request, MAX_REQUEST_BYTES)
     if (route.signature) {
       const config = plugins.host.config(loaded.row, { ...loaded.row.granted, secrets: [route.signature.secret] })
       const secret = config[route.signature.secret]

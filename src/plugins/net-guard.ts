@@ -14,6 +14,7 @@
  */
 import dns from 'node:dns'
 import ipaddr from 'ipaddr.js'
+import { readCapped } from '../http/read-capped.ts'
 
 /**
  * Hosts a plugin may reach: `api.example.com` (ports 80 and 443 by scheme), `api.example.com:8443`,
@@ -317,31 +318,19 @@ async function readLimited(res: Response, limits: NetLimits, controller: AbortCo
     controller.abort()
     throw declared > max ? overMax() : overBudget()
   }
-  if (!res.body) return new Uint8Array()
-  const reader = res.body.getReader()
-  const parts: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    const error = total > max ? overMax() : budget !== undefined && value.byteLength > budget.remaining ? overBudget() : null
-    if (error !== null) {
-      // Stop the transfer rather than drain it: the server may be streaming without end.
-      await reader.cancel().catch(() => {})
-      controller.abort()
-      throw error
-    }
-    if (budget !== undefined) budget.remaining -= value.byteLength
-    parts.push(value)
+  try {
+    return await readCapped(res.body, (total, chunk) => {
+      if (total > max) return overMax()
+      if (budget === undefined) return null
+      if (chunk > budget.remaining) return overBudget()
+      budget.remaining -= chunk
+      return null
+    })
+  } catch (err) {
+    // The connection goes too, not only the body stream.
+    controller.abort()
+    throw err
   }
-  const out = new Uint8Array(total)
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.byteLength
-  }
-  return out
 }
 
 /** The body handed back is decoded, so the transfer's encoding and length no longer describe it. */
