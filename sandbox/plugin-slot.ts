@@ -30,6 +30,8 @@ const BOOTSTRAP_TIMEOUT_MS = 2_000
 const MAX_LOG_LINES = 1_000
 const MAX_LOG_CHARS = 8_192 + 32
 /** Codes the in-isolate runtime may report; anything else a plugin's error carries becomes plugin_error. */
+/** Nesting of a host call's arguments (arrays and objects); a kv value or an LLM request needs far less. */
+const MAX_HOST_CALL_DEPTH = 64
 const RUNTIME_CODES = new Set<ErrorCode>(['route_not_found', 'method_not_found', 'invalid_result', 'response_too_large', 'bad_request', 'plugin_not_loaded'])
 
 interface IsolateApi {
@@ -414,6 +416,8 @@ export class PluginSlot {
   #wallTimeout(inv: Invocation): void {
     if (inv.settled) return
     const error = limitError('wall_time_exceeded', 'wallMs', inv.wallMs, `plugin ${this.name} did not answer within its wallMs limit of ${inv.wallMs} ms`)
+    // Still waiting for the platform (a slow model, a slow store): not a fault of the plugin's own code.
+    if (inv.calls.size > 0) error.waitingOnHost = true
     // A runaway async chain would go on after the answer; only a fresh isolate is sure to be free of it.
     if (this.#api !== null) this.#recycle(this.#api, error, inv.id)
     else this.#fail(inv, error)
@@ -515,6 +519,18 @@ export class PluginSlot {
         inv,
         limitError('host_call_too_large', 'maxResponseBytes', limits.maxResponseBytes, `${name} arguments of plugin ${this.name} are ${bytes} bytes, over its maxResponseBytes limit of ${limits.maxResponseBytes}`),
       )
+    // Each side parses and walks the arguments again (here, the server, the store): absurd nesting is refused at
+    // once, as a failed call the plugin can catch, instead of reaching code that recurses over it.
+    if (jsonDepth(json) > MAX_HOST_CALL_DEPTH) {
+      const api = this.#api
+      if (api !== null)
+        void this.#enter(inv, api, api.hostResult, [
+          isolateCallId,
+          false,
+          { code: 'bad_request', message: `${name} arguments are nested more than ${MAX_HOST_CALL_DEPTH} levels deep` },
+        ])
+      return
+    }
     let args: unknown
     try {
       args = JSON.parse(json)
@@ -575,6 +591,24 @@ export class PluginSlot {
     if (inv !== null) line.id = inv.id
     this.#host.send(line)
   }
+}
+
+/** The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count). */
+export function jsonDepth(json: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 || c === 123) {
+      if (++depth > max) max = depth
+    } else if (c === 93 || c === 125) depth--
+  }
+  return max
 }
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string')

@@ -111,6 +111,8 @@ export interface WireError {
   limit?: { name: keyof Limits; value: number }
   /** The plugin's stack for `plugin_error`; for logs, not for HTTP bodies. */
   stack?: string
+  /** wall_time_exceeded while the invocation waited for a host call: the platform was slow, not the plugin. */
+  waitingOnHost?: boolean
 }
 
 /** An HTTP request or response as it crosses the wire: headers as pairs (order and repeats kept). */

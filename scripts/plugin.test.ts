@@ -1,6 +1,6 @@
 import { afterAll, beforeEach, describe, expect, test } from 'bun:test'
 import JSZip from 'jszip'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { pack, scaffold, validate } from './plugin.ts'
@@ -133,21 +133,59 @@ describe('validate names what is wrong', () => {
     expect((await validate(dir)).problems[0]).toStartWith('plugin.json: not valid JSON')
   })
 
-  test('code that imports a Node builtin fails to bundle, naming the entry', async () => {
+  test('code that imports a Node builtin fails to bundle, naming the file and line', async () => {
     scaffold('nodey', dir)
     writeFileSync(join(dir, 'src/index.ts'), `import fs from 'node:fs'\n${readFileSync(join(dir, 'src/index.ts'), 'utf8')}\nexport const f = fs`)
     const { problems } = await validate(dir, { load: false })
     expect(problems).toHaveLength(1)
-    expect(problems[0]).toStartWith('src/index.ts: ')
-    expect(problems[0]).toContain('"node:fs", a Node/Bun builtin')
+    expect(problems[0]).toStartWith('src/index.ts:1: imports "node:fs", which is a Node/Bun builtin')
   })
 
-  test('code that bundles a file from outside the folder is refused', async () => {
+  test('code that imports a file from outside the folder is refused', async () => {
     scaffold('leaky', dir)
     writeFileSync(join(work, `shared-${n}.ts`), 'export const shared = 1')
     writeFileSync(join(dir, 'src/index.ts'), `import { shared } from '../../shared-${n}.ts'\n${readFileSync(join(dir, 'src/index.ts'), 'utf8')}\nexport const s = shared`)
     const { problems } = await validate(dir, { load: false })
-    expect(problems).toEqual([`src/index.ts: bundles ../shared-${n}.ts, which is outside the plugin folder or in node_modules; a pack would leave it out (copy it into the folder)`])
+    expect(problems).toEqual([`src/index.ts:1: imports "../../shared-${n}.ts", which is outside the plugin folder`])
+  })
+
+  test('code that bundles a file a pack leaves out', async () => {
+    scaffold('unpacked', dir)
+    mkdirSync(join(dir, 'node_modules/dep'), { recursive: true })
+    writeFileSync(join(dir, 'node_modules/dep/index.js'), 'export const dep = 1')
+    writeFileSync(join(dir, 'src/.local.ts'), 'export const local = 1')
+    const imports = `import { dep } from '../node_modules/dep/index.js'\nimport { local } from './.local.ts'\n`
+    writeFileSync(join(dir, 'src/index.ts'), `${imports}${readFileSync(join(dir, 'src/index.ts'), 'utf8')}\nexport const d = [dep, local]`)
+    const { problems } = await validate(dir, { load: false })
+    expect(problems).toEqual([
+      'node_modules/dep/index.js: is bundled, but a pack leaves it out (node_modules, dotfiles, *.test.* and *.zip are not packed); move it',
+      'src/.local.ts: is bundled, but a pack leaves it out (node_modules, dotfiles, *.test.* and *.zip are not packed); move it',
+    ])
+  })
+
+  test('a macro import is refused and never runs', async () => {
+    scaffold('macro', dir)
+    const marker = join(work, `macro-ran-${n}`)
+    writeFileSync(join(dir, 'src/m.ts'), `export function x() {\n  require('fs').writeFileSync(${JSON.stringify(marker)}, 'ran')\n  Bun.write(${JSON.stringify(marker)}, 'ran')\n  return 1\n}\n`)
+    writeFileSync(join(dir, 'src/index.ts'), `import { x } from './m.ts' with { type: 'macro' }\n${readFileSync(join(dir, 'src/index.ts'), 'utf8')}\nexport const y = x()`)
+    const res = await cli('validate', dir)
+    expect(res.code).toBe(1)
+    expect(res.stderr).toContain('src/index.ts:1: imports "./m.ts" with { type: "macro" }, which is not allowed')
+    expect((await cli('pack', dir, join(work, `macro-${n}.zip`))).code).toBe(1)
+    expect(existsSync(marker)).toBe(false)
+  })
+
+  test('a plugin.json that is a symbolic link', async () => {
+    scaffold('linked-manifest', dir)
+    renameSync(join(dir, 'plugin.json'), join(work, `manifest-${n}.json`))
+    symlinkSync(join(work, `manifest-${n}.json`), join(dir, 'plugin.json'))
+    expect((await validate(dir, { load: false })).problems).toEqual(['plugin.json: is a symbolic link; it must be a file in the plugin folder'])
+  })
+
+  test('a plugin.json over 256 KB', async () => {
+    scaffold('big-manifest', dir)
+    editManifest((m) => { m.description = 'x'.repeat(300 * 1024) })
+    expect((await validate(dir, { load: false })).problems).toEqual(['plugin.json: is larger than 256 KB'])
   })
 
   test('routes and cron jobs must match between the manifest and the class', async () => {

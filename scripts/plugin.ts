@@ -5,9 +5,10 @@
  *   bun scripts/plugin.ts validate <dir> [--no-load]
  *   bun scripts/plugin.ts pack <dir> [out]          validate, then write <name>-<version>.zip (default in the cwd)
  *
- * validate parses plugin.json with the platform's own parser, bundles the entry as the platform does, checks that
- * every bundled file lies inside the folder (a pack carries nothing else), and, unless --no-load, loads the bundle
- * in a real sandbox to compare the routes, cron jobs, name and version the class declares with the manifest.
+ * validate reads and parses plugin.json as the platform does, bundles the entry as the platform does (bundlePlugin:
+ * in a separate process that runs none of the plugin's code and reads nothing outside the folder), checks that a
+ * pack would carry every bundled file, and, unless --no-load, loads the bundle in a real sandbox to compare the
+ * routes, cron jobs, name and version the class declares with the manifest.
  * Every problem names the field or file it is about; any problem exits 1.
  */
 import JSZip from 'jszip'
@@ -15,6 +16,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSy
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { ManifestError, parseManifest, sandboxLimits, validateConfig } from '../src/plugins/manifest.ts'
 import type { Manifest } from '../src/plugins/model.ts'
+import { type PluginBundle, readManifestText } from '../src/plugins/sandbox/bundle.ts'
 import { bundlePlugin, PluginBundleError, SandboxClient, SandboxError } from '../src/plugins/sandbox/index.ts'
 
 const REPO_ROOT = resolve(import.meta.dir, '..')
@@ -138,9 +140,16 @@ function readManifest(dir: string, problems: string[]): Manifest | null {
     problems.push(`plugin.json: not found in ${dir}`)
     return null
   }
+  let text: string
+  try {
+    text = readManifestText(dir)
+  } catch (err) {
+    problems.push(`plugin.json: ${(err as Error).message}`)
+    return null
+  }
   let raw: unknown
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'))
+    raw = JSON.parse(text)
   } catch (err) {
     problems.push(`plugin.json: not valid JSON (${(err as Error).message})`)
     return null
@@ -154,18 +163,14 @@ function readManifest(dir: string, problems: string[]): Manifest | null {
   }
 }
 
-/** Bundled files outside the folder, or from node_modules: a pack would leave them out. */
-async function foreignInputs(entry: string, root: string): Promise<string[]> {
-  const result = await Bun.build({ entrypoints: [entry], target: 'browser', format: 'esm', external: ['enclava:plugin'], metafile: true, throw: false })
-  if (!result.success || result.metafile === undefined) return []
-  const foreign: string[] = []
-  for (const input of Object.keys(result.metafile.inputs)) {
-    const abs = resolve(input)
-    if (!existsSync(abs)) continue
-    const real = realpathSync(abs)
-    if (!inside(root, real) || relative(root, real).split(sep).includes('node_modules')) foreign.push(relative(root, real))
-  }
-  return foreign
+/**
+ * Whether a pack leaves out this bundled file (relative to the folder, `/`-separated): the installed plugin would
+ * not bundle. bundlePlugin already refuses files outside the folder.
+ */
+function leftOutOfPack(file: string): boolean {
+  const parts = file.split('/')
+  const name = parts.pop() ?? file
+  return name.startsWith('.') || excludedFile(name) || parts.some((dir) => dir.startsWith('.') || EXCLUDED_DIRS.has(dir))
 }
 
 async function compareWithSandbox(m: Manifest, code: string, problems: string[], warnings: string[]): Promise<void> {
@@ -215,7 +220,7 @@ export async function validate(dir: string, options: ValidateOptions = {}): Prom
   if (m === null) return { manifest: null, problems, warnings }
 
   try {
-    validateConfig(m, {})
+    await validateConfig(m, {})
   } catch (err) {
     problems.push(`plugin.json.config: not a usable JSON Schema (${(err as Error).message})`)
   }
@@ -225,16 +230,17 @@ export async function validate(dir: string, options: ValidateOptions = {}): Prom
   else if (!inside(root, realpathSync(entry))) problems.push(`plugin.json.entry: ${m.entry} is a link to a file outside the plugin folder`)
   if (problems.length > 0) return { manifest: m, problems, warnings }
 
-  let code: string
+  let bundle: PluginBundle
   try {
-    code = await bundlePlugin(entry)
+    bundle = await bundlePlugin(entry, root)
   } catch (err) {
     if (!(err instanceof PluginBundleError)) throw err
-    for (const p of err.problems) problems.push(`${m.entry}: ${p.replaceAll(root + sep, '')}`)
+    problems.push(...err.problems)
     return { manifest: m, problems, warnings }
   }
-  for (const file of await foreignInputs(entry, root))
-    problems.push(`${m.entry}: bundles ${file}, which is outside the plugin folder or in node_modules; a pack would leave it out (copy it into the folder)`)
+  for (const file of bundle.inputs.filter(leftOutOfPack))
+    problems.push(`${file}: is bundled, but a pack leaves it out (node_modules, dotfiles, *.test.* and *.zip are not packed); move it`)
+  const { code } = bundle
   if (options.load !== false) await compareWithSandbox(m, code, problems, warnings)
   return { manifest: m, problems, warnings }
 }

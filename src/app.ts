@@ -9,6 +9,7 @@ import { gatewayRoutes } from './gateway/index.ts'
 import { healthRoutes } from './health/index.ts'
 import { chatbotRoutes } from './chatbots/index.ts'
 import { widgetRoutes } from './chatbots/widget.ts'
+import { pluginOriginGuard } from './plugins/boundary.ts'
 import { pluginRoutes } from './plugins/index.ts'
 import { ragRoutes } from './rag/index.ts'
 import { httpBasics } from './http/plugin.ts'
@@ -24,6 +25,7 @@ export function createApp(s: Services) {
   // Elysia silently dropping them (a mistyped field must not be ignored). Only the root app's setting applies.
   return new Elysia({ normalize: false })
     .use(httpBasics(s.log))
+    .use(pluginOriginGuard(s.config.PLUGIN_ORIGIN))
     .use(
       openapi({
         path: '/api/v1/docs',

@@ -68,7 +68,20 @@ export const ConfigSchema = T.Object({
   WEB_DIST_DIR: T.Optional(T.String({ minLength: 1 })),
   /** Folders searched for plugins at start-up (comma-separated). */
   PLUGINS_DIRS: T.String({ default: 'plugins' }),
+  /** Requests per minute to one plugin from one caller (API key, user, or IP for public routes). */
   PLUGIN_RATE_LIMIT_PER_MINUTE: T.Integer({ minimum: 1, default: 600 }),
+  /**
+   * Served as the origin of plugin content (`https://plugins.example.com`), a host of its own that the dashboard's
+   * cookies never reach. Unset: plugin responses are sandboxed instead (`Content-Security-Policy: sandbox`).
+   */
+  PLUGIN_ORIGIN: T.Optional(T.String({ pattern: '^https?://[^/?#]+$' })),
+  /** Log lines kept per plugin: the newest PLUGIN_LOG_MAX_MB, none older than PLUGIN_LOG_RETENTION_DAYS. */
+  PLUGIN_LOG_MAX_MB: T.Number({ exclusiveMinimum: 0, maximum: 10_000, default: 10 }),
+  PLUGIN_LOG_RETENTION_DAYS: T.Integer({ minimum: 1, maximum: 3650, default: 7 }),
+  /** Log bytes one plugin may write per minute; the rest are dropped and counted. */
+  PLUGIN_LOG_BYTES_PER_MINUTE: T.Integer({ minimum: 1024, default: 1024 * 1024 }),
+  /** kv writes (set, delete) per second per plugin and replica. */
+  PLUGIN_KV_WRITES_PER_SECOND: T.Integer({ minimum: 1, default: 100 }),
   /** Chat widget messages per minute per chatbot and visitor IP (publishable keys are public by nature). */
   WIDGET_RATE_LIMIT_PER_MINUTE: T.Integer({ minimum: 1, default: 20 }),
   PLUGIN_UPLOAD_MAX_MB: T.Number({ exclusiveMinimum: 0, default: 5 }),

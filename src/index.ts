@@ -23,18 +23,31 @@ const app = createApp(platform.services).listen({
 log.info({ url: `http://${config.HOST}:${app.server?.port}` }, 'enclava listening')
 
 let stopping = false
-/** Stop accepting, let in-flight requests finish (bounded by SHUTDOWN_TIMEOUT_MS), then close the stores. */
+/**
+ * Stop accepting, let in-flight requests finish, then close the services and stores, all within
+ * SHUTDOWN_TIMEOUT_MS whatever plugins, upstreams or stores do: requests get the time up to the last part of it
+ * (then their connections are closed), closing gets the rest, and past the deadline the process exits anyway.
+ */
 async function shutdown(signal: string) {
   if (stopping) return
   stopping = true
   platform.services.draining = true
   log.info({ signal }, 'shutting down')
+  const total = config.SHUTDOWN_TIMEOUT_MS
+  const closeReserve = Math.min(3_000, Math.floor(total * 0.3))
+  const hard = setTimeout(() => {
+    log.error({ timeoutMs: total }, 'shutdown did not finish within SHUTDOWN_TIMEOUT_MS; exiting')
+    process.exit(1)
+  }, total)
+  hard.unref()
+  platform.services.plugins.cron.pause()
+  const drained = app.server?.stop(false) ?? Promise.resolve()
   const force = setTimeout(() => {
     log.warn('in-flight requests did not finish in time; closing them')
     void app.server?.stop(true)
-  }, config.SHUTDOWN_TIMEOUT_MS)
+  }, total - closeReserve)
   try {
-    await app.server?.stop(false)
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, total - closeReserve + 100))])
     clearTimeout(force)
     await platform.close()
     log.info('shutdown complete')

@@ -42,8 +42,11 @@ test('a signed Zammad webhook ends as an internal summary note on the ticket, an
   expect(listed).toEqual(expect.arrayContaining(['hello', 'zammad']))
 
   const host = new URL(zammad.url).host
-  const manifest = (await env.call('GET', `${A}/zammad`, { token: admin })).body.requested_permissions
-  const enabled = await env.call('POST', `${A}/zammad/enable`, { token: admin, body: { grant: { ...manifest, net: [host] } } })
+  const asked = (await env.call('GET', `${A}/zammad`, { token: admin })).body
+  // It asks for 90 s per call (limits.wall_ms), above the 30 s default: that is granted like a permission.
+  expect(asked.requested_limits).toEqual({ wall_ms: 90_000 })
+  const grant = { ...asked.requested_permissions, net: [host], limits: asked.requested_limits }
+  const enabled = await env.call('POST', `${A}/zammad/enable`, { token: admin, body: { grant } })
   expect(enabled.status).toBe(200)
   const saved = await env.call('PUT', `${A}/zammad/config`, {
     token: admin,
@@ -83,7 +86,7 @@ test('a signed Zammad webhook ends as an internal summary note on the ticket, an
 test('the sandbox process killed outright comes back, and the plugin answers again', async () => {
   const before = await env.s.plugins.health()
   expect(before).toMatchObject({ up: true, started: true })
-  process.kill(env.s.plugins.sandboxPid()!, 'SIGKILL')
+  process.kill(env.s.plugins.sandboxPid('zammad')!, 'SIGKILL')
   const body = JSON.stringify(zammadWebhookPayload(42))
   let status = 0
   const end = Date.now() + 20_000

@@ -29,7 +29,7 @@ const sandbox = new SandboxClient({ onHostCall, onLog: () => {} })
 
 beforeAll(async () => {
   await sandbox.start()
-  await sandbox.load('hello', await bundlePlugin(join(import.meta.dir, manifest.entry)), sandboxLimits(manifest))
+  await sandbox.load('hello', (await bundlePlugin(join(import.meta.dir, manifest.entry), import.meta.dir)).code, sandboxLimits(manifest))
 })
 afterAll(() => sandbox.stop())
 beforeEach(() => {
@@ -46,7 +46,7 @@ async function get(path: string, identity: unknown = null): Promise<Response> {
 
 describe('hello plugin', () => {
   test('declares in code exactly the routes of its manifest', async () => {
-    const meta = await sandbox.load('hello', await bundlePlugin(join(import.meta.dir, manifest.entry)), sandboxLimits(manifest))
+    const meta = await sandbox.load('hello', (await bundlePlugin(join(import.meta.dir, manifest.entry), import.meta.dir)).code, sandboxLimits(manifest))
     expect(meta.routes.toSorted()).toEqual(manifest.routes.map((r) => `${r.method} ${r.path}`).toSorted())
     expect(meta).toMatchObject({ name: manifest.name, version: manifest.version })
   })

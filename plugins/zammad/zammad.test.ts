@@ -86,7 +86,7 @@ const responses: string[] = []
 beforeAll(async () => {
   zammad = await startZammad({ token: TOKEN })
   await sandbox.start()
-  await sandbox.load('zammad', await bundlePlugin(join(import.meta.dir, manifest.entry)), sandboxLimits(manifest))
+  await sandbox.load('zammad', (await bundlePlugin(join(import.meta.dir, manifest.entry), import.meta.dir)).code, sandboxLimits(manifest))
 })
 afterAll(async () => {
   await sandbox.stop()
@@ -131,15 +131,15 @@ function seedPrinterTicket(ticketId: number): void {
 
 describe('manifest', () => {
   test('the code declares exactly the manifest routes', async () => {
-    const meta = await sandbox.load('zammad', await bundlePlugin(join(import.meta.dir, manifest.entry)), sandboxLimits(manifest))
+    const meta = await sandbox.load('zammad', (await bundlePlugin(join(import.meta.dir, manifest.entry), import.meta.dir)).code, sandboxLimits(manifest))
     expect(meta.routes.toSorted()).toEqual(manifest.routes.map((r) => `${r.method} ${r.path}`).toSorted())
     expect(meta).toMatchObject({ name: manifest.name, version: manifest.version })
   })
 
-  test('the settings schema accepts a full configuration and names what is wrong', () => {
-    expect(validateConfig(manifest, { zammad_url: 'https://support.example.com', api_token: 't', webhook_secret: 's', max_articles: 5 })).toEqual([])
-    expect(validateConfig(manifest, { zammad_url: 'https://support.example.com', api_token: 't', webhook_secret: 's', max_articles: 0 }).join()).toContain('/max_articles')
-    expect(validateConfig(manifest, { api_token: 't', webhook_secret: 's' }).join()).toContain('zammad_url')
+  test('the settings schema accepts a full configuration and names what is wrong', async () => {
+    expect(await validateConfig(manifest, { zammad_url: 'https://support.example.com', api_token: 't', webhook_secret: 's', max_articles: 5 })).toEqual([])
+    expect((await validateConfig(manifest, { zammad_url: 'https://support.example.com', api_token: 't', webhook_secret: 's', max_articles: 0 })).join()).toContain('/max_articles')
+    expect((await validateConfig(manifest, { api_token: 't', webhook_secret: 's' })).join()).toContain('zammad_url')
   })
 })
 

@@ -21,6 +21,8 @@ export const ErrorCodes = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  /** A plugin whose code or manifest cannot be loaded (the message names the cause). */
+  plugin_invalid: 422,
   account_locked: 423,
   rate_limit_exceeded: 429,
   internal_error: 500,

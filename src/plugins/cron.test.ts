@@ -120,4 +120,16 @@ describe('cron', () => {
     expect(await runs('06')).toEqual([{ status: 'ok', error: null }])
     expect(await runs('04')).toEqual([{ status: 'error', error: 'the replica running it stopped before it finished' }])
   })
+
+  test('stopping the plugins ends a run that hangs at once: shutdown never waits for plugin code', async () => {
+    const started = closeGate()
+    const run = replica.s.plugins.cron.tick(at('07'))
+    await started
+    const outcome = await Promise.race([replica.s.plugins.stop().then(() => 'stopped'), Bun.sleep(10_000).then(() => 'still waiting')])
+    expect(outcome).toBe('stopped')
+    await run
+    const [recorded] = await runs('07')
+    expect(recorded?.status).toBe('error')
+    open()
+  })
 })

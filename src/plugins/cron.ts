@@ -1,7 +1,7 @@
 import { Cron } from 'croner'
 import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
-import { LIMIT_CAPS } from './manifest.ts'
+import { cronWallMs } from './manifest.ts'
 import type { PluginService } from './service.ts'
 
 /** How often each replica looks for due jobs; a tick older than this when seen is still run once. */
@@ -17,6 +17,7 @@ const DEADLINE_SLACK_MS = 60_000
 export class CronRunner {
   #timer: ReturnType<typeof setInterval> | undefined
   #running = new Set<Promise<void>>()
+  #paused = false
 
   constructor(
     readonly deps: { plugins: PluginService; sql: Sql; log: Logger; replica: string },
@@ -27,19 +28,27 @@ export class CronRunner {
     this.#timer.unref()
   }
 
-  async stop(): Promise<void> {
+  /** No new runs from now on. */
+  pause(): void {
     clearInterval(this.#timer)
+    this.#paused = true
+  }
+
+  /** Waits for the runs in flight to be recorded (their invocations end when the sandboxes stop). */
+  async stop(): Promise<void> {
+    this.pause()
     await Promise.allSettled([...this.#running])
   }
 
   /** Claims and runs every job due at `now`; resolves when they finished (for tests). */
   async tick(now = new Date()): Promise<void> {
+    if (this.#paused) return
     const runs: Promise<void>[] = []
     for (const { row } of this.deps.plugins.enabledPlugins()) {
       for (const job of row.manifest.cron) {
         const [due] = new Cron(job.schedule, { paused: true, timezone: 'UTC' }).previousRuns(1, new Date(now.getTime() + 1))
         if (!due || now.getTime() - due.getTime() > 2 * TICK_MS) continue
-        const run = this.#run(row.name, job.name, job.timeout_ms, due).catch((err) =>
+        const run = this.#run(row.name, job.name, cronWallMs(job.timeout_ms, row.granted), due).catch((err) =>
           this.deps.log.warn({ plugin: row.name, job: job.name, err: (err as Error).message }, 'cron run failed to record'),
         )
         this.#running.add(run)
@@ -50,9 +59,8 @@ export class CronRunner {
     await Promise.all(runs)
   }
 
-  async #run(plugin: string, job: string, timeoutMs: number, scheduledFor: Date): Promise<void> {
-    // A job's timeout may be up to an hour in its manifest; no invocation may run past the platform's cap.
-    const wallMs = Math.min(timeoutMs, LIMIT_CAPS.wall_ms)
+  /** `wallMs`: the job's timeout_ms, within what the plugin's grant allows (see cronWallMs). */
+  async #run(plugin: string, job: string, wallMs: number, scheduledFor: Date): Promise<void> {
     const claimed = await this.#claim(plugin, job, scheduledFor, wallMs)
     if (!claimed) return
     const started = performance.now()

@@ -1,5 +1,5 @@
 import type { SecretBox } from '../crypto/secretbox.ts'
-import type { Sql } from '../db/client.ts'
+import type { Sql, Tx } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
 import type { TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -14,6 +14,7 @@ import type { HostCallName } from './sandbox/index.ts'
 import { guardedFetch, NetDenied, type ByteBudget } from './net-guard.ts'
 import { secretFields } from './manifest.ts'
 import type { Permissions } from './model.ts'
+import type { PluginRecords } from './records.ts'
 import type { PluginRow } from './store.ts'
 
 /** An error a plugin sees: its code and message reach the plugin, nothing else does. */
@@ -48,6 +49,8 @@ interface InvocationBudget {
  */
 export class HostApi {
   readonly #invocations = new Map<string, InvocationBudget>()
+  /** kv writes per plugin: a token bucket per replica (PLUGIN_KV_WRITES_PER_SECOND, a second's worth of burst). */
+  readonly #kvBuckets = new Map<string, { tokens: number; at: number }>()
 
   constructor(
     readonly deps: {
@@ -57,6 +60,8 @@ export class HostApi {
       rag: RagService
       chatbots: ChatbotService
       log: Logger
+      records: PluginRecords
+      kvWritesPerSecond: number
       /** The current row of an enabled plugin (cached by the plugin service). */
       plugin: (name: string) => PluginRow | undefined
     },
@@ -90,10 +95,7 @@ export class HostApi {
   }
 
   #audit(plugin: string, invocationId: string, call: string, allowed: boolean, detail: string): void {
-    this.deps.sql`
-      INSERT INTO plugin_audit (plugin, invocation_id, call, allowed, detail) VALUES (${plugin}, ${invocationId}, ${call}, ${allowed}, ${detail})`.catch(
-      (err) => this.deps.log.warn({ err: (err as Error).message }, 'plugin audit write failed'),
-    )
+    this.deps.records.audit(plugin, invocationId, call, allowed, detail)
   }
 
   async #dispatch(row: PluginRow, granted: Permissions, invocationId: string, call: HostCallName, args: unknown[], ended: AbortSignal): Promise<unknown> {
@@ -104,9 +106,7 @@ export class HostApi {
       case 'log': {
         const [level, message, data] = args as [string, string, unknown]
         const text = data === undefined ? String(message) : `${String(message)} ${JSON.stringify(data)}`
-        await this.deps.sql`
-          INSERT INTO plugin_logs (plugin, invocation_id, level, message)
-          VALUES (${row.name}, ${invocationId}, ${String(level).slice(0, 10)}, ${text.slice(0, 4000)})`
+        this.deps.records.log(row.name, String(level), text, invocationId)
         return null
       }
       case 'kv.get':
@@ -184,10 +184,6 @@ export class HostApi {
         SELECT value FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string} AND (expires_at IS NULL OR expires_at > now())`
       return row?.value ?? null
     }
-    if (call === 'kv.delete') {
-      await sql`DELETE FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string}`
-      return null
-    }
     if (call === 'kv.list') {
       const prefix = typeof key === 'string' ? key : ''
       const rows = await sql<{ key: string }[]>`
@@ -195,26 +191,61 @@ export class HostApi {
         ORDER BY key LIMIT 1000`
       return { keys: rows.map((r) => r.key) }
     }
+    this.#takeKvWrite(plugin)
+    if (call === 'kv.delete') {
+      await sql.begin(async (tx) => {
+        await lockKvUsage(tx, plugin)
+        const [gone] = await tx<{ bytes: number }[]>`DELETE FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string} RETURNING bytes`
+        if (gone) await tx`UPDATE plugin_kv_usage SET bytes = bytes - ${gone.bytes}, keys = keys - 1 WHERE plugin = ${plugin}`
+      })
+      return null
+    }
     const value = args[1]
     const json = JSON.stringify(value ?? null)
     const bytes = Buffer.byteLength(json) + (key as string).length
     if (bytes > VALUE_MAX_BYTES) throw new HostCallError('kv_value_too_large', `A kv value may be at most ${VALUE_MAX_BYTES} bytes`)
     const ttl = (args[2] as { ttlSeconds?: number } | undefined)?.ttlSeconds
     const expires = typeof ttl === 'number' && ttl > 0 ? new Date(Date.now() + ttl * 1000) : null
-    // One statement is not enough: each sees a snapshot without the other writers' new keys, so concurrent writes
-    // would all pass the quota check. Writes of one plugin take turns (on every replica) behind its advisory lock.
+    const quota = quotaKb * 1024
+    // The plugin's usage row is its running total: locked, checked and moved in the same transaction as the write,
+    // so concurrent writers (on every replica) take turns on one row and each write costs the same however many keys
+    // the plugin holds.
     const written = await sql.begin(async (tx) => {
-      await tx`SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':enclava:plugin_kv:' || ${plugin}))`
-      // Expired entries are invisible to the plugin, so they must not use up its quota either.
-      await tx`DELETE FROM plugin_kv WHERE plugin = ${plugin} AND expires_at <= now()`
-      return tx`
+      let used = await lockKvUsage(tx, plugin)
+      const [old] = await tx<{ bytes: number }[]>`SELECT bytes FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string}`
+      const delta = bytes - (old?.bytes ?? 0)
+      if (used + delta > quota) {
+        // Expired entries are invisible to the plugin, so they must not use up its quota: let them go, then look again.
+        const [freed] = await tx<{ bytes: string; keys: number }[]>`
+          WITH gone AS (DELETE FROM plugin_kv WHERE plugin = ${plugin} AND expires_at <= now() AND key <> ${key as string} RETURNING bytes)
+          SELECT coalesce(sum(bytes), 0) AS bytes, count(*)::int AS keys FROM gone`
+        if (freed && Number(freed.bytes) > 0) {
+          await tx`UPDATE plugin_kv_usage SET bytes = bytes - ${Number(freed.bytes)}, keys = keys - ${freed.keys} WHERE plugin = ${plugin}`
+          used -= Number(freed.bytes)
+        }
+        if (used + delta > quota) return false
+      }
+      await tx`
         INSERT INTO plugin_kv (plugin, key, value, bytes, expires_at)
-        SELECT ${plugin}, ${key as string}, ${sql.json((value ?? null) as never)}, ${bytes}, ${expires}
-        WHERE (SELECT coalesce(sum(bytes), 0) FROM plugin_kv WHERE plugin = ${plugin} AND key <> ${key as string}) + ${bytes} <= ${quotaKb * 1024}
+        VALUES (${plugin}, ${key as string}, ${sql.json((value ?? null) as never)}, ${bytes}, ${expires})
         ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes, expires_at = excluded.expires_at, updated_at = now()`
+      await tx`UPDATE plugin_kv_usage SET bytes = bytes + ${delta}, keys = keys + ${old ? 0 : 1} WHERE plugin = ${plugin}`
+      return true
     })
-    if (written.count === 0) throw new HostCallError('kv_quota_exceeded', `The plugin's kv quota of ${quotaKb} KB is used up`)
+    if (!written) throw new HostCallError('kv_quota_exceeded', `The plugin's kv quota of ${quotaKb} KB is used up`)
     return null
+  }
+
+  /** One write from the plugin's bucket, or kv_rate_limited: a write loop must not take the database from everyone. */
+  #takeKvWrite(plugin: string): void {
+    const rate = this.deps.kvWritesPerSecond
+    const now = performance.now()
+    const bucket = this.#kvBuckets.get(plugin) ?? { tokens: rate, at: now }
+    bucket.tokens = Math.min(rate, bucket.tokens + ((now - bucket.at) / 1000) * rate)
+    bucket.at = now
+    this.#kvBuckets.set(plugin, bucket)
+    if (bucket.tokens < 1) throw new HostCallError('kv_rate_limited', `At most ${rate} kv writes per second; slow down and retry`)
+    bucket.tokens -= 1
   }
 
   async #llm(row: PluginRow, llm: NonNullable<Permissions['llm']>, invocationId: string, call: string, request: unknown, ended: AbortSignal): Promise<unknown> {
@@ -310,6 +341,14 @@ export class HostApi {
     )
     return { status: res.status, statusText: res.statusText, headers: res.headers, body: Buffer.from(res.body).toString('base64'), bodyEncoding: 'base64' }
   }
+}
+
+/** Locks the plugin's kv usage row (creating it on the first write) and returns the bytes it holds. */
+async function lockKvUsage(tx: Tx, plugin: string): Promise<number> {
+  const [row] = await tx<{ bytes: string }[]>`
+    INSERT INTO plugin_kv_usage (plugin) VALUES (${plugin})
+    ON CONFLICT (plugin) DO UPDATE SET plugin = excluded.plugin RETURNING bytes`
+  return Number(row?.bytes ?? 0)
 }
 
 /** What the audit log keeps of a call: names and targets, never values. */

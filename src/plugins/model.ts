@@ -110,7 +110,23 @@ export const ManifestSchema = T.Object(
 export type Manifest = Static<typeof ManifestSchema>
 export type Permissions = Manifest['permissions']
 
-/** What the platform allows at most, whatever a manifest asks for. */
+/** What the platform allows at most, whatever a manifest asks for or a grant gives. */
+export const LIMIT_CAPS = { memory_mb: 256, cpu_ms: 10_000, wall_ms: 120_000 }
+
+/** Limits above the platform's defaults, granted by an administrator like a permission. */
+export const GrantedLimitsSchema = T.Object(
+  {
+    memory_mb: T.Optional(T.Integer({ minimum: 8, maximum: LIMIT_CAPS.memory_mb })),
+    cpu_ms: T.Optional(T.Integer({ minimum: 1, maximum: LIMIT_CAPS.cpu_ms })),
+    wall_ms: T.Optional(T.Integer({ minimum: 1, maximum: LIMIT_CAPS.wall_ms })),
+  },
+  { additionalProperties: false },
+)
+export type GrantedLimits = Static<typeof GrantedLimitsSchema>
+
+/** What an administrator grants: permissions, and limits above the defaults. */
+export const GrantSchema = T.Composite([PermissionsSchema, T.Object({ limits: T.Optional(GrantedLimitsSchema) })], { additionalProperties: false })
+export type Grant = Static<typeof GrantSchema>
 
 const Manifest = ManifestSchema.properties
 const When = t.String({ format: 'date-time' })
@@ -129,13 +145,17 @@ export const PluginSchema = t.Object({
   /** Running in this replica's sandbox now. */
   loaded: t.Boolean(),
   requested_permissions: PermissionsSchema,
-  granted_permissions: t.Nullable(PermissionsSchema),
+  /** Limits above the defaults that the manifest asks for (they need a grant too). */
+  requested_limits: GrantedLimitsSchema,
+  granted_permissions: t.Nullable(GrantSchema),
   granted_at: t.Nullable(When),
   routes: t.Array(t.Object({ method: t.String(), path: t.String(), auth: Manifest.routes.items.properties.auth })),
   cron: Manifest.cron,
   /** The JSON Schema its settings follow. */
   config_schema: t.Unknown(),
   limits: Manifest.limits,
+  /** The limits it runs with: what it asks for, within what was granted. */
+  effective_limits: t.Object({ memory_mb: t.Integer(), cpu_ms: t.Integer(), wall_ms: t.Integer() }),
   disabled_reason: t.Nullable(t.String()),
   created_at: When,
   updated_at: When,
@@ -167,6 +187,15 @@ export const PluginLogSchema = t.Object({
   level: t.String(),
   message: t.String(),
   created_at: t.Date(),
+})
+
+/** How much of a plugin's log is kept, against its caps. */
+export const PluginLogRetentionSchema = t.Object({
+  stored_bytes: t.Integer(),
+  max_bytes: t.Number(),
+  retention_days: t.Integer(),
+  /** Log bytes it may write per minute; more are dropped, and one line says how many. */
+  bytes_per_minute: t.Integer(),
 })
 
 export const PluginHostCallSchema = t.Object({

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type { CacheStore } from '../cache/types.ts'
 import type { Config } from '../config.ts'
@@ -13,9 +13,12 @@ import type { RagService } from '../rag/service.ts'
 import { unpackPluginArchive } from './archive.ts'
 import { CronRunner } from './cron.ts'
 import { HostApi } from './host-api.ts'
-import { grantCovers, ManifestError, parseManifest, sandboxLimits, secretFields, validateConfig } from './manifest.ts'
-import type { Manifest, Permissions } from './model.ts'
-import { bundlePlugin, SandboxClient, SandboxError, type InvokeArgs, type InvokeMethod, type PluginMeta } from './sandbox/index.ts'
+import { defaultGrant, grantCovers, ManifestError, parseManifest, sandboxLimits, secretFields, validateConfig } from './manifest.ts'
+import type { Grant, Manifest } from './model.ts'
+import { PluginRecords } from './records.ts'
+import { bundlePlugin, PluginBundleError, SandboxError, type InvokeArgs, type InvokeMethod, type Limits, type PluginMeta, type SandboxCrash } from './sandbox/index.ts'
+import { readManifestText, type BundleOptions } from './sandbox/bundle.ts'
+import { SandboxPool } from './sandboxes.ts'
 import { PluginStore, type PluginRow } from './store.ts'
 
 export const PLUGINS_CHANNEL = 'plugins:changed'
@@ -25,18 +28,20 @@ const RESYNC_MS = 15_000
 const AUTO_DISABLE_AFTER = 5
 const AUTO_DISABLE_WINDOW_MIN = 10
 
-interface InvocationRecord {
-  plugin: string
-  kind: string
-  status: 'ok' | 'error' | 'limit'
-  code: string | null
-  ms: number
-}
-
 interface Loaded {
   row: PluginRow
   code: string
   meta: PluginMeta
+  limits: Limits
+}
+
+/** Why a plugin could not be loaded, as the administrator who tried to enable it should read it. */
+function loadFailure(err: unknown): unknown {
+  if (err instanceof PluginBundleError || err instanceof ManifestError)
+    return new ApiError('plugin_invalid', `The plugin cannot be loaded: ${err.message}`)
+  if (err instanceof SandboxError && err.code !== 'sandbox_unavailable')
+    return new ApiError('plugin_invalid', `The plugin cannot be loaded (${err.code}): ${err.message}`)
+  return err
 }
 
 /**
@@ -47,9 +52,10 @@ export class PluginService {
   readonly store: PluginStore
   readonly host: HostApi
   readonly cron: CronRunner
+  readonly records: PluginRecords
   readonly #loaded = new Map<string, Loaded>()
-  #sandbox: SandboxClient | undefined
-  #starting: Promise<SandboxClient> | undefined
+  readonly #pool: SandboxPool
+  readonly #bundleOptions: BundleOptions
   #unsubscribe: (() => Promise<void>) | undefined
   #resyncTimer: ReturnType<typeof setInterval> | undefined
   readonly #syncs = new Map<string, Promise<void>>()
@@ -68,6 +74,12 @@ export class PluginService {
     },
   ) {
     this.store = new PluginStore(deps.sql)
+    const c = deps.config
+    this.#bundleOptions = c.SANDBOX_NODE_PATH ? { nodePath: c.SANDBOX_NODE_PATH } : {}
+    this.records = new PluginRecords(
+      { sql: deps.sql, log: deps.log },
+      { maxLogBytes: c.PLUGIN_LOG_MAX_MB * 1024 * 1024, retentionDays: c.PLUGIN_LOG_RETENTION_DAYS, logBytesPerMinute: c.PLUGIN_LOG_BYTES_PER_MINUTE },
+    )
     this.host = new HostApi({
       sql: deps.sql,
       box: deps.box,
@@ -75,9 +87,18 @@ export class PluginService {
       rag: deps.rag,
       chatbots: deps.chatbots,
       log: deps.log,
+      records: this.records,
+      kvWritesPerSecond: c.PLUGIN_KV_WRITES_PER_SECOND,
       plugin: (n) => this.#loaded.get(n)?.row,
     })
     this.cron = new CronRunner({ plugins: this, sql: deps.sql, log: deps.log, replica: deps.replica })
+    this.#pool = new SandboxPool({
+      ...(c.SANDBOX_NODE_PATH ? { nodePath: c.SANDBOX_NODE_PATH } : {}),
+      onHostCall: (plugin, invocationId, name, args, ended) => this.host.handle(plugin, invocationId, name, args, ended),
+      onLog: (plugin, level, message, invocationId) => this.records.log(plugin, level, message, invocationId ?? null),
+      onRestart: (plugin, crash) => this.#afterCrash(plugin, crash),
+      logger: deps.log,
+    })
   }
 
   get dirs(): string[] {
@@ -88,6 +109,7 @@ export class PluginService {
   }
 
   async start(): Promise<void> {
+    this.records.start()
     await this.discover()
     this.#unsubscribe = await this.deps.cache.subscribe(PLUGINS_CHANNEL, (name) => {
       void this.#sync(name).catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin sync failed'))
@@ -104,89 +126,116 @@ export class PluginService {
     this.cron.start()
   }
 
+  /**
+   * Stops for good, within a bounded time whatever plugins do: the sandbox processes go first, which fails every
+   * invocation in flight (a cron run that hangs included) at once, so nothing below waits for plugin code.
+   */
   async stop(): Promise<void> {
     clearInterval(this.#resyncTimer)
+    this.cron.pause()
+    await this.#pool.stop()
     await this.cron.stop()
-    await this.#flush()
-    await this.#unsubscribe?.()
-    await this.#sandbox?.stop()
-    this.#sandbox = undefined
-    this.#starting = undefined
+    await this.records.stop()
+    const unsubscribe = this.#unsubscribe
+    this.#unsubscribe = undefined
+    await unsubscribe?.()
   }
 
-  /** The sandbox process is started on first need, so a platform without enabled plugins runs no Node at all. */
-  async #sandboxClient(): Promise<SandboxClient> {
-    if (this.#sandbox) return this.#sandbox
-    this.#starting ??= (async () => {
-      const client = new SandboxClient({
-        ...(this.deps.config.SANDBOX_NODE_PATH ? { nodePath: this.deps.config.SANDBOX_NODE_PATH } : {}),
-        onHostCall: (plugin, invocationId, name, args, ended) => this.host.handle(plugin, invocationId, name, args, ended),
-        onLog: (plugin, level, message, invocationId) => {
-          this.deps.sql`
-            INSERT INTO plugin_logs (plugin, invocation_id, level, message) VALUES (${plugin}, ${invocationId ?? null}, ${level}, ${message.slice(0, 4000)})`.catch(() => {})
-        },
-        onRestart: async () => {
-          for (const [name, l] of this.#loaded) await client.load(name, l.code, sandboxLimits(l.row.manifest)).catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin reload after sandbox restart failed'))
-        },
-        logger: this.deps.log,
-      })
-      await client.start()
-      this.#sandbox = client
-      return client
-    })()
-    try {
-      return await this.#starting
-    } catch (err) {
-      this.#starting = undefined
-      throw new ApiError('service_unavailable', `The plugin sandbox is not available: ${(err as Error).message}`)
+  /** A plugin's process came back after a crash: load the plugin again, or take it off if it keeps crashing. */
+  async #afterCrash(name: string, crash: SandboxCrash): Promise<void> {
+    if (crash.quarantined.includes(name)) {
+      this.#loaded.delete(name)
+      const reason = `quarantined: its sandbox process crashed repeatedly (last: ${crash.reason}); enable it again to retry`
+      this.deps.log.error({ plugin: name, reason: crash.reason }, 'plugin quarantined and disabled')
+      await this.store.update(name, { enabled: false, disabled_reason: reason }).catch(() => {})
+      void this.#pool.unload(name)
+      await this.#changed(name)
+      return
     }
+    const loaded = this.#loaded.get(name)
+    if (loaded)
+      await this.#pool
+        .load(name, loaded.code, loaded.limits)
+        .catch((err) => this.deps.log.warn({ plugin: name, err: (err as Error).message }, 'plugin reload after a sandbox restart failed'))
   }
 
-  async health(): Promise<{ up: boolean; started: boolean; restarts: number; plugins: number | null }> {
-    if (!this.#sandbox) return { up: true, started: false, restarts: 0, plugins: 0 }
-    const h = await this.#sandbox.health()
-    return { up: h.up, started: true, restarts: h.restarts, plugins: h.plugins }
+  /** The sandbox processes, summed: up when every started one answers. */
+  async health(): Promise<{ up: boolean; started: boolean; restarts: number; plugins: number | null; processes: number }> {
+    const { rss: _rss, ...h } = await this.#pool.health()
+    return h
   }
 
-  sandboxPid(): number | null {
-    return this.#sandbox?.pid ?? null
+  /** The pid of a plugin's sandbox process (null when it runs none). */
+  sandboxPid(name: string): number | null {
+    return this.#pool.pid(name)
   }
 
-  /** Resident memory of the sandbox process in bytes (0 when it is not running). */
+  /** Resident memory of every sandbox process together, in bytes. */
   async sandboxRss(): Promise<number> {
-    return this.#sandbox ? ((await this.#sandbox.health()).rss ?? 0) : 0
+    return (await this.#pool.health()).rss
   }
 
-  /** Reads every plugin folder, validates and bundles it, and records it. Problems are logged and skipped. */
+  /**
+   * Reads every plugin folder, validates and bundles it, and records it. Problems are logged and skipped. A name
+   * found in more than one folder (or in a folder and an upload) belongs to none of them: each is reported, and the
+   * row that exists keeps its folder, grant, data and settings.
+   */
   async discover(): Promise<{ found: string[]; failed: { path: string; error: string }[] }> {
     const found: string[] = []
     const failed: { path: string; error: string }[] = []
+    const folders: { folder: string; name: string | null }[] = []
     for (const dir of this.dirs) {
       if (!existsSync(dir)) continue
       for (const entry of readdirSync(dir)) {
         const folder = join(dir, entry)
         if (!statSync(folder).isDirectory() || !existsSync(join(folder, 'plugin.json'))) continue
+        folders.push({ folder, name: manifestName(folder) })
+      }
+    }
+    const byName = new Map<string, string[]>()
+    for (const { folder, name } of folders) if (name !== null) byName.set(name, [...(byName.get(name) ?? []), folder])
+    // Bundling takes a Node process of its own per plugin (about 0.3 s); bundlePlugin runs two at a time.
+    await Promise.all(
+      folders.map(async ({ folder, name }) => {
+        const twins = name === null ? [] : (byName.get(name) ?? []).filter((f) => f !== folder)
         try {
+          if (twins.length > 0)
+            throw new ManifestError(`plugin.json.name: "${name}" is also the name of the plugin in ${twins.join(', ')}; a name belongs to one plugin, so neither is loaded`)
           found.push((await this.register(folder, 'bundled')).name)
         } catch (err) {
           failed.push({ path: folder, error: (err as Error).message })
           this.deps.log.warn({ path: folder, err: (err as Error).message }, 'plugin skipped')
         }
-      }
-    }
+      }),
+    )
+    found.sort()
     return { found, failed }
   }
 
-  /** Validates, bundles and records the plugin in `folder`; a new version asking for more than granted is disabled. */
+  /**
+   * Validates, bundles and records the plugin in `folder`; a new version asking for more than granted is disabled.
+   * A row belongs to the folder it was first found in: another folder with the same name is refused, and a plugin
+   * whose own folder moved stays disabled until an administrator enables it again in its new place.
+   */
   async register(folder: string, source: PluginRow['source']): Promise<PluginRow> {
-    const { manifest, code } = await readPlugin(folder)
+    const { manifest, code } = await readPlugin(folder, this.#bundleOptions)
     const codeHash = createHash('sha256').update(code).digest('hex')
     const before = await this.store.get(manifest.name)
-    if (before && before.source !== source && before.path !== folder)
-      throw new ManifestError(`a plugin named "${manifest.name}" is already installed from ${before.source === 'bundled' ? 'the plugins folder' : 'an upload'}`)
+    let moved = false
+    if (before && resolve(before.path) !== resolve(folder)) {
+      if (before.source !== source)
+        throw new ManifestError(`a plugin named "${manifest.name}" is already installed from ${before.source === 'bundled' ? 'the plugins folder' : 'an upload'}`)
+      if (manifestName(before.path) === manifest.name)
+        throw new ManifestError(`plugin.json.name: "${manifest.name}" already belongs to the plugin in ${before.path}; a name belongs to one plugin`)
+      moved = true
+    }
     let row = await this.#sealSecretSettings(await this.store.upsert({ name: manifest.name, manifest, source, path: folder, codeHash }))
-    if (row.enabled && !grantCovers(row.granted, manifest.permissions)) {
-      row = (await this.store.update(row.name, { enabled: false, disabled_reason: `version ${manifest.version} asks for permissions that were not granted` }))!
+    if (row.enabled && moved) {
+      row = (await this.store.update(row.name, { enabled: false, disabled_reason: `found in a new folder (${folder}, was ${before?.path}); enable it again to trust it there` }))!
+      this.deps.log.warn({ plugin: row.name, folder, was: before?.path }, 'plugin disabled: its folder moved')
+    }
+    if (row.enabled && !grantCovers(row.granted, manifest)) {
+      row = (await this.store.update(row.name, { enabled: false, disabled_reason: `version ${manifest.version} asks for permissions or limits that were not granted` }))!
       this.deps.log.warn({ plugin: row.name }, 'plugin disabled: its new version needs a new grant')
     }
     if (before && before.updated_at.getTime() !== row.updated_at.getTime()) await this.#changed(row.name)
@@ -219,10 +268,14 @@ export class PluginService {
    * records it, disabled until granted. A plugin shipped in a plugins folder cannot be replaced by an upload.
    */
   async install(archive: Uint8Array): Promise<PluginRow> {
-    const files = unpackPluginArchive(archive)
+    const manifestMaxBytes = 256 * 1024
+    const files = await unpackPluginArchive(archive)
+    const rawManifest = files.get('plugin.json') ?? new Uint8Array()
+    if (rawManifest.length > manifestMaxBytes)
+      throw new ApiError('payload_too_large', `plugin.json is larger than ${manifestMaxBytes / 1024} KB`, 'archive')
     let manifest: Manifest
     try {
-      manifest = parseManifest(JSON.parse(new TextDecoder().decode(files.get('plugin.json'))))
+      manifest = parseManifest(JSON.parse(new TextDecoder().decode(rawManifest)))
     } catch (err) {
       throw new ApiError('validation_failed', (err as Error).message, 'archive')
     }
@@ -231,18 +284,23 @@ export class PluginService {
     const root = join(this.deps.config.DATA_DIR, 'plugins')
     const target = join(root, manifest.name)
     const staging = join(root, `.${manifest.name}-${crypto.randomUUID()}`)
-    for (const [name, data] of files) {
-      mkdirSync(dirname(join(staging, name)), { recursive: true })
-      writeFileSync(join(staging, name), data)
-    }
     try {
-      await readPlugin(staging)
-    } catch (err) {
+      for (const [name, data] of files) {
+        mkdirSync(dirname(join(staging, name)), { recursive: true })
+        writeFileSync(join(staging, name), data)
+      }
+      try {
+        await readPlugin(staging, this.#bundleOptions)
+      } catch (err) {
+        throw new ApiError('validation_failed', (err as Error).message, 'archive')
+      }
+      rmSync(target, { recursive: true, force: true })
+      renameSync(staging, target)
+    } finally {
+      // Whatever failed (a write, the check, the move), no half-written staging folder stays behind; after the
+      // move there is nothing left to remove.
       rmSync(staging, { recursive: true, force: true })
-      throw new ApiError('validation_failed', (err as Error).message, 'archive')
     }
-    rmSync(target, { recursive: true, force: true })
-    renameSync(staging, target)
     const row = await this.register(target, 'uploaded')
     await this.#sync(row.name)
     return row
@@ -254,24 +312,33 @@ export class PluginService {
     return row
   }
 
+  /** Whether the plugin runs on this replica: enabled, loaded, and its process up or coming back. */
   isLoaded(name: string): boolean {
-    return this.#loaded.has(name)
+    return this.#loaded.has(name) && this.#pool.has(name)
   }
 
-  /** Grants the permissions (which must cover what the manifest asks for) and enables the plugin. */
-  async enable(name: string, grant: Permissions, adminId: string): Promise<PluginRow> {
+  /**
+   * Grants the permissions and limits (which must cover what the manifest asks for) and enables the plugin. A
+   * quarantined plugin starts again in a fresh process with no crashes counted. A plugin that cannot load (no
+   * default export, a top level that loops or exhausts memory, a bundling problem) stays disabled, and the answer
+   * says why.
+   */
+  async enable(name: string, grant: Grant | undefined, adminId: string): Promise<PluginRow> {
     const row = await this.get(name)
-    if (!grantCovers(grant, row.manifest.permissions))
-      throw new ApiError('invalid_request', 'The grant does not cover every permission the plugin asks for', 'grant')
-    await this.store.update(name, { granted: grant, granted_by: adminId, granted_at: new Date(), enabled: true, disabled_reason: null })
-    this.#sandbox?.release(name)
+    const given = grant ?? defaultGrant(row.manifest)
+    if (!grantCovers(given, row.manifest))
+      throw new ApiError('invalid_request', 'The grant does not cover every permission and limit the plugin asks for', 'grant')
+    await this.store.update(name, { granted: given, granted_by: adminId, granted_at: new Date(), enabled: true, disabled_reason: null })
+    await this.#pool.release(name)
     try {
       await this.#sync(name)
       const loaded = this.#loaded.get(name)
       if (loaded?.meta.hooks.onEnable) await this.#invoke(loaded, 'onEnable', {}, 'lifecycle').catch((err) => this.#logHookFailure(err))
     } catch (err) {
-      await this.store.update(name, { enabled: false, disabled_reason: (err as Error).message })
-      throw err
+      const failure = loadFailure(err)
+      await this.store.update(name, { enabled: false, disabled_reason: (failure as Error).message.slice(0, 2000) })
+      await this.#sync(name).catch(() => {})
+      throw failure
     }
     await this.#changed(name)
     return this.get(name)
@@ -294,9 +361,18 @@ export class PluginService {
   /** Reads the plugin's folder again (new code or manifest). */
   async reload(name: string): Promise<PluginRow> {
     const row = await this.get(name)
-    const fresh = await this.register(row.path, row.source)
-    await this.#sync(name)
-    return fresh
+    let fresh: PluginRow
+    try {
+      fresh = await this.register(row.path, row.source)
+    } catch (err) {
+      throw err instanceof ApiError ? err : new ApiError('plugin_invalid', `The plugin cannot be reloaded: ${(err as Error).message}`)
+    }
+    try {
+      await this.#sync(name)
+    } catch (err) {
+      throw loadFailure(err)
+    }
+    return this.get(fresh.name)
   }
 
   async uninstall(name: string): Promise<void> {
@@ -340,7 +416,11 @@ export class PluginService {
       else if (typeof input[field] === 'string') sealed[field] = this.deps.box.seal(input[field] as string, `plugin:${name}:${field}`)
       if (sealed[field]) merged[field] = typeof input[field] === 'string' ? input[field] : this.deps.box.open(sealed[field]!, `plugin:${name}:${field}`)
     }
-    const problems = validateConfig(row.manifest, merged)
+    const problems = await validateConfig(row.manifest, merged).catch((err: unknown) => {
+      // A schema recorded before parseManifest refused it ($ref, say): the plugin must be reloaded, not a 500.
+      if (err instanceof ManifestError) throw new ApiError('validation_failed', `The plugin's settings schema cannot be used: ${err.message}`, 'config')
+      throw err
+    })
     if (problems.length) throw new ApiError('validation_failed', `Settings do not match the plugin's schema: ${problems.join('; ')}`, 'config')
     await this.store.saveConfig(name, values, sealed)
     // This replica reads its own write at once; the others follow the published change.
@@ -381,65 +461,51 @@ export class PluginService {
     const current = this.#loaded.get(name)
     if (!row?.enabled) {
       this.#loaded.delete(name)
-      if (current) await this.#sandbox?.unload(name).catch(() => {})
+      if (current || this.#pool.has(name)) await this.#pool.unload(name).catch(() => {})
       return
     }
-    if (current && current.row.code_hash === row.code_hash) {
+    // The limits an administrator granted (a manifest-only change can move them) are part of what is loaded.
+    const limits = sandboxLimits(row.manifest, row.granted)
+    if (current && current.row.code_hash === row.code_hash && sameLimits(current.limits, limits) && this.#pool.has(name)) {
       current.row = row
       return
     }
-    const { code } = await readPlugin(row.path)
-    const sandbox = await this.#sandboxClient()
-    const meta = await sandbox.load(name, code, sandboxLimits(row.manifest))
-    this.#loaded.set(name, { row, code, meta })
+    const { code } = await readPlugin(row.path, this.#bundleOptions)
+    // The folder changed since it was registered: what runs must be what was checked against the grant.
+    if (createHash('sha256').update(code).digest('hex') !== row.code_hash) {
+      await this.register(row.path, row.source)
+      return this.#syncNow(name)
+    }
+    const meta = await this.#pool.load(name, code, limits)
+    this.#loaded.set(name, { row, code, meta, limits })
   }
 
   async #changed(name: string): Promise<void> {
     await this.deps.cache.publish(PLUGINS_CHANNEL, name).catch(() => {})
   }
 
-  /** Runs one invocation and records it for the stats; limit violations count toward automatic disabling. */
+  /**
+   * Runs one invocation and records it for the stats. Only faults of the plugin's own code (a CPU, memory, time,
+   * host-call or size limit it broke) count toward disabling it automatically; refusals the platform makes (too
+   * many calls at once, a sandbox restarting, a recycle another invocation caused) are anyone's to cause.
+   */
   async #invoke(loaded: Loaded, method: InvokeMethod, args: InvokeArgs, kind: string, wallMs?: number): Promise<unknown> {
-    const sandbox = await this.#sandboxClient()
     const started = performance.now()
-    let status: 'ok' | 'error' | 'limit' = 'ok'
+    let status: 'ok' | 'error' | 'limit' | 'refused' = 'ok'
     let code: string | null = null
     try {
-      return await sandbox.invoke(loaded.row.name, method, args, { wallMs: wallMs ?? sandboxLimits(loaded.row.manifest).wallMs })
+      return await this.#pool.invoke(loaded.row.name, method, args, { wallMs: wallMs ?? loaded.limits.wallMs })
     } catch (err) {
       code = err instanceof SandboxError ? err.code : 'internal_error'
-      status = err instanceof SandboxError && (err.limit !== undefined || err.code.endsWith('_exceeded')) ? 'limit' : 'error'
+      status = !(err instanceof SandboxError) ? 'error' : err.pluginFault ? 'limit' : REFUSALS.has(err.code) ? 'refused' : 'error'
       throw err
     } finally {
-      this.#record({ plugin: loaded.row.name, kind, status, code, ms: performance.now() - started })
+      this.records.invocation({ plugin: loaded.row.name, kind, status, code, ms: performance.now() - started })
       if (status === 'limit') {
-        await this.#flush()
+        await this.records.flush()
         await this.#maybeDisable(loaded.row.name)
       }
     }
-  }
-
-  // Invocation records are written in batches, off the request path.
-  #pending: InvocationRecord[] = []
-  #flushTimer: ReturnType<typeof setTimeout> | undefined
-
-  #record(entry: InvocationRecord): void {
-    this.#pending.push(entry)
-    if (this.#pending.length >= 500) void this.#flush()
-    else this.#flushTimer ??= setTimeout(() => void this.#flush(), 1000)
-  }
-
-  async #flush(): Promise<void> {
-    clearTimeout(this.#flushTimer)
-    this.#flushTimer = undefined
-    const batch = this.#pending.splice(0)
-    if (batch.length === 0) return
-    await this.deps.sql`
-      INSERT INTO plugin_invocations (plugin, kind, status, error_code, duration_ms)
-      SELECT * FROM unnest(${batch.map((b) => b.plugin)}::text[], ${batch.map((b) => b.kind)}::text[], ${batch.map((b) => b.status)}::text[],
-        ${batch.map((b) => b.code)}::text[], ${batch.map((b) => b.ms)}::real[])`.catch((err) =>
-      this.deps.log.warn({ err: (err as Error).message, lost: batch.length }, 'plugin invocation stats not written'),
-    )
   }
 
   async #maybeDisable(name: string): Promise<void> {
@@ -469,31 +535,50 @@ export class PluginService {
 
   async stats(name: string) {
     await this.get(name)
-    await this.#flush()
+    await this.records.flush()
     const [s] = await this.deps.sql<
       { invocations: number; errors: number; limit_violations: number; p50_ms: number | null; p99_ms: number | null }[]
     >`
-      SELECT count(*)::int AS invocations, count(*) FILTER (WHERE status = 'error')::int AS errors,
+      SELECT count(*)::int AS invocations, count(*) FILTER (WHERE status IN ('error', 'refused'))::int AS errors,
         count(*) FILTER (WHERE status = 'limit')::int AS limit_violations,
         percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_ms,
         percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99_ms
       FROM plugin_invocations WHERE plugin = ${name} AND created_at > now() - interval '7 days'`
-    const sandboxStats = this.#sandbox ? await this.#sandbox.stats().catch(() => null) : null
-    const live = sandboxStats?.plugins.find((p) => p.plugin === name)
+    const live = await this.#pool.stats(name)
     return { ...s!, cpu_ms: live?.cpuMs ?? null, heap_bytes: live?.heapUsed ?? null, recycles: live?.recycles ?? null }
   }
 }
 
-/** A plugin folder: its validated manifest and its bundled code. */
-export async function readPlugin(folder: string): Promise<{ manifest: Manifest; code: string }> {
+const REFUSALS = new Set<string>(['concurrency_limit_exceeded', 'sandbox_unavailable', 'plugin_quarantined', 'cancelled', 'isolate_recycled', 'plugin_not_loaded'])
+
+const sameLimits = (a: Limits, b: Limits) => (Object.keys(a) as (keyof Limits)[]).every((k) => a[k] === b[k])
+
+/** The name a folder's plugin.json claims, without validating the rest (null when it cannot be read). */
+function manifestName(folder: string): string | null {
+  try {
+    const file = join(folder, 'plugin.json')
+    if (!lstatSync(file).isFile() || statSync(file).size > 256 * 1024) return null
+    const name = (JSON.parse(readFileSync(file, 'utf8')) as { name?: unknown }).name
+    return typeof name === 'string' ? name : null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * A plugin folder: its validated manifest and its bundled code. plugin.json must be a regular file in the folder
+ * (not a link) of at most 256 KB; bundling runs in a process of its own (bundlePlugin) and reads only the folder.
+ */
+export async function readPlugin(folder: string, bundleOptions: BundleOptions = {}): Promise<{ manifest: Manifest; code: string }> {
   let raw: unknown
   try {
-    raw = JSON.parse(await Bun.file(join(folder, 'plugin.json')).text())
+    raw = JSON.parse(readManifestText(folder))
   } catch (err) {
     throw new ManifestError(`plugin.json: ${(err as Error).message}`)
   }
   const manifest = parseManifest(raw)
   const entry = resolve(folder, manifest.entry)
   if (!entry.startsWith(resolve(folder) + '/')) throw new ManifestError('plugin.json.entry: must stay inside the plugin folder')
-  return { manifest, code: await bundlePlugin(entry) }
+  const { code } = await bundlePlugin(entry, folder, bundleOptions)
+  return { manifest, code }
 }

@@ -1,5 +1,6 @@
 import type { Sql } from '../db/client.ts'
-import type { Manifest, Permissions, PluginView } from './model.ts'
+import { requestedLimits, sandboxLimits } from './manifest.ts'
+import type { Grant, Manifest, PluginView } from './model.ts'
 
 export interface PluginRow {
   name: string
@@ -9,7 +10,7 @@ export interface PluginRow {
   path: string
   code_hash: string
   enabled: boolean
-  granted: Permissions | null
+  granted: Grant | null
   granted_by: string | null
   granted_at: Date | null
   config: Record<string, unknown>
@@ -33,12 +34,14 @@ export function presentPlugin(p: PluginRow, extra: { loaded: boolean }): PluginV
     enabled: p.enabled,
     loaded: extra.loaded,
     requested_permissions: p.manifest.permissions,
+    requested_limits: requestedLimits(p.manifest),
     granted_permissions: p.granted,
     granted_at: p.granted_at?.toISOString() ?? null,
     routes: p.manifest.routes.map((r) => ({ method: r.method, path: r.path, auth: r.auth })),
     cron: p.manifest.cron,
     config_schema: p.manifest.config,
     limits: p.manifest.limits,
+    effective_limits: (({ memoryMb, cpuMs, wallMs }) => ({ memory_mb: memoryMb, cpu_ms: cpuMs, wall_ms: wallMs }))(sandboxLimits(p.manifest, p.granted)),
     disabled_reason: p.disabled_reason,
     created_at: p.created_at.toISOString(),
     updated_at: p.updated_at.toISOString(),
@@ -74,7 +77,7 @@ export class PluginStore {
     return row!
   }
 
-  async update(name: string, fields: Partial<Pick<PluginRow, 'enabled' | 'disabled_reason' | 'granted_by' | 'granted_at'>> & { granted?: Permissions | null }): Promise<PluginRow | undefined> {
+  async update(name: string, fields: Partial<Pick<PluginRow, 'enabled' | 'disabled_reason' | 'granted_by' | 'granted_at'>> & { granted?: Grant | null }): Promise<PluginRow | undefined> {
     const values: Record<string, unknown> = { ...fields }
     if ('granted' in fields) values.granted = fields.granted === null ? null : this.sql.json(fields.granted as never)
     const [row] = await this.sql<PluginRow[]>`UPDATE plugins SET ${this.sql(values)}, updated_at = now() WHERE name = ${name} RETURNING *`

@@ -10,7 +10,7 @@ let h: SandboxHarness
 
 beforeAll(async () => {
   h = await startHarness()
-  await h.client.load('hello', await bundlePlugin(join(PLUGINS, 'hello.ts')), TEST_LIMITS)
+  await h.client.load('hello', (await bundlePlugin(join(PLUGINS, 'hello.ts'))).code, TEST_LIMITS)
 })
 afterAll(() => h.stop())
 
@@ -21,7 +21,7 @@ async function route(method: string, path: string, init: RequestInit = {}): Prom
 
 describe('loading', () => {
   test('load reports what the plugin declares', async () => {
-    const meta = await h.client.load('hello2', await bundlePlugin(join(PLUGINS, 'hello.ts')), TEST_LIMITS)
+    const meta = await h.client.load('hello2', (await bundlePlugin(join(PLUGINS, 'hello.ts'))).code, TEST_LIMITS)
     expect(meta).toEqual({
       name: 'hello',
       version: '1.2.3',
@@ -176,19 +176,22 @@ describe('isolation between plugins', () => {
 
 describe('bundlePlugin', () => {
   test('inlines local imports and keeps enclava:plugin external', async () => {
-    const code = await bundlePlugin(join(PLUGINS, 'hello.ts'))
+    const { code, inputs } = await bundlePlugin(join(PLUGINS, 'hello.ts'))
     expect(code).toContain('from "enclava:plugin"')
     expect(code).toContain('function greet')
     expect(code).not.toContain('./lib/greet')
+    expect(inputs).toEqual(['hello.ts', 'lib/greet.ts'])
   })
 
-  test('refuses Node builtins and unresolvable imports', async () => {
+  test('refuses Node builtins and unresolvable imports, naming the file and line', async () => {
     const builtin = await bundlePlugin(join(PLUGINS, 'uses-node.ts')).catch((e: unknown) => e)
     expect(builtin).toBeInstanceOf(PluginBundleError)
-    expect((builtin as Error).message).toContain('"node:fs", a Node/Bun builtin')
+    expect((builtin as PluginBundleError).problems).toEqual([
+      'uses-node.ts:1: imports "node:fs", which is a Node/Bun builtin: plugins run in a web-standard isolate without Node or Bun APIs',
+    ])
     const missing = await bundlePlugin(join(PLUGINS, 'unresolved.ts')).catch((e: unknown) => e)
     expect(missing).toBeInstanceOf(PluginBundleError)
-    expect((missing as Error).message).toContain('does-not-exist')
+    expect((missing as PluginBundleError).problems[0]).toStartWith('unresolved.ts:3: imports "./does-not-exist.ts", which cannot be resolved')
   })
 })
 

@@ -57,6 +57,11 @@ export interface SandboxClientOptions {
   quarantineAfter?: number
   quarantineWindowMs?: number
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>
+  /**
+   * The one plugin this process serves, when each plugin has a process of its own: every crash is then charged to
+   * it alone, even one that came between invocations.
+   */
+  owner?: string
 }
 
 /**
@@ -112,7 +117,7 @@ const unavailable = (message: string) => new SandboxError('sandbox_unavailable',
  * @example
  * const sandbox = new SandboxClient({ onHostCall: (plugin, id, name, args) => hostApi.call(plugin, id, name, args), onLog })
  * await sandbox.start()
- * await sandbox.load('hello', await bundlePlugin('plugins/hello/index.ts'), limits)
+ * await sandbox.load('hello', (await bundlePlugin('plugins/hello/src/index.ts', 'plugins/hello')).code, limits)
  * const out = await sandbox.invoke('hello', 'execute', { input: { q: 1 }, identity }, { wallMs: 5_000 })
  */
 export class SandboxClient {
@@ -335,10 +340,13 @@ export class SandboxClient {
   #onExit(proc: Subprocess<'ignore', 'ignore', 'pipe'>, reason: string): void {
     if (proc !== this.#proc) return
     this.#proc = null
+    const owner = this.#options.owner
     const suspects =
-      this.#culprits !== null && this.#culprits.length > 0
-        ? this.#culprits
-        : [...new Set([...this.#pending.values()].flatMap((p) => (p.plugin === null ? [] : [p.plugin])))]
+      owner !== undefined
+        ? [owner]
+        : this.#culprits !== null && this.#culprits.length > 0
+          ? this.#culprits
+          : [...new Set([...this.#pending.values()].flatMap((p) => (p.plugin === null ? [] : [p.plugin])))]
     this.#culprits = null
     this.#failAll(unavailable(`the plugin sandbox exited (${reason}); retry shortly`))
     if (this.#state === 'stopped' || this.#state === 'starting') return

@@ -11,16 +11,41 @@ export class SandboxError extends Error {
   readonly code: SandboxErrorCode
   readonly limit?: { name: keyof Limits; value: number }
   readonly pluginStack?: string
+  /** A wall-clock limit hit while the plugin waited for the platform (see WireError.waitingOnHost). */
+  readonly waitingOnHost: boolean
 
-  constructor(code: SandboxErrorCode, message: string, limit?: { name: keyof Limits; value: number }, pluginStack?: string) {
+  constructor(code: SandboxErrorCode, message: string, limit?: { name: keyof Limits; value: number }, pluginStack?: string, waitingOnHost = false) {
     super(message)
     this.name = 'SandboxError'
     this.code = code
     if (limit !== undefined) this.limit = limit
     if (pluginStack !== undefined) this.pluginStack = pluginStack
+    this.waitingOnHost = waitingOnHost
   }
 
   static fromWire(error: WireError): SandboxError {
-    return new SandboxError(error.code, error.message, error.limit, error.stack)
+    return new SandboxError(error.code, error.message, error.limit, error.stack, error.waitingOnHost === true)
+  }
+
+  /**
+   * Whether the plugin's own code caused this: it ran out of CPU, memory, time (not while waiting for the
+   * platform), host calls, timers or result size. Refusals for load (concurrency), a crashed or restarting
+   * sandbox, a recycle caused by another invocation and cancellations are not the plugin's doing, and must never
+   * count toward disabling it: anyone can cause them.
+   */
+  get pluginFault(): boolean {
+    switch (this.code) {
+      case 'cpu_time_exceeded':
+      case 'memory_limit_exceeded':
+      case 'host_call_limit_exceeded':
+      case 'host_call_too_large':
+      case 'response_too_large':
+      case 'timer_limit_exceeded':
+        return true
+      case 'wall_time_exceeded':
+        return !this.waitingOnHost
+      default:
+        return false
+    }
   }
 }

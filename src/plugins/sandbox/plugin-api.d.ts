@@ -6,8 +6,16 @@
 declare module 'enclava:plugin' {
   export interface PluginContext<Input = unknown> {
     readonly invocationId: string
-    /** Who is calling (user, API key), as the server passed it. */
-    readonly identity: Readonly<Record<string, unknown>> | null
+    /**
+     * Who is calling, as plain data (the caller's token, key or cookies never reach a plugin):
+     * `internal` (jwt routes) with the user's id and role, `api` (api_key routes) with the key's owner, id and
+     * scopes, `public` and `cron` with no user.
+     */
+    readonly identity:
+      | { readonly source: 'internal'; readonly user_id: string; readonly role: string }
+      | { readonly source: 'api'; readonly user_id: string; readonly api_key_id: string; readonly scopes: readonly string[] }
+      | { readonly source: 'public' | 'cron'; readonly user_id: null }
+      | null
     /** execute: the caller's input. */
     readonly input: Input
     /** route: `:name` segments (and `*`) of the matched route key. */

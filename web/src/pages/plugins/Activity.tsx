@@ -5,11 +5,12 @@
  */
 import { createMemo, createResource, createSignal, For, Match, Show, Switch, type JSX } from 'solid-js'
 import { api, type Wire } from '../../api.ts'
-import type { CronRunSchema, PluginHostCallSchema, PluginLogSchema } from '../../../../src/plugins/model.ts'
+import type { CronRunSchema, PluginHostCallSchema, PluginLogRetentionSchema, PluginLogSchema } from '../../../../src/plugins/model.ts'
 import { ErrorAlert, formatDate, formatNumber, Loading } from '../../ui.tsx'
 import { pluginPath, type PluginStats } from './types.tsx'
 
 type LogLine = Wire<typeof PluginLogSchema.static>
+type LogRetention = typeof PluginLogRetentionSchema.static
 
 /** A skipped tick (the previous run was still going) is no failure. */
 const RUN_BADGE: Record<string, string> = { ok: 'ok', success: 'ok', running: 'warn', skipped: '' }
@@ -82,7 +83,16 @@ export function Stats(props: { name: string }) {
 
 export function Logs(props: { name: string }) {
   const [level, setLevel] = createSignal('')
-  const [logs, { refetch }] = createResource(() => props.name, (n) => api<{ data: LogLine[] }>('GET', `${pluginPath(n)}/logs?limit=200`).then((r) => r.data))
+  const [retention, setRetention] = createSignal<LogRetention | null>(null)
+  const [logs, { refetch }] = createResource(
+    () => props.name,
+    (n) =>
+      api<{ data: LogLine[]; retention: LogRetention }>('GET', `${pluginPath(n)}/logs?limit=200`).then((r) => {
+        setRetention(r.retention)
+        return r.data
+      }),
+  )
+  const mb = (bytes: number) => `${formatNumber(Math.round((bytes / 1048576) * 10) / 10)} MB`
   // Levels at or above the chosen one, as log viewers usually filter.
   const shown = createMemo(() => {
     const min = LEVELS.indexOf(level() as (typeof LEVELS)[number])
@@ -106,6 +116,13 @@ export function Logs(props: { name: string }) {
       empty={level() ? 'No log lines at this level or above.' : 'No log lines yet. Lines the plugin logs appear here, newest first.'}
       tools={
         <div class="inline-field">
+          <Show when={retention()}>
+            {(r) => (
+              <span class="muted" title={`At most ${mb(r().bytes_per_minute)} of new lines per minute are kept; one line says how many more were dropped.`}>
+                {mb(r().stored_bytes)} of {mb(r().max_bytes)} kept, up to {r().retention_days} days
+              </span>
+            )}
+          </Show>
           <label for="log-level">Level</label>
           <select id="log-level" value={level()} onChange={(e) => setLevel(e.currentTarget.value)}>
             <option value="">All</option>

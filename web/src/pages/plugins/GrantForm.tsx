@@ -8,7 +8,7 @@ import { createStore } from 'solid-js/store'
 import { api } from '../../api.ts'
 import { ErrorAlert, formatNumber } from '../../ui.tsx'
 import { schemaFields } from './schema.ts'
-import { grantCovers, pluginPath, routeAccess, routeUrl, type Permissions, type Plugin } from './types.tsx'
+import { grantCovers, LIMIT_CAPS, LIMIT_NAMES, pluginPath, routeAccess, routeUrl, type Grant, type GrantedLimits, type Plugin } from './types.tsx'
 
 const lines = (text: string) => [...new Set(text.split(/[\n,]/).map((l) => l.trim()).filter(Boolean))]
 
@@ -23,6 +23,14 @@ interface GrantState {
   kv: boolean
   quota: string
   secrets: Record<string, boolean>
+  limits: boolean
+  limit: Record<keyof GrantedLimits, string>
+}
+
+const LIMIT_WORDS: Record<keyof GrantedLimits, { label: string; unit: string }> = {
+  memory_mb: { label: 'Memory', unit: 'MB' },
+  cpu_ms: { label: 'CPU time per call', unit: 'ms' },
+  wall_ms: { label: 'Time per call (or cron run)', unit: 'ms' },
 }
 
 function initialState(p: Plugin): GrantState {
@@ -39,12 +47,20 @@ function initialState(p: Plugin): GrantState {
     kv: had?.kv !== undefined,
     quota: String(had?.kv?.quota_kb ?? req.kv?.quota_kb ?? ''),
     secrets: Object.fromEntries((req.secrets ?? []).map((s) => [s, had?.secrets?.includes(s) ?? false])),
+    limits: had?.limits !== undefined,
+    limit: {
+      memory_mb: String(had?.limits?.memory_mb ?? p.requested_limits.memory_mb ?? ''),
+      cpu_ms: String(had?.limits?.cpu_ms ?? p.requested_limits.cpu_ms ?? ''),
+      wall_ms: String(had?.limits?.wall_ms ?? p.requested_limits.wall_ms ?? ''),
+    },
   }
 }
 
-function buildGrant(p: Plugin, s: GrantState): Permissions {
+const asksLimits = (p: Plugin) => LIMIT_NAMES.some((k) => p.requested_limits[k] !== undefined)
+
+function buildGrant(p: Plugin, s: GrantState): Grant {
   const req = p.requested_permissions
-  const grant: Permissions = {}
+  const grant: Grant = {}
   if (req.net !== undefined && s.net) grant.net = lines(s.hosts)
   if (req.llm && s.llm) grant.llm = { models: lines(s.models), budget_usd: Number(s.budget) }
   if (req.rag && s.rag) grant.rag = req.rag
@@ -52,11 +68,16 @@ function buildGrant(p: Plugin, s: GrantState): Permissions {
   if (req.kv && s.kv) grant.kv = { quota_kb: Number(s.quota) }
   const secrets = Object.entries(s.secrets).filter(([, on]) => on).map(([k]) => k)
   if (secrets.length) grant.secrets = secrets
+  if (asksLimits(p) && s.limits) {
+    const limits: GrantedLimits = {}
+    for (const k of LIMIT_NAMES) if (p.requested_limits[k] !== undefined && s.limit[k] !== '') limits[k] = Number(s.limit[k])
+    grant.limits = limits
+  }
   return grant
 }
 
 /** What is still missing from the grant, named for the person who must tick it. */
-function missing(p: Plugin, s: GrantState, grant: Permissions): string[] {
+function missing(p: Plugin, s: GrantState, grant: Grant): string[] {
   const req = p.requested_permissions
   const out: string[] = []
   if ((req.net?.length ?? 0) > 0 && !(req.net ?? []).every((h) => grant.net?.includes(h))) out.push(`network access to ${req.net?.join(', ')}`)
@@ -72,6 +93,10 @@ function missing(p: Plugin, s: GrantState, grant: Permissions): string[] {
     else if (!(Number(s.quota) >= req.kv.quota_kb)) out.push(`storage of at least ${formatNumber(req.kv.quota_kb)} KB`)
   }
   for (const secret of req.secrets ?? []) if (!s.secrets[secret]) out.push(`the secret setting "${secret}"`)
+  for (const k of LIMIT_NAMES) {
+    const asked = p.requested_limits[k]
+    if (asked !== undefined && !((grant.limits?.[k] ?? 0) >= asked)) out.push(`${LIMIT_WORDS[k].label.toLowerCase()} of at least ${formatNumber(asked)} ${LIMIT_WORDS[k].unit}`)
+  }
   return out
 }
 
@@ -84,7 +109,7 @@ export function GrantForm(props: { plugin: Plugin; changed: (p: Plugin) => void 
   const [problem, setProblem] = createSignal<string | null>(null)
   const [done, setDone] = createSignal<string | null>(null)
   const secretTitle = (key: string) => schemaFields(p().config_schema).find((f) => f.key === key)?.label ?? key
-  const asksNothing = () => Object.keys(req()).length === 0
+  const asksNothing = () => Object.keys(req()).length === 0 && !asksLimits(p())
 
   async function submit(e: SubmitEvent) {
     e.preventDefault()
@@ -93,7 +118,7 @@ export function GrantForm(props: { plugin: Plugin; changed: (p: Plugin) => void 
     setDone(null)
     const grant = buildGrant(p(), state)
     const lacking = missing(p(), state, grant)
-    if (lacking.length > 0 || !grantCovers(grant, req())) {
+    if (lacking.length > 0 || !grantCovers(grant, req(), p().requested_limits)) {
       setProblem(`The platform enables a plugin only with everything it asks for. Still to allow: ${lacking.join('; ') || 'the requested permissions'}.`)
       return
     }
@@ -237,6 +262,38 @@ export function GrantForm(props: { plugin: Plugin; changed: (p: Plugin) => void 
                 </label>
               )}
             </For>
+          </fieldset>
+        </Show>
+
+        <Show when={asksLimits(p())}>
+          <fieldset class="perm">
+            <legend>Resources</legend>
+            <p>Asks for more than the platform's defaults (64 MB of memory, 1 s of CPU and 30 s per call):</p>
+            <label class="check">
+              <input type="checkbox" checked={state.limits} onChange={(e) => setState('limits', e.currentTarget.checked)} />
+              Allow these limits
+            </label>
+            <div class="row">
+              <For each={LIMIT_NAMES.filter((k) => p().requested_limits[k] !== undefined)}>
+                {(k) => (
+                  <div class="field">
+                    <label for={`grant-${k}`}>{LIMIT_WORDS[k].label} ({LIMIT_WORDS[k].unit})</label>
+                    <input
+                      id={`grant-${k}`}
+                      type="number"
+                      min={p().requested_limits[k]}
+                      max={LIMIT_CAPS[k]}
+                      step="1"
+                      value={state.limit[k]}
+                      disabled={!state.limits}
+                      aria-describedby={`grant-${k}-hint`}
+                      onInput={(e) => setState('limit', k, e.currentTarget.value)}
+                    />
+                    <p class="hint" id={`grant-${k}-hint`}>Asks for {formatNumber(p().requested_limits[k] ?? 0)}; at most {formatNumber(LIMIT_CAPS[k])}.</p>
+                  </div>
+                )}
+              </For>
+            </div>
           </fieldset>
         </Show>
 

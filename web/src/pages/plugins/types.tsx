@@ -5,11 +5,13 @@
  */
 
 import type { Wire } from '../../api.ts'
-import type { PermissionsSchema, PluginSchema, PluginStatsSchema } from '../../../../src/plugins/model.ts'
+import type { GrantedLimitsSchema, GrantSchema, PermissionsSchema, PluginSchema, PluginStatsSchema } from '../../../../src/plugins/model.ts'
 
 export const ADMIN = '/api-internal/v1/plugin-admin/plugins'
 
 export type Permissions = typeof PermissionsSchema.static
+export type Grant = typeof GrantSchema.static
+export type GrantedLimits = typeof GrantedLimitsSchema.static
 export type Plugin = Wire<typeof PluginSchema.static>
 export type PluginStats = typeof PluginStatsSchema.static
 type PluginRoute = Plugin['routes'][number]
@@ -18,9 +20,18 @@ export const pluginPath = (name: string) => `${ADMIN}/${encodeURIComponent(name)
 
 const subset = (a: readonly string[] | undefined, b: readonly string[] | undefined) => (a ?? []).every((x) => (b ?? []).includes(x))
 
-/** Mirrors the server's grantCovers: a grant must include everything requested (it may add to it). */
-export function grantCovers(granted: Permissions | null, requested: Permissions): boolean {
+/** The platform's defaults: a limit above one needs a grant (LIMIT_CAPS and DEFAULT_LIMITS on the server). */
+export const LIMIT_DEFAULTS: Required<GrantedLimits> = { memory_mb: 64, cpu_ms: 1_000, wall_ms: 30_000 }
+export const LIMIT_CAPS: Required<GrantedLimits> = { memory_mb: 256, cpu_ms: 10_000, wall_ms: 120_000 }
+export const LIMIT_NAMES = ['memory_mb', 'cpu_ms', 'wall_ms'] as const
+
+/**
+ * Mirrors the server's grantCovers: a grant must include everything requested (it may add to it), limits above
+ * the defaults included.
+ */
+export function grantCovers(granted: Grant | null, requested: Permissions, limits: GrantedLimits = {}): boolean {
   if (!granted) return false
+  if (LIMIT_NAMES.some((k) => (limits[k] ?? 0) > Math.max(LIMIT_DEFAULTS[k], granted.limits?.[k] ?? 0))) return false
   if (!subset(requested.net, granted.net) || !subset(requested.secrets, granted.secrets)) return false
   if (requested.llm && (!granted.llm || !subset(requested.llm.models, granted.llm.models) || requested.llm.budget_usd > granted.llm.budget_usd)) return false
   if (requested.rag && (!granted.rag || !subset(requested.rag.collections, granted.rag.collections))) return false
@@ -34,7 +45,7 @@ export type PluginStatus = 'enabled' | 'disabled' | 'needs grant'
 /** "needs grant": never granted, or a newer version asks for more than the stored grant. */
 export function pluginStatus(p: Plugin): PluginStatus {
   if (p.enabled) return 'enabled'
-  return grantCovers(p.granted_permissions, p.requested_permissions) ? 'disabled' : 'needs grant'
+  return grantCovers(p.granted_permissions, p.requested_permissions, p.requested_limits) ? 'disabled' : 'needs grant'
 }
 
 export function StatusBadge(props: { plugin: Plugin }) {

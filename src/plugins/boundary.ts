@@ -1,0 +1,89 @@
+import { Elysia } from 'elysia'
+import { ApiError } from '../http/errors.ts'
+import type { RouteResult } from './sandbox/index.ts'
+import { toResponse } from './sandbox/index.ts'
+
+/**
+ * What crosses between a caller and a plugin, in both directions. A plugin is third-party code: it never sees the
+ * caller's credentials (who is calling reaches it as plain data, `ctx.identity`), and what it answers never runs
+ * with the dashboard's authority (an opaque origin, no cookies set on the platform's origin).
+ */
+
+/** Request headers a plugin never receives: credentials, and what proxies say about the client. */
+const WITHHELD = new Set(['authorization', 'cookie', 'x-api-key', 'x-csrf-token', 'forwarded', 'x-real-ip', 'true-client-ip', 'cf-connecting-ip', 'x-client-ip'])
+
+export function withheldRequestHeader(name: string): boolean {
+  const n = name.toLowerCase()
+  return WITHHELD.has(n) || n.startsWith('proxy-') || n.startsWith('x-forwarded-') || n.startsWith('x-enclava-')
+}
+
+/** The caller's request headers as the plugin may see them. */
+export function pluginRequestHeaders(headers: Headers): Headers {
+  const out = new Headers()
+  for (const [name, value] of headers) if (!withheldRequestHeader(name)) out.append(name, value)
+  return out
+}
+
+/**
+ * Response headers a plugin may not set: cookies on the platform's origin, wiping the dashboard's storage
+ * (Clear-Site-Data), pinning transport or service-worker scope for the whole host, and credentialed CORS.
+ */
+const REFUSED_RESPONSE = new Set([
+  'set-cookie',
+  'set-cookie2',
+  'clear-site-data',
+  'strict-transport-security',
+  'service-worker-allowed',
+  'access-control-allow-credentials',
+  'alt-svc',
+  'x-request-id',
+  'server-timing',
+])
+
+/**
+ * An opaque origin: scripts and forms may run, but as no origin at all, so they cannot read the dashboard's cookies
+ * or storage, and requests they make are cross-site (the session cookies are SameSite=Strict and never go along).
+ */
+export const PLUGIN_CSP = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads'
+
+/**
+ * The HTTP response of a plugin's route result. `ownOrigin`: served from PLUGIN_ORIGIN, a host the dashboard's
+ * cookies never reach, where the content may keep its origin; everywhere else it is sandboxed.
+ */
+export function pluginResponse(result: RouteResult, ownOrigin: boolean): Response {
+  const res = toResponse({ ...result, headers: result.headers.filter(([name]) => !REFUSED_RESPONSE.has(name.toLowerCase())) })
+  if (!ownOrigin) res.headers.append('content-security-policy', PLUGIN_CSP)
+  res.headers.set('x-content-type-options', 'nosniff')
+  // A page opened from the dashboard keeps no handle on the dashboard's window.
+  res.headers.set('cross-origin-opener-policy', 'same-origin')
+  return res
+}
+
+/** Who is calling, as the plugin sees it: ids, role and scopes, never a token. */
+export type PluginIdentity =
+  | { source: 'internal'; user_id: string; role: string }
+  | { source: 'api'; user_id: string; api_key_id: string; scopes: string[] }
+  | { source: 'public'; user_id: null }
+  | { source: 'cron'; user_id: null }
+
+/** The host:port of PLUGIN_ORIGIN, or null. */
+export function pluginHost(pluginOrigin: string | undefined): string | null {
+  return pluginOrigin ? new URL(pluginOrigin).host.toLowerCase() : null
+}
+
+const PLUGIN_PATH = /^\/(api\/v1|api-internal\/v1)\/plugins\//
+
+/**
+ * With PLUGIN_ORIGIN, that host serves plugin routes and nothing else: the dashboard and the rest of the API
+ * answer 404 there, so plugin content on it shares an origin with nothing of the platform's.
+ */
+export function pluginOriginGuard(pluginOrigin: string | undefined) {
+  const host = pluginHost(pluginOrigin)
+  const app = new Elysia({ name: 'plugin-origin' })
+  if (host === null) return app
+  return app.onRequest(({ request }) => {
+    const url = new URL(request.url)
+    if (url.host.toLowerCase() === host && !PLUGIN_PATH.test(url.pathname))
+      throw new ApiError('not_found', `${pluginOrigin} serves plugin routes only (/api/v1/plugins/..., /api-internal/v1/plugins/...)`)
+  }).as('global')
+}

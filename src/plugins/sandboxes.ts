@@ -1,0 +1,158 @@
+import type { Logger } from '../log.ts'
+import {
+  SandboxClient,
+  SandboxError,
+  type HostCallName,
+  type InvokeArgs,
+  type InvokeMethod,
+  type Limits,
+  type LogLevel,
+  type PluginMeta,
+  type SandboxCrash,
+  type SandboxHealth,
+} from './sandbox/index.ts'
+
+const HEALTH_WAIT_MS = 300
+
+/** What every plugin's process needs from the platform. */
+export interface SandboxPoolOptions {
+  nodePath?: string
+  onHostCall: (plugin: string, invocationId: string, name: HostCallName, args: unknown[], ended: AbortSignal) => Promise<unknown>
+  onLog: (plugin: string, level: LogLevel, message: string, invocationId?: string) => void
+  /** The process of `plugin` came back after a crash: load it again (unless `crash.quarantined` names it). */
+  onRestart: (plugin: string, crash: SandboxCrash) => Promise<void>
+  logger: Logger
+}
+
+/**
+ * Memory ceiling of one plugin's process: the Node process itself (about 80 MB with isolated-vm loaded) plus
+ * headroom for isolated-vm's soft heap limit, which a hostile plugin can overrun two to three times before V8 stops
+ * it. Past it the process kills itself, and only this plugin's calls in flight fail.
+ */
+export function processCeilingMb(limits: Limits): number {
+  return Math.max(384, 192 + 4 * limits.memoryMb)
+}
+
+/**
+ * One sandbox process per enabled plugin. A plugin that crashes V8, outgrows its process or wedges it takes down
+ * only its own process: nothing of another plugin is in flight there, so a crash is charged to its author alone and
+ * no bystander is quarantined (one shared process failed every plugin in flight and blamed them all). The cost is
+ * the Node process itself, about 80 MB RSS per enabled plugin; disabled plugins run nothing.
+ */
+export class SandboxPool {
+  readonly #clients = new Map<string, SandboxClient>()
+  readonly #starting = new Map<string, Promise<SandboxClient>>()
+  readonly #ceilings = new Map<string, number>()
+  #stopped = false
+
+  constructor(readonly options: SandboxPoolOptions) {}
+
+  /** Loads (or replaces) the plugin in its own process, starting the process on first need. */
+  async load(plugin: string, code: string, limits: Limits): Promise<PluginMeta> {
+    // A new memory grant needs a process with a ceiling to match.
+    if (this.#ceilings.get(plugin) !== processCeilingMb(limits)) await this.unload(plugin)
+    const client = await this.#client(plugin, limits)
+    return client.load(plugin, code, limits)
+  }
+
+  /** Unloads the plugin and ends its process. */
+  async unload(plugin: string): Promise<void> {
+    this.#starting.delete(plugin)
+    this.#ceilings.delete(plugin)
+    const client = this.#clients.get(plugin)
+    this.#clients.delete(plugin)
+    await client?.stop()
+  }
+
+  has(plugin: string): boolean {
+    return this.#clients.has(plugin)
+  }
+
+  async invoke(plugin: string, method: InvokeMethod, args: InvokeArgs, options: { wallMs?: number; signal?: AbortSignal }): Promise<unknown> {
+    const client = this.#clients.get(plugin)
+    if (client === undefined) throw new SandboxError('plugin_not_loaded', `plugin ${plugin} is not loaded`)
+    return client.invoke(plugin, method, args, options)
+  }
+
+  /** Lifts a quarantine: the next load starts a fresh process with no crashes counted. */
+  async release(plugin: string): Promise<void> {
+    await this.unload(plugin)
+  }
+
+  pid(plugin: string): number | null {
+    return this.#clients.get(plugin)?.pid ?? null
+  }
+
+  async stats(plugin: string) {
+    const client = this.#clients.get(plugin)
+    if (client === undefined) return null
+    const stats = await client.stats().catch(() => null)
+    return stats?.plugins.find((p) => p.plugin === plugin) ?? null
+  }
+
+  /**
+   * Every process's health, summed: up when every started process answers. Readiness asks for it, so a process
+   * that does not answer within HEALTH_WAIT_MS counts as down rather than holding the answer up.
+   */
+  async health(): Promise<{ up: boolean; started: boolean; restarts: number; plugins: number | null; rss: number; processes: number }> {
+    const down = (c: SandboxClient): SandboxHealth => ({ up: false, restarts: 0, pid: c.pid, plugins: null, rss: null, quarantined: [] })
+    const all = await Promise.all(
+      [...this.#clients.values()].map((c) => Promise.race([c.health(), Bun.sleep(HEALTH_WAIT_MS).then(() => down(c))])),
+    )
+    const up = all.every((h) => h.up)
+    return {
+      up,
+      started: all.length > 0,
+      restarts: all.reduce((n, h) => n + h.restarts, 0),
+      plugins: up ? all.reduce((n, h) => n + (h.plugins ?? 0), 0) : null,
+      rss: all.reduce((n, h) => n + (h.rss ?? 0), 0),
+      processes: all.length,
+    }
+  }
+
+  async healthOf(plugin: string): Promise<SandboxHealth | null> {
+    return (await this.#clients.get(plugin)?.health()) ?? null
+  }
+
+  /** Ends every process (in parallel: shutdown must not wait for each one in turn). */
+  async stop(): Promise<void> {
+    this.#stopped = true
+    const clients = [...this.#clients.values()]
+    this.#clients.clear()
+    this.#starting.clear()
+    await Promise.all(clients.map((c) => c.stop()))
+  }
+
+  async #client(plugin: string, limits: Limits): Promise<SandboxClient> {
+    if (this.#stopped) throw new Error('the plugin sandboxes are stopped')
+    const existing = this.#clients.get(plugin)
+    if (existing !== undefined) return existing
+    let starting = this.#starting.get(plugin)
+    if (starting === undefined) {
+      const client = new SandboxClient({
+        ...(this.options.nodePath ? { nodePath: this.options.nodePath } : {}),
+        owner: plugin,
+        maxRssMb: processCeilingMb(limits),
+        onHostCall: this.options.onHostCall,
+        onLog: this.options.onLog,
+        onRestart: (crash) => this.options.onRestart(plugin, crash),
+        logger: this.options.logger.child({ plugin }),
+      })
+      starting = client.start().then(() => {
+        if (this.#starting.get(plugin) !== starting) {
+          void client.stop()
+          throw new Error(`plugin ${plugin} was unloaded while its sandbox started`)
+        }
+        this.#starting.delete(plugin)
+        this.#clients.set(plugin, client)
+        this.#ceilings.set(plugin, processCeilingMb(limits))
+        return client
+      })
+      this.#starting.set(plugin, starting)
+      starting.catch(() => {
+        if (this.#starting.get(plugin) === starting) this.#starting.delete(plugin)
+      })
+    }
+    return starting
+  }
+}
