@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { startUpstream, type Upstream } from './fixtures/upstream.ts'
 import { schemaName } from './harness.ts'
-import { startServer, storeEnv, type Server } from './server-process.ts'
+import { killLeftovers, startServer, storeEnv, type Server } from './server-process.ts'
 
 const url = process.env.DATABASE_URL
 
@@ -38,7 +38,8 @@ describe.skipIf(!url)('budgets across two server processes', () => {
     sql = postgres(stores.DATABASE_URL ?? '', { max: 2, onnotice: () => {} })
   })
   afterAll(async () => {
-    for (const s of servers) s.proc.kill('SIGKILL')
+    // Also a server whose twin failed to start: Promise.all rejected before either reached `servers`.
+    await killLeftovers()
     await up.stop()
     await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
     await sql.end()

@@ -7,8 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import type { ConsoleMessage, Page } from 'playwright-core'
 import { startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { killLeftovers } from './server-process.ts'
 
 let d: Dashboard
+afterAll(killLeftovers)
 beforeAll(async () => {
   d = await startDashboard()
 })

@@ -6,10 +6,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Page } from 'playwright-core'
 import { startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { killLeftovers } from './server-process.ts'
 
 let d: Dashboard
 let base: string
 
+afterAll(killLeftovers)
 beforeAll(async () => {
   d = await startDashboard()
   base = d.base

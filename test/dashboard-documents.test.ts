@@ -9,12 +9,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ConsoleMessage, Page } from 'playwright-core'
 import { startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { killLeftovers } from './server-process.ts'
 
 const R = '/api-internal/v1/rag'
 
 let d: Dashboard
 let files: string
 
+afterAll(killLeftovers)
 beforeAll(async () => {
   d = await startDashboard()
   files = mkdtempSync(join(tmpdir(), 'enclava-docs-'))

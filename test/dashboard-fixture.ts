@@ -98,22 +98,34 @@ export interface Dashboard {
   close(): Promise<void>
 }
 
+/**
+ * When a step fails (no Chromium, say), stops what it had started before rethrowing. The test file registers
+ * `afterAll(killLeftovers)` (server-process.ts) all the same: a beforeAll that timed out leaves this call running.
+ */
 export async function startDashboard(env: Record<string, string> = {}): Promise<Dashboard> {
   mkdirSync(ARTIFACTS, { recursive: true })
   const dist = ensureBuilt()
   const schema = schemaName('dash')
   const upstream = await startUpstream({ models: ['mock-chat', 'mock-embed'], streamChunkDelayMs: 5 })
-  const server = await startServer({
-    DATA_DIR: mkdtempSync(join(tmpdir(), 'enclava-dash-')),
-    ADMIN_PASSWORD,
-    PRIVATEMODE_URL: upstream.url,
-    RATE_LIMIT_INTERNAL_PER_MINUTE: '5000',
-    PLUGINS_DIRS: '',
-    WEB_DIST_DIR: dist,
-    ...(await storeEnv(schema)),
-    ...env,
-  })
-  const browser = await launchChromium()
+  let server: Server | undefined
+  let browser: Browser
+  try {
+    server = await startServer({
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'enclava-dash-')),
+      ADMIN_PASSWORD,
+      PRIVATEMODE_URL: upstream.url,
+      RATE_LIMIT_INTERNAL_PER_MINUTE: '5000',
+      PLUGINS_DIRS: '',
+      WEB_DIST_DIR: dist,
+      ...(await storeEnv(schema)),
+      ...env,
+    })
+    browser = await launchChromium()
+  } catch (err) {
+    // The step's own error is the one worth reading.
+    await stopStack(server, upstream, schema).catch(() => {})
+    throw err
+  }
   const base = server.url
   const contexts: BrowserContext[] = []
   let admin: string | undefined
@@ -174,17 +186,27 @@ export async function startDashboard(env: Record<string, string> = {}): Promise<
       await page.screenshot({ path: join(ARTIFACTS, `dashboard-${name}.png`), fullPage: true })
     },
     async close() {
-      for (const c of contexts) await c.close().catch(() => {})
-      await browser.close()
-      server.proc.kill('SIGTERM')
-      await server.exited
-      await upstream.stop()
-      if (process.env.DATABASE_URL) {
-        const sql = postgres(process.env.DATABASE_URL, { max: 1, onnotice: () => {} })
-        await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-        await sql.end()
+      try {
+        for (const c of contexts) await c.close().catch(() => {})
+        await browser.close()
+      } finally {
+        await stopStack(server, upstream, schema)
       }
     },
   }
   return dashboard
+}
+
+/** Stops the server (gracefully) and the upstream, and drops the schema. */
+async function stopStack(server: Server | undefined, upstream: Upstream, schema: string): Promise<void> {
+  if (server) {
+    server.proc.kill('SIGTERM')
+    await server.exited
+  }
+  await upstream.stop()
+  if (process.env.DATABASE_URL) {
+    const sql = postgres(process.env.DATABASE_URL, { max: 1, onnotice: () => {} })
+    await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+    await sql.end()
+  }
 }

@@ -4,9 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { killLeftovers } from './server-process.ts'
 
 let d: Dashboard
 
+afterAll(killLeftovers)
 beforeAll(async () => {
   d = await startDashboard()
 })

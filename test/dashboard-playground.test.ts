@@ -5,9 +5,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Page } from 'playwright-core'
 import { startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { killLeftovers } from './server-process.ts'
 
 let d: Dashboard
 
+afterAll(killLeftovers)
 beforeAll(async () => {
   d = await startDashboard()
 })

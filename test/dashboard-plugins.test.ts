@@ -10,7 +10,7 @@ import { strToU8, zipSync } from 'fflate'
 import type { ConsoleMessage, Page } from 'playwright-core'
 import { buildValues, fieldErrors, schemaFields } from '../web/src/pages/plugins/schema.ts'
 import { startDashboard, type Dashboard } from './dashboard-fixture.ts'
-import { ROOT } from './server-process.ts'
+import { killLeftovers, ROOT } from './server-process.ts'
 
 const ADMIN = '/api-internal/v1/plugin-admin/plugins'
 const API_TOKEN = 'zt-api-token-7f3a9c1e55'
@@ -18,6 +18,7 @@ const WEBHOOK_SECRET = 'whs-hmac-secret-b81d2e40'
 
 let d: Dashboard
 
+afterAll(killLeftovers)
 beforeAll(async () => {
   d = await startDashboard({ PLUGINS_DIRS: join(ROOT, 'plugins') })
 })
@@ -100,18 +101,22 @@ describe('dashboard: plugins', () => {
       await perms.getByText(/spending up to \$20 per calendar month/).waitFor()
       await perms.getByText(/storage of 4,096 KB/).waitFor()
       await perms.getByText('Let it read “API token”').waitFor()
+      // It asks for 90 s per call, above the 30 s default: a limit is granted like a permission.
+      await perms.getByText(/Asks for more than the platform's defaults/).waitFor()
+      expect(await perms.getByLabel('Time per call (or cron run) (ms)').inputValue()).toBe('90000')
       await perms.getByText('POST /api/v1/plugins/zammad/webhook').waitFor()
       await d.screenshot(page, 'plugins-zammad-needs-grant')
 
       // Deny by default: enabling without ticking anything is refused on the page, naming what is missing.
       await perms.getByRole('button', { name: 'Grant and enable' }).click()
-      await perms.getByRole('alert').getByText(/Still to allow: language models; its own storage; the secret setting "api_token"/).waitFor()
+      await perms.getByRole('alert').getByText(/Still to allow: language models; its own storage; the secret setting "api_token"; time per call \(or cron run\) of at least 90,000 ms/).waitFor()
 
       await perms.getByLabel('Allow network access').check()
       await perms.getByLabel('Hosts it may reach').fill('zammad.example.com')
       await perms.getByLabel('Allow language models').check()
       await perms.getByLabel('Allow its own storage').check()
       await perms.getByLabel('Let it read “API token”').check()
+      await perms.getByLabel('Allow these limits').check()
       await perms.getByRole('button', { name: 'Grant and enable' }).click()
       await perms.getByText('Plugin enabled.').waitFor()
       await about.getByText('enabled', { exact: true }).waitFor()
@@ -126,6 +131,7 @@ describe('dashboard: plugins', () => {
         llm: { models: ['privatemode-default'], budget_usd: 20 },
         kv: { quota_kb: 4096 },
         secrets: ['api_token'],
+        limits: { wall_ms: 90_000 },
       })
 
       // The settings form comes from the schema: secrets are password inputs that start "not set".

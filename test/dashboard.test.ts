@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { ConsoleMessage } from 'playwright-core'
 import { collectErrors } from './browser.ts'
 import { bundleSizes, startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { killLeftovers } from './server-process.ts'
 
 /** Gzip budgets: all JS+CSS of every page (about 128 KB), and what the first page load needs (about 50 KB). */
 const BUNDLE_BUDGET_BYTES = 150_000
@@ -15,6 +16,7 @@ const INITIAL_BUDGET_BYTES = 75_000
 let d: Dashboard
 let base: string
 
+afterAll(killLeftovers)
 beforeAll(async () => {
   d = await startDashboard()
   base = d.base

@@ -9,16 +9,15 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { startUpstream } from './fixtures/upstream.ts'
 import { schemaName } from './harness.ts'
-import { startServer, storeEnv, type Server } from './server-process.ts'
+import { killLeftovers, startServer, storeEnv } from './server-process.ts'
 
 const schema = schemaName('resume')
 const dataDir = mkdtempSync(join(tmpdir(), 'enclava-resume-'))
-const servers: Server[] = []
 // Every embeddings call takes a while, so indexing is slow enough to be interrupted half-way.
 const up = await startUpstream({ models: ['slow-embed'], delayMs: 150 })
 
 afterAll(async () => {
-  for (const s of servers) s.proc.kill('SIGKILL')
+  await killLeftovers()
   await up.stop()
   rmSync(dataDir, { recursive: true, force: true })
   if (process.env.DATABASE_URL) {
@@ -38,7 +37,6 @@ test('a job interrupted by a crash resumes on restart and indexes the document o
     ...(await storeEnv(schema)),
   }
   const first = await startServer(env)
-  servers.push(first)
   const login = await fetch(`${first.url}/api-internal/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -77,7 +75,6 @@ test('a job interrupted by a crash resumes on restart and indexes the document o
   await first.exited
 
   const second = await startServer(env)
-  servers.push(second)
   let final = await doc(second.url)
   const end = Date.now() + 60_000
   while (final.status !== 'indexed' && Date.now() < end) {

@@ -9,9 +9,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { schemaName } from './harness.ts'
-import { ROOT, startServer, storeEnv, type Server } from './server-process.ts'
+import { killLeftovers, ROOT, startServer, storeEnv, track, type Server } from './server-process.ts'
 
 const schema = schemaName('srv')
+
+afterAll(killLeftovers)
 
 const json = (body: unknown) => ({
   method: 'POST',
@@ -29,7 +31,7 @@ describe('a fresh start on its own data directory', () => {
     server = await startServer(env)
   })
   afterAll(async () => {
-    server.proc.kill('SIGKILL')
+    await killLeftovers()
     if (process.env.DATABASE_URL) {
       const admin = postgres(process.env.DATABASE_URL, { max: 1, onnotice: () => {} })
       await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
@@ -150,12 +152,14 @@ describe('start-up errors', () => {
     ['LOG_LEVEL', 'loud', 'LOG_LEVEL: expected one of'],
   ])('%s=%s exits with code 2 and names the variable', async (name, value, message) => {
     const env = { [name]: value }
-    const proc = Bun.spawn(['bun', 'src/index.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', DATA_DIR: mkdtempSync(join(tmpdir(), 'enclava-bad-')), ...env },
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
+    const proc = track(
+      Bun.spawn(['bun', 'src/index.ts'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', DATA_DIR: mkdtempSync(join(tmpdir(), 'enclava-bad-')), ...env },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      }),
+    )
     expect(await proc.exited).toBe(2)
     const stderr = await new Response(proc.stderr).text()
     expect(stderr).toContain(message)

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test'
 import type { ConsoleMessage } from 'playwright-core'
 import { collectErrors } from './browser.ts'
 import { ARTIFACTS, startDashboard, type Dashboard } from './dashboard-fixture.ts'
+import { killLeftovers } from './server-process.ts'
 import { join } from 'node:path'
 
 const XSS = '<img src=x onerror="window.__xss=1">'
@@ -14,6 +15,7 @@ const DOC_NAME = '<img src=x onerror=window.__xss=2>returns.txt'
 let dash: Dashboard
 let token: string
 
+afterAll(killLeftovers)
 beforeAll(async () => {
   dash = await startDashboard({ WIDGET_RATE_LIMIT_PER_MINUTE: '1000' })
   const owner = await dash.user()

@@ -1,0 +1,53 @@
+/**
+ * No server process outlives its test run, nor the plugin sandbox it started: a run of the browser tests without
+ * Chromium used to leave nine servers of about 380 MB each behind, their beforeAll having failed after the server
+ * had started. Each case runs test/fixtures/leaky-server.ts in a `bun test` of its own and, once that has ended,
+ * looks for the server and its descendants by pid and start time.
+ */
+import { afterAll, expect, test } from 'bun:test'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { killLeftovers, ROOT, track } from './server-process.ts'
+import { stillRunning, type ProcessInfo } from './fixtures/processes.ts'
+
+afterAll(killLeftovers)
+
+/** How long the processes may take to go once the run has ended (the sandbox notices its closed channel). */
+const GONE_WITHIN_MS = 5_000
+
+test.each([
+  { when: 'its beforeAll fails', mode: 'fail', signal: undefined, exitCode: 1 },
+  { when: 'the run is interrupted (SIGINT)', mode: 'wait', signal: 'SIGINT', exitCode: 130 },
+  { when: 'the run is terminated (SIGTERM)', mode: 'wait', signal: 'SIGTERM', exitCode: 143 },
+] as const)(
+  'a server and its plugin sandbox end with the test file when $when',
+  async ({ mode, signal, exitCode }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'enclava-orphans-'))
+    const report = join(dir, 'report.json')
+    const run = track(
+      Bun.spawn([process.execPath, 'test', '--timeout', '60000', './test/fixtures/leaky-server.ts'], {
+        cwd: ROOT,
+        env: { ...process.env, LEAKY_MODE: mode, LEAKY_DIR: dir },
+        stdout: 'pipe',
+        stderr: 'pipe',
+      }),
+    )
+    const output = Promise.all([new Response(run.stdout).text(), new Response(run.stderr).text()]).then((parts) => parts.join('\n'))
+    while (!existsSync(report) && run.exitCode === null) await Bun.sleep(50)
+    if (signal) run.kill(signal)
+    const code = await run.exited
+    if (!existsSync(report)) throw new Error(`the fixture wrote no report (exit ${code}):\n${await output}`)
+    const { server, descendants } = JSON.parse(readFileSync(report, 'utf8')) as { server: ProcessInfo; descendants: ProcessInfo[] }
+    rmSync(dir, { recursive: true, force: true })
+    expect(code, await output).toBe(exitCode)
+    // The server had started the plugin sandbox (a Node process), so its end is checked too.
+    expect(descendants.map((d) => d.command).join('\n')).toContain('node')
+
+    const watched = [server, ...descendants]
+    const end = Date.now() + GONE_WITHIN_MS
+    while (watched.some(stillRunning) && Date.now() < end) await Bun.sleep(50)
+    expect(watched.filter(stillRunning)).toEqual([])
+  },
+  60_000,
+)
