@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import postgres from 'postgres'
 import { declareSizes, zip } from './fixtures/plugin-archives.ts'
 import { schemaName } from './harness.ts'
-import { ROOT, startServer, storeEnv, type Server } from './server-process.ts'
+import { killLeftovers, ROOT, startServer, storeEnv, type Server } from './server-process.ts'
 
 const schema = schemaName('hostile')
 const work = mkdtempSync(join(tmpdir(), 'enclava-hostile-'))
@@ -180,6 +180,9 @@ writePlugin('hang', { limits: { wall_ms: 120_000 }, routes: [route('GET', '/hang
 })
 
 // ---- the server
+
+// First: it runs even if a later hook throws, so no server outlives this file.
+afterAll(killLeftovers)
 
 let server: Server
 let secrets: { JWT_SECRET: string; ENCRYPTION_KEY: string }
