@@ -77,6 +77,8 @@ export interface ServerOptions {
   env: Record<string, string>
   /** Checkout whose src/index.ts runs (default: this one), e.g. an exported older commit to compare against. */
   root?: string | undefined
+  /** The script to run instead of src/index.ts, e.g. a wrapper that adjusts a module before importing it. */
+  entry?: string | undefined
   /** Server stdout (the JSON access log) goes here, as a log shipper would take it; the bench does not parse it. */
   logPath: string
   /** Run under `bun --cpu-prof`, writing `<dir>/<name>` when the server exits. */
@@ -107,7 +109,7 @@ export async function spawnServer(opts: ServerOptions): Promise<Child> {
       `--cpu-prof-name=${opts.cpuProfile.name}`,
       `--cpu-prof-interval=${opts.cpuProfile.intervalUs}`,
     )
-  cmd.push('src/index.ts')
+  cmd.push(opts.entry ?? 'src/index.ts')
   const proc = Bun.spawn(cmd, {
     cwd: opts.root ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: level, ...opts.env, PORT: String(port) },

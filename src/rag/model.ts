@@ -101,12 +101,21 @@ export const UploadRefusedSchema = t.Composite([
 const SearchModeSchema = t.Union([t.Literal('lexical'), t.Literal('vector'), t.Literal('hybrid')])
 export type SearchMode = typeof SearchModeSchema.static
 
+const GroupBySchema = t.UnionEnum(['chunk', 'document'], {
+  default: 'chunk',
+  description:
+    '"chunk": the best chunks, several may come from one document. "document": each document once, at its best chunk ' +
+    '(its score, ranks and snippet are that chunk\'s; `chunks` counts its chunks among the candidates), top_k documents ' +
+    'however many chunks that takes (in hybrid mode, grouped after fusion).',
+})
+
 export const SearchBody = t.Object(
   {
     query: t.String({ minLength: 1, maxLength: 4000 }),
     /** Default: hybrid when the collection has an embedding model, else lexical. */
     mode: t.Optional(SearchModeSchema),
-    top_k: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 5 })),
+    top_k: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Chunks to return, or documents with group_by "document".' })),
+    group_by: t.Optional(GroupBySchema),
     /**
      * Drops results under this score. The score is the mode's own: BM25 (lexical), cosine similarity (vector),
      * or the fused score scaled to 0..1 (hybrid; 1 = ranked first by every ranker).
@@ -145,10 +154,19 @@ export const SearchResultSchema = t.Object({
   page: t.Nullable(t.Integer()),
   sheet: t.Nullable(t.String()),
   metadata: t.Record(t.String(), t.Unknown()),
+  chunks: t.Optional(
+    t.Integer({
+      minimum: 1,
+      description:
+        'group_by "document" only: how many of the document\'s chunks were among the ranked candidates (a lower bound when ' +
+        'the rankers were not asked for every match).',
+    }),
+  ),
 })
 
 export const SearchResponseSchema = t.Object({
   mode: SearchModeSchema,
+  group_by: GroupBySchema,
   results: t.Array(SearchResultSchema),
   timing: t.Object({ total_ms: t.Number(), lexical_ms: t.Nullable(t.Number()), embed_ms: t.Nullable(t.Number()), vector_ms: t.Nullable(t.Number()) }),
 })

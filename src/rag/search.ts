@@ -11,12 +11,24 @@ import type { SearchFilter, VectorStore } from './vectors/index.ts'
 /** BM25 parameters, chosen on SciFact's train split (bench/rag.ts, BENCH_BM25=k1,b): 1.2/0.5 gave nDCG@10 0.7035, 0.9/0.4 0.7007, 1.2/0.75 0.7024. */
 export const BM25 = { k1: 1.2, b: 0.5 }
 const RRF_K = 60
-/** Each ranker contributes this many candidates to the fusion, at least. */
+/** Each ranker contributes this many candidates to the fusion, at least, and 4 x top_k. */
 const CANDIDATES = 50
+/**
+ * Documents: the chunks asked of each ranker per document wanted, from the collection's chunks per document, within
+ * these bounds; and the most chunks one ranker is ever asked for, however concentrated the matches are.
+ */
+const SPREAD = { min: 2, max: 4 }
+const MAX_DEPTH = 4000
 
 interface Ranked {
   chunkId: number
   score: number
+}
+
+interface Scored {
+  chunkId: number
+  score: number
+  fused: number | null
 }
 
 interface ChunkHit {
@@ -31,9 +43,28 @@ interface ChunkHit {
   metadata: Record<string, unknown>
 }
 
+/** A chunk to present: in document mode, its document's best, with how many of its chunks were candidates. */
+interface Pick {
+  scored: Scored
+  row: ChunkHit
+  chunks?: number
+}
+
+/** One round of ranking: each ranker's ranks, the candidates in score order over the threshold, and whether
+ *  asking deeper could find more. */
+interface Candidates {
+  lexRank: RankMap
+  vecRank: RankMap
+  scored: Scored[]
+  exhausted: boolean
+}
+
+type Timing = { lexical_ms: number | null; embed_ms: number | null; vector_ms: number | null }
+
 /**
  * One search service for the API, chatbots and plugins: BM25 over chunk postings in PostgreSQL, vector similarity
- * through the collection's vector store, and reciprocal rank fusion of both.
+ * through the collection's vector store, and reciprocal rank fusion of both. Results are chunks, or with
+ * `group_by: "document"` documents, each once at its best chunk.
  */
 export class SearchService {
   constructor(
@@ -56,86 +87,127 @@ export class SearchService {
     if (mode !== 'lexical' && !collection.embedding_model)
       throw new ApiError('invalid_request', `The collection "${collection.name}" has no embedding model; use mode "lexical"`, 'mode')
     const topK = input.top_k ?? 5
+    const byDocument = input.group_by === 'document'
     const filter: SearchFilter = {
       ...(input.document_ids ? { documentIds: input.document_ids } : {}),
       ...(input.metadata ? { metadata: input.metadata } : {}),
     }
-    const depth = mode === 'hybrid' ? Math.max(CANDIDATES, topK * 4) : topK
-    const timing = { lexical_ms: null as number | null, embed_ms: null as number | null, vector_ms: null as number | null }
-
-    const lexicalRun = async () => {
-      if (mode === 'vector') return null
-      const t0 = performance.now()
-      const hits = await this.bm25(collection, input.query, depth, filter)
-      timing.lexical_ms = round(performance.now() - t0)
-      return hits
-    }
-    const vectorRun = async () => {
-      if (mode === 'lexical') return null
-      const t0 = performance.now()
-      const [q] = await this.gateway.embed(caller, collection.embedding_model!, [input.query], signal ?? new AbortController().signal)
-      const t1 = performance.now()
-      timing.embed_ms = round(t1 - t0)
-      const hits = await this.vectors.search(collection.id, q!, depth, filter)
-      timing.vector_ms = round(performance.now() - t1)
-      return hits
-    }
-    const [lexical, vector] = await Promise.all([lexicalRun(), vectorRun()])
-
-    const lexRank = rankMap(lexical)
-    const vecRank = rankMap(vector)
+    const timing: Timing = { lexical_ms: null, embed_ms: null, vector_ms: null }
+    const rank = this.#rankers(collection, input.query, mode, filter, caller, signal, timing)
     const weights = input.weights ?? { lexical: 1, vector: 1 }
-    const k = input.rrf_k ?? RRF_K
-    let scored: { chunkId: number; score: number; fused: number | null }[]
-    if (mode === 'hybrid') {
-      const ids = new Set([...lexRank.keys(), ...vecRank.keys()])
-      // Scaled by the best possible fused score, so 1.0 means first for every ranker and a threshold is portable.
-      const best = (weights.lexical + weights.vector) / (k + 1)
-      scored = [...ids].map((id) => {
-        const l = lexRank.get(id)
-        const v = vecRank.get(id)
-        const fused = (l ? weights.lexical / (k + l.rank) : 0) + (v ? weights.vector / (k + v.rank) : 0)
-        return { chunkId: id, score: best > 0 ? fused / best : 0, fused }
-      })
-    } else {
-      scored = (lexical ?? vector ?? []).map((h) => ({ chunkId: h.chunkId, score: h.score, fused: null }))
+    const candidates = async (depth: number): Promise<Candidates> => {
+      const [lexical, vector] = await rank(depth)
+      const lexRank = rankMap(lexical)
+      const vecRank = rankMap(vector)
+      const all = fuse(mode, lexRank, vecRank, weights, input.rrf_k ?? RRF_K)
+      const threshold = input.score_threshold
+      const scored = threshold === undefined ? all : all.filter((s) => s.score >= threshold)
+      // Nothing deeper to find: every ranker returned less than asked, or the threshold cut (deeper ones score lower).
+      const exhausted = ((lexical?.length ?? 0) < depth && (vector?.length ?? 0) < depth) || scored.length < all.length
+      return { lexRank, vecRank, scored, exhausted }
     }
-    scored.sort((a, b) => b.score - a.score || a.chunkId - b.chunkId)
-    if (input.score_threshold !== undefined) scored = scored.filter((s) => s.score >= input.score_threshold!)
-    scored = scored.slice(0, topK)
+    const want = byDocument ? Math.ceil(topK * spread(collection)) : topK
+    const depth = Math.min(MAX_DEPTH, mode === 'hybrid' ? Math.max(CANDIDATES, topK * 4, want) : want)
+    const { lexRank, vecRank, picks } = byDocument
+      ? await this.#documents(candidates, depth, topK)
+      : await this.#topChunks(await candidates(depth), topK)
 
-    const rows = await this.#chunks(scored.map((s) => s.chunkId))
     const terms = new Set(analyze(input.query))
-    const results = scored.flatMap((s) => {
-      const c = rows.get(s.chunkId)
-      if (!c) return []
+    const results = picks.map(({ scored: s, row: c, chunks }) => {
       const l = lexRank.get(s.chunkId)
       const v = vecRank.get(s.chunkId)
-      return [
-        {
-          chunk_id: s.chunkId,
-          document_id: c.document_id,
-          document_name: c.document_name,
-          collection_id: collection.id,
-          position: c.position,
-          text: c.text,
-          snippet: snippet(c.text, terms),
-          score: s.score,
-          scores: {
-            lexical: l?.score ?? null,
-            lexical_rank: l?.rank ?? null,
-            vector: v?.score ?? null,
-            vector_rank: v?.rank ?? null,
-            fused: s.fused,
-          },
-          heading: c.heading,
-          page: c.page,
-          sheet: c.sheet,
-          metadata: c.metadata,
+      return {
+        chunk_id: s.chunkId,
+        document_id: c.document_id,
+        document_name: c.document_name,
+        collection_id: collection.id,
+        position: c.position,
+        text: c.text,
+        snippet: snippet(c.text, terms),
+        score: s.score,
+        scores: {
+          lexical: l?.score ?? null,
+          lexical_rank: l?.rank ?? null,
+          vector: v?.score ?? null,
+          vector_rank: v?.rank ?? null,
+          fused: s.fused,
         },
-      ]
+        heading: c.heading,
+        page: c.page,
+        sheet: c.sheet,
+        metadata: c.metadata,
+        ...(chunks === undefined ? {} : { chunks }),
+      }
     })
-    return { mode, results, timing: { total_ms: round(performance.now() - started), ...timing } }
+    return { mode, group_by: byDocument ? 'document' : 'chunk', results, timing: { total_ms: round(performance.now() - started), ...timing } }
+  }
+
+  async #topChunks(c: Candidates, topK: number): Promise<Candidates & { picks: Pick[] }> {
+    const top = c.scored.slice(0, topK)
+    const rows = await this.#chunks(top.map((s) => s.chunkId))
+    return {
+      ...c,
+      picks: top.flatMap((s) => {
+        const row = rows.get(s.chunkId)
+        return row ? [{ scored: s, row }] : []
+      }),
+    }
+  }
+
+  /**
+   * The best `topK` documents: candidates from `depth` chunks per ranker, asked again deeper while they hold fewer
+   * documents and more could be found, up to MAX_DEPTH chunks, so a query's work stays bounded.
+   */
+  async #documents(candidates: (depth: number) => Promise<Candidates>, depth: number, topK: number): Promise<Candidates & { picks: Pick[] }> {
+    for (;;) {
+      const c = await candidates(depth)
+      const picks = await this.#bestPerDocument(c.scored, topK)
+      if (picks.length >= topK || c.exhausted || depth >= MAX_DEPTH) return { ...c, picks }
+      // As much deeper as the documents found so far suggest, at least fourfold.
+      depth = Math.min(MAX_DEPTH, Math.max(depth * 4, Math.ceil((depth * topK * 2) / Math.max(1, picks.length))))
+    }
+  }
+
+  /**
+   * The rankers of a mode, as one function of the depth (chunks asked of each), so a search can ask again deeper.
+   * The query is embedded once; the time of every call is added to `timing`.
+   */
+  #rankers(
+    collection: CollectionRow,
+    query: string,
+    mode: SearchMode,
+    filter: SearchFilter,
+    caller: Caller,
+    signal: AbortSignal | undefined,
+    timing: Timing,
+  ): (depth: number) => Promise<[Ranked[] | null, Ranked[] | null]> {
+    const model = collection.embedding_model
+    let embedded: Promise<Float32Array> | undefined
+    const add = (ms: number | null, since: number) => round((ms ?? 0) + performance.now() - since)
+    const lexical = async (depth: number) => {
+      if (mode === 'vector') return null
+      const t0 = performance.now()
+      const hits = await this.bm25(collection, query, depth, filter)
+      timing.lexical_ms = add(timing.lexical_ms, t0)
+      return hits
+    }
+    const vector = async (depth: number) => {
+      // A collection without a model was refused every mode but lexical.
+      if (mode === 'lexical' || !model) return null
+      embedded ??= (async () => {
+        const t0 = performance.now()
+        const [q] = await this.gateway.embed(caller, model, [query], signal ?? new AbortController().signal)
+        timing.embed_ms = round(performance.now() - t0)
+        if (!q) throw new Error('the embeddings upstream answered without a vector')
+        return q
+      })()
+      const q = await embedded
+      const t1 = performance.now()
+      const hits = await this.vectors.search(collection.id, q, depth, filter)
+      timing.vector_ms = add(timing.vector_ms, t1)
+      return hits
+    }
+    return (depth) => Promise.all([lexical(depth), vector(depth)])
   }
 
   /**
@@ -180,10 +252,65 @@ export class SearchService {
       FROM rag_chunks c JOIN rag_documents d ON d.id = c.document_id WHERE c.id = ANY(${ids}::bigint[])`
     return new Map(rows.map((r) => [Number(r.id), r]))
   }
+
+  /**
+   * Each document once, at its best candidate (the first in score order), the best `topK` documents in score order,
+   * with the number of its chunks among the candidates: one query that groups and reads the rows together.
+   */
+  async #bestPerDocument(scored: readonly Scored[], topK: number): Promise<Pick[]> {
+    if (scored.length === 0) return []
+    const rows = await this.sql<(ChunkHit & { ord: string; matched: string })[]>`
+      WITH cand AS (
+        SELECT c.id, c.document_id, t.ord FROM unnest(${scored.map((s) => s.chunkId)}::bigint[]) WITH ORDINALITY AS t(id, ord)
+        JOIN rag_chunks c ON c.id = t.id
+      ),
+      best AS (
+        SELECT DISTINCT ON (document_id) id, ord, count(*) OVER (PARTITION BY document_id) AS matched
+        FROM cand ORDER BY document_id, ord
+      ),
+      top AS (SELECT * FROM best ORDER BY ord LIMIT ${topK})
+      SELECT c.id, c.document_id, d.filename AS document_name, c.position, c.text, c.heading, c.page, c.sheet, c.metadata,
+        top.ord, top.matched
+      FROM top JOIN rag_chunks c ON c.id = top.id JOIN rag_documents d ON d.id = c.document_id
+      ORDER BY top.ord`
+    return rows.flatMap((r) => {
+      const s = scored[Number(r.ord) - 1]
+      return s ? [{ scored: s, row: r, chunks: Number(r.matched) }] : []
+    })
+  }
 }
 
-function rankMap(hits: Ranked[] | null): Map<number, { rank: number; score: number }> {
+type RankMap = Map<number, { rank: number; score: number }>
+
+function rankMap(hits: Ranked[] | null): RankMap {
   return new Map((hits ?? []).map((h, i) => [h.chunkId, { rank: i + 1, score: h.score }]))
+}
+
+/**
+ * Candidates in score order (ties by chunk id): the ranker's own score in a single mode; in hybrid, reciprocal rank
+ * fusion scaled by the best possible fused score, so 1.0 means first for every ranker and a threshold is portable.
+ */
+function fuse(mode: SearchMode, lexRank: RankMap, vecRank: RankMap, weights: { lexical: number; vector: number }, k: number): Scored[] {
+  let scored: Scored[]
+  if (mode === 'hybrid') {
+    const ids = new Set([...lexRank.keys(), ...vecRank.keys()])
+    const best = (weights.lexical + weights.vector) / (k + 1)
+    scored = [...ids].map((id) => {
+      const l = lexRank.get(id)
+      const v = vecRank.get(id)
+      const fused = (l ? weights.lexical / (k + l.rank) : 0) + (v ? weights.vector / (k + v.rank) : 0)
+      return { chunkId: id, score: best > 0 ? fused / best : 0, fused }
+    })
+  } else {
+    scored = [...(mode === 'lexical' ? lexRank : vecRank)].map(([chunkId, r]) => ({ chunkId, score: r.score, fused: null }))
+  }
+  return scored.sort((a, b) => b.score - a.score || a.chunkId - b.chunkId)
+}
+
+/** Chunks to ask for per document wanted: the collection's chunks per document, within SPREAD. */
+function spread(collection: CollectionRow): number {
+  const perDocument = collection.document_count > 0 ? collection.chunk_count / collection.document_count : SPREAD.min
+  return Math.min(SPREAD.max, Math.max(SPREAD.min, perDocument))
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100
