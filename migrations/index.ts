@@ -8,6 +8,7 @@ import m0005 from './0005_chatbots.sql' with { type: 'text' }
 import m0006 from './0006_budget_leases.sql' with { type: 'text' }
 import m0007 from './0007_plugins_hardening.sql' with { type: 'text' }
 import m0008 from './0008_plugin_boundary.sql' with { type: 'text' }
+import m0009 from './0009_gateway_hardening.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
@@ -18,4 +19,5 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 6, name: '0006_budget_leases.sql', sql: m0006 },
   { version: 7, name: '0007_plugins_hardening.sql', sql: m0007 },
   { version: 8, name: '0008_plugin_boundary.sql', sql: m0008 },
+  { version: 9, name: '0009_gateway_hardening.sql', sql: m0009 },
 ]

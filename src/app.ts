@@ -12,6 +12,7 @@ import { widgetRoutes } from './chatbots/widget.ts'
 import { pluginOriginGuard } from './plugins/boundary.ts'
 import { pluginRoutes } from './plugins/index.ts'
 import { ragRoutes } from './rag/index.ts'
+import { bodyLimits, nameBodyParsers } from './http/body.ts'
 import { httpBasics } from './http/plugin.ts'
 import type { Services } from './services.ts'
 import { userRoutes } from './users/index.ts'
@@ -23,9 +24,18 @@ import pkg from '../package.json' with { type: 'json' }
 export function createApp(s: Services) {
   // normalize: false makes `additionalProperties: false` reject unknown fields with a 400 naming them, instead of
   // Elysia silently dropping them (a mistyped field must not be ignored). Only the root app's setting applies.
-  return new Elysia({ normalize: false })
+  const app = new Elysia({ normalize: false })
     .use(httpBasics(s.log))
     .use(pluginOriginGuard(s.config.PLUGIN_ORIGIN))
+    .use(
+      bodyLimits({
+        maxCredentialedBytes: Math.floor(s.config.MAX_JSON_BODY_MB * 1024 * 1024),
+        maxAnonymousBytes: s.config.MAX_ANONYMOUS_BODY_KB * 1024,
+        credentialed: s.credentialed,
+        // Plugin routes read (and cap) their own bodies.
+        ownBody: (route) => route.startsWith('/api/v1/plugins/') || route.startsWith('/api-internal/v1/plugins/'),
+      }),
+    )
     .use(
       openapi({
         path: '/api/v1/docs',
@@ -61,6 +71,8 @@ export function createApp(s: Services) {
     .use(pluginRoutes(s))
     // Last: the dashboard answers only what no API route did.
     .use(dashboardRoutes(s.config.WEB_DIST_DIR))
+  nameBodyParsers(app.routes)
+  return app
 }
 
 export type App = ReturnType<typeof createApp>

@@ -52,6 +52,14 @@ export const ConfigSchema = T.Object({
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: T.Integer({ minimum: 100, default: 60000 }),
   UPSTREAM_TOTAL_TIMEOUT_MS: T.Integer({ minimum: 100, default: 600000 }),
   UPSTREAM_MAX_RETRIES: T.Integer({ minimum: 0, maximum: 10, default: 2 }),
+  /** The output cap imposed on a model whose settings name none (and what a request without max_tokens reserves). */
+  DEFAULT_MAX_OUTPUT_TOKENS: T.Integer({ minimum: 1, maximum: 1_000_000, default: 4096 }),
+  /** JSON request bodies (the chat API, every other JSON route) of a caller who presents credentials. */
+  MAX_JSON_BODY_MB: T.Number({ exclusiveMinimum: 0, maximum: 1024, default: 8 }),
+  /** Any request body of a caller who presents no credentials (sign-in, the widget, public plugin routes...). */
+  MAX_ANONYMOUS_BODY_KB: T.Integer({ minimum: 1, maximum: 1_048_576, default: 256 }),
+  /** How long a replica trusts a cached API key before checking it again in the database (revocation without Redis). */
+  API_KEY_RECHECK_SECONDS: T.Integer({ minimum: 0, maximum: 3600, default: 5 }),
   /** Where uploaded originals are kept, encrypted. Replicas must share it (a network volume). Default DATA_DIR/files. */
   FILE_STORAGE_DIR: T.Optional(T.String({ minLength: 1 })),
   /** Master key that wraps each file's data key; defaults to ENCRYPTION_KEY. */

@@ -15,10 +15,13 @@ try {
 const log = createLogger(config.LOG_LEVEL)
 const platform = await openPlatform(config, log)
 // Bun refuses bodies over 128 MB by default; an upload batch may carry many files of up to UPLOAD_MAX_FILE_MB each.
+// Bun closes a connection that stays silent for 10 s by default, and a model may take its first-byte timeout before
+// the first token of a stream or a whole answer: the idle timeout covers that wait (Bun allows at most 255 s).
 const app = createApp(platform.services).listen({
   port: config.PORT,
   hostname: config.HOST,
   maxRequestBodySize: config.UPLOAD_MAX_REQUEST_MB * 1024 * 1024,
+  idleTimeout: Math.min(255, Math.ceil(config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS / 1000) + 10),
 })
 log.info({ url: `http://${config.HOST}:${app.server?.port}` }, 'enclava listening')
 

@@ -1,8 +1,9 @@
+import { join } from 'node:path'
 import { ApiKeyService } from './api-keys/service.ts'
 import { KeyUsageRecorder } from './api-keys/usage-recorder.ts'
 import { ApiKeyVerifier } from './api-keys/verifier.ts'
 import { AuditLog } from './audit/service.ts'
-import type { GuardDeps } from './auth/guards.ts'
+import { bearer, type GuardDeps } from './auth/guards.ts'
 import { AuthService } from './auth/service.ts'
 import { AccessTokens } from './auth/tokens.ts'
 import type { CacheStore } from './cache/types.ts'
@@ -53,6 +54,8 @@ export interface Services extends Stores {
   chatbots: ChatbotService
   plugins: PluginService
   guardDeps: GuardDeps
+  /** Whether a request presents a valid API key or access token (cheap: cached key, signed token), before parsing. */
+  credentialed: (request: Request) => Promise<boolean>
   /** Set while shutting down, so readiness fails and load balancers stop sending traffic. */
   draining: boolean
 }
@@ -61,11 +64,12 @@ export function createServices(stores: Stores): Services {
   const { config, sql, cache, log } = stores
   const audit = new AuditLog(sql, log)
   const users = new UserService(sql)
+  const tokens = new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_SECONDS)
   const auth = new AuthService({
     sql,
     users,
     audit,
-    tokens: new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_SECONDS),
+    tokens,
     options: {
       refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
       lockoutThreshold: config.LOCKOUT_THRESHOLD,
@@ -73,15 +77,22 @@ export function createServices(stores: Stores): Services {
       allowRegistration: config.ALLOW_REGISTRATION,
     },
   })
-  const verifier = new ApiKeyVerifier(sql, cache, log)
+  const verifier = new ApiKeyVerifier(sql, cache, log, { recheckMs: config.API_KEY_RECHECK_SECONDS * 1000 })
   const keyUsage = new KeyUsageRecorder(sql, log)
   const limiter = new RateLimiter(cache, log)
   const box = new SecretBox(config.ENCRYPTION_KEY)
-  const registry = new ModelRegistry({ sql, box, configured: providersFromConfig(config), defaults: providerDefaults(config), log })
+  const registry = new ModelRegistry({ sql, box, configured: providersFromConfig(config, log), defaults: providerDefaults(config, log), log })
   const budgets = new BudgetService(sql, cache, log)
   const analytics = new AnalyticsService(sql, cache, log)
-  const ledger = new UsageLedger({ sql, budgets, audit, log, onRecorded: (users) => analytics.usageRecorded(users) })
-  const gateway = new GatewayService(registry, budgets, ledger, limiter, log)
+  const ledger = new UsageLedger({
+    sql,
+    budgets,
+    audit,
+    log,
+    onRecorded: (users) => analytics.usageRecorded(users),
+    spoolDir: join(config.DATA_DIR, 'spool'),
+  })
+  const gateway = new GatewayService(registry, budgets, ledger, limiter, log, audit)
   const instanceId = crypto.randomUUID()
   const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId })
   const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql))
@@ -105,6 +116,11 @@ export function createServices(stores: Stores): Services {
     rag,
     chatbots,
     plugins: new PluginService({ config, sql, cache, log, box, gateway, rag, chatbots, replica: instanceId }),
+    credentialed: async (request: Request) => {
+      const presented = bearer(request.headers.get('authorization')) ?? request.headers.get('x-api-key')
+      if (!presented) return false
+      return presented.startsWith('en_') ? verifier.recognises(presented) : (await tokens.verify(presented)) !== null
+    },
     guardDeps: {
       instanceId,
       auth,
@@ -127,6 +143,8 @@ export const REGISTRY_CHANNEL = 'llm:registry'
 
 export async function startServices(s: Services): Promise<void> {
   warmTokenizer()
+  // Usage records a stopped or crashed process could not write wait in DATA_DIR/spool; written (once) before serving.
+  await s.ledger.replaySpool()
   await s.verifier.start()
   await s.budgets.start()
   s.keyUsage.start()

@@ -195,11 +195,14 @@ describe('providers', () => {
     expect(await chatRow.textContent()).toContain('privatemode')
     await chatRow.getByText('$0.50').waitFor()
     await chatRow.getByText('$2.00').waitFor()
-    await chatRow.getByRole('button', { name: 'Edit prices of mock-chat' }).click()
+    await chatRow.getByRole('button', { name: 'Edit settings of mock-chat' }).click()
     await page.getByLabel('Input price (USD per 1M tokens)').fill('1.25')
     await page.getByLabel('Output price (USD per 1M tokens)').fill('3.5')
+    // A confidential model: whether its fallback may leave the TEE is shown, and off unless ticked.
+    expect(await page.getByLabel(/Its fallback may leave the TEE/).isChecked()).toBe(false)
+    await page.getByLabel('Output cap (tokens)').fill('2048')
     await d.screenshot(page, 'providers-price-edit')
-    await page.getByRole('button', { name: 'Save prices' }).click()
+    await page.getByRole('button', { name: 'Save', exact: true }).click()
     await chatRow.getByText('$3.50').waitFor()
     await chatRow.getByText('$1.25').waitFor()
     const catalog = await d.call('GET', '/api-internal/v1/llm/model-catalog', { token: await d.adminToken() })
@@ -208,6 +211,7 @@ describe('providers', () => {
       confidential: true,
       input_price_per_million: 1.25,
       output_price_per_million: 3.5,
+      settings: { max_output_tokens: 2048, fallback_leaves_tee: false },
     })
 
     // Add a provider: the API key goes in and never comes back out.

@@ -23,16 +23,22 @@ const actorOf = (user: UserRow): KeyActor => ({ userId: user.id, isAdmin: can(us
 
 /** Key management on the internal API: your own keys, or everyone's with api_keys:admin. */
 export function apiKeyRoutes(s: Services) {
-  const audited = async (user: UserRow, action: string, keyId: string, meta: RequestMeta, details?: Record<string, unknown>) => {
-    await s.verifier.invalidate(`key:${keyId}`)
+  type Headers = { headers: Record<string, string | number> }
+  /**
+   * After a change is committed: every replica is told at once over the cache; when the cache cannot carry it the
+   * answer says so (the change is saved, and reaches the other replicas within the verifier's recheck interval).
+   */
+  const audited = async (user: UserRow, action: string, keyId: string, meta: RequestMeta, set: Headers, details?: Record<string, unknown>) => {
+    if (!(await s.verifier.invalidate(`key:${keyId}`)))
+      set.headers['x-enclava-propagation'] = `delayed; other replicas apply this change within ${s.verifier.recheckSeconds} s (the cache is unavailable)`
     await s.audit.record(
       { action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'api_key', id: keyId }, ...(details ? { details } : {}) },
       meta,
     )
   }
-  const toggle = (active: boolean) => async ({ params, user, meta }: { params: { id: string }; user: UserRow; meta: RequestMeta }) => {
+  const toggle = (active: boolean) => async ({ params, user, meta, set }: { params: { id: string }; user: UserRow; meta: RequestMeta; set: Headers }) => {
     const row = await s.apiKeys.setActive(params.id, actorOf(user), active)
-    await audited(user, active ? 'api_key.activate' : 'api_key.deactivate', row.id, meta)
+    await audited(user, active ? 'api_key.activate' : 'api_key.deactivate', row.id, meta, set)
     return presentKey(row)
   }
 
@@ -55,7 +61,7 @@ export function apiKeyRoutes(s: Services) {
       '/',
       async ({ body, user, meta, set }) => {
         const { row, key } = await s.apiKeys.create(user.id, body)
-        await audited(user, 'api_key.create', row.id, meta, { name: row.name, scopes: row.scopes })
+        await audited(user, 'api_key.create', row.id, meta, set, { name: row.name, scopes: row.scopes })
         set.status = 201
         return { ...presentKey(row), key }
       },
@@ -74,9 +80,9 @@ export function apiKeyRoutes(s: Services) {
     })
     .patch(
       '/:id',
-      async ({ params, body, user, meta }) => {
+      async ({ params, body, user, meta, set }) => {
         const row = await s.apiKeys.update(params.id, actorOf(user), body)
-        await audited(user, 'api_key.update', row.id, meta, { fields: Object.keys(body) })
+        await audited(user, 'api_key.update', row.id, meta, set, { fields: Object.keys(body) })
         return presentKey(row)
       },
       {
@@ -91,16 +97,16 @@ export function apiKeyRoutes(s: Services) {
       '/:id',
       async ({ params, user, meta, set }) => {
         const row = await s.apiKeys.delete(params.id, actorOf(user))
-        await audited(user, 'api_key.delete', row.id, meta, { name: row.name })
+        await audited(user, 'api_key.delete', row.id, meta, set, { name: row.name })
         set.status = 204
       },
       { permission: 'api_keys:write', params: IdParams, detail: { summary: 'Delete (revoke) an API key' } },
     )
     .post(
       '/:id/regenerate',
-      async ({ params, user, meta }) => {
+      async ({ params, user, meta, set }) => {
         const { row, key } = await s.apiKeys.regenerate(params.id, actorOf(user))
-        await audited(user, 'api_key.regenerate', row.id, meta)
+        await audited(user, 'api_key.regenerate', row.id, meta, set)
         return { ...presentKey(row), key }
       },
       {

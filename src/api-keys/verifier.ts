@@ -31,10 +31,17 @@ export type VerifiedKey = Pick<
 /** A verdict, not an error: infrastructure failures throw instead. */
 export type Verdict =
   | { ok: true; key: VerifiedKey }
-  | { ok: false; reason: 'NOT_FOUND' | 'EXPIRED' | 'DISABLED' | 'IP_NOT_ALLOWED' | 'ENDPOINT_NOT_ALLOWED'; key?: VerifiedKey }
+  | { ok: false; reason: 'NOT_FOUND' | 'EXPIRED' | 'DISABLED' | 'PUBLISHABLE_KEY' | 'IP_NOT_ALLOWED' | 'ENDPOINT_NOT_ALLOWED'; key?: VerifiedKey }
+
+/**
+ * A key with `allowed_origins` is the chat widget's publishable key: it sits in a public web page, so anyone has it.
+ * It works only where the widget's own limits hold (the widget API checks the origin, limits each visitor and
+ * returns only what the widget shows); anywhere else it would be a full `chatbots` key (snippets, document ids,
+ * metadata, no per-visitor limit), or more if it had other scopes.
+ */
+export const isPublishable = (key: Pick<VerifiedKey, 'allowed_origins'>) => key.allowed_origins.length > 0
 
 const INVALIDATE_CHANNEL = 'api-keys:invalidate'
-const CACHE_TTL_MS = 60_000
 const CACHE_MAX = 10_000
 /** Every key may introspect itself, whatever its endpoint list says. */
 const ALWAYS_ALLOWED = ['/me']
@@ -58,10 +65,20 @@ export class ApiKeyVerifier {
   #generation = 0
   #unsubscribe: (() => Promise<void>) | null = null
 
-  constructor(sql: Sql, cache: CacheStore, log: Logger) {
+  /**
+   * How long a cached key is trusted before the database is asked again. Invalidations over the cache's pub/sub
+   * reach every replica at once; this bounds what a replica trusts when they cannot (Redis down, a message lost):
+   * a revoked key stops everywhere within it.
+   */
+  readonly #recheckMs: number
+  /** One database lookup per key at a time: concurrent requests with a key due for a check share it. */
+  readonly #lookups = new Map<string, Promise<VerifiedKey | null>>()
+
+  constructor(sql: Sql, cache: CacheStore, log: Logger, options: { recheckMs?: number } = {}) {
     this.#sql = sql
     this.#cache = cache
     this.#log = log
+    this.#recheckMs = options.recheckMs ?? 5_000
   }
 
   async start(): Promise<void> {
@@ -73,14 +90,31 @@ export class ApiKeyVerifier {
     this.#unsubscribe = null
   }
 
-  /** `target` is `key:<id>` or `user:<id>` (all of that user's keys). */
-  async invalidate(target: `key:${string}` | `user:${string}`): Promise<void> {
+  /**
+   * `target` is `key:<id>` or `user:<id>` (all of that user's keys). Called after the change is committed, so it
+   * never fails: true when every replica was told at once, false when the cache could not carry the message (the
+   * other replicas then stop trusting their cached copy within the recheck interval).
+   */
+  async invalidate(target: `key:${string}` | `user:${string}`): Promise<boolean> {
     this.#drop(target)
-    await this.#cache.publish(INVALIDATE_CHANNEL, target)
+    try {
+      await this.#cache.publish(INVALIDATE_CHANNEL, target)
+      return true
+    } catch (err) {
+      this.#log.warn({ target, err: (err as Error).message, recheck_ms: this.#recheckMs }, 'key change not broadcast: the cache is unavailable')
+      return false
+    }
+  }
+
+  /** Seconds within which a change reaches every replica without the cache. */
+  get recheckSeconds(): number {
+    return Math.ceil(this.#recheckMs / 1000)
   }
 
   #drop(target: string): void {
     this.#generation++
+    // A lookup already running may have read the row before the change: later requests must not join it.
+    this.#lookups.clear()
     const [kind, id] = target.split(':')
     for (const [hash, entry] of this.#entries)
       if ((kind === 'key' && entry.key.id === id) || (kind === 'user' && entry.key.user_id === id))
@@ -90,7 +124,16 @@ export class ApiKeyVerifier {
   async #lookup(presented: string): Promise<VerifiedKey | null> {
     const hash = hashApiKey(presented)
     const cached = this.#entries.get(hash)
-    if (cached && Date.now() - cached.at < CACHE_TTL_MS) return cached.key
+    if (cached && Date.now() - cached.at < this.#recheckMs) return cached.key
+    let lookup = this.#lookups.get(hash)
+    if (lookup === undefined) {
+      lookup = this.#fromDatabase(presented, hash).finally(() => this.#lookups.delete(hash))
+      this.#lookups.set(hash, lookup)
+    }
+    return lookup
+  }
+
+  async #fromDatabase(presented: string, hash: string): Promise<VerifiedKey | null> {
     const generation = this.#generation
     const candidates = await this.#sql<(Omit<VerifiedKey, 'owner'> & { username: string; email: string; role: string; owner_active: boolean })[]>`
       SELECT k.id, k.name, k.key_prefix, k.key_hash, k.user_id, k.scopes, k.allowed_models, k.allowed_endpoints,
@@ -100,7 +143,10 @@ export class ApiKeyVerifier {
       FROM api_keys k JOIN users u ON u.id = k.user_id
       WHERE k.key_prefix = ${keyPrefix(presented)}`
     const row = candidates.find((c) => hashesEqual(c.key_hash, hash))
-    if (!row) return null
+    if (!row) {
+      this.#entries.delete(hash)
+      return null
+    }
     const { username, email, role, owner_active, ...rest } = row
     const key: VerifiedKey = { ...rest, owner: { id: row.user_id, username, email, role, is_active: owner_active } }
     // An invalidation arrived while the query ran: the row may predate it, so answer this request but keep nothing.
@@ -113,13 +159,24 @@ export class ApiKeyVerifier {
     return key
   }
 
-  /** `path` is relative to the public API root, e.g. "/chat/completions". */
-  async verify(presented: string, ctx: { ip: string | null; path: string }): Promise<Verdict> {
+  /** Whether `presented` is a key that could pass: known, active, unexpired (for sizing what its request may send). */
+  async recognises(presented: string): Promise<boolean> {
+    if (!KEY_PATTERN.test(presented)) return false
+    const key = await this.#lookup(presented)
+    return key !== null && key.is_active && key.owner.is_active && !(key.expires_at && key.expires_at <= new Date())
+  }
+
+  /**
+   * `path` is relative to the public API root, e.g. "/chat/completions". `widget`: the route is the widget's, the
+   * only kind a publishable key may call (deny by default: every other caller leaves it out).
+   */
+  async verify(presented: string, ctx: { ip: string | null; path: string; widget?: boolean }): Promise<Verdict> {
     if (!KEY_PATTERN.test(presented)) return { ok: false, reason: 'NOT_FOUND' }
     const key = await this.#lookup(presented)
     if (!key) return { ok: false, reason: 'NOT_FOUND' }
     if (!key.is_active || !key.owner.is_active) return { ok: false, reason: 'DISABLED', key }
     if (key.expires_at && key.expires_at <= new Date()) return { ok: false, reason: 'EXPIRED', key }
+    if (isPublishable(key) && !ctx.widget) return { ok: false, reason: 'PUBLISHABLE_KEY', key }
     if (!ipAllowed(ctx.ip, key.allowed_ips)) {
       this.#log.warn({ api_key_id: key.id, ip: ctx.ip }, 'api key used from a disallowed address')
       return { ok: false, reason: 'IP_NOT_ALLOWED', key }

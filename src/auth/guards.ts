@@ -24,7 +24,7 @@ export interface GuardDeps {
 
 const PUBLIC_API_ROOT = '/api/v1'
 
-function bearer(value: string | null): string | null {
+export function bearer(value: string | null): string | null {
   if (!value) return null
   const match = /^Bearer\s+(\S+)$/i.exec(value)
   return match?.[1] ?? null
@@ -36,6 +36,11 @@ const VERDICT_ERRORS: Record<string, [ErrorCode, string]> = {
   DISABLED: ['invalid_api_key', 'This API key is deactivated'],
   IP_NOT_ALLOWED: ['ip_not_allowed', 'This API key may not be used from your IP address'],
   ENDPOINT_NOT_ALLOWED: ['endpoint_not_allowed', 'This API key may not call this endpoint'],
+  PUBLISHABLE_KEY: [
+    'permission_denied',
+    'This is a publishable widget key (it has allowed_origins): it works only on the widget API, POST /api/v1/widget/{chatbot}/chat. ' +
+      'Use a key without allowed_origins here',
+  ],
 }
 
 /**
@@ -69,7 +74,10 @@ export async function requirePermission(
   return session
 }
 
-/** A valid API key with `scope` (restrictions and rate limits applied); for routes whose guard is decided at run time. */
+/**
+ * A valid API key with `scope` (restrictions and rate limits applied); for routes whose guard is decided at run time.
+ * `widget: true` only on the chat widget's routes: the one place a publishable key (with allowed_origins) works.
+ */
 export async function requireApiKey(
   deps: GuardDeps,
   request: Request,
@@ -77,12 +85,14 @@ export async function requireApiKey(
   path: string,
   headers: Record<string, string | number>,
   scope: string | true,
+  opts: { widget?: boolean } = {},
 ): Promise<VerifiedKey> {
   const presented = bearer(request.headers.get('authorization')) ?? request.headers.get('x-api-key')
   if (!presented) throw new ApiError('invalid_api_key', 'Send your API key as Authorization: Bearer en_... or X-API-Key')
   const verdict = await deps.verifier.verify(presented, {
     ip: requestMeta(request, server, deps.trustProxy).ip,
     path: path.startsWith(PUBLIC_API_ROOT) ? path.slice(PUBLIC_API_ROOT.length) || '/' : path,
+    widget: opts.widget === true,
   })
   if (!verdict.ok) {
     const [code, message] = VERDICT_ERRORS[verdict.reason] ?? ['invalid_api_key', 'Incorrect API key provided']

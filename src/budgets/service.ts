@@ -283,9 +283,11 @@ export class BudgetService {
         (await tx<{ id: string }[]>`
           DELETE FROM budget_reservations WHERE id = ANY(${exact.map((i) => i.reservation.id)}::uuid[]) RETURNING id`).map((r) => r.id),
       )
+      // Each item settles once (only records this transaction inserted come here), so its cost is spent whether
+      // or not its reservation row is still there: a row swept after expiring (a long stream, an outage) has
+      // already given its hold back, and its spend must not be dropped with it.
       for (const { reservation, actualMicros } of exact)
-        if (released.has(reservation.id))
-          for (const budgetId of reservation.budgetIds) add(budgetId, reservation.amountMicros, actualMicros)
+        for (const budgetId of reservation.budgetIds) add(budgetId, released.has(reservation.id) ? reservation.amountMicros : 0, actualMicros)
     }
     if (leased.length) {
       const perLease = new Map<string, number>()

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setSystemTime, test } from 'bun:test'
 import { createClient, type RedisClientType } from 'redis'
 import type { HandlerErrorSink } from './common.ts'
 import { MemoryCache, openCache, RedisCache, type CacheStore } from './index.ts'
@@ -173,6 +173,80 @@ for (const backend of backends) {
       expect(carried.count).toBeLessThan(10)
       await Bun.sleep(2 * windowMs + 20)
       expect(await store.hitWindow(key, 10, windowMs, 10)).toMatchObject({ allowed: true, count: 10 })
+    })
+
+    test('retryMs is the least wait after which the same hit passes, to the millisecond', async () => {
+      const windowMs = 60_000
+      // In the future and on a window boundary, so each case's windows are known and hold nothing else.
+      const t0 = Date.UTC(2031, 0, 1)
+      // A seeded generator: any failure reproduces. Fractional costs exercise the float arithmetic both stores share.
+      let seed = 0x2f6b3a1d
+      const random = () => {
+        seed = (seed + 0x6d2b79f5) | 0
+        let r = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+        r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r
+        return ((r ^ (r >>> 14)) >>> 0) / 4294967296
+      }
+      try {
+        for (let i = 0; i < 40; i++) {
+          const key = unique('retry')
+          const limit = 1 + Math.floor(random() * 1_000)
+          const prev = random() < 0.2 ? 0 : Math.floor(random() * limit * 100) / 100
+          const elapsed = Math.floor(random() * windowMs)
+          if (prev > 0) {
+            setSystemTime(t0 + Math.floor(random() * windowMs))
+            expect((await store.hitWindow(key, limit, windowMs, prev)).allowed).toBe(true)
+          }
+          const now = t0 + windowMs + elapsed
+          setSystemTime(now)
+          const room = limit - prev * (1 - elapsed / windowMs)
+          const curr = random() < 0.2 ? 0 : Math.floor(random() * room * 100) / 100
+          if (curr > 0) expect((await store.hitWindow(key, limit, windowMs, curr)).allowed).toBe(true)
+          const left = room - curr
+          // Nearly nothing counted: no cost up to the limit is refused.
+          if (limit - left < 0.01) continue
+          const cost = Math.min(limit, left + 0.01 + Math.floor(random() * (limit - left) * 100) / 100)
+          const refused = await store.hitWindow(key, limit, windowMs, cost)
+          const where = { i, limit, prev, elapsed, curr, cost }
+          expect({ ...where, allowed: refused.allowed }).toEqual({ ...where, allowed: false })
+          const wait = refused.retryMs ?? Number.NaN
+          expect(wait).toBeGreaterThan(0)
+          setSystemTime(now + wait - 1)
+          expect({ ...where, wait, early: (await store.hitWindow(key, limit, windowMs, cost)).allowed }).toEqual({ ...where, wait, early: false })
+          setSystemTime(now + wait)
+          expect({ ...where, wait, onTime: (await store.hitWindow(key, limit, windowMs, cost)).allowed }).toEqual({ ...where, wait, onTime: true })
+        }
+      } finally {
+        setSystemTime()
+      }
+    })
+
+    test('retryMs: 0 when it fits, the wait for another like it after a hit, null when the cost exceeds the limit', async () => {
+      const windowMs = 60_000
+      const t0 = Date.UTC(2031, 0, 1)
+      try {
+        setSystemTime(t0 + 15_000)
+        const key = unique('retry')
+        expect((await store.hitWindow(key, 4, windowMs, 2)).retryMs).toBe(0)
+        // 4 of 4 now; 2 more fit once 4 × (1 − e/60 s) ≤ 2 after the rollover, at e = 30 s: 45 s + 30 s.
+        expect(await store.hitWindow(key, 4, windowMs, 2)).toMatchObject({ allowed: true, remaining: 0, retryMs: 75_000 })
+        expect(await store.hitWindow(key, 4, windowMs, 2)).toMatchObject({ allowed: false, retryMs: 75_000 })
+        expect(await store.hitWindow(key, 4, windowMs, 5)).toMatchObject({ allowed: false, retryMs: null })
+        expect(await store.hitWindow(unique('retry'), 4, windowMs, 5)).toMatchObject({ allowed: false, retryMs: null })
+      } finally {
+        setSystemTime()
+      }
+    })
+
+    test('take: false answers whether the cost fits, and when, without taking it', async () => {
+      const key = unique('rl')
+      expect(await store.hitWindow(key, 5, HOUR, 3, { take: false })).toMatchObject({ allowed: true, count: 0, remaining: 5, retryMs: 0 })
+      expect(await store.hitWindow(key, 5, HOUR, 3)).toMatchObject({ allowed: true, count: 3 })
+      const look = await store.hitWindow(key, 5, HOUR, 3, { take: false })
+      expect(look).toMatchObject({ allowed: false, count: 3, remaining: 2 })
+      expect(look.retryMs).toBeGreaterThan(0)
+      expect(await store.hitWindow(key, 5, HOUR, 2, { take: false })).toMatchObject({ allowed: true, count: 3 })
+      expect(await store.hitWindow(key, 5, HOUR, 2)).toMatchObject({ allowed: true, count: 5 })
     })
 
     test('hitWindow rejects nonsensical arguments', async () => {

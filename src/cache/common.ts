@@ -48,8 +48,48 @@ export function windowTtl(windowMs: number): number {
   return Math.ceil(2 * windowMs)
 }
 
-export function windowResult(allowed: boolean, count: number, limit: number, resetMs: number): WindowResult {
+/** The weighted count: the previous window's count, fading linearly as this window runs, plus this window's. */
+export function windowWeight(prev: number, curr: number, elapsed: number, windowMs: number): number {
+  return prev * (1 - elapsed / windowMs) + curr
+}
+
+/**
+ * The least whole number of milliseconds after which `cost` more units fit, if nothing else arrives; 0 when they
+ * fit now, null when they never will (`cost` alone exceeds `limit`). Until the rollover the previous window's share
+ * fades; after it this window's count becomes the previous one and fades in turn; two windows on nothing is left.
+ * The weighted count never rises while nothing arrives (in floating point too), so a binary search finds the first
+ * millisecond that fits, judged with the admission test's own arithmetic (the Lua script's as well): no rounding can
+ * turn "wait this long" into one more refusal, and 1 ms less would still be refused.
+ */
+export function windowRetryMs(
+  prev: number,
+  curr: number,
+  elapsed: number,
+  windowMs: number,
+  limit: number,
+  cost: number,
+): number | null {
+  if (cost > limit) return null
+  const fitsAfter = (wait: number): boolean => {
+    const at = elapsed + wait
+    const weighted =
+      at < windowMs ? windowWeight(prev, curr, at, windowMs) : at < 2 * windowMs ? windowWeight(curr, 0, at - windowMs, windowMs) : 0
+    return weighted + cost <= limit
+  }
+  if (fitsAfter(0)) return 0
+  // Refused at `early`, admitted at `late`: two windows on the count is 0, and cost <= limit.
+  let early = 0
+  let late = Math.max(1, Math.ceil(2 * windowMs - elapsed))
+  while (late - early > 1) {
+    const mid = Math.floor((early + late) / 2)
+    if (fitsAfter(mid)) late = mid
+    else early = mid
+  }
+  return late
+}
+
+export function windowResult(allowed: boolean, count: number, limit: number, resetMs: number, retryMs: number | null): WindowResult {
   // Floored because it feeds `X-RateLimit-Remaining`, which must never promise more than fits.
   const remaining = Math.max(0, Math.floor(limit - count))
-  return { allowed, limit, count, remaining, resetMs }
+  return { allowed, limit, count, remaining, resetMs, retryMs }
 }

@@ -3,7 +3,7 @@ import { MemoryCache } from './memory.ts'
 import { RedisCache } from './redis.ts'
 import type { CacheStore } from './types.ts'
 
-export type { CacheStore, WindowResult } from './types.ts'
+export type { CacheStore, HitWindowOptions, WindowResult } from './types.ts'
 export type { HandlerErrorSink } from './common.ts'
 export { MemoryCache } from './memory.ts'
 export { RedisCache } from './redis.ts'

@@ -5,11 +5,13 @@ import {
   defaultHandlerErrorSink,
   windowKey,
   windowResult,
+  windowRetryMs,
   windowSlot,
   windowTtl,
+  windowWeight,
   type HandlerErrorSink,
 } from './common.ts'
-import type { CacheStore, WindowResult } from './types.ts'
+import type { CacheStore, HitWindowOptions, WindowResult } from './types.ts'
 
 interface Entry {
   value: string
@@ -84,7 +86,7 @@ export class MemoryCache implements CacheStore {
     return next
   }
 
-  async hitWindow(key: string, limit: number, windowMs: number, cost = 1): Promise<WindowResult> {
+  async hitWindow(key: string, limit: number, windowMs: number, cost = 1, options: HitWindowOptions = {}): Promise<WindowResult> {
     this.#assertOpen()
     checkWindow(limit, windowMs, cost)
     const now = Date.now()
@@ -92,10 +94,12 @@ export class MemoryCache implements CacheStore {
     const currKey = windowKey(key, slot.index)
     const curr = this.#count(currKey, now)
     const prev = this.#count(windowKey(key, slot.index - 1), now)
-    const weighted = prev * (1 - slot.elapsed / windowMs) + curr
-    if (weighted + cost > limit) return windowResult(false, weighted, limit, slot.resetMs)
+    const weighted = windowWeight(prev, curr, slot.elapsed, windowMs)
+    const retryAfter = (left: number) => windowRetryMs(prev, left, slot.elapsed, windowMs, limit, cost)
+    if (weighted + cost > limit) return windowResult(false, weighted, limit, slot.resetMs, retryAfter(curr))
+    if (options.take === false) return windowResult(true, weighted, limit, slot.resetMs, 0)
     this.#entries.set(currKey, { value: String(curr + cost), expiresAt: now + windowTtl(windowMs) })
-    return windowResult(true, weighted + cost, limit, slot.resetMs)
+    return windowResult(true, weighted + cost, limit, slot.resetMs, retryAfter(curr + cost))
   }
 
   async publish(channel: string, message: string): Promise<void> {

@@ -25,10 +25,12 @@ return value
 
 /**
  * KEYS[1] current window, KEYS[2] previous window.
- * ARGV: limit, cost, ms elapsed in the current window, window ms, counter ttl ms.
- * Returns { allowed 0|1, count } with count as a %.17g string: Lua numbers become integers
- * on the way out, and 17 digits round-trip a double exactly, matching the memory store.
- * INCRBYFLOAT so fractional costs behave as they do in memory.
+ * ARGV: limit, cost, ms elapsed in the current window, window ms, counter ttl ms, take (1, or 0 to only look).
+ * Returns { allowed 0|1, count, prev, curr } with the numbers as %.17g strings: Lua numbers become integers on the
+ * way out, and 17 digits round-trip a double exactly, matching the memory store. count is the weighted count after
+ * the attempt; prev and curr are the two counters as the attempt left them, from which the caller works out how long
+ * until the next attempt fits (in JavaScript, so both stores share one implementation of that arithmetic).
+ * INCRBYFLOAT so fractional costs behave as they do in memory; its reply is the stored value the next call will read.
  */
 export const HIT_WINDOW = lua(`
 local limit = tonumber(ARGV[1])
@@ -38,12 +40,16 @@ local window = tonumber(ARGV[4])
 local curr = tonumber(redis.call('GET', KEYS[1]) or '0')
 local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
 local weighted = prev * (1 - elapsed / window) + curr
+local function g(n) return string.format('%.17g', n) end
 if weighted + cost > limit then
-  return {0, string.format('%.17g', weighted)}
+  return {0, g(weighted), g(prev), g(curr)}
 end
-redis.call('INCRBYFLOAT', KEYS[1], ARGV[2])
+if ARGV[6] == '0' then
+  return {1, g(weighted), g(prev), g(curr)}
+end
+local stored = redis.call('INCRBYFLOAT', KEYS[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return {1, string.format('%.17g', weighted + cost)}
+return {1, g(weighted + cost), g(prev), stored}
 `)
 
 export type ScriptReply = Awaited<ReturnType<RedisClientType['eval']>>

@@ -6,12 +6,13 @@ import {
   defaultHandlerErrorSink,
   windowKey,
   windowResult,
+  windowRetryMs,
   windowSlot,
   windowTtl,
   type HandlerErrorSink,
 } from './common.ts'
 import { HIT_WINDOW, INCREMENT, runScript, type ScriptReply } from './redis-scripts.ts'
-import type { CacheStore, WindowResult } from './types.ts'
+import type { CacheStore, HitWindowOptions, WindowResult } from './types.ts'
 
 export interface RedisCacheOptions {
   onHandlerError?: HandlerErrorSink | undefined
@@ -70,15 +71,16 @@ export class RedisCache implements CacheStore {
     return reply
   }
 
-  async hitWindow(key: string, limit: number, windowMs: number, cost = 1): Promise<WindowResult> {
+  async hitWindow(key: string, limit: number, windowMs: number, cost = 1, options: HitWindowOptions = {}): Promise<WindowResult> {
     checkWindow(limit, windowMs, cost)
     // The window index comes from this replica's clock so the script can declare both keys up front;
     // replica clock skew only shifts weight between adjacent windows by a few ms.
     const slot = windowSlot(Date.now(), windowMs)
     const keys = [this.#key(windowKey(key, slot.index)), this.#key(windowKey(key, slot.index - 1))]
-    const args = [limit, cost, slot.elapsed, windowMs, windowTtl(windowMs)].map(String)
-    const { allowed, count } = parseWindowReply(await runScript(this.#client, HIT_WINDOW, keys, args))
-    return windowResult(allowed, count, limit, slot.resetMs)
+    const take = options.take === false ? 0 : 1
+    const args = [limit, cost, slot.elapsed, windowMs, windowTtl(windowMs), take].map(String)
+    const { allowed, count, prev, curr } = parseWindowReply(await runScript(this.#client, HIT_WINDOW, keys, args))
+    return windowResult(allowed, count, limit, slot.resetMs, windowRetryMs(prev, curr, slot.elapsed, windowMs, limit, cost))
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -192,11 +194,11 @@ async function closeClient(client: RedisClientType): Promise<void> {
   else client.destroy()
 }
 
-function parseWindowReply(reply: ScriptReply): { allowed: boolean; count: number } {
-  if (Array.isArray(reply)) {
-    const [allowed, count] = reply
-    const parsed = typeof count === 'string' ? Number(count) : Number.NaN
-    if ((allowed === 0 || allowed === 1) && Number.isFinite(parsed)) return { allowed: allowed === 1, count: parsed }
+function parseWindowReply(reply: ScriptReply): { allowed: boolean; count: number; prev: number; curr: number } {
+  if (Array.isArray(reply) && reply.length === 4) {
+    const [allowed, ...rest] = reply
+    const [count = Number.NaN, prev = Number.NaN, curr = Number.NaN] = rest.map((n) => (typeof n === 'string' ? Number(n) : Number.NaN))
+    if ((allowed === 0 || allowed === 1) && [count, prev, curr].every(Number.isFinite)) return { allowed: allowed === 1, count, prev, curr }
   }
   throw new TypeError(`unexpected hitWindow reply: ${JSON.stringify(reply)}`)
 }

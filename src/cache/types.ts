@@ -5,8 +5,22 @@ export interface WindowResult {
   /** Weighted count in the window after this attempt (unchanged when denied). */
   count: number
   remaining: number
-  /** Milliseconds until the current fixed window rolls over (for `Retry-After` / `X-RateLimit-Reset`). */
+  /**
+   * Milliseconds until the current fixed window rolls over: its count then starts to fade as the previous window's.
+   * It feeds `X-RateLimit-Reset`; it is not how long a refused caller must wait (that is `retryMs`).
+   */
   resetMs: number
+  /**
+   * Milliseconds until `cost` more units fit, given the window as this call left it, if nothing else arrives: for a
+   * refused attempt the wait after which the same attempt passes, for an admitted one the wait before another like
+   * it would. 0: it fits now. null: it never will, because `cost` alone exceeds `limit`.
+   */
+  retryMs: number | null
+}
+
+export interface HitWindowOptions {
+  /** false: only report whether `cost` would fit, and when; nothing is taken. Default true. */
+  take?: boolean | undefined
 }
 
 /**
@@ -25,7 +39,7 @@ export interface CacheStore {
    * Sliding-window counter (previous window weighted by overlap + current window).
    * Takes `cost` units only when they fit under `limit`; a denied attempt takes nothing.
    */
-  hitWindow(key: string, limit: number, windowMs: number, cost?: number): Promise<WindowResult>
+  hitWindow(key: string, limit: number, windowMs: number, cost?: number, options?: HitWindowOptions): Promise<WindowResult>
   /** Fan-out to every replica subscribed to `channel` (this one included). */
   publish(channel: string, message: string): Promise<void>
   /** Returns a function that unsubscribes. */

@@ -10,10 +10,18 @@ import type { VerifiedKey } from '../api-keys/verifier.ts'
 import { ChatBody, ChatbotSchema, ChatbotTypeSchema, ChatResponseSchema, CreateChatbotBody, InternalChatBody, UpdateChatbotBody, type ChatResponse } from './model.ts'
 import { presentChatbot, type ChatbotActor, type ChatMessage, type ChatbotRow } from './service.ts'
 import { DEFAULT_TEMPLATES, presentTemplate } from './templates.ts'
+import { eventStream } from './event-stream.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 const ConversationParams = t.Object({ id: t.String({ format: 'uuid' }), cid: t.String({ format: 'uuid' }) })
 const userActor = (user: UserRow): ChatbotActor => ({ userId: user.id, isAdmin: can(user.role, 'chatbots:admin') })
+const ConversationHeader = t.Object({
+  'x-enclava-conversation-id': t.Optional(t.String({ format: 'uuid', description: 'Continue this conversation (from an earlier answer)' })),
+})
+/**
+ * Text with U+0000 is a 400 before a handler stores or spends anything (src/http/text.ts). Redundant once
+ * httpBasics runs the same check for every route.
+ */
 
 /**
  * Chatbots on the internal API (builder, test chat, conversations) and the external chat API for API keys with the
@@ -185,9 +193,7 @@ export function chatbotRoutes(s: Services) {
     .delete(
       '/chatbots/:id/conversations/:cid',
       async ({ user, params, set }) => {
-        const bot = await chatbots.get(userActor(user), params.id)
-        await chatbots.messages(bot, params.cid)
-        await s.sql`DELETE FROM chatbot_conversations WHERE id = ${params.cid}`
+        await chatbots.deleteConversation(await chatbots.get(userActor(user), params.id), params.cid)
         set.status = 204
       },
       { permission: 'chatbots:use', params: ConversationParams, detail: { summary: 'Delete a conversation' } },
@@ -201,7 +207,7 @@ export function chatbotRoutes(s: Services) {
         const { stream, ...input } = body
         if (!stream) return chatbots.chat(bot, input, caller, speaker, request.signal)
         // Events: start {conversation_id, sources}, delta {content}..., done {the whole turn} or error {error}.
-        return eventStream(async (send) => {
+        return eventStream(request, s.log, async (send) => {
           const done = await chatbots.chatStream(bot, input, caller, speaker, request.signal, {
             onStart: (t) => send('start', { conversation_id: t.conversationId, sources: t.sources }),
             onDelta: (content) => send('delta', { content }),
@@ -264,14 +270,14 @@ export function chatbotRoutes(s: Services) {
     )
     .post(
       '/chat/completions',
-      async ({ apiKey, params, body, request, set }) => {
+      async ({ apiKey, params, body, headers, request, set }) => {
         const bot = await keyBot(apiKey, params.id)
         const turns = body.messages
           .filter((m) => m.role === 'user' || m.role === 'assistant')
           .map((m) => ({ role: m.role, content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => ('text' in p ? p.text : '')).join(' ') }))
         const last = turns.at(-1)
         if (!last || last.role !== 'user' || !last.content) throw new ApiError('invalid_request', 'The last message must be a user message with text', 'messages')
-        const conversation = request.headers.get('x-enclava-conversation-id') ?? undefined
+        const conversation = headers['x-enclava-conversation-id']
         const input = { message: last.content, ...(conversation ? { conversation_id: conversation } : {}) }
         const caller = { source: 'chatbot' as const, userId: apiKey.user_id, apiKey, requestId: requestIdOf(request), startedAt: startedAt(request) }
         const speaker = { userId: apiKey.user_id, apiKeyId: apiKey.id, source: 'api' as const }
@@ -291,7 +297,7 @@ export function chatbotRoutes(s: Services) {
           choices: [{ index: 0, delta, finish_reason: finish }],
           ...extra,
         })
-        return eventStream(async (send) => {
+        return eventStream(request, s.log, async (send) => {
           const done = await chatbots.chatStream(
             bot,
             input,
@@ -313,6 +319,7 @@ export function chatbotRoutes(s: Services) {
       {
         apiKey: 'chatbots',
         params: IdParams,
+        headers: ConversationHeader,
         body: ChatCompletionBody,
         detail: { summary: 'OpenAI-compatible chat with the chatbot (streaming too); the answer carries `sources`' },
       },
@@ -334,28 +341,4 @@ function completion(id: string, created: number, bot: ChatbotRow, done: ChatResp
     citations: done.citations,
     conversation_id: done.conversation_id,
   }
-}
-
-/**
- * Server-sent events from a producer. An error after the stream started cannot change the status any more, so it
- * becomes an `error` event with the platform's error envelope.
- */
-function eventStream(produce: (send: (event: string | null, data: unknown) => void) => Promise<void>): Response {
-  const encoder = new TextEncoder()
-  const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      const send = (event: string | null, data: unknown) => {
-        const payload = typeof data === 'string' ? data : JSON.stringify(data)
-        controller.enqueue(encoder.encode(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`))
-      }
-      try {
-        await produce(send)
-      } catch (err) {
-        const e = err instanceof ApiError ? err : new ApiError('upstream_error', 'The chat failed')
-        send('error', { error: { message: e.message, code: e.code, type: 'server_error', param: e.param ?? null } })
-      }
-      controller.close()
-    },
-  })
-  return new Response(stream, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } })
 }

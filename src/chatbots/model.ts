@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { RESERVED_VARIABLE_NAMES, VARIABLE_NAME, VARIABLE_RULE } from './templates.ts'
 
 export const CHATBOT_TYPES = ['assistant', 'customer_support', 'teacher', 'researcher', 'creative_writer', 'custom'] as const
 export type ChatbotType = (typeof CHATBOT_TYPES)[number]
@@ -16,9 +17,17 @@ const fields = {
   name: t.String({ minLength: 1, maxLength: 200 }),
   type: ChatbotTypeSchema,
   model: t.String({ minLength: 1, maxLength: 200 }),
-  /** Default: the type's template. `{{name}}` placeholders are filled from prompt_variables; `{{date}}` is today. */
+  /**
+   * Default: the type's template. `{{name}}` placeholders are filled from prompt_variables, `{{company}}` and
+   * `{{date}}` (today); any other placeholder is sent as written.
+   */
   system_prompt: t.String({ minLength: 1, maxLength: 20_000 }),
-  prompt_variables: t.Record(t.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,63}$' }), t.String({ maxLength: 2000 })),
+  /** Names match VARIABLE_NAME and are none of RESERVED_VARIABLE_NAMES: checked by the service, with that message. */
+  prompt_variables: t.Record(t.String(), t.String({ maxLength: 2000 }), {
+    maxProperties: 100,
+    propertyNames: { pattern: VARIABLE_NAME.source, not: { enum: [...RESERVED_VARIABLE_NAMES] } },
+    description: `Values for {{name}} placeholders in the system prompt; ${VARIABLE_RULE}`,
+  }),
   temperature: t.Number({ minimum: 0, maximum: 2 }),
   max_tokens: t.Integer({ minimum: 1, maximum: 100_000 }),
   context_window: t.Integer({ minimum: 512, maximum: 2_000_000 }),

@@ -4,9 +4,11 @@ import { countTokens } from '../gateway/tokens.ts'
 import type { Caller, GatewayService } from '../gateway/service.ts'
 import type { CollectionRow } from '../rag/collections.ts'
 import type { SearchService } from '../rag/search.ts'
+import { assertNoNul } from '../http/text.ts'
 import type { ChatInput, ChatResponse, CreateChatbotInput, Source, UpdateChatbotInput } from './model.ts'
-import { renderPrompt, type TemplateService } from './templates.ts'
+import { invalidVariableName, renderPrompt, VARIABLE_RULE, type TemplateService } from './templates.ts'
 import type { ChatbotType } from './model.ts'
+import { TurnQueue } from './turns.ts'
 
 export interface ChatbotRow {
   id: string
@@ -57,6 +59,8 @@ export interface ChatMessage {
 }
 
 interface Turn {
+  /** Lets the conversation's next turn start; called once this turn ended, however it ended. */
+  release(): void
   bot: ChatbotRow
   conversationId: string
   message: string
@@ -68,6 +72,22 @@ interface Turn {
 
 /** Tokens of the chat template around each message (role markers), as the gateway estimates them. */
 const PER_MESSAGE_TOKENS = 4
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** What the model or a document sends may hold U+0000, which PostgreSQL cannot store; kept visible as U+FFFD. */
+const storable = (text: string) => text.replaceAll('\u0000', '\uFFFD')
+function storableDeep<T>(value: T): T {
+  if (typeof value === 'string') return storable(value) as T
+  if (Array.isArray(value)) return value.map(storableDeep) as T
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storableDeep(v)])) as T
+  return value
+}
+
+function checkVariables(variables: Record<string, string> | undefined): void {
+  const name = variables && invalidVariableName(variables)
+  if (name !== undefined) throw new ApiError('validation_failed', `Invalid body: 'prompt_variables.${name}' is not a variable name: ${VARIABLE_RULE}`, `prompt_variables.${name}`)
+}
 
 /**
  * Chatbots and their conversations. A chat turn: retrieve from the chatbot's collections, answer with the fallback
@@ -76,6 +96,8 @@ const PER_MESSAGE_TOKENS = 4
  * messages with their sources.
  */
 export class ChatbotService {
+  readonly #turns = new TurnQueue()
+
   constructor(
     readonly sql: Sql,
     readonly gateway: GatewayService,
@@ -110,6 +132,7 @@ export class ChatbotService {
   }
 
   async create(actor: ChatbotActor, input: CreateChatbotInput): Promise<ChatbotRow> {
+    checkVariables(input.prompt_variables)
     await this.#checkCollections(actor, input.rag_collections)
     const type = input.type ?? 'assistant'
     const [row] = await this.sql<ChatbotRow[]>`
@@ -125,6 +148,7 @@ export class ChatbotService {
   }
 
   async update(actor: ChatbotActor, id: string, patch: UpdateChatbotInput): Promise<ChatbotRow> {
+    checkVariables(patch.prompt_variables)
     await this.get(actor, id)
     await this.#checkCollections(actor, patch.rag_collections)
     const fields: Record<string, unknown> = { ...patch }
@@ -138,7 +162,10 @@ export class ChatbotService {
     await this.sql`DELETE FROM chatbots WHERE id = ${id}`
   }
 
-  /** The conversation, if this speaker may continue it (its own, on this chatbot); otherwise a 404. */
+  /**
+   * The conversation, if this speaker may continue it (its own, on this chatbot); otherwise a 404. A new one is
+   * created when no id is given.
+   */
   async #conversation(bot: ChatbotRow, id: string | undefined, speaker: Speaker, firstMessage: string): Promise<string> {
     if (id) {
       const [conv] = await this.sql<{ id: string }[]>`
@@ -191,39 +218,75 @@ export class ChatbotService {
   }
 
   /**
-   * Everything before the model is asked: the conversation, retrieval, the fallback decision, and the messages to
-   * send. `history` (OpenAI-style calls, which carry their own) replaces the stored conversation's history.
+   * What a turn is given, checked before anything is stored or charged: every caller (routes, plugins) gets the
+   * same 400s. PostgreSQL cannot store U+0000 and casts the conversation id to uuid.
    */
-  async #prepare(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, history?: ChatMessage[]): Promise<Turn> {
-    // Usage is attributed to the chatbot through its request ids.
-    caller.requestId = `chatbot:${bot.id}:${caller.requestId}`
-    if (!bot.is_active) throw new ApiError('invalid_request', `The chatbot "${bot.name}" is not active`)
-    const started = performance.now()
-    const conversationId = await this.#conversation(bot, input.conversation_id, speaker, input.message)
-    const retrieved = await this.#retrieve(bot, input.message, caller)
-    const sources: Source[] = retrieved.map(({ text: _text, ...s }) => s)
-    const turn: Turn = { bot, conversationId, message: input.message, sources, messages: null, started }
-    if (bot.rag_collections.length > 0 && retrieved.length === 0 && bot.fallback_response) return turn
-    let system = renderPrompt(bot.system_prompt, bot.prompt_variables)
-    if (retrieved.length > 0) {
-      system +=
-        '\n\nAnswer using the numbered context below. If it does not contain the answer, say so.' +
-        (bot.must_cite ? ' Cite the context you use with its number in square brackets, e.g. [1].' : '') +
-        '\n\nContext:\n' +
-        retrieved.map((r) => `[${r.index}] (${r.document_name}) ${r.text}`).join('\n\n')
-    }
-    turn.messages = await this.#fit(conversationId, bot, system, input.message, history)
-    return turn
+  #checkInput(input: ChatInput, history: ChatMessage[] | undefined): void {
+    if (input.conversation_id !== undefined && !UUID.test(input.conversation_id))
+      throw new ApiError('validation_failed', "Invalid body: 'conversation_id' must be a conversation id (a UUID)", 'conversation_id')
+    assertNoNul(input.message, 'body', 'message')
+    // The history is the request's messages minus those of other roles: its indexes are not the request's.
+    for (const m of history ?? []) assertNoNul(m.content, 'body', 'messages')
   }
 
-  /** Keeps both messages of the turn and shapes the answer. */
-  async #finish(turn: Turn, answer: string, usage: { prompt_tokens: number; completion_tokens: number } | null): Promise<ChatResponse> {
+  /**
+   * Everything before the model is asked: the conversation (its turn: see TurnQueue), retrieval, the fallback
+   * decision, and the messages to send. `history` (OpenAI-style calls, which carry their own) replaces the stored
+   * conversation's history. The caller must `release()` the returned turn.
+   */
+  async #prepare(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, signal: AbortSignal, history?: ChatMessage[]): Promise<Turn> {
+    // Usage is attributed to the chatbot through its request ids.
+    caller.requestId = `chatbot:${bot.id}:${caller.requestId}`
+    this.#checkInput(input, history)
+    if (!bot.is_active) throw new ApiError('invalid_request', `The chatbot "${bot.name}" is not active`)
+    const started = performance.now()
+    // Checked before waiting, so that nobody queues behind a conversation that is not theirs, and again once it is
+    // this turn's go (the conversation may have been deleted meanwhile).
+    if (input.conversation_id) await this.#conversation(bot, input.conversation_id, speaker, input.message)
+    const release = input.conversation_id ? await this.#turns.acquire(input.conversation_id, signal) : () => {}
+    try {
+      const conversationId = await this.#conversation(bot, input.conversation_id, speaker, input.message)
+      const retrieved = await this.#retrieve(bot, input.message, caller)
+      const sources: Source[] = retrieved.map(({ text: _text, ...s }) => s)
+      const turn: Turn = { release, bot, conversationId, message: input.message, sources, messages: null, started }
+      if (bot.rag_collections.length > 0 && retrieved.length === 0 && bot.fallback_response) return turn
+      let system = renderPrompt(bot.system_prompt, bot.prompt_variables)
+      if (retrieved.length > 0) {
+        system +=
+          '\n\nAnswer using the numbered context below. If it does not contain the answer, say so.' +
+          (bot.must_cite ? ' Cite the context you use with its number in square brackets, e.g. [1].' : '') +
+          '\n\nContext:\n' +
+          retrieved.map((r) => `[${r.index}] (${r.document_name}) ${r.text}`).join('\n\n')
+      }
+      turn.messages = await this.#fit(conversationId, bot, system, input.message, history)
+      return turn
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
+  /**
+   * Keeps both messages of the turn and shapes the answer. The conversation row is locked while they are appended,
+   * so turns answered at once on several replicas keep their two messages together; a conversation deleted while
+   * the model answered is a 409 (the model's usage has been charged by then, as for any answered request).
+   */
+  async #finish(turn: Turn, modelAnswer: string, usage: { prompt_tokens: number; completion_tokens: number } | null): Promise<ChatResponse> {
     const fallback = turn.messages === null
+    const answer = storable(modelAnswer)
+    const sources = storableDeep(turn.sources)
     await this.sql.begin(async (tx) => {
+      const [conv] = await tx`SELECT id FROM chatbot_conversations WHERE id = ${turn.conversationId} FOR UPDATE`
+      if (!conv)
+        throw new ApiError(
+          'conflict',
+          `Conversation ${turn.conversationId} was deleted while its answer was being written; the answer was not kept`,
+          'conversation_id',
+        )
       await tx`INSERT INTO chatbot_messages (conversation_id, role, content) VALUES (${turn.conversationId}, 'user', ${turn.message})`
       await tx`
         INSERT INTO chatbot_messages (conversation_id, role, content, sources, prompt_tokens, completion_tokens, model, latency_ms)
-        VALUES (${turn.conversationId}, 'assistant', ${answer}, ${tx.json(turn.sources as never)}, ${usage?.prompt_tokens ?? null},
+        VALUES (${turn.conversationId}, 'assistant', ${answer}, ${tx.json(sources as never)}, ${usage?.prompt_tokens ?? null},
           ${usage?.completion_tokens ?? null}, ${fallback ? null : turn.bot.model}, ${Math.round(performance.now() - turn.started)})`
       await tx`UPDATE chatbot_conversations SET updated_at = now() WHERE id = ${turn.conversationId}`
     })
@@ -245,17 +308,23 @@ export class ChatbotService {
 
   /** One turn of a conversation. */
   async chat(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, signal: AbortSignal, history?: ChatMessage[]): Promise<ChatResponse> {
-    const turn = await this.#prepare(bot, input, caller, speaker, history)
-    if (turn.messages === null) return this.#finish(turn, bot.fallback_response!, null)
-    const res = await this.gateway.chat(caller, this.#request(turn, false), signal)
-    const body = (await res.json()) as { choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
-    const usage = body.usage ? { prompt_tokens: body.usage.prompt_tokens, completion_tokens: body.usage.completion_tokens } : null
-    return this.#finish(turn, body.choices?.[0]?.message?.content ?? '', usage)
+    const turn = await this.#prepare(bot, input, caller, speaker, signal, history)
+    try {
+      if (turn.messages === null) return await this.#finish(turn, bot.fallback_response!, null)
+      const res = await this.gateway.chat(caller, this.#request(turn, false), signal)
+      const body = (await res.json()) as { choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
+      const usage = body.usage ? { prompt_tokens: body.usage.prompt_tokens, completion_tokens: body.usage.completion_tokens } : null
+      return await this.#finish(turn, body.choices?.[0]?.message?.content ?? '', usage)
+    } finally {
+      turn.release()
+    }
   }
 
   /**
-   * One turn, streamed: `onDelta` gets the answer as the model produces it; resolves with the whole turn once the
-   * stream ended (and was saved). The fallback arrives as a single delta.
+   * One turn, streamed: `onStart` once the model accepted the request (everything that can refuse the turn, the
+   * gateway's limits and budgets included, has by then, so a refusal can still be an HTTP status), `onDelta` with
+   * the answer as the model produces it; resolves with the whole turn once the stream ended (and was saved). The
+   * fallback arrives as a single delta.
    */
   async chatStream(
     bot: ChatbotRow,
@@ -266,44 +335,20 @@ export class ChatbotService {
     handlers: { onStart(turn: { conversationId: string; sources: Source[] }): void; onDelta(text: string): void },
     history?: ChatMessage[],
   ): Promise<ChatResponse> {
-    const turn = await this.#prepare(bot, input, caller, speaker, history)
-    handlers.onStart({ conversationId: turn.conversationId, sources: turn.sources })
-    if (turn.messages === null) {
-      handlers.onDelta(bot.fallback_response!)
-      return this.#finish(turn, bot.fallback_response!, null)
-    }
-    const res = await this.gateway.chat(caller, { ...(this.#request(turn, true) as object), stream_options: { include_usage: true } } as never, signal)
-    let answer = ''
-    let usage: ChatResponse['usage'] = null
-    const decoder = new TextDecoder()
-    let buffered = ''
-    for await (const chunk of res.body!) {
-      buffered += decoder.decode(chunk, { stream: true })
-      let cut: number
-      while ((cut = buffered.indexOf('\n\n')) >= 0) {
-        const event = buffered.slice(0, cut)
-        buffered = buffered.slice(cut + 2)
-        for (const line of event.split('\n')) {
-          if (!line.startsWith('data:')) continue
-          const data = line.slice(5).trim()
-          if (data === '[DONE]') continue
-          const parsed = JSON.parse(data) as {
-            choices?: { delta?: { content?: string } }[]
-            usage?: { prompt_tokens: number; completion_tokens: number }
-            error?: { message?: string }
-          }
-          // The gateway ends a broken upstream stream with an error event: the turn failed, it is not a short answer.
-          if (parsed.error) throw new ApiError('upstream_error', parsed.error.message ?? 'The model stopped with an error')
-          const delta = parsed.choices?.[0]?.delta?.content
-          if (delta) {
-            answer += delta
-            handlers.onDelta(delta)
-          }
-          if (parsed.usage) usage = { prompt_tokens: parsed.usage.prompt_tokens, completion_tokens: parsed.usage.completion_tokens }
-        }
+    const turn = await this.#prepare(bot, input, caller, speaker, signal, history)
+    try {
+      if (turn.messages === null) {
+        handlers.onStart({ conversationId: turn.conversationId, sources: turn.sources })
+        handlers.onDelta(bot.fallback_response!)
+        return await this.#finish(turn, bot.fallback_response!, null)
       }
+      const res = await this.gateway.chat(caller, { ...(this.#request(turn, true) as object), stream_options: { include_usage: true } } as never, signal)
+      handlers.onStart({ conversationId: turn.conversationId, sources: turn.sources })
+      const { answer, usage } = await readAnswer(res, handlers.onDelta)
+      return await this.#finish(turn, answer, usage)
+    } finally {
+      turn.release()
     }
-    return this.#finish(turn, answer, usage)
   }
 
   /**
@@ -355,4 +400,46 @@ export class ChatbotService {
       SELECT id, role, content, sources, prompt_tokens, completion_tokens, model, latency_ms, created_at
       FROM chatbot_messages WHERE conversation_id = ${conversationId} ORDER BY id`
   }
+
+  /** A turn answering meanwhile ends with a 409 instead of keeping its messages (see #finish). */
+  async deleteConversation(bot: ChatbotRow, conversationId: string): Promise<void> {
+    const [conv] = await this.sql`DELETE FROM chatbot_conversations WHERE id = ${conversationId} AND chatbot_id = ${bot.id} RETURNING id`
+    if (!conv) throw new ApiError('not_found', `Conversation ${conversationId} not found`)
+  }
+}
+
+/** The answer and usage of the gateway's event stream, passing each piece of text to `onDelta` as it arrives. */
+async function readAnswer(res: Response, onDelta: (text: string) => void): Promise<{ answer: string; usage: ChatResponse['usage'] }> {
+  let answer = ''
+  let usage: ChatResponse['usage'] = null
+  if (!res.body) throw new ApiError('upstream_error', 'The model sent no stream')
+  const decoder = new TextDecoder()
+  let buffered = ''
+  for await (const chunk of res.body) {
+    buffered += decoder.decode(chunk, { stream: true })
+    let cut: number
+    while ((cut = buffered.indexOf('\n\n')) >= 0) {
+      const event = buffered.slice(0, cut)
+      buffered = buffered.slice(cut + 2)
+      for (const line of event.split('\n')) {
+        if (!line.startsWith('data:')) continue
+        const data = line.slice(5).trim()
+        if (data === '[DONE]') continue
+        const parsed = JSON.parse(data) as {
+          choices?: { delta?: { content?: string } }[]
+          usage?: { prompt_tokens: number; completion_tokens: number }
+          error?: { message?: string }
+        }
+        // The gateway ends a broken upstream stream with an error event: the turn failed, it is not a short answer.
+        if (parsed.error) throw new ApiError('upstream_error', parsed.error.message ?? 'The model stopped with an error')
+        const delta = parsed.choices?.[0]?.delta?.content
+        if (delta) {
+          answer += delta
+          onDelta(delta)
+        }
+        if (parsed.usage) usage = { prompt_tokens: parsed.usage.prompt_tokens, completion_tokens: parsed.usage.completion_tokens }
+      }
+    }
+  }
+  return { answer, usage }
 }

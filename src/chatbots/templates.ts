@@ -14,10 +14,32 @@ export const DEFAULT_TEMPLATES: Record<ChatbotType, string> = {
   custom: 'You are a helpful assistant. Today is {{date}}.',
 }
 
-/** Fills `{{name}}` placeholders; unknown ones are left as they are so a typo is visible, not silently empty. */
+/** What a `{{name}}` placeholder, and so a prompt variable, may be called. */
+export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
+/** Refused as variable names: wherever values are looked up by name on a plain object, these reach its prototype. */
+export const RESERVED_VARIABLE_NAMES: readonly string[] = ['__proto__', 'constructor', 'prototype']
+export const VARIABLE_RULE = `names match ${VARIABLE_NAME.source} and may not be ${RESERVED_VARIABLE_NAMES.join(', ')}`
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g
+
+export const isVariableName = (name: string) => VARIABLE_NAME.test(name) && !RESERVED_VARIABLE_NAMES.includes(name)
+
+/** The first of `variables` whose name breaks the rule ('' is such a name), or undefined. */
+export function invalidVariableName(variables: Record<string, unknown>): string | undefined {
+  return Object.keys(variables).find((name) => !isVariableName(name))
+}
+
+/**
+ * Fills `{{name}}` placeholders from the chatbot's own variables and the built-in ones: `{{company}}` ("our
+ * organisation" unless a variable sets it) and `{{date}}` (today, always). Nothing else resolves: the values sit in a
+ * Map, so `{{constructor}}` or `{{toString}}` cannot reach Object.prototype, and stored variables with a reserved or
+ * malformed name (from before the rule) are ignored. An unknown placeholder is left as written, so a typo is visible
+ * in what the model gets rather than silently empty.
+ */
 export function renderPrompt(template: string, variables: Record<string, string>, now = new Date()): string {
-  const values: Record<string, string> = { company: 'our organisation', ...variables, date: now.toISOString().slice(0, 10) }
-  return template.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (whole, name: string) => values[name] ?? whole)
+  const values = new Map<string, string>([['company', 'our organisation']])
+  for (const [name, value] of Object.entries(variables)) if (isVariableName(name) && typeof value === 'string') values.set(name, value)
+  values.set('date', now.toISOString().slice(0, 10))
+  return template.replace(PLACEHOLDER, (whole, name: string) => values.get(name) ?? whole)
 }
 
 export interface TemplateRow {

@@ -181,7 +181,7 @@ export function widgetRoutes(s: Services) {
           await s.limiter.take(`widget:${id}:${ip}`, { perMinute: s.config.WIDGET_RATE_LIMIT_PER_MINUTE }, headers)
           // The key's own limits apply too, but its X-RateLimit-* headers would describe the shared budget, not this
           // visitor's; they are kept off the response (its 429 still carries them).
-          const key = await requireApiKey(s.guardDeps, request, server, path, {}, 'chatbots')
+          const key = await requireApiKey(s.guardDeps, request, server, path, {}, 'chatbots', { widget: true })
           if (!origin) throw new ApiError('permission_denied', 'The widget API serves browsers: send an Origin header (servers use /api/v1/chatbot/{id}/chat)')
           if (!key.allowed_origins.some((o) => canonicalOrigin(o) === origin))
             throw new ApiError('permission_denied', `This API key may not be used from the origin ${origin}`)

@@ -27,6 +27,13 @@ export const ModelSettingsBody = t.Object(
     output_price_per_million: t.Optional(Price),
     max_output_tokens: t.Optional(t.Nullable(t.Integer({ minimum: 1, maximum: 1_000_000 }))),
     fallback_model: t.Optional(t.Nullable(t.String({ minLength: 1, maxLength: 256 }))),
+    /**
+     * A confidential (TEE) model may fall back to a model that is not confidential only when this is true (default
+     * false): the fallback would send the prompt outside the TEE. Every such fallback is audited.
+     */
+    fallback_leaves_tee: t.Optional(t.Boolean()),
+    /** Embedding models trained to be shortened (Matryoshka): `dimensions` cuts and re-normalises their vectors. */
+    truncatable_dimensions: t.Optional(t.Boolean()),
     is_active: t.Optional(t.Boolean()),
   },
   { additionalProperties: false },
@@ -61,6 +68,8 @@ export const ModelSettingsSchema = t.Object({
   output_price_per_million: t.Nullable(t.Number()),
   max_output_tokens: t.Nullable(t.Integer()),
   fallback_model: t.Nullable(t.String()),
+  fallback_leaves_tee: t.Boolean(),
+  truncatable_dimensions: t.Boolean(),
   is_active: t.Boolean(),
 })
 
@@ -97,6 +106,8 @@ export function presentModelSettings(row: ModelSettingsRow): ModelSettingsView {
     output_price_per_million: price(row.output_price_per_million),
     max_output_tokens: row.max_output_tokens,
     fallback_model: row.fallback_model,
+    fallback_leaves_tee: row.fallback_leaves_tee,
+    truncatable_dimensions: row.truncatable_dimensions,
     is_active: row.is_active,
   }
 }

@@ -14,6 +14,8 @@ export interface ModelSettings {
   output_price_per_million?: number | null | undefined
   max_output_tokens?: number | null | undefined
   fallback_model?: string | null | undefined
+  fallback_leaves_tee?: boolean | undefined
+  truncatable_dimensions?: boolean | undefined
   is_active?: boolean | undefined
 }
 
@@ -103,6 +105,8 @@ export class GatewayAdmin {
       output_price_per_million: s.output_price_per_million ?? null,
       max_output_tokens: s.max_output_tokens ?? null,
       fallback_model: s.fallback_model ?? null,
+      fallback_leaves_tee: s.fallback_leaves_tee ?? false,
+      truncatable_dimensions: s.truncatable_dimensions ?? false,
       is_active: s.is_active ?? true,
     }
     const [row] = await this.sql<ModelSettingsRow[]>`
@@ -110,6 +114,7 @@ export class GatewayAdmin {
       ON CONFLICT (id) DO UPDATE SET provider_name = EXCLUDED.provider_name, upstream_id = EXCLUDED.upstream_id,
         input_price_per_million = EXCLUDED.input_price_per_million, output_price_per_million = EXCLUDED.output_price_per_million,
         max_output_tokens = EXCLUDED.max_output_tokens, fallback_model = EXCLUDED.fallback_model,
+        fallback_leaves_tee = EXCLUDED.fallback_leaves_tee, truncatable_dimensions = EXCLUDED.truncatable_dimensions,
         is_active = EXCLUDED.is_active, updated_at = now()
       RETURNING *`
     await this.#changed()

@@ -32,6 +32,11 @@ export class CircuitBreaker {
     this.#trialInFlight = false
   }
 
+  /** The call let through ended without saying anything about the upstream (the client went away). */
+  abandon(): void {
+    this.#trialInFlight = false
+  }
+
   failure(): void {
     this.#failures++
     if (this.#trialInFlight || this.#failures >= this.threshold) this.#openedAt = Date.now()

@@ -72,8 +72,18 @@ beforeEach(() => {
 })
 
 describe('upstream faults', () => {
-  test('5xx is retried with backoff, then a 502; nothing is charged', async () => {
+  test('a 500 may have started a paid generation: it is not sent again; a 502 to the client, nothing charged', async () => {
     up.setBehavior('error-500')
+    const before = up.requests.length
+    const res = await chat()
+    expect(res.status).toBe(502)
+    expect(await errorOf(res)).toMatchObject({ code: 'upstream_error', type: 'server_error' })
+    expect(up.requests.length - before).toBe(1)
+    expect(await lastUsage()).toMatchObject({ status: 502, error_code: 'upstream_error', cost_micros: '0' })
+  })
+
+  test('a 503 proves nothing started: retried with backoff, then a 502; nothing is charged', async () => {
+    up.setBehavior('error-503')
     const before = up.requests.length
     const res = await chat()
     expect(res.status).toBe(502)
@@ -166,7 +176,7 @@ describe('upstream faults', () => {
 
   test('the circuit opens after repeated failures and fails fast without calling the upstream', async () => {
     up.setBehavior('error-500')
-    for (let i = 0; i < 2; i++) await (await chat()).text()
+    for (let i = 0; i < 5; i++) await (await chat()).text()
     const before = up.requests.length
     const res = await chat()
     expect(res.status).toBe(503)
@@ -181,7 +191,8 @@ describe('upstream faults', () => {
     const other = await startUpstream({ models: ['backup-chat'] })
     const local = await createTestEnv({ PRIVATEMODE_URL: up.url, OPENAI_COMPAT_URL: other.url, UPSTREAM_MAX_RETRIES: '0' })
     try {
-      await local.db.sql`INSERT INTO models (id, fallback_model) VALUES ('tee-chat', 'backup-chat')`
+      // The fallback is outside the TEE: allowed only because the model's settings say so explicitly.
+      await local.db.sql`INSERT INTO models (id, fallback_model, fallback_leaves_tee) VALUES ('tee-chat', 'backup-chat', true)`
       await local.db.sql`INSERT INTO models (id, provider_name) VALUES ('backup-chat', 'openai-compatible')`
       const u = await local.user('user')
       const k = (await local.call('POST', '/api-internal/v1/api-keys', { token: u.token, body: { name: 'x' } })).body.key

@@ -5,9 +5,11 @@
  */
 export interface LinkedSignal {
   readonly signal: AbortSignal
-  /** The timer fired (as opposed to `outer` or `abort`). */
+  /** The timer fired, or `expire` was called (as opposed to `outer` or `abort`). */
   readonly timedOut: boolean
   abort(): void
+  /** Ends it now as a timeout of another kind (say, the connection could not be made), with that message. */
+  expire(message: string): void
   /** The timer no longer applies; `outer` still does. */
   stopTimer(): void
   /** Nothing of this signal fires any more. */
@@ -30,6 +32,11 @@ export function linkedSignal(outer: AbortSignal, timeoutMs: number, timeoutMessa
       return timedOut
     },
     abort: () => ctl.abort(),
+    expire: (message: string) => {
+      if (ctl.signal.aborted) return
+      timedOut = true
+      ctl.abort(new DOMException(message, 'TimeoutError'))
+    },
     stopTimer: () => clearTimeout(timer),
     release: () => {
       clearTimeout(timer)

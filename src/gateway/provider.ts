@@ -17,6 +17,8 @@ export interface ProviderSettings {
   /** The whole exchange. */
   totalTimeoutMs: number
   maxRetries: number
+  /** Hears the circuit open and close (logged at warn: an operator must see a provider going away). */
+  onCircuit?: ((provider: string, state: 'open' | 'closed', reason: string | null) => void) | undefined
 }
 
 export interface ProviderHealth {
@@ -29,8 +31,42 @@ export interface ProviderHealth {
   last_success_at: string | null
 }
 
-const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504])
+/**
+ * Answers that prove the upstream started nothing, so the request may be sent again: it is rate limiting (429) or
+ * not taking work (503). A 500, 502 or 504 may come after a generation started (and was paid for) upstream.
+ */
+const RETRYABLE_STATUS = new Set([429, 503])
+/** The upstream's own faults, which count toward opening its circuit; a 429 is its capacity, not a fault. */
+const FAULT_STATUS = new Set([500, 502, 503, 504])
+/** Connection errors that prove the request never reached the upstream. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ConnectionRefused'])
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Whether a TCP connection to the upstream opens within `ms`. Bun's fetch says nothing between sending a request
+ * and the first body bytes of its answer (for a stream: the first token), so a request still waiting after the
+ * connect timeout asks this instead: a host that accepts connections is generating; one that does not is down.
+ */
+export function canConnect(baseUrl: string, ms: number): Promise<boolean> {
+  const url = new URL(baseUrl)
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80)
+  return new Promise((resolve) => {
+    let done = false
+    const finish = (ok: boolean, socket?: { end(): void }) => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket?.end()
+      resolve(ok)
+    }
+    const timer = setTimeout(() => finish(false), ms)
+    Bun.connect({
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      socket: { open: (socket) => finish(true, socket), data() {}, error: () => finish(false), connectError: () => finish(false) },
+    }).catch(() => finish(false))
+  })
+}
 
 /** Turns an upstream status into our error; the upstream's own message is kept only for client errors. */
 export function upstreamError(status: number, upstreamMessage: string | null, provider: string): ApiError {
@@ -100,65 +136,97 @@ export class Provider {
   }
 
   async listModels(): Promise<string[]> {
-    const res = await this.request('GET', '/models', undefined, AbortSignal.timeout(this.#settings.connectTimeoutMs))
+    const res = await this.request('GET', '/models', undefined, AbortSignal.timeout(this.#settings.connectTimeoutMs * 2), 'list')
     const body = (await res.json().catch(() => null)) as { data?: { id?: unknown }[] } | null
     if (!body || !Array.isArray(body.data)) throw new ApiError('upstream_error', `Provider ${this.name} returned an invalid model list`)
     return body.data.map((m) => m.id).filter((id): id is string => typeof id === 'string')
   }
 
   /**
-   * Sends one request and returns the upstream response once its headers are in (status 2xx). Connection errors
-   * and 429/5xx are retried with exponential backoff while nothing has reached the client; other statuses become
-   * OpenAI-shape errors. `signal` is the client's: its abort cancels the upstream request.
+   * Sends one request and returns the upstream response once it starts (status 2xx). The circuit counts only the
+   * upstream's own faults: connection failures, timeouts, 5xx; never the request's own problems (it is serialised
+   * before anything is sent, and one that cannot be is a 400) nor a client that went away. A request is sent again
+   * only when the answer proves nothing started upstream (connection refused, 429, 503): anything else may have
+   * started a generation that is paid for. `signal` is the client's: its abort cancels the upstream request.
    */
   async request(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal, head: HeadWait = 'prompt'): Promise<Response> {
+    let payload: string | undefined
+    if (body !== undefined) {
+      try {
+        payload = JSON.stringify(body)
+      } catch (err) {
+        throw new ApiError('invalid_request', `The request cannot be forwarded: ${(err as Error).message}`)
+      }
+    }
     if (!this.breaker.allow())
       throw new ApiError('provider_unavailable', `Provider ${this.name} is failing; requests are paused for a moment`, undefined, {
         'retry-after': String(Math.ceil(this.breaker.openMs / 1000)),
       })
-    const { maxRetries } = this.#settings
-    const headMs = head === 'prompt' ? this.#settings.connectTimeoutMs : this.#settings.firstByteTimeoutMs
+    const { maxRetries, connectTimeoutMs, firstByteTimeoutMs } = this.#settings
+    // What fetch's promise waits for: a model list's head comes at once; a completion's first bytes come with its
+    // first token (streamed) or its whole answer.
+    const headMs = head === 'list' ? connectTimeoutMs : firstByteTimeoutMs
     for (let attempt = 0; ; attempt++) {
       // The head timer stops once the head is in, so it never cuts a long stream or body.
-      const call = linkedSignal(signal, headMs, 'The upstream did not answer in time')
+      const call = linkedSignal(signal, headMs, `Provider ${this.name} sent nothing within ${headMs} ms`)
+      let unreachable = false
+      const probe =
+        head === 'list'
+          ? undefined
+          : setTimeout(() => {
+              void canConnect(this.baseUrl, connectTimeoutMs).then((ok) => {
+                if (ok) return
+                unreachable = true
+                call.expire(`Provider ${this.name} could not be connected to within ${connectTimeoutMs} ms`)
+              })
+            }, connectTimeoutMs)
       try {
         const res = await fetch(`${this.baseUrl}${path}`, {
           method,
           headers: this.#headers(),
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          ...(payload === undefined ? {} : { body: payload }),
           signal: call.signal,
         })
         call.stopTimer()
+        clearTimeout(probe)
         if (res.ok) {
-          this.breaker.success()
+          this.#recordSuccess()
           this.#lastSuccess = new Date()
           return res
         }
         const message = await readErrorMessage(res)
         call.release()
-        if (RETRYABLE_STATUS.has(res.status)) {
-          this.#recordFailure(`status ${res.status}`)
-          if (attempt < maxRetries && !signal.aborted) {
-            await sleep(this.#backoff(attempt, res.headers.get('retry-after')))
-            continue
-          }
-        } else {
-          this.breaker.success()
+        if (FAULT_STATUS.has(res.status)) this.#recordFailure(`status ${res.status}`)
+        else this.#recordSuccess()
+        if (RETRYABLE_STATUS.has(res.status) && attempt < maxRetries && !signal.aborted) {
+          await sleep(this.#backoff(attempt, res.headers.get('retry-after')))
+          if (!this.breaker.allow()) throw upstreamError(res.status, null, this.name)
+          continue
         }
         throw upstreamError(res.status, res.status < 500 ? message : null, this.name)
       } catch (err) {
         call.release()
+        clearTimeout(probe)
         if (err instanceof ApiError) throw err
-        if (signal.aborted) throw err
+        // The client went away: nothing to say about the upstream. Its circuit is left as it was.
+        if (signal.aborted) {
+          this.breaker.abandon()
+          throw err
+        }
         const timedOut = call.timedOut
-        this.#recordFailure(timedOut ? 'timeout' : 'connection failed')
-        if (attempt < maxRetries) {
+        const code = (err as { code?: unknown }).code
+        const notSent = !timedOut && typeof code === 'string' && NOT_SENT.has(code)
+        this.#recordFailure(timedOut ? (unreachable ? 'connect timeout' : 'timeout') : `connection failed (${String(code ?? 'unknown')})`)
+        if (notSent && attempt < maxRetries && this.breaker.allow()) {
           await sleep(this.#backoff(attempt, null))
           continue
         }
-        throw timedOut
-          ? new ApiError('upstream_timeout', `Provider ${this.name} did not answer within ${headMs} ms`)
-          : new ApiError('provider_unavailable', `Provider ${this.name} cannot be reached`)
+        if (timedOut)
+          throw new ApiError(
+            'upstream_timeout',
+            unreachable ? `Provider ${this.name} could not be connected to within ${connectTimeoutMs} ms` : `Provider ${this.name} sent nothing within ${headMs} ms`,
+          )
+        throw new ApiError('provider_unavailable', `Provider ${this.name} cannot be reached`, undefined, { 'retry-after': '1' })
       }
     }
   }
@@ -172,8 +240,16 @@ export class Provider {
   }
 
   #recordFailure(reason: string) {
+    const was = this.breaker.state
     this.breaker.failure()
     this.#lastError = `${new Date().toISOString()} ${reason}`
+    if (was !== 'open' && this.breaker.state === 'open') this.#settings.onCircuit?.(this.name, 'open', reason)
+  }
+
+  #recordSuccess() {
+    const was = this.breaker.state
+    this.breaker.success()
+    if (was !== 'closed') this.#settings.onCircuit?.(this.name, 'closed', null)
   }
 
   /** 100 ms, 200 ms, 400 ms ... with jitter; an upstream Retry-After is honoured up to 2 s. */
@@ -185,7 +261,9 @@ export class Provider {
 }
 
 /**
- * When the upstream's response head comes: `prompt` at once (streams, model lists), so the connect timeout bounds
- * the wait; `answer` only with the whole answer (non-streamed completions, embeddings), so the first-byte timeout does.
+ * What the first response of the upstream waits for, as Bun's fetch sees it: `list` comes at once (model lists:
+ * the connect timeout bounds it); `prompt` with a stream's first event and `answer` with a whole non-streamed
+ * answer (the first-byte timeout bounds both, and a connection check at the connect timeout tells a slow model from
+ * an unreachable one).
  */
-export type HeadWait = 'prompt' | 'answer'
+export type HeadWait = 'list' | 'prompt' | 'answer'

@@ -11,9 +11,16 @@ export interface ResolvedModel {
   upstreamId: string
   confidential: boolean
   prices: Prices
-  /** Output cap used for worst-case budget reservations when a request sets no max_tokens. */
+  /**
+   * The most a request may generate: the model's own cap from its settings, or DEFAULT_MAX_OUTPUT_TOKENS. Imposed
+   * on the upstream (a request asking for more is clamped) and used for worst-case budget reservations.
+   */
   maxOutputTokens: number
   fallback: string | null
+  /** A confidential model may fall back to a non-confidential one only when its settings say so (off by default). */
+  fallbackLeavesTee: boolean
+  /** Embeddings: vectors may be shortened to `dimensions` and re-normalised (Matryoshka-trained models). */
+  truncatableDimensions: boolean
 }
 
 export interface ModelSettingsRow {
@@ -24,24 +31,31 @@ export interface ModelSettingsRow {
   output_price_per_million: string | null
   max_output_tokens: number | null
   fallback_model: string | null
+  fallback_leaves_tee: boolean
+  truncatable_dimensions: boolean
   is_active: boolean
 }
 
-const DEFAULT_MAX_OUTPUT_TOKENS = 4096
 const REFRESH_MS = 60_000
 
-export type ProviderDefaults = Pick<ProviderSettings, 'connectTimeoutMs' | 'firstByteTimeoutMs' | 'totalTimeoutMs' | 'maxRetries'>
+export type ProviderDefaults = Pick<ProviderSettings, 'connectTimeoutMs' | 'firstByteTimeoutMs' | 'totalTimeoutMs' | 'maxRetries' | 'onCircuit'> & {
+  /** DEFAULT_MAX_OUTPUT_TOKENS: the cap of models whose settings name none. */
+  maxOutputTokens?: number
+}
 
-export const providerDefaults = (config: Config): ProviderDefaults => ({
+export const providerDefaults = (config: Config, log?: Logger): ProviderDefaults => ({
+  onCircuit: (provider, state, reason) =>
+    log?.warn({ provider, circuit: state, reason }, state === 'open' ? 'provider circuit opened: its requests are paused' : 'provider circuit closed'),
   connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
   firstByteTimeoutMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
   totalTimeoutMs: config.UPSTREAM_TOTAL_TIMEOUT_MS,
   maxRetries: config.UPSTREAM_MAX_RETRIES,
+  maxOutputTokens: config.DEFAULT_MAX_OUTPUT_TOKENS,
 })
 
 /** The providers named by configuration: privatemode's proxy, one generic upstream, and the PROVIDERS list. */
-export function providersFromConfig(config: Config): Provider[] {
-  const common = providerDefaults(config)
+export function providersFromConfig(config: Config, log?: Logger): Provider[] {
+  const common = providerDefaults(config, log)
   const providers: Provider[] = []
   if (config.PRIVATEMODE_URL)
     providers.push(
@@ -192,8 +206,10 @@ export class ModelRegistry {
         input: settings?.input_price_per_million != null ? Number(settings.input_price_per_million) : defaults.input,
         output: settings?.output_price_per_million != null ? Number(settings.output_price_per_million) : defaults.output,
       },
-      maxOutputTokens: settings?.max_output_tokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+      maxOutputTokens: settings?.max_output_tokens ?? this.#defaults.maxOutputTokens ?? 4096,
       fallback: settings?.fallback_model ?? null,
+      fallbackLeavesTee: settings?.fallback_leaves_tee ?? false,
+      truncatableDimensions: settings?.truncatable_dimensions ?? false,
     }
   }
 

@@ -1,15 +1,18 @@
 import type { VerifiedKey } from '../api-keys/verifier.ts'
+import type { AuditLog } from '../audit/service.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Logger } from '../log.ts'
 import type { RateLimiter } from '../rate-limit/limiter.ts'
 import { BudgetExceeded, type BudgetService, type Reservation } from '../budgets/service.ts'
+import { capChoices, encodeEmbeddings, type EmbeddingAnswer } from './answers.ts'
 import type { ChatCompletionRequest, EmbeddingRequest } from './model.ts'
 import { costMicros } from './pricing.ts'
 import type { ModelRegistry, ResolvedModel } from './registry.ts'
 import { linkedSignal } from './linked-signal.ts'
 import type { HeadWait } from './provider.ts'
-import { relaySse } from './sse-relay.ts'
-import { countTokens, estimateChatPromptTokens, estimateEmbeddingTokens } from './tokens.ts'
+import { relaySse, type StreamOutcome } from './sse-relay.ts'
+import { countTokensAsync } from './token-pool.ts'
+import { estimateChatPromptTokensAsync, estimateEmbeddingTokensAsync } from './tokens.ts'
 import type { UsageEntry, UsageLedger, UsageSource } from './usage.ts'
 
 /**
@@ -26,11 +29,26 @@ export interface Caller {
 }
 
 const RESERVATION_TTL_MS = 15 * 60_000
+/** A 402 whose room is only held by requests in flight: they settle within seconds. */
+const HELD_RETRY_AFTER_S = 2
 
 interface Usage {
   prompt_tokens?: number
   completion_tokens?: number
 }
+
+/** What a chat request is allowed before it is sent: its models, its cap, and the budget it holds. */
+interface ChatPlan {
+  model: ResolvedModel
+  fallback: ResolvedModel | null
+  promptTokens: number
+  /** Tokens each choice may generate: the request's max_tokens, clamped to the model's cap (or the default cap). */
+  cap: number
+  n: number
+  reservation: Reservation
+}
+
+type Entry = Omit<UsageEntry, 'id' | 'requestId' | 'source' | 'apiKeyId' | 'userId'>
 
 /**
  * The request path of the OpenAI-compatible gateway: model and key checks, token limit, worst-case budget
@@ -43,6 +61,7 @@ export class GatewayService {
     readonly ledger: UsageLedger,
     readonly limiter: RateLimiter,
     readonly log: Logger,
+    readonly audit: AuditLog | null = null,
   ) {}
 
   #allowed(caller: Caller, modelId: string): boolean {
@@ -61,13 +80,21 @@ export class GatewayService {
     return model
   }
 
+  /** Holds the worst case; a refusal says whether the room is spent or only held by requests in flight. */
   async #reserve(caller: Caller, amount: number): Promise<Reservation> {
     try {
       return await this.budgets.reserve({ userId: caller.userId, apiKeyId: caller.apiKey?.id ?? null }, amount, RESERVATION_TTL_MS)
     } catch (err) {
-      if (err instanceof BudgetExceeded)
-        throw new ApiError('budget_exceeded', `The budget "${err.budget.name}" does not cover this request; it is spent or reserved`)
-      throw err
+      if (!(err instanceof BudgetExceeded)) throw err
+      const { name, limit_micros, spent_micros } = err.budget
+      if (BigInt(spent_micros) + BigInt(amount) > BigInt(limit_micros))
+        throw new ApiError('budget_exceeded', `The budget "${name}" does not cover this request: its room is spent`)
+      throw new ApiError(
+        'budget_exceeded',
+        `The budget "${name}" does not cover this request now: its room is held by requests in flight; retry shortly`,
+        undefined,
+        { 'retry-after': String(HELD_RETRY_AFTER_S) },
+      )
     }
   }
 
@@ -76,33 +103,93 @@ export class GatewayService {
     if (tpm) await this.limiter.takeTokens(`key:${caller.apiKey?.id}`, tpm, tokens)
   }
 
+  /**
+   * The model's fallback, if this caller may use it. A confidential model never falls back to one that is not,
+   * unless its settings say so explicitly (`fallback_leaves_tee`, off by default): that would send the prompt out
+   * of the TEE behind the caller's back.
+   */
+  async #fallbackFor(caller: Caller, model: ResolvedModel): Promise<ResolvedModel | null> {
+    if (!model.fallback || !this.#allowed(caller, model.fallback)) return null
+    const fallback = await this.registry.resolve(model.fallback)
+    if (fallback && model.confidential && !fallback.confidential && !model.fallbackLeavesTee) return null
+    return fallback
+  }
+
   /** Dispatches to the model's provider; a provider failure falls back to the model's configured alternative. */
   async #dispatch(
     caller: Caller,
-    model: ResolvedModel,
-    fallback: ResolvedModel | null,
+    plan: { model: ResolvedModel; fallback: ResolvedModel | null },
     path: string,
-    body: Record<string, unknown>,
+    body: (served: ResolvedModel) => Record<string, unknown>,
     signal: AbortSignal,
     head: HeadWait,
   ): Promise<{ res: Response; served: ResolvedModel }> {
+    const { model, fallback } = plan
     try {
-      return { res: await model.provider.request('POST', path, { ...body, model: model.upstreamId }, signal, head), served: model }
+      return { res: await model.provider.request('POST', path, { ...body(model), model: model.upstreamId }, signal, head), served: model }
     } catch (err) {
       if (!fallback || !(err instanceof ApiError) || err.status < 500 || signal.aborted) throw err
       this.log.warn({ request_id: caller.requestId, model: model.id, fallback: fallback.id, err: err.code }, 'falling back')
-      return { res: await fallback.provider.request('POST', path, { ...body, model: fallback.upstreamId }, signal, head), served: fallback }
+      const res = await fallback.provider.request('POST', path, { ...body(fallback), model: fallback.upstreamId }, signal, head)
+      if (model.confidential && !fallback.confidential) await this.#auditLeftTee(caller, model, fallback, err)
+      return { res, served: fallback }
     }
   }
 
-  async #fallbackFor(caller: Caller, model: ResolvedModel): Promise<ResolvedModel | null> {
-    if (!model.fallback || !this.#allowed(caller, model.fallback)) return null
-    return this.registry.resolve(model.fallback)
+  async #auditLeftTee(caller: Caller, model: ResolvedModel, fallback: ResolvedModel, cause: ApiError): Promise<void> {
+    this.log.warn({ request_id: caller.requestId, model: model.id, fallback: fallback.id }, 'a confidential request was served outside the TEE by its fallback')
+    await this.audit
+      ?.record(
+        {
+          action: 'gateway.fallback_left_tee',
+          outcome: 'success',
+          actor: { userId: caller.userId, apiKeyId: caller.apiKey?.id ?? null, label: caller.apiKey ? `key ${caller.apiKey.name}` : null },
+          resource: { type: 'model', id: model.id },
+          details: { fallback: fallback.id, fallback_provider: fallback.provider.name, cause: cause.code },
+        },
+        { requestId: caller.requestId, ip: null, userAgent: null },
+      )
+      .catch((err) => this.log.error({ err: (err as Error).message }, 'fallback audit not written'))
   }
 
-  #record(caller: Caller, reservation: Reservation, e: Omit<UsageEntry, 'id' | 'requestId' | 'source' | 'apiKeyId' | 'userId'>) {
+  /**
+   * Records usage, charging the budgets what was reserved at most under a hard budget: an upstream that generated
+   * past the cap it was given costs the platform, never the budget's limit. The excess is on the record and audited.
+   */
+  #record(caller: Caller, reservation: Reservation, e: Entry) {
+    let charged = e.costMicros
+    if (reservation.hard && e.costMicros > reservation.amountMicros) {
+      charged = reservation.amountMicros
+      this.log.warn({ request_id: caller.requestId, model: e.model, cost_micros: e.costMicros, reserved_micros: reservation.amountMicros }, 'upstream overran the reserved cost')
+      void this.audit
+        ?.record(
+          {
+            action: 'budget.upstream_overrun',
+            outcome: 'success',
+            actor: { userId: caller.userId, apiKeyId: caller.apiKey?.id ?? null },
+            resource: { type: 'model', id: e.model },
+            details: {
+              provider: e.provider,
+              completion_tokens: e.completionTokens,
+              cost_micros: e.costMicros,
+              charged_micros: charged,
+              excess_micros: e.costMicros - charged,
+            },
+          },
+          { requestId: caller.requestId, ip: null, userAgent: null },
+        )
+        .catch((err) => this.log.error({ err: (err as Error).message }, 'overrun audit not written'))
+    }
     this.ledger.record(
-      { ...e, id: crypto.randomUUID(), requestId: caller.requestId, source: caller.source, apiKeyId: caller.apiKey?.id ?? null, userId: caller.userId },
+      {
+        ...e,
+        ...(charged !== e.costMicros ? { chargedMicros: charged } : {}),
+        id: crypto.randomUUID(),
+        requestId: caller.requestId,
+        source: caller.source,
+        apiKeyId: caller.apiKey?.id ?? null,
+        userId: caller.userId,
+      },
       reservation,
     )
   }
@@ -117,38 +204,52 @@ export class GatewayService {
     }
   }
 
-  async chat(caller: Caller, body: ChatCompletionRequest, clientSignal: AbortSignal): Promise<Response> {
+  /**
+   * Checks, counts and reserves before anything is sent. The output cap is always imposed: a request's max_tokens
+   * is clamped to the model's cap, and a model without one gets DEFAULT_MAX_OUTPUT_TOKENS, so the worst case (the
+   * prompt plus every choice at its cap, at the dearer of the model and its fallback) is what can really happen.
+   */
+  async #planChat(caller: Caller, body: ChatCompletionRequest): Promise<ChatPlan> {
     const model = await this.model(caller, body.model)
     const fallback = await this.#fallbackFor(caller, model)
-    const promptTokens = estimateChatPromptTokens(body.messages, body.tools)
-    const requestedMax = body.max_completion_tokens ?? body.max_tokens ?? null
+    const promptTokens = await estimateChatPromptTokensAsync(body.messages, body.tools)
+    const requested = body.max_completion_tokens ?? body.max_tokens ?? null
+    const cap = Math.min(requested ?? model.maxOutputTokens, model.maxOutputTokens)
     const n = body.n ?? 1
-    await this.#takeTokens(caller, promptTokens + (requestedMax ?? 0) * n)
-
-    // Worst case: the prompt plus every choice running to its cap, at the dearer of the model and its fallback.
-    const outputCap = requestedMax ?? Math.max(model.maxOutputTokens, fallback?.maxOutputTokens ?? 0)
+    await this.#takeTokens(caller, promptTokens + cap * n)
     const worst = Math.max(
-      costMicros(model.prices, promptTokens, outputCap * n),
-      fallback ? costMicros(fallback.prices, promptTokens, outputCap * n) : 0,
+      costMicros(model.prices, promptTokens, cap * n),
+      fallback ? costMicros(fallback.prices, promptTokens, Math.min(cap, fallback.maxOutputTokens) * n) : 0,
     )
-    const reservation = await this.#reserve(caller, worst)
-    const upstreamBody: Record<string, unknown> = { ...body }
-    // Under a hard budget the upstream may not generate more than was reserved.
-    if (reservation.hard && requestedMax === null) upstreamBody.max_tokens = outputCap
-    if (body.stream) upstreamBody.stream_options = { ...body.stream_options, include_usage: true }
+    return { model, fallback, promptTokens, cap, n, reservation: await this.#reserve(caller, worst) }
+  }
 
+  /** The body sent to `served`: the cap in whichever field the client used, usage asked for on streams. */
+  #chatBody(body: ChatCompletionRequest, plan: ChatPlan, served: ResolvedModel): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...body }
+    const cap = Math.min(plan.cap, served.maxOutputTokens)
+    if (body.max_completion_tokens != null) out.max_completion_tokens = cap
+    else out.max_tokens = cap
+    if (body.stream) out.stream_options = { ...body.stream_options, include_usage: true }
+    return out
+  }
+
+  async chat(caller: Caller, body: ChatCompletionRequest, clientSignal: AbortSignal): Promise<Response> {
+    const plan = await this.#planChat(caller, body)
+    const { model, reservation } = plan
     // Released when the exchange ends, whichever way: the client's abort and the total timeout apply until then.
     const exchange = linkedSignal(clientSignal, model.provider.totalTimeoutMs, 'The upstream exchange took too long')
-    const signal = exchange.signal
     const dispatchedAt = performance.now()
     const base = { endpoint: '/chat/completions', streamed: Boolean(body.stream) }
     let res: Response
     let served: ResolvedModel
     try {
-      ;({ res, served } = await this.#dispatch(caller, model, fallback, '/chat/completions', upstreamBody, signal, body.stream ? 'prompt' : 'answer'))
+      ;({ res, served } = await this.#dispatch(caller, plan, '/chat/completions', (m) => this.#chatBody(body, plan, m), exchange.signal, body.stream ? 'prompt' : 'answer'))
     } catch (err) {
       exchange.release()
       const status = err instanceof ApiError ? err.status : 502
+      const code = err instanceof ApiError ? err.code : 'upstream_error'
+      if (!clientSignal.aborted) this.log.warn({ request_id: caller.requestId, model: model.id, provider: model.provider.name, status, code }, 'upstream request failed')
       this.#record(caller, reservation, {
         ...base,
         model: model.id,
@@ -159,17 +260,16 @@ export class GatewayService {
         latencyMs: Math.round(performance.now() - caller.startedAt),
         ttftMs: null,
         status: clientSignal.aborted ? 499 : status,
-        errorCode: err instanceof ApiError ? err.code : 'upstream_error',
+        errorCode: code,
         isTee: model.confidential,
       })
-      if (signal.aborted && !clientSignal.aborted && !(err instanceof ApiError))
+      if (exchange.signal.aborted && !clientSignal.aborted && !(err instanceof ApiError))
         throw new ApiError('upstream_timeout', `Provider ${model.provider.name} did not finish in time`)
       throw err
     }
-
-    const settle = (usage: Usage | null, completionText: string, ttftMs: number | null, status: number, errorCode: string | null) => {
-      const prompt = usage?.prompt_tokens ?? promptTokens
-      const completion = usage?.completion_tokens ?? countTokens(completionText)
+    const settle = async (usage: Usage | null, completionText: string, ttftMs: number | null, status: number, errorCode: string | null) => {
+      const prompt = usage?.prompt_tokens ?? plan.promptTokens
+      const completion = usage?.completion_tokens ?? (await countTokensAsync(completionText))
       this.#record(caller, reservation, {
         ...base,
         model: served.id,
@@ -184,27 +284,54 @@ export class GatewayService {
         isTee: served.confidential,
       })
     }
+    const settleLogged = (...args: Parameters<typeof settle>) =>
+      void settle(...args).catch((err) => this.log.error({ request_id: caller.requestId, err: (err as Error).message }, 'usage not recorded'))
+    if (!body.stream) return this.#chatAnswer(caller, plan, served, res, exchange, clientSignal, dispatchedAt, settleLogged)
+    return this.#chatStream(caller, body, plan, served, res, exchange, dispatchedAt, settleLogged)
+  }
 
-    if (!body.stream) {
-      let text: string
-      let parsed: { usage?: Usage; model?: string; choices?: { message?: { content?: string | null } }[] }
-      try {
-        text = await res.text()
-        parsed = JSON.parse(text)
-      } catch {
-        // Whatever was generated is charged at the estimate; the client gets a clean error.
-        settle(null, '', null, 502, 'upstream_error')
-        if (clientSignal.aborted) throw new ApiError('upstream_error', 'The client went away')
-        throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
-      } finally {
-        exchange.release()
-      }
-      const upstreamMs = performance.now() - dispatchedAt
-      settle(parsed.usage ?? null, (parsed.choices ?? []).map((c) => c.message?.content ?? '').join(''), upstreamMs, 200, null)
-      if (parsed.model !== undefined && parsed.model !== served.id) text = JSON.stringify({ ...parsed, model: served.id })
-      return new Response(text, { status: 200, headers: this.#headers(served, caller, upstreamMs, 'application/json') })
+  async #chatAnswer(
+    caller: Caller,
+    plan: ChatPlan,
+    served: ResolvedModel,
+    res: Response,
+    exchange: ReturnType<typeof linkedSignal>,
+    clientSignal: AbortSignal,
+    dispatchedAt: number,
+    settle: (usage: Usage | null, text: string, ttftMs: number | null, status: number, code: string | null) => void,
+  ): Promise<Response> {
+    let parsed: Record<string, unknown>
+    try {
+      const value: unknown = JSON.parse(await res.text())
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object')
+      parsed = value as Record<string, unknown>
+    } catch {
+      // Whatever was generated is charged at the estimate; the client gets a clean error.
+      settle(null, '', null, 502, 'upstream_error')
+      if (clientSignal.aborted) throw new ApiError('upstream_error', 'The client went away')
+      this.log.warn({ request_id: caller.requestId, provider: served.provider.name }, 'upstream sent an unreadable answer')
+      throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
+    } finally {
+      exchange.release()
     }
+    const upstreamMs = performance.now() - dispatchedAt
+    // The upstream was told the cap; one that ignores it is cut here, so the answer never holds more than was paid for.
+    const { text } = capChoices(parsed, plan.reservation.hard ? Math.min(plan.cap, served.maxOutputTokens) : null)
+    settle((parsed.usage as Usage | undefined) ?? null, text, upstreamMs, 200, null)
+    if (parsed.model !== undefined && parsed.model !== served.id) parsed.model = served.id
+    return new Response(JSON.stringify(parsed), { status: 200, headers: this.#headers(served, caller, upstreamMs, 'application/json') })
+  }
 
+  #chatStream(
+    caller: Caller,
+    body: ChatCompletionRequest,
+    plan: ChatPlan,
+    served: ResolvedModel,
+    res: Response,
+    exchange: ReturnType<typeof linkedSignal>,
+    dispatchedAt: number,
+    settle: (usage: Usage | null, text: string, ttftMs: number | null, status: number, code: string | null) => void,
+  ): Response {
     if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
       settle(null, '', null, 502, 'upstream_error')
       exchange.release()
@@ -216,16 +343,18 @@ export class GatewayService {
       rewriteModel: served.upstreamId === served.id ? null : served.id,
       firstByteTimeoutMs: served.provider.firstByteTimeoutMs,
       startedAt: caller.startedAt,
+      requestId: caller.requestId,
+      // Under a hard budget the relay stops at the cap, whatever the upstream does with it.
+      cap: plan.reservation.hard ? { tokensPerChoice: Math.min(plan.cap, served.maxOutputTokens), choices: plan.n } : null,
+      promptTokens: plan.promptTokens,
       abortUpstream: () => exchange.abort(),
-      onEnd: (o) => {
+      onEnd: (o: StreamOutcome) => {
         exchange.release()
-        settle(
-          o.usage,
-          o.text,
-          o.ttftMs,
-          o.end === 'done' ? 200 : o.end === 'client_abort' ? 499 : 502,
-          o.end === 'done' ? null : o.end,
-        )
+        if (o.end !== 'done' && o.end !== 'capped' && o.end !== 'client_abort')
+          this.log.warn({ request_id: caller.requestId, provider: served.provider.name, end: o.end }, 'upstream stream failed')
+        // A capped stream: the usage is what was relayed (the upstream's own count, if it sent one, covers more).
+        const usage = o.end === 'capped' ? null : o.usage
+        settle(usage, o.text, o.ttftMs, o.end === 'done' || o.end === 'capped' ? 200 : o.end === 'client_abort' ? 499 : 502, o.end === 'done' || o.end === 'capped' ? null : o.end)
       },
     })
     const headers = this.#headers(served, caller, performance.now() - dispatchedAt, 'text/event-stream; charset=utf-8')
@@ -235,61 +364,55 @@ export class GatewayService {
   async embeddings(caller: Caller, body: EmbeddingRequest, clientSignal: AbortSignal): Promise<Response> {
     const model = await this.model(caller, body.model)
     const fallback = await this.#fallbackFor(caller, model)
-    const promptTokens = estimateEmbeddingTokens(body.input)
+    const promptTokens = await estimateEmbeddingTokensAsync(body.input)
     await this.#takeTokens(caller, promptTokens)
     const worst = Math.max(costMicros(model.prices, promptTokens, 0), fallback ? costMicros(fallback.prices, promptTokens, 0) : 0)
     const reservation = await this.#reserve(caller, worst)
     const exchange = linkedSignal(clientSignal, model.provider.totalTimeoutMs, 'The upstream exchange took too long')
     const dispatchedAt = performance.now()
     const base = { endpoint: '/embeddings', streamed: false, completionTokens: 0, ttftMs: null }
-    const fail = (status: number, code: string, served: ResolvedModel) =>
+    const record = (status: number, code: string | null, served: ResolvedModel, prompt: number) =>
       this.#record(caller, reservation, {
         ...base,
         model: served.id,
         provider: served.provider.name,
-        promptTokens: 0,
-        costMicros: 0,
+        promptTokens: prompt,
+        costMicros: costMicros(served.prices, prompt, 0),
         latencyMs: Math.round(performance.now() - caller.startedAt),
         status,
         errorCode: code,
         isTee: served.confidential,
       })
+    // Floats from the upstream, whatever the client asked: the gateway encodes base64 and shortens vectors itself.
+    const { encoding_format: _format, ...upstreamBody } = body
     let res: Response
     let served: ResolvedModel
     try {
-      ;({ res, served } = await this.#dispatch(caller, model, fallback, '/embeddings', { ...body }, exchange.signal, 'answer'))
+      ;({ res, served } = await this.#dispatch(caller, { model, fallback }, '/embeddings', (m) => (m.truncatableDimensions ? withoutDimensions(upstreamBody) : upstreamBody), exchange.signal, 'answer'))
     } catch (err) {
       exchange.release()
-      fail(err instanceof ApiError ? err.status : 502, err instanceof ApiError ? err.code : 'upstream_error', model)
+      if (!clientSignal.aborted) this.log.warn({ request_id: caller.requestId, model: model.id, code: err instanceof ApiError ? err.code : 'upstream_error' }, 'upstream request failed')
+      record(err instanceof ApiError ? err.status : 502, err instanceof ApiError ? err.code : 'upstream_error', model, 0)
       throw err
     }
-    let text: string
-    let parsed: { usage?: Usage; model?: string; data?: unknown }
+    let parsed: EmbeddingAnswer
     try {
-      text = await res.text()
-      parsed = JSON.parse(text)
-      if (!Array.isArray(parsed.data)) throw new Error('no data')
+      const value: unknown = JSON.parse(await res.text())
+      if (typeof value !== 'object' || value === null || !Array.isArray((value as EmbeddingAnswer).data)) throw new Error('no data')
+      parsed = value as EmbeddingAnswer
     } catch {
-      fail(502, 'upstream_error', served)
+      record(502, 'upstream_error', served, promptTokens)
       throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
     } finally {
       exchange.release()
     }
     const upstreamMs = performance.now() - dispatchedAt
     const prompt = parsed.usage?.prompt_tokens ?? promptTokens
-    this.#record(caller, reservation, {
-      ...base,
-      model: served.id,
-      provider: served.provider.name,
-      promptTokens: prompt,
-      costMicros: costMicros(served.prices, prompt, 0),
-      latencyMs: Math.round(performance.now() - caller.startedAt),
-      status: 200,
-      errorCode: null,
-      isTee: served.confidential,
-    })
-    if (parsed.model !== undefined && parsed.model !== served.id) text = JSON.stringify({ ...parsed, model: served.id })
-    return new Response(text, { status: 200, headers: this.#headers(served, caller, upstreamMs, 'application/json') })
+    // Paid for either way: a refusal of what the client asked (dimensions the model cannot give) is still charged.
+    record(200, null, served, prompt)
+    const answer = encodeEmbeddings(parsed, { format: body.encoding_format ?? 'float', dimensions: body.dimensions ?? null, truncatable: served.truncatableDimensions, model: served.id })
+    if (answer.model !== undefined && answer.model !== served.id) answer.model = served.id
+    return new Response(JSON.stringify(answer), { status: 200, headers: this.#headers(served, caller, upstreamMs, 'application/json') })
   }
 
   /** Embeddings as vectors for platform features, through the same limits, budgets and accounting as the API. */
@@ -305,4 +428,9 @@ export class GatewayService {
       throw new ApiError('upstream_error', `The embeddings provider returned ${parsed.data.length} vectors for ${input.length} inputs`)
     return out
   }
+}
+
+function withoutDimensions(body: Record<string, unknown>): Record<string, unknown> {
+  const { dimensions: _dimensions, ...rest } = body
+  return rest
 }

@@ -21,6 +21,7 @@ async function relay(pieces: string[], keepUsageChunk = false) {
   let outcome: StreamOutcome | undefined
   let aborted = false
   const body = relaySse(upstream(pieces), {
+    requestId: 'req-test',
     keepUsageChunk,
     rewriteModel: null,
     firstByteTimeoutMs: 5000,

@@ -1,11 +1,14 @@
+import { truncateTokens } from './answers.ts'
+import { countTokens } from './token-count.ts'
+
 /** What a relayed stream produced, for usage accounting. */
 export interface StreamOutcome {
   usage: { prompt_tokens: number; completion_tokens: number } | null
   /** Content and tool-call text seen, for counting tokens when the upstream sent no usage. */
   text: string
   ttftMs: number | null
-  /** How the stream ended. */
-  end: 'done' | 'client_abort' | 'upstream_cut' | 'upstream_garbage' | 'timeout'
+  /** How the stream ended; `capped`: the relay stopped it at the output cap the upstream did not keep to. */
+  end: 'done' | 'capped' | 'client_abort' | 'upstream_cut' | 'upstream_garbage' | 'timeout'
 }
 
 export interface RelayOptions {
@@ -15,6 +18,15 @@ export interface RelayOptions {
   rewriteModel: string | null
   firstByteTimeoutMs: number
   startedAt: number
+  /** Carried by error events, as by the error envelope. */
+  requestId: string
+  /**
+   * Tokens each of `choices` may generate. When set the relay counts what it forwards and ends the stream at the
+   * cap (finish_reason "length", the upstream aborted), whatever the upstream does with the max_tokens it was sent.
+   */
+  cap?: { tokensPerChoice: number; choices: number } | null
+  /** The prompt's tokens as estimated, for the usage chunk of a stream the relay ends at the cap. */
+  promptTokens?: number
   /** Cancels the upstream request. */
   abortUpstream: () => void
   onEnd: (outcome: StreamOutcome) => void
@@ -22,12 +34,21 @@ export interface RelayOptions {
 
 const encoder = new TextEncoder()
 
-function errorEvent(message: string, code: string): Uint8Array {
-  return encoder.encode(`data: ${JSON.stringify({ error: { message, type: 'server_error', code } })}\n\n`)
+/** An error after the first byte, in the error envelope's own shape (the HTTP status is already sent). */
+function errorEvent(message: string, code: 'upstream_error' | 'upstream_timeout', requestId: string): Uint8Array {
+  return encoder.encode(`data: ${JSON.stringify({ error: { message, type: 'server_error', code, param: null, request_id: requestId } })}\n\n`)
+}
+
+interface ChoiceDelta {
+  index?: number
+  delta?: { content?: string | null; tool_calls?: { function?: { arguments?: string } }[] }
+  finish_reason?: string | null
 }
 
 interface Chunk {
-  choices?: { delta?: { content?: string | null; tool_calls?: { function?: { arguments?: string } }[] } }[]
+  id?: string
+  created?: number
+  choices?: ChoiceDelta[]
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null
   model?: string
 }
@@ -47,6 +68,42 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
   let sawData = false
   let sawDone = false
   type ReadResult = Awaited<ReturnType<typeof reader.read>>
+  const cap = opts.cap ?? null
+  /** Tokens relayed per choice index, and the choices that reached the cap. */
+  const relayed = new Map<number, number>()
+  const full = new Set<number>()
+  let capped = false
+  let lastChunk: Chunk | null = null
+
+  /** The usage chunk a client that asked for include_usage gets when the relay ends a capped stream itself. */
+  function cappedUsage(): string {
+    if (!opts.keepUsageChunk) return ''
+    const completion = [...relayed.values()].reduce((a, b) => a + b, 0)
+    const prompt = opts.promptTokens ?? 0
+    const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion }
+    return `data: ${JSON.stringify({ id: lastChunk?.id, object: 'chat.completion.chunk', created: lastChunk?.created, model: opts.rewriteModel ?? lastChunk?.model, choices: [], usage })}\n\n`
+  }
+
+  /** Applies the cap to one chunk's choices (in place); true when every choice is now full. */
+  function hold(chunk: Chunk): boolean {
+    if (cap === null || !Array.isArray(chunk.choices)) return false
+    chunk.choices = chunk.choices.filter((c) => !full.has(c.index ?? 0))
+    for (const c of chunk.choices) {
+      const index = c.index ?? 0
+      const used = relayed.get(index) ?? 0
+      const args = (c.delta?.tool_calls ?? []).map((t) => t.function?.arguments ?? '').join('')
+      const content = c.delta?.content ?? ''
+      const room = cap.tokensPerChoice - used - (args ? countTokens(args) : 0)
+      const cut = truncateTokens(content, Math.max(0, room))
+      if (c.delta && typeof c.delta.content === 'string') c.delta.content = cut.text
+      relayed.set(index, used + cut.tokens + (args ? countTokens(args) : 0))
+      if (cut.truncated || (relayed.get(index) ?? 0) >= cap.tokensPerChoice) {
+        full.add(index)
+        c.finish_reason = 'length'
+      }
+    }
+    return full.size >= cap.choices
+  }
 
   const finish = (end: StreamOutcome['end']) => {
     if (finished) return
@@ -70,6 +127,10 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
     const chunk = JSON.parse(data) as Chunk
     if (chunk.usage && typeof chunk.usage.completion_tokens === 'number')
       outcome.usage = { prompt_tokens: chunk.usage.prompt_tokens ?? 0, completion_tokens: chunk.usage.completion_tokens }
+    const before = cap === null ? '' : JSON.stringify(chunk.choices ?? null)
+    if (hold(chunk)) capped = true
+    const changed = cap !== null && JSON.stringify(chunk.choices ?? null) !== before
+    lastChunk = chunk
     for (const c of chunk.choices ?? []) {
       const piece = (c.delta?.content ?? '') + (c.delta?.tool_calls ?? []).map((t) => t.function?.arguments ?? '').join('')
       if (piece) {
@@ -78,7 +139,9 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
       }
     }
     if (chunk.usage && (chunk.choices?.length ?? 0) === 0 && !opts.keepUsageChunk) return null
+    if (changed && (chunk.choices?.length ?? 0) === 0 && !chunk.usage) return null
     if (opts.rewriteModel && chunk.model) return `data: ${JSON.stringify({ ...chunk, model: opts.rewriteModel })}\n\n`
+    if (changed) return `data: ${JSON.stringify(chunk)}\n\n`
     return `${event}\n\n`
   }
 
@@ -109,8 +172,8 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
           opts.abortUpstream()
           controller.enqueue(
             timedOut
-              ? errorEvent('The upstream sent nothing in time', 'upstream_timeout')
-              : errorEvent('The upstream stream broke off', 'upstream_error'),
+              ? errorEvent('The upstream sent nothing in time', 'upstream_timeout', opts.requestId)
+              : errorEvent('The upstream stream broke off', 'upstream_error', opts.requestId),
           )
           controller.close()
           finish(timedOut ? 'timeout' : 'upstream_cut')
@@ -124,7 +187,7 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
             return
           }
           // No [DONE]-terminated end: the upstream hung up in the middle.
-          controller.enqueue(errorEvent('The upstream stream ended before it was complete', 'upstream_error'))
+          controller.enqueue(errorEvent('The upstream stream ended before it was complete', 'upstream_error', opts.requestId))
           controller.close()
           finish('upstream_cut')
           return
@@ -138,10 +201,19 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
           buffered = buffered.slice(sep + 2)
           try {
             out += handleEvent(event) ?? ''
+            if (capped) {
+              // Every choice is at its cap: the client gets a proper end, and the upstream is stopped.
+              opts.abortUpstream()
+              void reader.cancel().catch(() => {})
+              controller.enqueue(encoder.encode(`${out}${cappedUsage()}data: [DONE]\n\n`))
+              controller.close()
+              finish('capped')
+              return
+            }
           } catch {
             opts.abortUpstream()
             if (out) controller.enqueue(encoder.encode(out))
-            controller.enqueue(errorEvent('The upstream sent an unreadable event', 'upstream_error'))
+            controller.enqueue(errorEvent('The upstream sent an unreadable event', 'upstream_error', opts.requestId))
             controller.close()
             finish('upstream_garbage')
             return

@@ -1,7 +1,9 @@
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import type { AuditLog } from '../audit/service.ts'
 import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
-import type { BudgetService, Reservation } from '../budgets/service.ts'
+import type { BudgetRow, BudgetService, Reservation } from '../budgets/service.ts'
 
 /** What made the call: the public API, the dashboard's playground, or a platform feature for a user. */
 export type UsageSource = 'api' | 'playground' | 'rag' | 'chatbot' | 'plugin'
@@ -25,6 +27,11 @@ export interface UsageEntry {
   errorCode: string | null
   isTee: boolean
   streamed: boolean
+  /**
+   * What the budgets are charged, when it differs from `costMicros`: under a hard budget at most what was reserved,
+   * whatever the upstream generated (the excess stays on the record, and is audited). Not a column.
+   */
+  chargedMicros?: number
 }
 
 interface Pending {
@@ -33,6 +40,8 @@ interface Pending {
   attempts: number
   /** When the request ended: the record's time, whenever the batch (or its retry) is written. */
   at: Date
+  /** Written to the spool file already (after a failed write), so a crash cannot lose it. */
+  spooled?: boolean
 }
 
 const MAX_BACKOFF_MS = 30_000
@@ -57,14 +66,32 @@ export class UsageLedger {
   #timer: ReturnType<typeof setTimeout> | null = null
   #inFlight: Promise<void> | null = null
 
-  /** `onRecorded` hears whose usage was committed (live dashboards), after the transaction. */
-  constructor(deps: { sql: Sql; budgets: BudgetService; audit: AuditLog; log: Logger; onRecorded?: (userIds: (string | null)[]) => void }) {
+  /** This process's spool file, created when a write first fails and removed once everything in it is written. */
+  readonly #spoolFile: string | null
+  #spoolHolds = 0
+
+  /**
+   * `onRecorded` hears whose usage was committed (live dashboards), after the transaction. `spoolDir` (DATA_DIR/spool)
+   * keeps records the database did not take, durably, until they are written, here or by the next start.
+   */
+  constructor(deps: {
+    sql: Sql
+    budgets: BudgetService
+    audit: AuditLog
+    log: Logger
+    onRecorded?: (userIds: (string | null)[]) => void
+    spoolDir?: string
+  }) {
     this.#onRecorded = deps.onRecorded ?? (() => {})
     this.#sql = deps.sql
     this.#budgets = deps.budgets
     this.#audit = deps.audit
     this.#log = deps.log
+    this.#spoolDir = deps.spoolDir ?? null
+    this.#spoolFile = deps.spoolDir ? join(deps.spoolDir, `usage-${process.pid}-${Date.now()}.jsonl`) : null
   }
+
+  readonly #spoolDir: string | null
 
   get pending(): number {
     return this.#queue.length
@@ -93,22 +120,97 @@ export class UsageLedger {
   async #drainOnce(): Promise<void> {
     while (this.#queue.length) {
       const batch = this.#queue.slice(0, BATCH)
+      let crossed: BudgetRow[]
       try {
-        await this.#write(batch)
-        this.#queue.splice(0, batch.length)
+        crossed = await this.#write(batch)
       } catch (err) {
         const attempts = (batch[0]?.attempts ?? 0) + 1
         for (const p of batch) p.attempts = attempts
+        // From the first failure on, the queue is on disk too: a crash or a stop during the outage loses nothing.
+        this.#spool(this.#queue)
         const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempts, 7))
         this.#log.error({ err: (err as Error).message, queued: this.#queue.length, retry_ms: delay }, 'usage write failed; will retry')
         this.#schedule(delay)
         return
       }
+      this.#queue.splice(0, batch.length)
+      this.#afterCommit(batch, crossed)
+    }
+    this.#unspool()
+  }
+
+  /** Appends what is not on disk yet to this process's spool file, and syncs it. */
+  #spool(pending: Pending[]): void {
+    const file = this.#spoolFile
+    const fresh = pending.filter((p) => !p.spooled)
+    if (file === null || fresh.length === 0) return
+    try {
+      mkdirSync(this.#spoolDir!, { recursive: true })
+      appendFileSync(file, fresh.map((p) => JSON.stringify({ entry: p.entry, reservation: p.reservation, at: p.at.toISOString() })).join('\n') + '\n')
+      const fd = openSync(file, 'r')
+      try {
+        fsyncSync(fd)
+      } finally {
+        closeSync(fd)
+      }
+      for (const p of fresh) p.spooled = true
+      this.#spoolHolds += fresh.length
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message, file }, 'usage records could not be spooled to disk')
     }
   }
 
+  /** Everything queued is written: the spool file has nothing left that is not in the database. */
+  #unspool(): void {
+    if (this.#spoolFile === null || this.#spoolHolds === 0 || this.#queue.length > 0) return
+    rmSync(this.#spoolFile, { force: true })
+    this.#spoolHolds = 0
+  }
+
+  /**
+   * At start: the records a stopped or crashed process spooled are queued again and written. Writing is idempotent
+   * (a record already in the database is skipped, and settles nothing twice), so a file replayed twice, or a record
+   * that did land before the process died, is harmless. A file is removed once its records are written.
+   */
+  async replaySpool(): Promise<number> {
+    if (this.#spoolDir === null || !existsSync(this.#spoolDir)) return 0
+    let replayed = 0
+    for (const name of readdirSync(this.#spoolDir).filter((f) => f.startsWith('usage-') && f.endsWith('.jsonl'))) {
+      const file = join(this.#spoolDir, name)
+      if (file === this.#spoolFile) continue
+      // Claimed by renaming first: two replicas sharing DATA_DIR do not both take one file.
+      const claimed = `${file}.replaying-${process.pid}`
+      try {
+        renameSync(file, claimed)
+      } catch {
+        continue
+      }
+      const pending: Pending[] = []
+      let unreadable = 0
+      for (const line of readFileSync(claimed, 'utf8').split('\n')) {
+        if (!line.trim()) continue
+        try {
+          const r = JSON.parse(line) as { entry: UsageEntry; reservation: Reservation | null; at: string }
+          pending.push({ entry: r.entry, reservation: r.reservation, attempts: 0, at: new Date(r.at) })
+        } catch {
+          unreadable++
+        }
+      }
+      for (let i = 0; i < pending.length; i += BATCH) {
+        const batch = pending.slice(i, i + BATCH)
+        this.#afterCommit(batch, await this.#write(batch))
+      }
+      replayed += pending.length
+      // A line cut short (the process died mid-write) is the only kind expected; keep the file for an operator then.
+      if (unreadable === 0) rmSync(claimed, { force: true })
+      else this.#log.error({ file: claimed, unreadable }, 'spooled usage records could not be read; the file is kept for an operator')
+    }
+    if (replayed > 0) this.#log.warn({ replayed }, 'usage records spooled by an earlier process were written')
+    return replayed
+  }
+
   /** One transaction for the whole batch: the records and their budget settlements land together or not at all. */
-  async #write(batch: Pending[]): Promise<void> {
+  async #write(batch: Pending[]): Promise<BudgetRow[]> {
     const crossed = await this.#sql.begin(async (tx) => {
       const rows = batch.map(({ entry: e, at }) => ({
         id: e.id,
@@ -142,13 +244,28 @@ export class UsageLedger {
       const settled = batch.filter((p) => inserted.has(p.entry.id) && p.reservation)
       return this.#budgets.settle(
         tx,
-        settled.map((p) => ({ reservation: p.reservation as Reservation, actualMicros: p.entry.costMicros })),
+        settled.map((p) => ({ reservation: p.reservation as Reservation, actualMicros: charged(p.entry) })),
       )
     })
-    // Committed: every request of the batch is settled now (by this transaction, or by an earlier attempt that
-    // committed without this replica hearing so), so its lease holds go.
-    this.#budgets.settled(batch.flatMap((p) => (p.reservation ? [{ reservation: p.reservation, actualMicros: p.entry.costMicros }] : [])))
-    this.#onRecorded(batch.map((p) => p.entry.userId))
+    return crossed
+  }
+
+  /**
+   * Committed: every request of the batch is settled now (by this transaction, or by an earlier attempt that
+   * committed without this replica hearing so), so its lease holds go. Nothing here may fail the batch: it is
+   * written, and a retry would release the same holds twice.
+   */
+  #afterCommit(batch: Pending[], crossed: BudgetRow[]): void {
+    try {
+      this.#budgets.settled(batch.flatMap((p) => (p.reservation ? [{ reservation: p.reservation, actualMicros: charged(p.entry) }] : [])))
+      this.#onRecorded(batch.map((p) => p.entry.userId))
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'after writing usage records')
+    }
+    void this.#warn(crossed).catch((err) => this.#log.error({ err: (err as Error).message }, 'budget warning not audited'))
+  }
+
+  async #warn(crossed: BudgetRow[]): Promise<void> {
     // The warning belongs to the budget, not to whichever request happened to cross the line.
     for (const b of crossed)
       await this.#audit.record(
@@ -163,12 +280,20 @@ export class UsageLedger {
       )
   }
 
-  /** At shutdown: one last attempt; what still cannot be written is logged with its numbers, not silently lost. */
-  async stop(): Promise<void> {
+  /**
+   * At shutdown: one last attempt, bounded by `deadlineMs`; what still cannot be written stays in the spool file,
+   * which the next start writes (without a spool directory it is logged with its numbers, not silently lost).
+   */
+  async stop(deadlineMs = 2_000): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
-    await this.flush()
-    if (this.#queue.length)
-      this.#log.error({ unwritten: this.#queue.map((p) => p.entry) }, 'usage records could not be written before shutdown')
+    await Promise.race([this.flush(), new Promise((r) => setTimeout(r, deadlineMs))])
+    if (!this.#queue.length) return
+    this.#spool(this.#queue)
+    if (this.#spoolFile !== null && this.#queue.every((p) => p.spooled))
+      this.#log.warn({ unwritten: this.#queue.length, file: this.#spoolFile }, 'usage records spooled to disk; the next start writes them')
+    else this.#log.error({ unwritten: this.#queue.map((p) => p.entry) }, 'usage records could not be written before shutdown')
   }
 }
+
+const charged = (e: UsageEntry) => e.chargedMicros ?? e.costMicros

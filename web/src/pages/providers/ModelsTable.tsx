@@ -1,6 +1,8 @@
 /**
- * Every model with the provider serving it, whether it runs in a TEE, and its prices, which can be changed here.
- * Saving a price keeps the model's other settings: the settings endpoint replaces the whole row.
+ * Every model with the provider serving it, whether it runs in a TEE, and its settings, which can be changed here:
+ * prices, the output cap, the fallback (and whether a confidential model's fallback may leave the TEE: off unless
+ * ticked), and whether an embedding model's vectors may be shortened. The settings endpoint replaces the whole row,
+ * so saving sends every field.
  */
 import { createSignal, For, Show } from 'solid-js'
 import { api } from '../../api.ts'
@@ -38,6 +40,10 @@ function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
   const [editing, setEditing] = createSignal(false)
   const [input, setInput] = createSignal('')
   const [output, setOutput] = createSignal('')
+  const [cap, setCap] = createSignal('')
+  const [fallback, setFallback] = createSignal('')
+  const [leavesTee, setLeavesTee] = createSignal(false)
+  const [truncatable, setTruncatable] = createSignal(false)
   const [fieldError, setFieldError] = createSignal<string | null>(null)
   const [error, setError] = createSignal<unknown>(null)
   const [busy, setBusy] = createSignal(false)
@@ -45,6 +51,11 @@ function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
   function start() {
     setInput(String(m().input_price_per_million ?? ''))
     setOutput(String(m().output_price_per_million ?? ''))
+    const s = m().settings
+    setCap(String(s?.max_output_tokens ?? ''))
+    setFallback(s?.fallback_model ?? '')
+    setLeavesTee(s?.fallback_leaves_tee ?? false)
+    setTruncatable(s?.truncatable_dimensions ?? false)
     setFieldError(null)
     setError(null)
     setEditing(true)
@@ -61,6 +72,11 @@ function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
       setFieldError('Prices are US dollars per 1M tokens, from 0 to 100,000. Empty uses the default.')
       return
     }
+    const capValue = parse(cap())
+    if (capValue !== null && !(Number.isInteger(capValue) && capValue >= 1 && capValue <= 1_000_000)) {
+      setFieldError('The output cap is a whole number of tokens from 1 to 1,000,000. Empty uses the platform default.')
+      return
+    }
     setFieldError(null)
     setBusy(true)
     try {
@@ -70,8 +86,10 @@ function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
         upstream_id: s?.upstream_id ?? null,
         input_price_per_million: inPrice,
         output_price_per_million: outPrice,
-        max_output_tokens: s?.max_output_tokens ?? null,
-        fallback_model: s?.fallback_model ?? null,
+        max_output_tokens: capValue,
+        fallback_model: fallback().trim() || null,
+        fallback_leaves_tee: leavesTee(),
+        truncatable_dimensions: truncatable(),
         is_active: s?.is_active ?? true,
       }
       await api('PUT', settingsPath(m().id), { body })
@@ -105,7 +123,7 @@ function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
         <td>
           <div class="actions">
             <Show when={!editing()}>
-              <button type="button" class="secondary small" onClick={start} aria-label={`Edit prices of ${m().id}`}>Edit prices</button>
+              <button type="button" class="secondary small" onClick={start} aria-label={`Edit settings of ${m().id}`}>Edit</button>
             </Show>
             <Show when={m().settings}>
               <ConfirmButton
@@ -126,7 +144,7 @@ function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
       <Show when={editing()}>
         <tr class="edit-row">
           <td colSpan={6}>
-            <form class="price-form" onSubmit={(e) => void save(e)} aria-label={`Prices of ${m().id}`}>
+            <form class="price-form" onSubmit={(e) => void save(e)} aria-label={`Settings of ${m().id}`}>
               <div class="row">
                 <div class="field">
                   <label for={`in-${m().id}`}>Input price (USD per 1M tokens)</label>
@@ -137,11 +155,33 @@ function ModelRow(props: { model: CatalogModel; onChanged: () => void }) {
                   <input id={`out-${m().id}`} type="number" min="0" max="100000" step="any" inputmode="decimal" value={output()} onInput={(e) => setOutput(e.currentTarget.value)} />
                 </div>
               </div>
+              <div class="row">
+                <div class="field">
+                  <label for={`cap-${m().id}`}>Output cap (tokens)</label>
+                  <input id={`cap-${m().id}`} type="number" min="1" max="1000000" step="1" inputmode="numeric" value={cap()} aria-describedby={`cap-hint-${m().id}`} onInput={(e) => setCap(e.currentTarget.value)} />
+                  <p class="hint" id={`cap-hint-${m().id}`}>Most a request may generate; larger max_tokens are lowered to it. Empty: the platform default.</p>
+                </div>
+                <div class="field">
+                  <label for={`fb-${m().id}`}>Fallback model</label>
+                  <input id={`fb-${m().id}`} type="text" maxLength={256} value={fallback()} aria-describedby={`fb-hint-${m().id}`} onInput={(e) => setFallback(e.currentTarget.value)} />
+                  <p class="hint" id={`fb-hint-${m().id}`}>Serves the request when this model's provider fails. Empty: none.</p>
+                </div>
+              </div>
+              <Show when={m().confidential}>
+                <label class="check">
+                  <input type="checkbox" checked={leavesTee()} onChange={(e) => setLeavesTee(e.currentTarget.checked)} />
+                  Its fallback may leave the TEE (off: a fallback that is not confidential is never used; when allowed, every such fallback is audited)
+                </label>
+              </Show>
+              <label class="check">
+                <input type="checkbox" checked={truncatable()} onChange={(e) => setTruncatable(e.currentTarget.checked)} />
+                Embeddings may be shortened to the dimensions a request asks for (models trained for it only)
+              </label>
               <Show when={fieldError()}><p class="field-error" role="alert">{fieldError()}</p></Show>
               <Show when={error()}><ErrorAlert error={error()} /></Show>
               <div class="actions">
                 <button type="button" class="secondary small" onClick={() => setEditing(false)}>Cancel</button>
-                <button type="submit" class="small" disabled={busy()}>{busy() ? 'Saving…' : 'Save prices'}</button>
+                <button type="submit" class="small" disabled={busy()}>{busy() ? 'Saving…' : 'Save'}</button>
               </div>
             </form>
           </td>
