@@ -2,6 +2,7 @@ import ivm from 'isolated-vm'
 import { randomBytes, urlOp } from './native.ts'
 import {
   HOST_CALL_NAMES,
+  jsonDepth,
   LOG_LEVELS,
   type ErrorCode,
   type HostCallName,
@@ -591,24 +592,6 @@ export class PluginSlot {
     if (inv !== null) line.id = inv.id
     this.#host.send(line)
   }
-}
-
-/** The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count). */
-export function jsonDepth(json: string): number {
-  let depth = 0
-  let max = 0
-  let inString = false
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i)
-    if (inString) {
-      if (c === 92) i++ // backslash: skip the escaped character
-      else if (c === 34) inString = false
-    } else if (c === 34) inString = true
-    else if (c === 91 || c === 123) {
-      if (++depth > max) max = depth
-    } else if (c === 93 || c === 125) depth--
-  }
-  return max
 }
 
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string')

@@ -228,3 +228,27 @@ export function checkLimits(limits: unknown): string | null {
   }
   return null
 }
+
+/**
+ * The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count); it stops as soon
+ * as the nesting passes `stopAbove`. Checked before parsing, so absurd nesting never reaches code that recurses.
+ */
+export function jsonDepth(json: string, stopAbove = Infinity): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++ // backslash: skip the escaped character
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 91 || c === 123) {
+      if (++depth > max) {
+        max = depth
+        if (max > stopAbove) return max
+      }
+    } else if (c === 93 || c === 125) depth--
+  }
+  return max
+}
