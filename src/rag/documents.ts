@@ -294,6 +294,11 @@ export class DocumentService {
   async deleteCollection(actor: RagActor, collectionId: string): Promise<void> {
     const collection = await this.collections.get(actor, collectionId)
     await this.sql.begin(async (tx) => {
+      // The documents before the collection row, the order the indexer locks them in: deleting the collection row
+      // first (its cascade then waiting for a document the indexer holds, while the indexer waits for the
+      // collection row) deadlocked under load on PostgreSQL.
+      await tx`SELECT 1 FROM rag_documents WHERE collection_id = ${collection.id} ORDER BY id FOR UPDATE`
+      await tx`SELECT 1 FROM rag_collections WHERE id = ${collection.id} FOR UPDATE`
       await tx`
         UPDATE jobs SET status = 'done', error = 'collection deleted'
         WHERE status = 'queued' AND id IN (SELECT job_id FROM rag_documents WHERE collection_id = ${collection.id})`
