@@ -13,7 +13,7 @@ import postgres from 'postgres'
 import { UsageLedger, type UsageEntry } from '../src/gateway/usage.ts'
 import type { Sql } from '../src/db/client.ts'
 import { startUpstream, type Upstream } from './fixtures/upstream.ts'
-import { startTcpProxy } from './fixtures/tcp-proxy.ts'
+import { TcpProxy } from '../src/cache/testing.ts'
 import { createTestEnv, schemaName, type TestEnv } from './harness.ts'
 import { killLeftovers, startServer, type Server } from './server-process.ts'
 
@@ -96,9 +96,10 @@ describe.skipIf(!process.env.DATABASE_URL)('SIGTERM during a database outage (Po
   let server: Server
   let env: Record<string, string>
   const url = new URL(process.env.DATABASE_URL ?? 'postgres://x@127.0.0.1:5432/test')
-  const proxy = startTcpProxy({ hostname: url.hostname, port: Number(url.port || 5432) })
+  const proxy = new TcpProxy(url.hostname, Number(url.port || 5432))
 
   beforeAll(async () => {
+    await proxy.start()
     const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} })
     await admin.unsafe(`CREATE SCHEMA ${schema}`)
     await admin.end()
@@ -117,7 +118,7 @@ describe.skipIf(!process.env.DATABASE_URL)('SIGTERM during a database outage (Po
     server = await startServer(env)
   })
   afterAll(async () => {
-    proxy.stop()
+    await proxy.stop()
     await up.stop()
     const admin = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {} })
     await admin.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
@@ -137,7 +138,7 @@ describe.skipIf(!process.env.DATABASE_URL)('SIGTERM during a database outage (Po
     let answers = 0
     for (let i = 0; i < 5; i++) if ((await ask()).status === 200) answers++
     // The key is cached, the model list too: requests keep being answered while the database is away.
-    proxy.cut()
+    await proxy.stop()
     for (let i = 0; i < 15; i++) if ((await ask()).status === 200) answers++
     expect(answers).toBeGreaterThan(5)
     server.proc.kill('SIGTERM')
@@ -145,7 +146,7 @@ describe.skipIf(!process.env.DATABASE_URL)('SIGTERM during a database outage (Po
     const spooled = readdirSync(join(dataDir, 'spool')).filter((f) => f.endsWith('.jsonl'))
     expect(spooled.length).toBe(1)
 
-    proxy.restore()
+    await proxy.start()
     server = await startServer(env)
     expect(readdirSync(join(dataDir, 'spool')).filter((f) => f.endsWith('.jsonl'))).toEqual([])
     const sql = postgres(process.env.DATABASE_URL!, { max: 1, onnotice: () => {}, connection: { search_path: schema } })

@@ -12,6 +12,10 @@ import { linkedSignal } from './linked-signal.ts'
 import type { HeadWait } from './provider.ts'
 import { relaySse, type StreamOutcome } from './sse-relay.ts'
 import { countTokensAsync } from './token-pool.ts'
+import { countTokens } from './token-count.ts'
+
+/** Completion text counted in place (well under a millisecond); longer text goes to the counting worker. */
+const SYNC_COUNT_CHARS = 16_384
 import { estimateChatPromptTokensAsync, estimateEmbeddingTokensAsync } from './tokens.ts'
 import type { UsageEntry, UsageLedger, UsageSource } from './usage.ts'
 
@@ -267,9 +271,15 @@ export class GatewayService {
         throw new ApiError('upstream_timeout', `Provider ${model.provider.name} did not finish in time`)
       throw err
     }
-    const settle = async (usage: Usage | null, completionText: string, ttftMs: number | null, status: number, errorCode: string | null) => {
+    // Synchronous whenever it can be (the upstream sent usage, or the text is short), so the record is journaled
+    // before the answer ends: an answer the client has is one the ledger has, even if the process dies next.
+    const settle = (usage: Usage | null, completionText: string, ttftMs: number | null, status: number, errorCode: string | null): Promise<void> | void => {
+      const known = usage?.completion_tokens ?? (completionText.length <= SYNC_COUNT_CHARS ? countTokens(completionText) : null)
+      if (known === null) return countTokensAsync(completionText).then((n) => record(usage, n, ttftMs, status, errorCode))
+      record(usage, known, ttftMs, status, errorCode)
+    }
+    const record = (usage: Usage | null, completion: number, ttftMs: number | null, status: number, errorCode: string | null) => {
       const prompt = usage?.prompt_tokens ?? plan.promptTokens
-      const completion = usage?.completion_tokens ?? (await countTokensAsync(completionText))
       this.#record(caller, reservation, {
         ...base,
         model: served.id,
@@ -285,7 +295,7 @@ export class GatewayService {
       })
     }
     const settleLogged = (...args: Parameters<typeof settle>) =>
-      void settle(...args).catch((err) => this.log.error({ request_id: caller.requestId, err: (err as Error).message }, 'usage not recorded'))
+      void Promise.resolve(settle(...args)).catch((err) => this.log.error({ request_id: caller.requestId, err: (err as Error).message }, 'usage not recorded'))
     if (!body.stream) return this.#chatAnswer(caller, plan, served, res, exchange, clientSignal, dispatchedAt, settleLogged)
     return this.#chatStream(caller, body, plan, served, res, exchange, dispatchedAt, settleLogged)
   }

@@ -202,12 +202,13 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
           try {
             out += handleEvent(event) ?? ''
             if (capped) {
-              // Every choice is at its cap: the client gets a proper end, and the upstream is stopped.
+              // Every choice is at its cap: the client gets a proper end, and the upstream is stopped. The outcome is
+              // recorded first, so the usage is on record before the client can see the end.
               opts.abortUpstream()
               void reader.cancel().catch(() => {})
+              finish('capped')
               controller.enqueue(encoder.encode(`${out}${cappedUsage()}data: [DONE]\n\n`))
               controller.close()
-              finish('capped')
               return
             }
           } catch {
@@ -218,6 +219,17 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
             finish('upstream_garbage')
             return
           }
+        }
+        if (sawDone) {
+          // The end, recorded before the client sees [DONE]: an answer the client has is one the ledger has.
+          finish('done')
+          // Whatever follows [DONE] is read and dropped, so the upstream connection can be reused.
+          void (async () => {
+            while (!(await reader.read()).done);
+          })().catch(() => {})
+          if (out) controller.enqueue(encoder.encode(out))
+          controller.close()
+          return
         }
         if (out) {
           controller.enqueue(encoder.encode(out))

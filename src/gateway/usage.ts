@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, fsyncSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AuditLog } from '../audit/service.ts'
 import type { Sql } from '../db/client.ts'
@@ -40,8 +40,6 @@ interface Pending {
   attempts: number
   /** When the request ended: the record's time, whenever the batch (or its retry) is written. */
   at: Date
-  /** Written to the spool file already (after a failed write), so a crash cannot lose it. */
-  spooled?: boolean
 }
 
 const MAX_BACKOFF_MS = 30_000
@@ -66,13 +64,19 @@ export class UsageLedger {
   #timer: ReturnType<typeof setTimeout> | null = null
   #inFlight: Promise<void> | null = null
 
-  /** This process's spool file, created when a write first fails and removed once everything in it is written. */
+  /**
+   * This process's journal (DATA_DIR/spool/usage-<pid>-<start>.jsonl): every record is appended before the answer it
+   * belongs to ends, emptied once everything in it is in the database. A process killed at any moment (SIGKILL
+   * included) leaves its unwritten records there, and the next start writes them; during a database outage it is
+   * also synced to disk, so a machine that goes down then loses none either.
+   */
   readonly #spoolFile: string | null
-  #spoolHolds = 0
+  #journal: number | null = null
+  #journaled = 0
 
   /**
    * `onRecorded` hears whose usage was committed (live dashboards), after the transaction. `spoolDir` (DATA_DIR/spool)
-   * keeps records the database did not take, durably, until they are written, here or by the next start.
+   * holds the journal of records not yet in the database, written by the next start when this process cannot.
    */
   constructor(deps: {
     sql: Sql
@@ -98,8 +102,25 @@ export class UsageLedger {
   }
 
   record(entry: UsageEntry, reservation: Reservation | null): void {
-    this.#queue.push({ entry, reservation, attempts: 0, at: new Date() })
+    const pending: Pending = { entry, reservation, attempts: 0, at: new Date() }
+    this.#queue.push(pending)
+    this.#append(pending)
     this.#schedule(0)
+  }
+
+  /** Appends one record to the journal: one write, no sync (a killed process's writes are in the page cache). */
+  #append(p: Pending): void {
+    if (this.#spoolFile === null) return
+    try {
+      if (this.#journal === null) {
+        mkdirSync(this.#spoolDir!, { recursive: true })
+        this.#journal = openSync(this.#spoolFile, 'a')
+      }
+      writeSync(this.#journal, `${JSON.stringify({ entry: p.entry, reservation: p.reservation, at: p.at.toISOString() })}\n`)
+      this.#journaled++
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message, file: this.#spoolFile }, 'usage record not journaled')
+    }
   }
 
   #schedule(delayMs: number) {
@@ -126,8 +147,8 @@ export class UsageLedger {
       } catch (err) {
         const attempts = (batch[0]?.attempts ?? 0) + 1
         for (const p of batch) p.attempts = attempts
-        // From the first failure on, the queue is on disk too: a crash or a stop during the outage loses nothing.
-        this.#spool(this.#queue)
+        // The database is away for a while: the journal goes to disk, so not even a machine failure loses it.
+        this.#sync()
         const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** Math.min(attempts, 7))
         this.#log.error({ err: (err as Error).message, queued: this.#queue.length, retry_ms: delay }, 'usage write failed; will retry')
         this.#schedule(delay)
@@ -139,32 +160,24 @@ export class UsageLedger {
     this.#unspool()
   }
 
-  /** Appends what is not on disk yet to this process's spool file, and syncs it. */
-  #spool(pending: Pending[]): void {
-    const file = this.#spoolFile
-    const fresh = pending.filter((p) => !p.spooled)
-    if (file === null || fresh.length === 0) return
+  #sync(): void {
+    if (this.#journal === null) return
     try {
-      mkdirSync(this.#spoolDir!, { recursive: true })
-      appendFileSync(file, fresh.map((p) => JSON.stringify({ entry: p.entry, reservation: p.reservation, at: p.at.toISOString() })).join('\n') + '\n')
-      const fd = openSync(file, 'r')
-      try {
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
-      for (const p of fresh) p.spooled = true
-      this.#spoolHolds += fresh.length
+      fsyncSync(this.#journal)
     } catch (err) {
-      this.#log.error({ err: (err as Error).message, file }, 'usage records could not be spooled to disk')
+      this.#log.error({ err: (err as Error).message, file: this.#spoolFile }, 'usage journal not synced')
     }
   }
 
-  /** Everything queued is written: the spool file has nothing left that is not in the database. */
+  /** Everything queued is written: the journal holds nothing that is not in the database, so it starts over. */
   #unspool(): void {
-    if (this.#spoolFile === null || this.#spoolHolds === 0 || this.#queue.length > 0) return
-    rmSync(this.#spoolFile, { force: true })
-    this.#spoolHolds = 0
+    if (this.#journal === null || this.#journaled === 0 || this.#queue.length > 0) return
+    try {
+      ftruncateSync(this.#journal, 0)
+      this.#journaled = 0
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message, file: this.#spoolFile }, 'usage journal not emptied')
+    }
   }
 
   /**
@@ -281,18 +294,25 @@ export class UsageLedger {
   }
 
   /**
-   * At shutdown: one last attempt, bounded by `deadlineMs`; what still cannot be written stays in the spool file,
+   * At shutdown: one last attempt, bounded by `deadlineMs`; what still cannot be written stays in the journal, synced,
    * which the next start writes (without a spool directory it is logged with its numbers, not silently lost).
    */
   async stop(deadlineMs = 2_000): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
     await Promise.race([this.flush(), new Promise((r) => setTimeout(r, deadlineMs))])
-    if (!this.#queue.length) return
-    this.#spool(this.#queue)
-    if (this.#spoolFile !== null && this.#queue.every((p) => p.spooled))
-      this.#log.warn({ unwritten: this.#queue.length, file: this.#spoolFile }, 'usage records spooled to disk; the next start writes them')
-    else this.#log.error({ unwritten: this.#queue.map((p) => p.entry) }, 'usage records could not be written before shutdown')
+    const journal = this.#journal
+    this.#journal = null
+    if (!this.#queue.length) {
+      if (journal !== null) closeSync(journal)
+      if (this.#spoolFile !== null) rmSync(this.#spoolFile, { force: true })
+      return
+    }
+    if (journal !== null) {
+      fsyncSync(journal)
+      closeSync(journal)
+      this.#log.warn({ unwritten: this.#queue.length, file: this.#spoolFile }, 'usage records kept in the journal; the next start writes them')
+    } else this.#log.error({ unwritten: this.#queue.map((p) => p.entry) }, 'usage records could not be written before shutdown')
   }
 }
 
