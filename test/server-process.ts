@@ -93,10 +93,13 @@ export async function storeEnv(schema: string): Promise<Record<string, string>> 
   return env
 }
 
-/** Starts `bun src/index.ts` on a free port (tracked, see above) and resolves once it listens. */
-export async function startServer(env: Record<string, string>): Promise<Server> {
+/**
+ * Starts `bun src/index.ts` (or `command`, e.g. the built binary) on a free port (tracked, see above) and resolves
+ * once it listens.
+ */
+export async function startServer(env: Record<string, string>, options: { command?: string[] } = {}): Promise<Server> {
   const proc = track(
-    Bun.spawn(['bun', 'src/index.ts'], {
+    Bun.spawn(options.command ?? ['bun', 'src/index.ts'], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: 'info', ...env },
       stdin: 'ignore',

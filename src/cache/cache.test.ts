@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setSystemTime, test } from 'bun:
 import { createClient, type RedisClientType } from 'redis'
 import type { HandlerErrorSink } from './common.ts'
 import { MemoryCache, openCache, RedisCache, type CacheStore } from './index.ts'
-import { TcpProxy, waitFor } from './testing.ts'
+import { dropRedisPrefix, TcpProxy, waitFor } from './testing.ts'
 
 const REDIS_URL = process.env.REDIS_URL ?? ''
 /** Every key and channel this run creates lives under it, so runs sharing one Redis never collide and cleanup is one SCAN. */
@@ -34,13 +34,7 @@ const backends: Backend[] = [
 ]
 
 afterAll(async () => {
-  if (!process.env.REDIS_URL) return
-  const raw = createClient({ url: REDIS_URL })
-  await raw.connect()
-  for await (const keys of raw.scanIterator({ MATCH: `${RUN_PREFIX}*`, COUNT: 500 })) {
-    if (keys.length > 0) await raw.del(keys)
-  }
-  await raw.close()
+  if (REDIS_URL) await dropRedisPrefix(REDIS_URL, RUN_PREFIX)
 })
 
 for (const backend of backends) {

@@ -1,5 +1,6 @@
 /** Test-only helpers for the cache suite; nothing in the server imports this. */
 import net from 'node:net'
+import { createClient } from 'redis'
 
 /** Polls instead of sleeping a fixed time, so slow machines wait longer and fast ones do not wait at all. */
 export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 3_000, stepMs = 10): Promise<void> {
@@ -61,4 +62,14 @@ export class TcpProxy {
     client.pipe(upstream)
     upstream.pipe(client)
   }
+}
+
+/** Deletes every key under `prefix` in the Redis at `url` (what a test run left behind). */
+export async function dropRedisPrefix(url: string, prefix: string): Promise<void> {
+  const raw = createClient({ url })
+  await raw.connect()
+  for await (const keys of raw.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+    if (keys.length > 0) await raw.del(keys)
+  }
+  await raw.close()
 }

@@ -8,28 +8,13 @@ import { strToU8 } from 'fflate'
 import JSZip from 'jszip'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { whileTicking } from '../../test/fixtures/event-loop.ts'
 import { declareSizes, zip } from '../../test/fixtures/plugin-archives.ts'
 import { createTestEnv, type TestEnv } from '../../test/harness.ts'
 import { ApiError } from '../http/errors.ts'
 import { ARCHIVE_LIMITS, unpackPluginArchive } from './archive.ts'
 
 const manifest = JSON.stringify({ name: 'uploaded', version: '0.1.0' })
-/** Runs `work` while a 10 ms interval ticks; the largest gap between ticks shows whether the event loop was free. */
-async function whileTicking<T>(work: () => Promise<T>): Promise<{ result: PromiseSettledResult<T>; maxGapMs: number; ms: number }> {
-  let last = performance.now()
-  let maxGapMs = 0
-  const ticker = setInterval(() => {
-    const now = performance.now()
-    maxGapMs = Math.max(maxGapMs, now - last)
-    last = now
-  }, 10)
-  const started = performance.now()
-  const [result] = await Promise.allSettled([work()])
-  const ms = performance.now() - started
-  clearInterval(ticker)
-  return { result: result!, maxGapMs: Math.max(maxGapMs, performance.now() - last), ms }
-}
-
 async function refusal(archive: Uint8Array): Promise<ApiError> {
   const err = await unpackPluginArchive(archive).then(
     () => null,

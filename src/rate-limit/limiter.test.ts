@@ -4,7 +4,7 @@
  * `Date.now()` too, so the same table runs against a real Redis when REDIS_URL is set.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from 'bun:test'
-import { createClient } from 'redis'
+import { dropRedisPrefix } from '../cache/testing.ts'
 import { MemoryCache, RedisCache, type CacheStore } from '../cache/index.ts'
 import { ApiError } from '../http/errors.ts'
 import { createLogger } from '../log.ts'
@@ -57,13 +57,7 @@ const backends: { name: string; skip: boolean; open: () => Promise<CacheStore> }
 ]
 
 afterAll(async () => {
-  if (!REDIS_URL) return
-  const raw = createClient({ url: REDIS_URL })
-  await raw.connect()
-  for await (const keys of raw.scanIterator({ MATCH: `${RUN_PREFIX}*`, COUNT: 500 })) {
-    if (keys.length > 0) await raw.del(keys)
-  }
-  await raw.close()
+  if (REDIS_URL) await dropRedisPrefix(REDIS_URL, RUN_PREFIX)
 })
 
 for (const backend of backends) {
