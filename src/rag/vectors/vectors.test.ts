@@ -20,6 +20,8 @@ beforeAll(async () => {
   await migrate(db.sql)
   hasPgvector = Boolean((await db.sql<{ present: boolean }[]>`SELECT to_regclass('rag_vectors') IS NOT NULL AS present`)[0]?.present)
   if (!process.env.QDRANT_URL) fake = await startFakeQdrant()
+  // Said in the output, so a run's log shows which Qdrant the contract was checked against.
+  console.log(process.env.QDRANT_URL ? `vector store contract: a real Qdrant at ${process.env.QDRANT_URL}` : 'vector store contract: Qdrant stand-in (test/fixtures/qdrant.ts); set QDRANT_URL for a real one')
 })
 afterAll(async () => {
   await fake?.stop()
