@@ -249,17 +249,13 @@ export function httpBasics(log: Logger) {
     .onAfterHandle(({ request, set, response }) => {
       if (!(response instanceof Response && response.headers.has('server-timing'))) set.headers['server-timing'] = totalTiming(request)
     })
-    .onAfterResponse(({ request, set, path }) => {
-      log.info(
-        {
-          request_id: requestIdOf(request),
-          method: request.method,
-          path,
-          status: typeof set.status === 'number' ? set.status : 200,
-          ms: Math.round((performance.now() - startedAt(request)) * 10) / 10,
-        },
-        'request',
-      )
+    .onAfterResponse(({ request, set, path, responseValue }) => {
+      // A handler's own Response carries its status; everything else (errors included) went through `set`.
+      const status = responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200
+      const line = { request_id: requestIdOf(request), method: request.method, path, status, ms: Math.round((performance.now() - startedAt(request)) * 10) / 10 }
+      // Every refusal and failure is seen at LOG_LEVEL=warn, with its request id; successes only at info.
+      if (status >= 400) log.warn(line, 'request failed')
+      else log.info(line, 'request')
     })
     .onError(({ code, error, request, path, set }) => {
       if (error instanceof ApiError) {
