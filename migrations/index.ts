@@ -9,6 +9,7 @@ import m0006 from './0006_budget_leases.sql' with { type: 'text' }
 import m0007 from './0007_plugins_hardening.sql' with { type: 'text' }
 import m0008 from './0008_plugin_boundary.sql' with { type: 'text' }
 import m0009 from './0009_gateway_hardening.sql' with { type: 'text' }
+import m0010 from './0010_agents.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
@@ -20,4 +21,5 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 7, name: '0007_plugins_hardening.sql', sql: m0007 },
   { version: 8, name: '0008_plugin_boundary.sql', sql: m0008 },
   { version: 9, name: '0009_gateway_hardening.sql', sql: m0009 },
+  { version: 10, name: '0010_agents.sql', sql: m0010 },
 ]

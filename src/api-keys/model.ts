@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 
-export const SCOPES = ['llm', 'rag:read', 'rag:write', 'chatbots', 'plugins'] as const
+export const SCOPES = ['llm', 'rag:read', 'rag:write', 'chatbots', 'plugins', 'agents'] as const
 export type Scope = (typeof SCOPES)[number]
 /** Least privilege: a new key can read but not write documents unless asked for. */
 export const DEFAULT_SCOPES: Scope[] = ['llm', 'rag:read', 'chatbots', 'plugins']

@@ -28,11 +28,15 @@ export const PERMISSIONS = [
   'chatbots:use',
   /** Every user's chatbots and their conversations. */
   'chatbots:admin',
+  /** Own agents: build them and run them (their tools act under one's own grants). */
+  'agents:use',
+  /** Every user's agents and their runs. */
+  'agents:admin',
 ] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
 const readOnly: Permission[] = ['profile:read', 'api_keys:read', 'rag:read']
-const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use', 'rag:write', 'chatbots:use']
+const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use', 'rag:write', 'chatbots:use', 'agents:use']
 const admin: Permission[] = [
   ...user,
   'api_keys:admin',
@@ -46,6 +50,7 @@ const admin: Permission[] = [
   'budgets:manage',
   'rag:admin',
   'chatbots:admin',
+  'agents:admin',
 ]
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {

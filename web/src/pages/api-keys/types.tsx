@@ -9,6 +9,7 @@ export const SCOPES = [
   { id: 'rag:write', label: 'Write documents' },
   { id: 'chatbots', label: 'Chatbots' },
   { id: 'plugins', label: 'Plugins' },
+  { id: 'agents', label: 'Agents (runs, with their tools)' },
 ] as const satisfies readonly { id: ServerScope; label: string }[]
 export type Scope = ServerScope
 
