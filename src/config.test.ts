@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConfigError, loadConfig, parseConfig } from './config.ts'
+import { ConfigError, ConfigSchema, loadConfig, parseConfig } from './config.ts'
 
 describe('parseConfig', () => {
   test('defaults', () => {
@@ -73,5 +73,23 @@ describe('loadConfig secrets', () => {
     expect(c.JWT_SECRET).toBe('x'.repeat(40))
     expect(c.ENCRYPTION_KEY).toBe(key)
     expect(existsSync(join(dir, 'secrets.json'))).toBe(false)
+  })
+})
+
+describe('documentation', () => {
+  test('every setting has a description (for --help) and a row in the README table', () => {
+    const readme = readFileSync(join(import.meta.dir, '..', 'README.md'), 'utf8')
+    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('### Real PostgreSQL'))
+    for (const [name, schema] of Object.entries(ConfigSchema.properties)) {
+      expect({ name, description: typeof schema.description }).toEqual({ name, description: 'string' })
+      expect({ name, inReadme: table.includes(`| \`${name}\``) || table.includes(`/ \`${name}\``) }).toEqual({ name, inReadme: true })
+    }
+  })
+
+  test('defaults given by the caller (the single binary) lose to the file and the environment', () => {
+    const defaults = { PLUGINS_DIRS: '/runtime/plugins', WEB_DIST_DIR: '/runtime/web/dist' }
+    expect(parseConfig({}, defaults)).toMatchObject(defaults)
+    expect(parseConfig({ PLUGINS_DIRS: 'mine' }, defaults)).toMatchObject({ PLUGINS_DIRS: 'mine', WEB_DIST_DIR: '/runtime/web/dist' })
+    expect(() => parseConfig({}, { PORT: 'x' })).toThrow('PORT: expected an integer')
   })
 })

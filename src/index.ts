@@ -1,18 +1,47 @@
 import { createApp } from './app.ts'
-import { type Config, ConfigError, loadConfig } from './config.ts'
+import { type Command, healthcheckCommand, helpText, migrateCommand, parseCommand, runtimeConfig, UsageError, VERSION } from './cli.ts'
+import { type Config, ConfigError } from './config.ts'
 import { createLogger } from './log.ts'
 import { openPlatform } from './platform.ts'
+import { RuntimeUnpackError, type UnpackedRuntime } from './runtime/unpack.ts'
+
+let command: Command
+try {
+  command = parseCommand(Bun.argv.slice(2))
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err
+  console.error(`enclava: ${err.message}`)
+  process.exit(2)
+}
+if (command === 'help') {
+  process.stdout.write(helpText())
+  process.exit(0)
+}
+if (command === 'version') {
+  console.log(VERSION)
+  process.exit(0)
+}
 
 let config: Config
+let runtime: UnpackedRuntime | undefined
 try {
-  config = loadConfig()
+  if (command === 'healthcheck') process.exit(await healthcheckCommand())
+  const ready = await runtimeConfig()
+  config = ready.config
+  runtime = ready.runtime
+  if (command === 'migrate') process.exit(await migrateCommand(config))
 } catch (err) {
+  if (err instanceof RuntimeUnpackError) {
+    console.error(`enclava: ${err.message}`)
+    process.exit(1)
+  }
   if (!(err instanceof ConfigError)) throw err
   console.error(`enclava: invalid configuration: ${err.message}`)
   process.exit(2)
 }
 
 const log = createLogger(config.LOG_LEVEL)
+if (runtime) log.info({ dir: runtime.dir, unpacked: runtime.unpacked, ms: runtime.ms }, 'runtime ready')
 const platform = await openPlatform(config, log)
 // Bun refuses bodies over 128 MB by default; an upload batch may carry many files of up to UPLOAD_MAX_FILE_MB each.
 // Bun closes a connection that stays silent for 10 s by default, and a model may take its first-byte timeout before

@@ -4,10 +4,11 @@
  * is killed with SIGKILL and started again. Used by test/cluster.test.ts (short) and bench/cluster.ts (long, with
  * figures). Needs DATABASE_URL and REDIS_URL: the embedded PGlite serves one process only.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
+import { sourcesHash } from '../scripts/build.ts'
 import { startUpstream, type Upstream } from './fixtures/upstream.ts'
 import { schemaName } from './harness.ts'
 import { ROOT, startServer, storeEnv, type Server } from './server-process.ts'
@@ -304,8 +305,14 @@ export async function runCluster(o: ClusterOptions): Promise<ClusterReport> {
   }
 }
 
-/** The built binary, when `npm run build` made one; the cluster runs it, as a deployment would. */
+/**
+ * The built binary, when `npm run build` made one from the current sources (dist/enclava.json); the cluster runs it,
+ * as a deployment would. A binary older than the sources would test old code: the sources run instead.
+ */
 export function builtBinary(): string | null {
   const path = join(ROOT, 'dist', 'enclava')
-  return existsSync(path) ? path : null
+  const info = join(ROOT, 'dist', 'enclava.json')
+  if (!existsSync(path) || !existsSync(info)) return null
+  const built = (JSON.parse(readFileSync(info, 'utf8')) as { sources_sha256?: string }).sources_sha256
+  return built === sourcesHash() ? path : null
 }

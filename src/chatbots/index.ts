@@ -10,7 +10,7 @@ import type { VerifiedKey } from '../api-keys/verifier.ts'
 import { ChatBody, ChatbotSchema, ChatbotTypeSchema, ChatResponseSchema, CreateChatbotBody, InternalChatBody, UpdateChatbotBody, type ChatResponse } from './model.ts'
 import { presentChatbot, type ChatbotActor, type ChatMessage, type ChatbotRow } from './service.ts'
 import { DEFAULT_TEMPLATES, presentTemplate } from './templates.ts'
-import { eventStream } from './event-stream.ts'
+import { streamEvents } from '../http/event-stream.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 const ConversationParams = t.Object({ id: t.String({ format: 'uuid' }), cid: t.String({ format: 'uuid' }) })
@@ -207,7 +207,7 @@ export function chatbotRoutes(s: Services) {
         const { stream, ...input } = body
         if (!stream) return chatbots.chat(bot, input, caller, speaker, request.signal)
         // Events: start {conversation_id, sources}, delta {content}..., done {the whole turn} or error {error}.
-        return eventStream(request, s.log, async (send) => {
+        return streamEvents(request, s.log, async (send) => {
           const done = await chatbots.chatStream(bot, input, caller, speaker, request.signal, {
             onStart: (t) => send('start', { conversation_id: t.conversationId, sources: t.sources }),
             onDelta: (content) => send('delta', { content }),
@@ -297,7 +297,7 @@ export function chatbotRoutes(s: Services) {
           choices: [{ index: 0, delta, finish_reason: finish }],
           ...extra,
         })
-        return eventStream(request, s.log, async (send) => {
+        return streamEvents(request, s.log, async (send) => {
           const done = await chatbots.chatStream(
             bot,
             input,

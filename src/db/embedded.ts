@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { binaryPGliteFiles } from '../runtime/binary.ts'
 import type { EmbeddedPostgres } from './pglite.ts'
 
 export type { EmbeddedPostgres } from './pglite.ts'
@@ -43,7 +44,8 @@ export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPo
     })
   try {
     const ready = next()
-    worker.postMessage({ type: 'start', dataDir: join(dataDir, 'pglite'), socketDir: dataDir })
+    // The single binary hands over PGlite's embedded files; from a checkout PGlite reads its own.
+    worker.postMessage({ type: 'start', dataDir: join(dataDir, 'pglite'), socketDir: dataDir, files: binaryPGliteFiles() })
     const reply = await ready
     if (reply.type !== 'ready') throw new Error(reply.type === 'error' ? reply.message : 'embedded database did not start')
     return {

@@ -1,14 +1,16 @@
 // The thread that owns the embedded PGlite and serves it over its Unix socket (see startEmbeddedPostgres).
-import { createPGlite, serveOverSocket, type EmbeddedPostgres } from './pglite.ts'
+import { createPGlite, serveOverSocket, type EmbeddedPostgres, type PGliteFiles } from './pglite.ts'
 
 declare const self: Worker
 
 let served: EmbeddedPostgres | undefined
 
-self.onmessage = async (e: MessageEvent<{ type: 'start'; dataDir: string; socketDir: string } | { type: 'stop' }>) => {
+type Command = { type: 'start'; dataDir: string; socketDir: string; files?: PGliteFiles } | { type: 'stop' }
+
+self.onmessage = async (e: MessageEvent<Command>) => {
   try {
     if (e.data.type === 'start') {
-      served = await serveOverSocket(await createPGlite(e.data.dataDir), e.data.socketDir)
+      served = await serveOverSocket(await createPGlite(e.data.dataDir, e.data.files), e.data.socketDir)
       self.postMessage({ type: 'ready', socketPath: served.socketPath })
     } else {
       await served?.close()

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
+import { pathToFileURL } from 'node:url'
+import { PGlite, type Extension } from '@electric-sql/pglite'
 import { vector } from '@electric-sql/pglite-pgvector'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
 
@@ -19,9 +20,37 @@ function socketPathFor(dir: string): string {
   return join(tmpdir(), `enclava-${createHash('sha256').update(dir).digest('hex').slice(0, 16)}.sock`)
 }
 
-/** A new PGlite with pgvector, in `dataDir` or (undefined) in memory. */
-export async function createPGlite(dataDir: string | undefined): Promise<PGlite> {
-  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), extensions: { vector } })
+/**
+ * PGlite's own files, where PGlite cannot find them beside its code: the single binary embeds the wasm and data
+ * files (`with { type: 'file' }`) and unpacks pgvector's bundle (see scripts/build.ts), and hands their paths over.
+ * Unset, PGlite reads them from node_modules.
+ */
+export interface PGliteFiles {
+  /** pglite.wasm: PostgreSQL */
+  wasm: string
+  /** initdb.wasm: creates a new data directory */
+  initdbWasm: string
+  /** pglite.data: PostgreSQL's share/ and lib/ */
+  data: string
+  /** vector.tar.gz of @electric-sql/pglite-pgvector */
+  vector: string
+}
+
+async function optionsFrom(files: PGliteFiles) {
+  const compile = async (path: string) => WebAssembly.compile(await Bun.file(path).arrayBuffer())
+  const [pgliteWasmModule, initdbWasmModule] = await Promise.all([compile(files.wasm), compile(files.initdbWasm)])
+  // pgvector's own setup names its bundle beside its code; this one names the given copy.
+  const embeddedVector: Extension = {
+    name: 'vector',
+    setup: async (_pg, emscriptenOpts) => ({ emscriptenOpts, bundlePath: pathToFileURL(files.vector) }),
+  }
+  return { pgliteWasmModule, initdbWasmModule, fsBundle: Bun.file(files.data), extensions: { vector: embeddedVector } }
+}
+
+/** A new PGlite with pgvector, in `dataDir` or (undefined) in memory; from `files` when given. */
+export async function createPGlite(dataDir: string | undefined, files?: PGliteFiles): Promise<PGlite> {
+  const options = files ? await optionsFrom(files) : { extensions: { vector } }
+  const db = await PGlite.create({ ...(dataDir ? { dataDir } : {}), ...options })
   await db.exec('CREATE EXTENSION IF NOT EXISTS vector')
   return db
 }

@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts'
 import type { BudgetRow, BudgetService, Reservation } from '../budgets/service.ts'
 
 /** What made the call: the public API, the dashboard's playground, or a platform feature for a user. */
-export type UsageSource = 'api' | 'playground' | 'rag' | 'chatbot' | 'plugin'
+export type UsageSource = 'api' | 'playground' | 'rag' | 'chatbot' | 'plugin' | 'agent'
 
 export interface UsageEntry {
   /** Made before dispatch: a retried write is recognised and never counted twice. */

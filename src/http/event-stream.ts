@@ -1,5 +1,5 @@
-import { ApiError, errorBody, type ErrorBody } from '../http/errors.ts'
-import { requestIdOf } from '../http/request-meta.ts'
+import { ApiError, errorBody, type ErrorBody } from './errors.ts'
+import { requestIdOf } from './request-meta.ts'
 import type { Logger } from '../log.ts'
 
 export type SendEvent = (event: string | null, data: unknown) => void
@@ -22,9 +22,9 @@ function envelope(err: unknown, request: Request, log: Logger): ErrorBody {
  * request_id}}`). A client that went away is not written to any more.
  *
  * @example
- * return eventStream(request, log, async (send) => send('done', await work()))
+ * return streamEvents(request, log, async (send) => send("done", await work()))
  */
-export async function eventStream(request: Request, log: Logger, produce: (send: SendEvent) => Promise<void>): Promise<Response> {
+export async function streamEvents(request: Request, log: Logger, produce: (send: SendEvent) => Promise<void>): Promise<Response> {
   const encoder = new TextEncoder()
   let controller: ReadableStreamDefaultController<Uint8Array> | undefined
   // `start` runs inside the constructor, so the controller is there before the producer can send.

@@ -1,0 +1,123 @@
+import { Elysia, t } from 'elysia'
+import type { VerifiedKey } from '../api-keys/verifier.ts'
+import { guards } from '../auth/guards.ts'
+import { can } from '../auth/roles.ts'
+import { streamEvents } from '../http/event-stream.ts'
+import { requestIdOf, startedAt } from '../http/request-meta.ts'
+import type { Caller } from '../gateway/service.ts'
+import type { Services } from '../services.ts'
+import type { UserRow } from '../users/service.ts'
+import { AgentSchema, CreateAgentBody, RunBody, RunSchema, UpdateAgentBody, type RunInput } from './model.ts'
+import type { RunEvent } from './runner.ts'
+import { presentAgent, presentRun, type AgentActor, type AgentRow } from './service.ts'
+import { agentChatCompletions } from './openai.ts'
+
+const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
+const RunParams = t.Object({ id: t.String({ format: 'uuid' }), runId: t.String({ format: 'uuid' }) })
+
+const userActor = (user: UserRow): AgentActor => ({ userId: user.id, isAdmin: can(user.role, 'agents:admin') })
+const keyActor = (key: VerifiedKey): AgentActor => ({ userId: key.user_id, isAdmin: false })
+const caller = (request: Request, userId: string, apiKey: VerifiedKey | null): Caller => ({
+  source: 'agent',
+  userId,
+  apiKey,
+  requestId: requestIdOf(request),
+  startedAt: startedAt(request),
+})
+
+/**
+ * Agents: owner-scoped CRUD and runs on the internal API (the dashboard's builder and test runs), runs with an API
+ * key (scope `agents`) on the public one, and an OpenAI-compatible base URL per agent for the official clients.
+ */
+export function agentRoutes(s: Services) {
+  const { agents, agentRunner } = s
+
+  /** A run, answered whole or as server-sent events (step, tool_call, tool_result, delta, done). */
+  async function run(request: Request, agent: AgentRow, body: RunInput, who: Caller) {
+    if (!body.stream) return presentRun(await agentRunner.run(agent, body.input, who, { conversationId: body.conversation_id, signal: request.signal }))
+    return streamEvents(request, s.log, async (send) => {
+      await agentRunner.run(agent, body.input, who, {
+        conversationId: body.conversation_id,
+        signal: request.signal,
+        emit: (e: RunEvent) => send(e.event, e.event === 'done' ? { run: presentRun(e.data.run) } : e.data),
+      })
+    })
+  }
+
+  const internal = new Elysia({ prefix: '/api-internal/v1/agents', tags: ['agents'] })
+    .use(guards(s.guardDeps))
+    .get('/', async ({ user }) => ({ data: (await agents.list(userActor(user))).map(presentAgent) }), {
+      permission: 'agents:use',
+      response: t.Object({ data: t.Array(AgentSchema) }),
+      detail: { summary: 'Your agents (admins: everyone\'s)' },
+    })
+    .post(
+      '/',
+      async ({ user, body, set }) => {
+        // The tools must resolve for their owner now: a grant they lack is refused here, not in the first run.
+        await s.tools.resolve(body.tools ?? [], caller(new Request('http://agent/'), user.id, null))
+        await s.gateway.model(caller(new Request('http://agent/'), user.id, null), body.model)
+        set.status = 201
+        return presentAgent(await agents.create(user.id, body))
+      },
+      { permission: 'agents:use', body: CreateAgentBody, response: { 201: AgentSchema }, detail: { summary: 'Create an agent: a model, instructions and tools' } },
+    )
+    .get('/:id', async ({ user, params }) => presentAgent(await agents.get(userActor(user), params.id)), {
+      permission: 'agents:use',
+      params: IdParams,
+      response: AgentSchema,
+      detail: { summary: 'One agent' },
+    })
+    .patch(
+      '/:id',
+      async ({ user, params, body }) => {
+        const current = await agents.get(userActor(user), params.id)
+        if (body.tools) await s.tools.resolve(body.tools, caller(new Request('http://agent/'), current.owner_id, null))
+        return presentAgent(await agents.update(userActor(user), params.id, body))
+      },
+      { permission: 'agents:use', params: IdParams, body: UpdateAgentBody, response: AgentSchema, detail: { summary: 'Change an agent' } },
+    )
+    .delete(
+      '/:id',
+      async ({ user, params, set }) => {
+        await agents.delete(userActor(user), params.id)
+        set.status = 204
+      },
+      { permission: 'agents:use', params: IdParams, detail: { summary: 'Delete an agent and its runs' } },
+    )
+    .post('/:id/runs', async ({ user, params, body, request }) => run(request, await agents.get(userActor(user), params.id), body, caller(request, user.id, null)), {
+      permission: 'agents:use',
+      params: IdParams,
+      body: RunBody,
+      detail: { summary: 'Run the agent (a test run from the dashboard), charged to you; `stream: true` for server-sent events' },
+    })
+    .get('/:id/runs', async ({ user, params }) => ({ data: (await agents.runs(userActor(user), params.id)).map(presentRun) }), {
+      permission: 'agents:use',
+      params: IdParams,
+      response: t.Object({ data: t.Array(RunSchema) }),
+      detail: { summary: "The agent's latest runs with their steps" },
+    })
+    .get('/:id/runs/:runId', async ({ user, params }) => presentRun(await agents.run(userActor(user), params.id, params.runId)), {
+      permission: 'agents:use',
+      params: RunParams,
+      response: RunSchema,
+      detail: { summary: 'One run' },
+    })
+
+  const publicApi = new Elysia({ prefix: '/api/v1/agents', tags: ['agents'] })
+    .use(guards(s.guardDeps))
+    .post('/:id/runs', async ({ apiKey, params, body, request }) => run(request, await agents.get(keyActor(apiKey), params.id), body, caller(request, apiKey.user_id, apiKey)), {
+      apiKey: 'agents',
+      params: IdParams,
+      body: RunBody,
+      detail: { summary: "Run one of the key owner's agents; `stream: true` for server-sent events" },
+    })
+    .get('/:id/runs/:runId', async ({ apiKey, params }) => presentRun(await agents.run(keyActor(apiKey), params.id, params.runId)), {
+      apiKey: 'agents',
+      params: RunParams,
+      response: RunSchema,
+      detail: { summary: 'One run' },
+    })
+
+  return new Elysia().use(internal).use(publicApi).use(agentChatCompletions(s))
+}
