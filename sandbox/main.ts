@@ -4,9 +4,12 @@
  * empty environment and Node's permission model (read access to this directory and isolated-vm only, no writes,
  * no child processes, no workers). Whatever goes wrong in here, the server restarts the process.
  */
+import { CodeRun } from './code-runner.ts'
 import { PluginSlot, SlotError, type SlotHost } from './plugin-slot.ts'
 import {
   INVOKE_METHODS,
+  MAX_CODE_CHARS,
+  checkCodeLimits,
   checkLimits,
   type HostMessage,
   type InvokeMethod,
@@ -24,6 +27,8 @@ if (typeof process.send !== 'function') {
 const MAX_RSS_BYTES = Number(/^--max-rss-mb=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--max-rss-mb=')) ?? '')?.[1] ?? 0) * 1024 * 1024
 
 const slots = new Map<string, PluginSlot>()
+/** Code interpreter evaluations in flight, by message id (a process serves plugins or code, in practice). */
+const codeRuns = new Map<string, CodeRun>()
 const calls = new Map<string, PluginSlot>()
 let callSeq = 0
 const startedAt = Date.now()
@@ -112,7 +117,21 @@ function handle(raw: unknown): void {
       }
       return
     }
+    case 'evalCode': {
+      const { id, code } = message
+      if (!isString(id)) return
+      if (typeof code !== 'string' || code.length > MAX_CODE_CHARS)
+        return replyError(id, { code: 'bad_request', message: `evalCode needs code of at most ${MAX_CODE_CHARS} characters` })
+      const problem = checkCodeLimits(message.limits)
+      if (problem !== null) return replyError(id, { code: 'bad_request', message: problem })
+      if (codeRuns.has(id)) return
+      const run = new CodeRun(id, code, message.limits, send, () => codeRuns.delete(id))
+      codeRuns.set(id, run)
+      return run.start()
+    }
     case 'cancel': {
+      const run = codeRuns.get(message.id)
+      if (run !== undefined) return run.cancel()
       for (const slot of slots.values()) if (slot.cancel(message.id)) return
       return
     }

@@ -600,12 +600,14 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s)
 function pluginMeta(value: unknown): PluginMeta {
   const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>
   const hooks = (typeof v.hooks === 'object' && v.hooks !== null ? v.hooks : {}) as Record<string, unknown>
-  if (!isStrings(v.routes) || !isStrings(v.cron)) throw new SlotError({ code: 'invalid_plugin', message: 'the plugin runtime returned malformed metadata' })
+  if (!isStrings(v.routes) || !isStrings(v.cron) || !isStrings(v.tools))
+    throw new SlotError({ code: 'invalid_plugin', message: 'the plugin runtime returned malformed metadata' })
   return {
     name: typeof v.name === 'string' ? v.name : null,
     version: typeof v.version === 'string' ? v.version : null,
     routes: v.routes,
     cron: v.cron,
+    tools: v.tools,
     hooks: { execute: hooks.execute === true, onEnable: hooks.onEnable === true, onDisable: hooks.onDisable === true },
   }
 }

@@ -45,8 +45,48 @@ export const LIMIT_BOUNDS: { [K in keyof Limits]: readonly [number, number] } = 
   maxTimers: [0, 100_000],
 }
 
-export type InvokeMethod = 'execute' | 'route' | 'cron' | 'onEnable' | 'onDisable'
-export const INVOKE_METHODS: readonly InvokeMethod[] = ['execute', 'route', 'cron', 'onEnable', 'onDisable']
+export type InvokeMethod = 'execute' | 'route' | 'cron' | 'tool' | 'onEnable' | 'onDisable'
+export const INVOKE_METHODS: readonly InvokeMethod[] = ['execute', 'route', 'cron', 'tool', 'onEnable', 'onDisable']
+
+/**
+ * Limits of one `evalCode` (the code interpreter): a snippet runs in a fresh isolate of its own, disposed after it.
+ * Each violation has its own code and a message naming the limit and its value, like a plugin's.
+ */
+export interface CodeLimits {
+  /** V8 heap of the snippet's isolate (soft, like a plugin's: the process ceiling is the hard stop). */
+  memoryMb: number
+  /** CPU time inside the isolate, the snippet's microtasks and the serialising of its result included. */
+  cpuMs: number
+  /** Wall-clock time of the whole evaluation, isolate creation included. */
+  wallMs: number
+  /** Bytes of output: the result's serialisation (over it: an error), then the console lines in what it leaves (cut). */
+  maxOutputBytes: number
+}
+
+export const CODE_LIMIT_BOUNDS: { [K in keyof CodeLimits]: readonly [number, number] } = {
+  memoryMb: [8, 1024],
+  cpuMs: [1, 60_000],
+  wallMs: [1, 120_000],
+  maxOutputBytes: [1, 4 * 1024 * 1024],
+}
+
+/** The most characters of code one evalCode takes; the code interpreter tool has its own, smaller limit. */
+export const MAX_CODE_CHARS = 1024 * 1024
+
+/**
+ * What an evalCode answers when the snippet ran to its end. `value` is the last expression's value serialised:
+ * JSON (`type: 'json'`), or a description for what JSON cannot hold (`'text'`: functions, symbols, BigInts, cycles),
+ * or null when it was undefined. `logs` are the console lines kept; `droppedLogs` counts those past the limits.
+ */
+export interface CodeResult {
+  type: 'json' | 'text' | 'undefined'
+  value: string | null
+  logs: string[]
+  droppedLogs: number
+}
+
+/** A limit a violation names: a plugin's, or a code evaluation's. */
+export type LimitName = keyof Limits | keyof CodeLimits
 
 /** Everything a plugin can ask of the platform. The host checks each call against the plugin's grants. */
 export type HostCallName =
@@ -88,6 +128,8 @@ export type ErrorCode =
   | 'host_call_too_large'
   | 'response_too_large'
   | 'timer_limit_exceeded'
+  /** evalCode: the snippet threw (or did not parse); the message says what and where, its console lines follow. */
+  | 'code_error'
   // the plugin
   | 'plugin_error'
   | 'invalid_plugin'
@@ -108,7 +150,9 @@ export interface WireError {
   code: ErrorCode
   message: string
   /** Set for limit violations: which limit, and its configured value. */
-  limit?: { name: keyof Limits; value: number }
+  limit?: { name: LimitName; value: number }
+  /** code_error: the console lines the snippet wrote before it failed. */
+  logs?: string[]
   /** The plugin's stack for `plugin_error`; for logs, not for HTTP bodies. */
   stack?: string
   /** wall_time_exceeded while the invocation waited for a host call: the platform was slow, not the plugin. */
@@ -149,6 +193,7 @@ export interface RouteResult {
  * - route: `request`; the handler is `routeKey` if given (an exact key of the plugin's `routes`), otherwise the
  *   first route matching the request method and `path` (default: the request URL's pathname).
  * - cron: `name` of the handler in the plugin's `cron`.
+ * - tool: `name` of the handler in the plugin's `tools`; `input` is the arguments (a JSON object) it is called with.
  */
 export interface InvokeArgs {
   identity?: unknown
@@ -165,6 +210,8 @@ export interface PluginMeta {
   version: string | null
   routes: string[]
   cron: string[]
+  /** The keys of the class's `tools`. */
+  tools: string[]
   hooks: { execute: boolean; onEnable: boolean; onDisable: boolean }
 }
 
@@ -194,6 +241,8 @@ export type HostMessage =
   | { type: 'load'; id: string; plugin: string; code: string; limits: Limits }
   | { type: 'unload'; id: string; plugin: string }
   | { type: 'invoke'; id: string; plugin: string; method: InvokeMethod; args: InvokeArgs; wallMs?: number }
+  /** The code interpreter: runs `code` in a fresh isolate of its own, disposed after it; answered with a CodeResult. */
+  | { type: 'evalCode'; id: string; code: string; limits: CodeLimits }
   | { type: 'cancel'; id: string }
   | { type: 'hostResult'; callId: string; ok: true; value?: unknown }
   | { type: 'hostResult'; callId: string; ok: false; error: { code: string; message: string } }
@@ -202,8 +251,8 @@ export type HostMessage =
 
 /**
  * sandbox -> host. Result values: load -> PluginMeta, unload -> null, ping -> { pid }, stats -> SandboxStats,
- * invoke -> RouteResult for `route`, else the method's JSON value. `cancel` has no answer: the cancelled
- * invocation's own result (code `cancelled`) is the answer.
+ * invoke -> RouteResult for `route`, else the method's JSON value, evalCode -> CodeResult. `cancel` has no answer:
+ * the cancelled invocation's (or evaluation's) own result (code `cancelled`) is the answer.
  */
 export type SandboxMessage =
   | { type: 'ready'; pid: number; node: string }
@@ -222,6 +271,18 @@ export function checkLimits(limits: unknown): string | null {
   if (typeof limits !== 'object' || limits === null) return 'limits must be an object'
   const record = limits as Record<string, unknown>
   for (const [name, [min, max]] of Object.entries(LIMIT_BOUNDS)) {
+    const value = record[name]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+      return `limits.${name} must be an integer in [${min}, ${max}], got ${String(value)}`
+  }
+  return null
+}
+
+/** Returns a reason when `limits` is not a complete, in-bounds CodeLimits object. */
+export function checkCodeLimits(limits: unknown): string | null {
+  if (typeof limits !== 'object' || limits === null) return 'limits must be an object'
+  const record = limits as Record<string, unknown>
+  for (const [name, [min, max]] of Object.entries(CODE_LIMIT_BOUNDS)) {
     const value = record[name]
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
       return `limits.${name} must be an integer in [${min}, ${max}], got ${String(value)}`

@@ -25,10 +25,27 @@ const PromiseProtoThen = Promise.prototype.then
 const promiseThen = (p, onOk, onErr) => ReflectApply(PromiseProtoThen, p, [onOk, onErr])
 `
 
-const FRAGMENTS = ['encoding.js', 'url.js', 'http.js', 'globals.js', 'plugin.js']
+const FRAGMENTS = ['encoding.js', 'url.js', 'http.js', 'globals.js', 'harden.js', 'plugin.js']
 
 export const RUNTIME_SOURCE =
   PRELUDE + FRAGMENTS.map((file) => `// ---- ${file}\n` + readFileSync(new URL(`./runtime/${file}`, import.meta.url), 'utf8')).join('\n')
 
 /** The synthetic `enclava:plugin` module: BasePlugin, handed over by the runtime through a one-shot global. */
 export const PLUGIN_MODULE_SOURCE = 'export const BasePlugin = globalThis.__enclavaBasePlugin'
+
+/**
+ * The source evaluated in each code interpreter context before the snippet: harden.js, then a console that keeps
+ * lines in the result and the entry points run/collect (runtime/code.js). One closure, whose argument ($0) is the
+ * output limits the runtime applies itself; the process checks the result's size again.
+ */
+const CODE_PRELUDE = `'use strict'
+const limits = $0
+const { freeze, defineProperty } = Object
+const { stringify: jsonStringify } = JSON
+const ReflectApply = Reflect.apply
+const PromiseProtoThen = Promise.prototype.then
+const promiseThen = (p, onOk, onErr) => ReflectApply(PromiseProtoThen, p, [onOk, onErr])
+`
+
+export const CODE_RUNTIME_SOURCE =
+  CODE_PRELUDE + ['harden.js', 'code.js'].map((file) => `// ---- ${file}\n` + readFileSync(new URL(`./runtime/${file}`, import.meta.url), 'utf8')).join('\n')

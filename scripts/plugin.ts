@@ -8,13 +8,13 @@
  * validate reads and parses plugin.json as the platform does, bundles the entry as the platform does (bundlePlugin:
  * in a separate process that runs none of the plugin's code and reads nothing outside the folder), checks that a
  * pack would carry every bundled file, and, unless --no-load, loads the bundle in a real sandbox to compare the
- * routes, cron jobs, name and version the class declares with the manifest.
+ * routes, cron jobs, tools, name and version the class declares with the manifest.
  * Every problem names the field or file it is about; any problem exits 1.
  */
 import JSZip from 'jszip'
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, relative, resolve, sep } from 'node:path'
-import { ManifestError, parseManifest, sandboxLimits, validateConfig } from '../src/plugins/manifest.ts'
+import { ManifestError, parseManifest, sandboxLimits, toolMismatch, validateConfig } from '../src/plugins/manifest.ts'
 import type { Manifest } from '../src/plugins/model.ts'
 import { type PluginBundle, readManifestText } from '../src/plugins/sandbox/bundle.ts'
 import { bundlePlugin, PluginBundleError, SandboxClient, SandboxError } from '../src/plugins/sandbox/index.ts'
@@ -198,6 +198,8 @@ async function compareWithSandbox(m: Manifest, code: string, problems: string[],
     const jobs = m.cron.map((c) => c.name)
     for (const job of jobs) if (!meta.cron.includes(job)) problems.push(`plugin.json.cron.${job}: no handler of that name in the class's cron`)
     for (const job of meta.cron) if (!jobs.includes(job)) warnings.push(`cron: the class has a handler "${job}" that plugin.json.cron never schedules`)
+    // The platform refuses to load a plugin whose tools differ from its manifest's (PluginService): a problem here too.
+    problems.push(...toolMismatch(m, meta.tools))
   } catch (err) {
     if (!(err instanceof SandboxError)) throw err
     problems.push(`${m.entry}: the sandbox refused the plugin (${err.code}): ${err.message}`)

@@ -235,6 +235,17 @@ describe('dashboard: plugins', () => {
       await page.getByText('No log lines at this level or above.').waitFor()
       await d.screenshot(page, 'plugins-hello-activity')
 
+      // Its tool: agents may use it only once an administrator ticks it in the grant.
+      const perms = page.getByRole('region', { name: 'Permissions' })
+      await perms.getByText(/It offers tools that agents' models can call/).waitFor()
+      const greet = perms.getByLabel(/Let agents use greet/)
+      expect(await greet.isChecked()).toBe(false)
+      await greet.check()
+      await perms.getByRole('button', { name: 'Save grant' }).click()
+      await perms.getByText('Grant saved; the plugin is enabled.').waitFor()
+      await d.screenshot(page, 'plugins-hello-tools')
+      expect((await d.call('GET', `${ADMIN}/hello`, { token })).body.granted_permissions).toEqual({ kv: { quota_kb: 16 }, tools: ['greet'] })
+
       // The list shows its health.
       await page.goto(`${d.base}/plugins`)
       await page.getByTestId('health-hello').getByText(/1 invocation, 0 errors, 0 limit violations/).waitFor()

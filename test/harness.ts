@@ -122,6 +122,11 @@ export interface TestEnv {
   listen(): string
   /** Creates a user through the admin API and signs them in. */
   user(role: Role, name?: string): Promise<{ id: string; email: string; password: string; token: string }>
+  /**
+   * A collection of `token`'s user holding `files` (name: text), once every document is indexed; a document that
+   * is not within 15 s throws, naming it (or each search of the test would fail as "nothing found").
+   */
+  collection(token: string, files: Record<string, string>, body?: Record<string, unknown>): Promise<string>
   close(): Promise<void>
 }
 
@@ -208,6 +213,24 @@ export async function createTestEnv(
       })
       if (res.status !== 201) throw new Error(`create user failed: ${res.status} ${JSON.stringify(res.body)}`)
       return { id: res.body.id, email, password, token: await login(email, password) }
+    },
+    async collection(token, files, body = {}) {
+      const created = await call('POST', '/api-internal/v1/rag/collections', { token, body: { name: `c${++counter}`, ...body } })
+      if (created.status !== 201) throw new Error(`create collection failed: ${created.status} ${JSON.stringify(created.body)}`)
+      const id = created.body.id as string
+      const form = new FormData()
+      for (const [name, text] of Object.entries(files)) form.append('files', new File([text], name, { type: 'text/plain' }))
+      const uploaded = await app.handle(
+        new Request(`http://localhost/api-internal/v1/rag/collections/${id}/documents`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form }),
+      )
+      if (uploaded.status !== 202) throw new Error(`upload failed: ${uploaded.status} ${await uploaded.text()}`)
+      let docs: { filename: string; status: string; error: string | null }[] = []
+      for (let i = 0; i < 300; i++) {
+        docs = (await call('GET', `/api-internal/v1/rag/collections/${id}/documents`, { token })).body.data
+        if (docs.every((d) => d.status === 'indexed')) return id
+        await Bun.sleep(50)
+      }
+      throw new Error(`documents not indexed: ${JSON.stringify(docs.map((d) => [d.filename, d.status, d.error]))}`)
     },
     async close() {
       await server?.stop(true)

@@ -45,9 +45,10 @@ async function get(path: string, identity: unknown = null): Promise<Response> {
 }
 
 describe('hello plugin', () => {
-  test('declares in code exactly the routes of its manifest', async () => {
+  test('declares in code exactly the routes and tools of its manifest', async () => {
     const meta = await sandbox.load('hello', (await bundlePlugin(join(import.meta.dir, manifest.entry), import.meta.dir)).code, sandboxLimits(manifest))
     expect(meta.routes.toSorted()).toEqual(manifest.routes.map((r) => `${r.method} ${r.path}`).toSorted())
+    expect(meta.tools).toEqual(manifest.tools.map((t) => t.name))
     expect(meta).toMatchObject({ name: manifest.name, version: manifest.version })
   })
 
@@ -81,9 +82,24 @@ describe('hello plugin', () => {
     }
   })
 
+  test('the greet tool greets with the configured greeting, counting the call', async () => {
+    settings = { greeting: 'Hoi' }
+    const identity = { source: 'tool', user_id: 'u1', api_key_id: null, tool: 'greet' }
+    expect(await sandbox.invoke('hello', 'tool', { name: 'greet', input: { name: ' Ada ' }, identity })).toEqual({ message: 'Hoi, Ada!', calls: 1 })
+    expect(kv.get('calls')).toBe(1)
+  })
+
+  test('the greet tool refuses a missing or too long name, saying why', async () => {
+    for (const input of [{}, { name: 'x'.repeat(51) }]) {
+      const err = (await sandbox.invoke('hello', 'tool', { name: 'greet', input }).catch((e: unknown) => e)) as { code: string; message: string }
+      expect(err).toMatchObject({ code: 'plugin_error', message: 'Error: "name" must be 1 to 50 characters' })
+    }
+  })
+
   test('uses nothing beyond its kv grant and its settings', async () => {
     await get('/hello')
     await get('/me', { user_id: 1, source: 'api' })
+    await sandbox.invoke('hello', 'tool', { name: 'greet', input: { name: 'Ada' } })
     expect(denied).toEqual([])
   })
 })

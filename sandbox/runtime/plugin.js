@@ -195,6 +195,13 @@ async function dispatch(invocation, method, args) {
       if (typeof handler !== 'function') throw runtimeError('method_not_found', `the plugin has no cron handler ${jsonStringify(name)}`)
       return handler.call(plugin, makeContext(invocation, args, {}))
     }
+    case 'tool': {
+      const table = plugin.tools
+      const name = String(args.name)
+      const handler = typeof table === 'object' && table !== null && objectHasOwn(table, name) ? table[name] : undefined
+      if (typeof handler !== 'function') throw runtimeError('method_not_found', `the plugin has no tool ${jsonStringify(name)}`)
+      return handler.call(plugin, args.input, makeContext(invocation, args, {}))
+    }
     case 'onEnable':
     case 'onDisable':
       return typeof plugin[method] === 'function' ? plugin[method](makeContext(invocation, args, {})) : undefined
@@ -266,6 +273,22 @@ function finish(invocation, ok, payload) {
 }
 
 const PLUGIN_METHODS = ['execute', 'onEnable', 'onDisable']
+// The names a model calls tools by (the platform's tools engine takes no others).
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/
+
+/** A table of handlers (`cron`, `tools`): its keys, each checked to be a function. */
+function handlerNames(table, what, namePattern) {
+  const names = []
+  if (table === undefined || table === null) return names
+  if (typeof table !== 'object') throw new TypeError(`${what} must be an object mapping names to handlers`)
+  for (const name of objectKeys(table)) {
+    if (namePattern !== undefined && !namePattern.test(name))
+      throw new TypeError(`${what}: ${jsonStringify(name)} is not a usable name (letters, digits, _ and -, up to 64)`)
+    if (typeof table[name] !== 'function') throw new TypeError(`${what}[${jsonStringify(name)}] must be a function`)
+    names.push(name)
+  }
+  return names
+}
 
 function register(exported) {
   delete globalThis.__enclavaBasePlugin
@@ -274,15 +297,9 @@ function register(exported) {
   else if (typeof exported === 'object' && exported !== null) instance = exported
   else throw new TypeError('the plugin module must `export default` a class extending BasePlugin (from "enclava:plugin")')
   compileRoutes(instance.routes)
-  const cron = instance.cron
-  const cronNames = []
-  if (cron !== undefined && cron !== null) {
-    if (typeof cron !== 'object') throw new TypeError('cron must be an object mapping names to handlers')
-    for (const name of objectKeys(cron)) {
-      if (typeof cron[name] !== 'function') throw new TypeError(`cron[${jsonStringify(name)}] must be a function`)
-      cronNames.push(name)
-    }
-  }
+  const cronNames = handlerNames(instance.cron, 'cron')
+  // The server compares these with the manifest's `tools` and refuses the load on any difference.
+  const toolNames = handlerNames(instance.tools, 'tools', TOOL_NAME)
   plugin = instance
   const hooks = {}
   for (const m of PLUGIN_METHODS) hooks[m] = typeof instance[m] === 'function'
@@ -291,6 +308,7 @@ function register(exported) {
     version: typeof instance.version === 'string' ? instance.version : null,
     routes: routeList.map((r) => r.key),
     cron: cronNames,
+    tools: toolNames,
     hooks,
   }
 }
@@ -355,31 +373,7 @@ const WEB_GLOBALS = {
 }
 for (const name of objectKeys(WEB_GLOBALS))
   defineProperty(globalThis, name, { value: WEB_GLOBALS[name], writable: true, configurable: true, enumerable: false })
-// WebAssembly memory is not counted against the isolate's memory limit (measured: a 32 MB isolate filled a 256 MB
-// Memory), and SharedArrayBuffer has no use without threads.
-delete globalThis.WebAssembly
-delete globalThis.SharedArrayBuffer
-// Resizable ArrayBuffers commit their memory outside isolated-vm's allocator, so none of it counts against the
-// isolate's limit (measured: a 64 MB isolate kept 1.5 GB in three buffers grown to 512 MB). The constructor is
-// replaced by one that refuses `maxByteLength`; every other way to the original (the prototype's `constructor`,
-// `Symbol.species`) leads to the replacement, and no other builtin creates a resizable buffer once WebAssembly is
-// gone. Fixed-size buffers, `transfer` and typed arrays go through the allocator and are counted.
-{
-  const NativeArrayBuffer = ArrayBuffer
-  const ReflectConstruct = Reflect.construct
-  const ArrayBufferFixed = function ArrayBuffer(length, options) {
-    if (new.target === undefined) throw new TypeError("Constructor ArrayBuffer requires 'new'")
-    if (options !== undefined && options !== null && (typeof options === 'object' || typeof options === 'function') && options.maxByteLength !== undefined)
-      throw new RangeError('resizable ArrayBuffers (maxByteLength) are not available in plugins: their memory is not counted against the limit')
-    return ReflectConstruct(NativeArrayBuffer, [length], new.target)
-  }
-  defineProperty(ArrayBufferFixed, 'prototype', { value: NativeArrayBuffer.prototype, writable: false, enumerable: false, configurable: false })
-  defineProperty(ArrayBufferFixed, 'isView', { value: NativeArrayBuffer.isView, writable: true, enumerable: false, configurable: true })
-  defineProperty(ArrayBufferFixed, Symbol.species, { get() { return this }, enumerable: false, configurable: true })
-  Object.setPrototypeOf(ArrayBufferFixed, Object.getPrototypeOf(NativeArrayBuffer))
-  defineProperty(NativeArrayBuffer.prototype, 'constructor', { value: ArrayBufferFixed, writable: true, enumerable: false, configurable: true })
-  defineProperty(globalThis, 'ArrayBuffer', { value: ArrayBufferFixed, writable: true, enumerable: false, configurable: true })
-}
+// WebAssembly, SharedArrayBuffer and resizable ArrayBuffers are closed by harden.js, evaluated before this.
 // Read once by the synthetic `enclava:plugin` module, deleted by register().
 defineProperty(globalThis, '__enclavaBasePlugin', { value: BasePlugin, writable: false, configurable: true, enumerable: false })
 

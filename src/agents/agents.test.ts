@@ -39,15 +39,7 @@ beforeAll(async () => {
   base = env.listen()
   owner = await env.user('user')
   other = await env.user('user')
-  collection = (await env.call('POST', '/api-internal/v1/rag/collections', { token: owner.token, body: { name: 'handbook' } })).body.id
-  const form = new FormData()
-  form.append('files', new File(['The office opens at nine. Holidays are announced by the works council.'], 'office.txt', { type: 'text/plain' }))
-  await env.app.handle(new Request(`http://localhost/api-internal/v1/rag/collections/${collection}/documents`, { method: 'POST', headers: { authorization: `Bearer ${owner.token}` }, body: form }))
-  for (let i = 0; i < 100; i++) {
-    const docs = (await env.call('GET', `/api-internal/v1/rag/collections/${collection}/documents`, { token: owner.token })).body.data as { status: string }[]
-    if (docs.every((d) => d.status === 'indexed')) break
-    await Bun.sleep(50)
-  }
+  collection = await env.collection(owner.token, { 'office.txt': 'The office opens at nine. Holidays are announced by the works council.' })
 })
 afterAll(async () => {
   await env.close()

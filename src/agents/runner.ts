@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts'
 import { costMicros } from '../gateway/pricing.ts'
 import type { Caller, GatewayService } from '../gateway/service.ts'
 import { estimateChatPromptTokens } from '../gateway/tokens.ts'
+import { chatTurn, type ChatTurn } from '../gateway/chat-turn.ts'
 import { ToolEngine } from '../tools/engine.ts'
 import type { Tool } from '../tools/types.ts'
 import type { RunStatus, Step } from './model.ts'
@@ -23,14 +24,6 @@ export interface AgentMessage {
   content: string | null
   tool_calls?: { id: string; type: 'function'; function: { name: string; arguments: string } }[]
   tool_call_id?: string
-}
-
-interface ModelTurn {
-  text: string
-  toolCalls: { id: string; name: string; arguments: string }[]
-  finishReason: string | null
-  promptTokens: number
-  completionTokens: number
 }
 
 /** A model call with less room than this under max_cost is not made: the run stops at its cost limit. */
@@ -151,7 +144,7 @@ export class AgentRunner {
     ])
   }
 
-  /** One model call, streamed through the gateway, its deltas passed on and its tool calls put together. */
+  /** One model call through the gateway, its text passed on as it comes. */
   async #callModel(
     agent: AgentRow,
     messages: AgentMessage[],
@@ -160,62 +153,14 @@ export class AgentRunner {
     signal: AbortSignal,
     maxTokens: number | undefined,
     emit: (e: RunEvent) => void,
-  ): Promise<ModelTurn> {
+  ): Promise<ChatTurn> {
     const body = {
       model: agent.model,
-      messages,
-      stream: true,
-      stream_options: { include_usage: true },
+      messages: messages as never,
       ...(tools.length ? { tools: ToolEngine.definitions(tools) } : {}),
       ...(agent.temperature !== null ? { temperature: agent.temperature } : {}),
       ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
     }
-    const res = await this.deps.gateway.chat(caller, body as never, signal)
-    const turn: ModelTurn = { text: '', toolCalls: [], finishReason: null, promptTokens: 0, completionTokens: 0 }
-    const calls = new Map<number, { id: string; name: string; arguments: string }>()
-    const decoder = new TextDecoder()
-    let buffered = ''
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffered += decoder.decode(chunk, { stream: true })
-      let sep: number
-      while ((sep = buffered.indexOf('\n\n')) >= 0) {
-        const event = buffered.slice(0, sep)
-        buffered = buffered.slice(sep + 2)
-        const data = event
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).trimStart())
-          .join('\n')
-        if (!data || data === '[DONE]') continue
-        const parsed = JSON.parse(data) as {
-          error?: { message?: string; code?: string }
-          usage?: { prompt_tokens?: number; completion_tokens?: number }
-          choices?: { delta?: { content?: string | null; tool_calls?: { index?: number; id?: string; function?: { name?: string; arguments?: string } }[] }; finish_reason?: string | null }[]
-        }
-        if (parsed.error) throw new ApiError('upstream_error', `The model's stream failed: ${parsed.error.message ?? parsed.error.code ?? 'unknown error'}`)
-        if (parsed.usage) {
-          turn.promptTokens = parsed.usage.prompt_tokens ?? turn.promptTokens
-          turn.completionTokens = parsed.usage.completion_tokens ?? turn.completionTokens
-        }
-        const choice = parsed.choices?.[0]
-        if (!choice) continue
-        if (choice.finish_reason) turn.finishReason = choice.finish_reason
-        const content = choice.delta?.content
-        if (content) {
-          turn.text += content
-          emit({ event: 'delta', data: { content } })
-        }
-        for (const tc of choice.delta?.tool_calls ?? []) {
-          const i = tc.index ?? 0
-          const call = calls.get(i) ?? { id: tc.id ?? `call_${i}`, name: '', arguments: '' }
-          if (tc.id) call.id = tc.id
-          if (tc.function?.name) call.name += tc.function.name
-          if (tc.function?.arguments) call.arguments += tc.function.arguments
-          calls.set(i, call)
-        }
-      }
-    }
-    turn.toolCalls = [...calls.entries()].sort(([a], [b]) => a - b).map(([, c]) => c)
-    return turn
+    return chatTurn(this.deps.gateway, caller, body, signal, { onText: (content) => emit({ event: 'delta', data: { content } }) })
   }
 }

@@ -4,7 +4,7 @@ import { can, canAssign, canManage, PERMISSIONS, permissionsOf, ROLES, type Perm
 /** The full expected grant table: every role × every permission, so a new grant anywhere shows up here. */
 const EXPECTED: Record<Role, Permission[]> = {
   read_only: ['profile:read', 'api_keys:read', 'rag:read'],
-  user: ['profile:read', 'api_keys:read', 'rag:read', 'api_keys:write', 'llm:use', 'rag:write', 'chatbots:use'],
+  user: ['profile:read', 'api_keys:read', 'rag:read', 'api_keys:write', 'llm:use', 'rag:write', 'chatbots:use', 'agents:use', 'mcp:use'],
   admin: [
     'profile:read',
     'api_keys:read',
@@ -13,6 +13,8 @@ const EXPECTED: Record<Role, Permission[]> = {
     'llm:use',
     'rag:write',
     'chatbots:use',
+    'agents:use',
+    'mcp:use',
     'api_keys:admin',
     'users:read',
     'users:manage',
@@ -24,6 +26,8 @@ const EXPECTED: Record<Role, Permission[]> = {
     'budgets:manage',
     'rag:admin',
     'chatbots:admin',
+    'agents:admin',
+    'mcp:admin',
   ],
   super_admin: [...PERMISSIONS],
 }

@@ -32,11 +32,15 @@ export const PERMISSIONS = [
   'agents:use',
   /** Every user's agents and their runs. */
   'agents:admin',
+  /** Own MCP servers (public addresses only), and the shared ones. */
+  'mcp:use',
+  /** Every user's MCP servers; shared servers, which may be on the private network. */
+  'mcp:admin',
 ] as const
 export type Permission = (typeof PERMISSIONS)[number]
 
 const readOnly: Permission[] = ['profile:read', 'api_keys:read', 'rag:read']
-const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use', 'rag:write', 'chatbots:use', 'agents:use']
+const user: Permission[] = [...readOnly, 'api_keys:write', 'llm:use', 'rag:write', 'chatbots:use', 'agents:use', 'mcp:use']
 const admin: Permission[] = [
   ...user,
   'api_keys:admin',
@@ -51,6 +55,7 @@ const admin: Permission[] = [
   'rag:admin',
   'chatbots:admin',
   'agents:admin',
+  'mcp:admin',
 ]
 
 const GRANTS: Record<Role, ReadonlySet<Permission>> = {

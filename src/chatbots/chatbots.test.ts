@@ -16,22 +16,11 @@ beforeAll(async () => {
   env = await createTestEnv({ OPENAI_COMPAT_URL: up.url, RATE_LIMIT_INTERNAL_PER_MINUTE: '5000' })
   owner = await env.user('user')
   other = await env.user('user')
-  collectionId = (await env.call('POST', '/api-internal/v1/rag/collections', { token: owner.token, body: { name: 'kb' } })).body.id
-  const form = new FormData()
-  form.append('files', new File(['The office coffee machine is descaled every Friday by the facilities team.'], 'coffee.txt'))
-  form.append('files', new File(['Parking permits are renewed each January at the front desk.'], 'parking.txt'))
-  await env.app.handle(
-    new Request(`http://localhost/api-internal/v1/rag/collections/${collectionId}/documents`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${owner.token}` },
-      body: form,
-    }),
+  collectionId = await env.collection(
+    owner.token,
+    { 'coffee.txt': 'The office coffee machine is descaled every Friday by the facilities team.', 'parking.txt': 'Parking permits are renewed each January at the front desk.' },
+    { name: 'kb' },
   )
-  for (let i = 0; i < 300; i++) {
-    const docs = (await env.call('GET', `/api-internal/v1/rag/collections/${collectionId}/documents`, { token: owner.token })).body.data
-    if (docs.every((d: any) => d.status === 'indexed')) break
-    await Bun.sleep(50)
-  }
 })
 afterAll(async () => {
   await env.close()

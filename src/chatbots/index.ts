@@ -340,5 +340,7 @@ function completion(id: string, created: number, bot: ChatbotRow, done: ChatResp
     sources: done.sources,
     citations: done.citations,
     conversation_id: done.conversation_id,
+    // Which provider answered, and whether confidentially (null: the chatbot's fallback answer).
+    served: done.served,
   }
 }

@@ -65,6 +65,8 @@ export type PluginIdentity =
   | { source: 'api'; user_id: string; api_key_id: string; scopes: string[] }
   | { source: 'public'; user_id: null }
   | { source: 'cron'; user_id: null }
+  /** A model called one of the plugin's tools in an agent's run, for this user (and API key, if one started it). */
+  | { source: 'tool'; user_id: string; api_key_id: string | null; tool: string }
 
 /** The host:port of PLUGIN_ORIGIN, or null. */
 export function pluginHost(pluginOrigin: string | undefined): string | null {

@@ -38,14 +38,49 @@ export function parseManifest(raw: unknown): Manifest {
   }
   const schema = m.config as { type?: unknown; properties?: Record<string, { secret?: boolean }> }
   if (schema.type !== 'object') throw new ManifestError('plugin.json.config: must be a JSON Schema with "type": "object"')
-  checkConfigSchema(schema, '', 0)
+  checkSchema(schema, '', 0, 'plugin.json.config')
   for (const r of m.routes)
     if (r.signature && !schema.properties?.[r.signature.secret]?.secret)
       throw new ManifestError(`plugin.json.routes: "${r.method} ${r.path}" signs with "${r.signature.secret}", which is not a config property marked "secret": true`)
   for (const name of m.permissions.secrets ?? [])
     if (!schema.properties?.[name]?.secret)
       throw new ManifestError(`plugin.json.permissions.secrets: "${name}" is not a config property marked "secret": true`)
+  const tools = new Set<string>()
+  for (const tool of m.tools) {
+    const at = `plugin.json.tools.${tool.name}`
+    if (tools.has(tool.name)) throw new ManifestError(`plugin.json.tools: "${tool.name}" is declared twice`)
+    tools.add(tool.name)
+    const bytes = Buffer.byteLength(JSON.stringify(tool.parameters))
+    if (bytes > TOOL_PARAMETERS_MAX_BYTES)
+      throw new ManifestError(`${at}.parameters: the schema is ${bytes} bytes, over the limit of ${TOOL_PARAMETERS_MAX_BYTES} (every call sends it to the model)`)
+    checkSchema(tool.parameters, '', 0, `${at}.parameters`)
+  }
   return m
+}
+
+/** The most a tool's parameter schema may take, serialised: it goes into every model request of an agent using it. */
+export const TOOL_PARAMETERS_MAX_BYTES = 16 * 1024
+
+/** The tools a grant lets agents use that the manifest does not declare (none may be granted). */
+export function undeclaredTools(granted: Grant, m: Manifest): string[] {
+  const declared = new Set((m.tools ?? []).map((t) => t.name))
+  return (granted.tools ?? []).filter((name) => !declared.has(name))
+}
+
+/**
+ * Where the class's `tools` (the names register() reported) and the manifest's differ. A plugin with any difference
+ * is not loaded: a declared tool without code would fail every call, and code without a declaration (no description,
+ * no parameters) could never be granted.
+ */
+export function toolMismatch(m: Manifest, implemented: readonly string[]): string[] {
+  // Rows recorded before manifests had tools (uploads are not rediscovered) declare none.
+  const declared = (m.tools ?? []).map((t) => t.name)
+  return [
+    ...declared.filter((name) => !implemented.includes(name)).map((name) => `plugin.json.tools: "${name}" has no handler in the class's tools`),
+    ...implemented
+      .filter((name) => !declared.includes(name))
+      .map((name) => `tools: the class implements "${name}", which plugin.json.tools does not declare (with a description and parameters)`),
+  ]
 }
 
 /** The config properties marked secret. */
@@ -56,7 +91,7 @@ export function secretFields(m: Manifest): string[] {
     .map(([k]) => k)
 }
 
-/** How deep a config schema may nest (objects and arrays), which is far more than a settings form needs. */
+/** How deep a config or tool schema may nest (objects and arrays), which is far more than a form or a model needs. */
 const CONFIG_SCHEMA_DEPTH = 32
 /** Keywords whose value is data, never a schema: their contents are not keywords. */
 const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples', 'required', 'dependentRequired'])
@@ -64,38 +99,39 @@ const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples', 'required
 const NAMED_SCHEMAS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas', 'dependencies'])
 
 /**
- * Refuses what the config schema must not hold. References: the settings are validated without fetching or
- * resolving anything, so a schema is written out in full. Patterns that are not regular expressions the validator
- * can compile (JavaScript, `u` flag), so a broken one is found at install, not at every save.
+ * Refuses what a schema of the manifest (`config`, a tool's `parameters`, named by `root`) must not hold.
+ * References: the settings are validated without fetching or resolving anything, so a schema is written out in full.
+ * Patterns that are not regular expressions the validator can compile (JavaScript, `u` flag), so a broken one is
+ * found at install, not at every save.
  */
-function checkConfigSchema(node: unknown, path: string, depth: number): void {
+function checkSchema(node: unknown, path: string, depth: number, root: string): void {
   if (typeof node !== 'object' || node === null) return
-  if (depth > CONFIG_SCHEMA_DEPTH) throw new ManifestError(`plugin.json.config${path}: the schema nests more than ${CONFIG_SCHEMA_DEPTH} levels deep`)
+  if (depth > CONFIG_SCHEMA_DEPTH) throw new ManifestError(`${root}${path}: the schema nests more than ${CONFIG_SCHEMA_DEPTH} levels deep`)
   if (Array.isArray(node)) {
-    node.forEach((item, i) => checkConfigSchema(item, `${path}[${i}]`, depth + 1))
+    node.forEach((item, i) => checkSchema(item, `${path}[${i}]`, depth + 1, root))
     return
   }
   for (const [key, value] of Object.entries(node)) {
     const at = `${path}.${key}`
     if (key === '$ref' || key === '$dynamicRef' || key === '$recursiveRef')
-      throw new ManifestError(`plugin.json.config${at}: ${key} is not supported: write the schema out in full`)
-    if (key === 'pattern') checkPattern(value, at)
+      throw new ManifestError(`${root}${at}: ${key} is not supported: write the schema out in full`)
+    if (key === 'pattern') checkPattern(value, `${root}${at}`)
     else if (NAMED_SCHEMAS.has(key) && typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      if (depth + 1 > CONFIG_SCHEMA_DEPTH) throw new ManifestError(`plugin.json.config${at}: the schema nests more than ${CONFIG_SCHEMA_DEPTH} levels deep`)
+      if (depth + 1 > CONFIG_SCHEMA_DEPTH) throw new ManifestError(`${root}${at}: the schema nests more than ${CONFIG_SCHEMA_DEPTH} levels deep`)
       for (const [name, sub] of Object.entries(value)) {
-        if (key === 'patternProperties') checkPattern(name, `${at}[${JSON.stringify(name)}]`)
-        checkConfigSchema(sub, `${at}.${name}`, depth + 2)
+        if (key === 'patternProperties') checkPattern(name, `${root}${at}[${JSON.stringify(name)}]`)
+        checkSchema(sub, `${at}.${name}`, depth + 2, root)
       }
-    } else if (!DATA_KEYWORDS.has(key)) checkConfigSchema(value, at, depth + 1)
+    } else if (!DATA_KEYWORDS.has(key)) checkSchema(value, at, depth + 1, root)
   }
 }
 
 function checkPattern(pattern: unknown, at: string): void {
-  if (typeof pattern !== 'string') throw new ManifestError(`plugin.json.config${at}: a pattern must be a string`)
+  if (typeof pattern !== 'string') throw new ManifestError(`${at}: a pattern must be a string`)
   try {
     new RegExp(pattern, 'u')
   } catch (err) {
-    throw new ManifestError(`plugin.json.config${at}: not a JavaScript regular expression (with the u flag): ${(err as Error).message}`)
+    throw new ManifestError(`${at}: not a JavaScript regular expression (with the u flag): ${(err as Error).message}`)
   }
 }
 

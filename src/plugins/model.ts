@@ -7,6 +7,10 @@ import { Type as T, type Static } from '@sinclair/typebox'
  */
 
 const Slug = T.String({ pattern: '^[a-z][a-z0-9-]{1,38}[a-z0-9]$', description: 'lower-case letters, digits and dashes' })
+/** What a model calls a tool, as OpenAI's function tools (and the tools engine) take it. */
+const ToolName = T.String({ pattern: '^[a-zA-Z0-9_-]{1,64}$', description: 'letters, digits, _ and -, up to 64' })
+/** How many tools one plugin may declare: each is a line in a model's prompt. */
+export const MAX_PLUGIN_TOOLS = 32
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'ALL'] as const
 
 /** Deno-style permissions: whatever is not listed is denied. */
@@ -94,6 +98,23 @@ export const ManifestSchema = T.Object(
       ),
       { maxItems: 20, default: [] },
     ),
+    /**
+     * Tools for agents: the plugin implements each in its class's `tools` (same names, checked at load); an
+     * administrator chooses which of them agents may use (the grant's `tools`).
+     */
+    tools: T.Array(
+      T.Object(
+        {
+          name: ToolName,
+          /** What the model reads to decide when to call it. */
+          description: T.String({ minLength: 1, maxLength: 1024 }),
+          /** JSON Schema of its arguments: an object schema (checked like `config`, at most 16 KB). */
+          parameters: T.Object({ type: T.Literal('object') }, { additionalProperties: true }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: MAX_PLUGIN_TOOLS, default: [] },
+    ),
     /** JSON Schema (an object schema) of its settings; a property with "secret": true is stored encrypted and never shown. */
     config: T.Object({}, { additionalProperties: true, default: { type: 'object', properties: {} } }),
     limits: T.Object(
@@ -124,8 +145,14 @@ export const GrantedLimitsSchema = T.Object(
 )
 export type GrantedLimits = Static<typeof GrantedLimitsSchema>
 
-/** What an administrator grants: permissions, and limits above the defaults. */
-export const GrantSchema = T.Composite([PermissionsSchema, T.Object({ limits: T.Optional(GrantedLimitsSchema) })], { additionalProperties: false })
+/**
+ * What an administrator grants: permissions, limits above the defaults, and which of the plugin's tools agents may
+ * use (by name; none unless listed: a manifest never asks for this, an administrator chooses it).
+ */
+export const GrantSchema = T.Composite(
+  [PermissionsSchema, T.Object({ limits: T.Optional(GrantedLimitsSchema), tools: T.Optional(T.Array(ToolName, { maxItems: MAX_PLUGIN_TOOLS, uniqueItems: true })) })],
+  { additionalProperties: false },
+)
 export type Grant = Static<typeof GrantSchema>
 
 const Manifest = ManifestSchema.properties
@@ -151,6 +178,8 @@ export const PluginSchema = t.Object({
   granted_at: t.Nullable(When),
   routes: t.Array(t.Object({ method: t.String(), path: t.String(), auth: Manifest.routes.items.properties.auth })),
   cron: Manifest.cron,
+  /** The tools it declares for agents; `granted_permissions.tools` says which of them agents may use. */
+  tools: t.Array(t.Object({ name: t.String(), description: t.String(), parameters: t.Unknown() })),
   /** The JSON Schema its settings follow. */
   config_schema: t.Unknown(),
   limits: Manifest.limits,

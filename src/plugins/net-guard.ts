@@ -23,6 +23,11 @@ import { readCapped } from '../http/read-capped.ts'
  */
 export interface NetGrant {
   hosts: string[]
+  /**
+   * Not even a host named exactly may resolve to a private or loopback address: for a grant made on a user's behalf
+   * (their own MCP server), who may reach only the public internet.
+   */
+  publicOnly?: boolean
 }
 
 export interface NetLimits {
@@ -76,6 +81,7 @@ export interface NetGuardOptions {
 }
 
 type Guard = (input: GuardedRequest, grant: NetGrant, limits: NetLimits, signal?: AbortSignal) => Promise<GuardedResponse>
+type StreamGuard = (input: GuardedRequest, grant: NetGrant, limits: NetLimits, signal?: AbortSignal) => Promise<Response>
 
 /**
  * Fetches `input.url` for a plugin, if `grant` allows it, within `limits`.
@@ -89,12 +95,35 @@ export async function guardedFetch(input: GuardedRequest, grant: NetGrant, limit
 
 /** A `guardedFetch` with its own resolver, CAs or transport (tests, private CAs). */
 export function createGuardedFetch(options: NetGuardOptions = {}): Guard {
-  const deps: Deps = {
+  const deps = depsOf(options)
+  return (input, grant, limits, signal) => run(deps, input, grant, limits, signal, buffered)
+}
+
+/**
+ * As `guardedFetch`, but the body is handed over as it arrives, for server-sent events (an MCP server's stream): a
+ * `Response` whose bytes count against `limits` as they are read, and whose `timeoutMs` covers the whole exchange,
+ * body included. Cancelling the body, or `signal`, ends the connection.
+ * @example
+ * const res = await guardedStream({ url: 'https://mcp.example.com/sse' }, { hosts: ['mcp.example.com'] },
+ *   { maxResponseBytes: 4 << 20, timeoutMs: 60_000, maxRedirects: 3 })
+ * for await (const chunk of res.body!) parse(chunk)
+ */
+export async function guardedStream(input: GuardedRequest, grant: NetGrant, limits: NetLimits, signal?: AbortSignal): Promise<Response> {
+  return defaultStreamGuard(input, grant, limits, signal)
+}
+
+/** A `guardedStream` with its own resolver, CAs or transport (tests, private CAs). */
+export function createGuardedStream(options: NetGuardOptions = {}): StreamGuard {
+  const deps = depsOf(options)
+  return (input, grant, limits, signal) => run(deps, input, grant, limits, signal, streamed)
+}
+
+function depsOf(options: NetGuardOptions): Deps {
+  return {
     lookup: options.lookup ?? ((host) => dns.promises.lookup(host, { all: true, verbatim: true })),
     fetch: options.fetch ?? ((url, init) => fetch(url, init)),
     ca: options.ca,
   }
-  return (input, grant, limits, signal) => run(deps, input, grant, limits, signal)
 }
 
 interface Deps {
@@ -104,6 +133,7 @@ interface Deps {
 }
 
 const defaultGuard = createGuardedFetch()
+const defaultStreamGuard = createGuardedStream()
 
 // ---- grants ----
 
@@ -214,8 +244,25 @@ function parseTarget(raw: string): Target {
   return { url, host, port: url.port === '' ? defaultPort : Number(url.port), defaultPort }
 }
 
-async function run(deps: Deps, input: GuardedRequest, grant: NetGrant, limits: NetLimits, signal?: AbortSignal): Promise<GuardedResponse> {
+/** The exchange's timer and abort listener, which a streamed body keeps until it ends. */
+interface Exchange {
+  controller: AbortController
+  timedOut(): boolean
+  /** Clears the timer and the caller's abort listener; idempotent. */
+  end(): void
+}
+
+/** Hands the final response over: read whole (`guardedFetch`) or as a stream that ends the exchange itself. */
+type Deliver<T> = (res: Response, url: string, limits: NetLimits, exchange: Exchange) => Promise<{ value: T; handedOver: boolean }>
+
+const buffered: Deliver<GuardedResponse> = async (res, url, limits, exchange) => ({
+  value: { status: res.status, statusText: res.statusText, headers: responseHeaders(res.headers), body: await readLimited(res, limits, exchange.controller), url },
+  handedOver: false,
+})
+
+async function run<T>(deps: Deps, input: GuardedRequest, grant: NetGrant, limits: NetLimits, signal: AbortSignal | undefined, deliver: Deliver<T>): Promise<T> {
   const entries = parseNetGrant(grant)
+  const publicOnly = grant.publicOnly === true
   let method = (input.method ?? 'GET').toUpperCase()
   if (!METHOD.test(method) || FORBIDDEN_METHODS.has(method)) throw new TypeError(`method not allowed: ${input.method}`)
   const headers = new Headers()
@@ -231,20 +278,25 @@ async function run(deps: Deps, input: GuardedRequest, grant: NetGrant, limits: N
   const onAbort = () => controller.abort(signal?.reason)
   if (signal?.aborted) onAbort()
   signal?.addEventListener('abort', onAbort, { once: true })
+  const exchange: Exchange = {
+    controller,
+    timedOut: () => timedOut,
+    end() {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    },
+  }
+  let handedOver = false
 
   try {
     let target = parseTarget(input.url)
     for (let redirects = 0; ; redirects++) {
-      const res = await send(deps, target, entries, method, headers, body, controller.signal)
+      const res = await send(deps, target, entries, publicOnly, method, headers, body, controller.signal)
       const location = res.headers.get('location')
       if (!REDIRECTS.has(res.status) || location === null) {
-        return {
-          status: res.status,
-          statusText: res.statusText,
-          headers: responseHeaders(res.headers),
-          body: await readLimited(res, limits, controller),
-          url: target.url.href,
-        }
+        const delivered = await deliver(res, target.url.href, limits, exchange)
+        handedOver = delivered.handedOver
+        return delivered.value
       }
       await res.body?.cancel().catch(() => {})
       if (redirects >= limits.maxRedirects) throw new NetDenied('too_many_redirects', `more than ${limits.maxRedirects} redirects (last to ${location.slice(0, 200)})`)
@@ -269,13 +321,21 @@ async function run(deps: Deps, input: GuardedRequest, grant: NetGrant, limits: N
     if (signal?.aborted) throw signal.reason
     throw err
   } finally {
-    clearTimeout(timer)
-    signal?.removeEventListener('abort', onAbort)
+    if (!handedOver) exchange.end()
   }
 }
 
 /** One hop: grant, resolution, address check, then the request pinned to a checked address. */
-async function send(deps: Deps, t: Target, entries: readonly GrantEntry[], method: string, headers: Headers, body: Uint8Array | string | undefined, signal: AbortSignal): Promise<Response> {
+async function send(
+  deps: Deps,
+  t: Target,
+  entries: readonly GrantEntry[],
+  publicOnly: boolean,
+  method: string,
+  headers: Headers,
+  body: Uint8Array | string | undefined,
+  signal: AbortSignal,
+): Promise<Response> {
   const match = matchGrant(entries, t.host, t.port, t.defaultPort)
   if (!match) {
     const suggestion = t.port === t.defaultPort ? t.host : `${t.host}:${t.port}`
@@ -285,6 +345,8 @@ async function send(deps: Deps, t: Target, entries: readonly GrantEntry[], metho
   const addresses = literal ? [t.host.replace(/^\[|\]$/g, '')] : (await abortable(deps.lookup(t.host), signal)).map((a) => a.address)
   if (addresses.length === 0) throw new Error(`${t.host} did not resolve to any address`)
   const refused = addresses.find((a) => !isPublicAddress(a))
+  if (refused !== undefined && publicOnly)
+    throw new NetDenied('private_address', `${literal ? `${t.host} is` : `${t.host} resolves to ${refused},`} a non-public address; only public addresses may be reached here`)
   if (refused !== undefined && match !== 'exact') {
     throw new NetDenied('private_address', `${t.host} resolves to ${refused}, a non-public address; only a grant naming the host exactly (not a wildcard) allows that`)
   }
@@ -331,6 +393,59 @@ async function readLimited(res: Response, limits: NetLimits, controller: AbortCo
     controller.abort()
     throw err
   }
+}
+
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304])
+
+/** The body as a stream counted against the limits as it is read; the exchange ends with the stream, however it ends. */
+const streamed: Deliver<Response> = async (res, _url, limits, exchange) => {
+  const { maxResponseBytes: max, budget } = limits
+  const { controller } = exchange
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+  if (declared > max || (budget !== undefined && declared > budget.remaining)) {
+    controller.abort()
+    throw new NetDenied('response_too_large', declared > max ? `response body over ${max} bytes` : `response bodies over the ${budget?.remaining} bytes left to this caller`)
+  }
+  const init = { status: res.status, statusText: res.statusText, headers: responseHeaders(res.headers) }
+  if (res.body === null || NULL_BODY_STATUSES.has(res.status)) {
+    await res.body?.cancel().catch(() => {})
+    return { value: new Response(null, init), handedOver: false }
+  }
+  const reader = res.body.getReader()
+  let total = 0
+  const fail = (c: ReadableStreamDefaultController<Uint8Array>, err: unknown) => {
+    controller.abort()
+    exchange.end()
+    reader.cancel().catch(() => {})
+    c.error(exchange.timedOut() ? new NetDenied('timeout', `no complete response within ${limits.timeoutMs} ms`) : err)
+  }
+  const body = new ReadableStream<Uint8Array>({
+    async pull(c) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>
+      try {
+        chunk = await reader.read()
+      } catch (err) {
+        return fail(c, err)
+      }
+      if (chunk.done) {
+        exchange.end()
+        return c.close()
+      }
+      total += chunk.value.byteLength
+      if (total > max) return fail(c, new NetDenied('response_too_large', `response body over ${max} bytes`))
+      if (budget !== undefined) {
+        if (chunk.value.byteLength > budget.remaining) return fail(c, new NetDenied('response_too_large', `response bodies over the ${budget.remaining} bytes left to this caller`))
+        budget.remaining -= chunk.value.byteLength
+      }
+      c.enqueue(chunk.value)
+    },
+    cancel(reason) {
+      controller.abort()
+      exchange.end()
+      return reader.cancel(reason).catch(() => {})
+    },
+  })
+  return { value: new Response(body, init), handedOver: true }
 }
 
 /** The body handed back is decoded, so the transfer's encoding and length no longer describe it. */

@@ -16,7 +16,10 @@ const HEALTH_WAIT_MS = 300
 
 /** What every plugin's process needs from the platform. */
 export interface SandboxPoolOptions {
+  /** Node.js >= 24; default the checkout's node_modules/.bin/node. */
   nodePath?: string
+  /** The sandbox's sources (main.ts, runtime/); default the checkout's sandbox/. */
+  sandboxDir?: string
   onHostCall: (plugin: string, invocationId: string, name: HostCallName, args: unknown[], ended: AbortSignal) => Promise<unknown>
   onLog: (plugin: string, level: LogLevel, message: string, invocationId?: string) => void
   /** The process of `plugin` came back after a crash: load it again (unless `crash.quarantined` names it). */
@@ -131,6 +134,7 @@ export class SandboxPool {
     if (starting === undefined) {
       const client = new SandboxClient({
         ...(this.options.nodePath ? { nodePath: this.options.nodePath } : {}),
+        ...(this.options.sandboxDir ? { sandboxDir: this.options.sandboxDir } : {}),
         owner: plugin,
         maxRssMb: processCeilingMb(limits),
         onHostCall: this.options.onHostCall,

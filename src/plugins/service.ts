@@ -13,7 +13,7 @@ import type { RagService } from '../rag/service.ts'
 import { unpackPluginArchive } from './archive.ts'
 import { CronRunner } from './cron.ts'
 import { HostApi } from './host-api.ts'
-import { defaultGrant, grantCovers, ManifestError, parseManifest, sandboxLimits, secretFields, validateConfig } from './manifest.ts'
+import { defaultGrant, grantCovers, ManifestError, parseManifest, sandboxLimits, secretFields, toolMismatch, undeclaredTools, validateConfig } from './manifest.ts'
 import type { Grant, Manifest } from './model.ts'
 import { PluginRecords } from './records.ts'
 import { bundlePlugin, PluginBundleError, SandboxError, type InvokeArgs, type InvokeMethod, type Limits, type PluginMeta, type SandboxCrash } from './sandbox/index.ts'
@@ -75,7 +75,9 @@ export class PluginService {
   ) {
     this.store = new PluginStore(deps.sql)
     const c = deps.config
-    this.#bundleOptions = c.SANDBOX_NODE_PATH ? { nodePath: c.SANDBOX_NODE_PATH } : {}
+    // Unset: the checkout's node_modules/.bin/node and sandbox/ (the single binary sets both to its unpacked copies).
+    const sandbox = { ...(c.SANDBOX_NODE_PATH ? { nodePath: c.SANDBOX_NODE_PATH } : {}), ...(c.SANDBOX_DIR ? { sandboxDir: c.SANDBOX_DIR } : {}) }
+    this.#bundleOptions = sandbox
     this.records = new PluginRecords(
       { sql: deps.sql, log: deps.log },
       { maxLogBytes: c.PLUGIN_LOG_MAX_MB * 1024 * 1024, retentionDays: c.PLUGIN_LOG_RETENTION_DAYS, logBytesPerMinute: c.PLUGIN_LOG_BYTES_PER_MINUTE },
@@ -93,7 +95,7 @@ export class PluginService {
     })
     this.cron = new CronRunner({ plugins: this, sql: deps.sql, log: deps.log, replica: deps.replica })
     this.#pool = new SandboxPool({
-      ...(c.SANDBOX_NODE_PATH ? { nodePath: c.SANDBOX_NODE_PATH } : {}),
+      ...sandbox,
       onHostCall: (plugin, invocationId, name, args, ended) => this.host.handle(plugin, invocationId, name, args, ended),
       onLog: (plugin, level, message, invocationId) => this.records.log(plugin, level, message, invocationId ?? null),
       onRestart: (plugin, crash) => this.#afterCrash(plugin, crash),
@@ -328,6 +330,9 @@ export class PluginService {
     const given = grant ?? defaultGrant(row.manifest)
     if (!grantCovers(given, row.manifest))
       throw new ApiError('invalid_request', 'The grant does not cover every permission and limit the plugin asks for', 'grant')
+    const unknownTools = undeclaredTools(given, row.manifest)
+    if (unknownTools.length > 0)
+      throw new ApiError('invalid_request', `The grant lets agents use tools the plugin does not declare: ${unknownTools.join(', ')}`, 'grant')
     await this.store.update(name, { granted: given, granted_by: adminId, granted_at: new Date(), enabled: true, disabled_reason: null })
     await this.#pool.release(name)
     try {
@@ -477,6 +482,12 @@ export class PluginService {
       return this.#syncNow(name)
     }
     const meta = await this.#pool.load(name, code, limits)
+    const mismatch = toolMismatch(row.manifest, meta.tools)
+    if (mismatch.length > 0) {
+      this.#loaded.delete(name)
+      await this.#pool.unload(name)
+      throw new ManifestError(mismatch.join('; '))
+    }
     this.#loaded.set(name, { row, code, meta, limits })
   }
 
@@ -489,12 +500,12 @@ export class PluginService {
    * host-call or size limit it broke) count toward disabling it automatically; refusals the platform makes (too
    * many calls at once, a sandbox restarting, a recycle another invocation caused) are anyone's to cause.
    */
-  async #invoke(loaded: Loaded, method: InvokeMethod, args: InvokeArgs, kind: string, wallMs?: number): Promise<unknown> {
+  async #invoke(loaded: Loaded, method: InvokeMethod, args: InvokeArgs, kind: string, wallMs?: number, signal?: AbortSignal): Promise<unknown> {
     const started = performance.now()
     let status: 'ok' | 'error' | 'limit' | 'refused' = 'ok'
     let code: string | null = null
     try {
-      return await this.#pool.invoke(loaded.row.name, method, args, { wallMs: wallMs ?? loaded.limits.wallMs })
+      return await this.#pool.invoke(loaded.row.name, method, args, { wallMs: wallMs ?? loaded.limits.wallMs, ...(signal ? { signal } : {}) })
     } catch (err) {
       code = err instanceof SandboxError ? err.code : 'internal_error'
       status = !(err instanceof SandboxError) ? 'error' : err.pluginFault ? 'limit' : REFUSALS.has(err.code) ? 'refused' : 'error'
@@ -529,8 +540,9 @@ export class PluginService {
     return l
   }
 
-  async invoke(name: string, method: InvokeMethod, args: InvokeArgs, kind: string, wallMs?: number): Promise<unknown> {
-    return this.#invoke(this.loaded(name), method, args, kind, wallMs)
+  /** Runs a method of an enabled plugin; aborting `signal` cancels it (an agent's run ended, say). */
+  async invoke(name: string, method: InvokeMethod, args: InvokeArgs, kind: string, wallMs?: number, signal?: AbortSignal): Promise<unknown> {
+    return this.#invoke(this.loaded(name), method, args, kind, wallMs, signal)
   }
 
   async stats(name: string) {

@@ -39,6 +39,8 @@ export function presentPlugin(p: PluginRow, extra: { loaded: boolean }): PluginV
     granted_at: p.granted_at?.toISOString() ?? null,
     routes: p.manifest.routes.map((r) => ({ method: r.method, path: r.path, auth: r.auth })),
     cron: p.manifest.cron,
+    // Rows recorded before manifests had tools (uploads are not rediscovered) have none.
+    tools: (p.manifest.tools ?? []).map((tool) => ({ name: tool.name, description: tool.description, parameters: tool.parameters })),
     config_schema: p.manifest.config,
     limits: p.manifest.limits,
     effective_limits: (({ memoryMb, cpuMs, wallMs }) => ({ memory_mb: memoryMb, cpu_ms: cpuMs, wall_ms: wallMs }))(sandboxLimits(p.manifest, p.granted)),

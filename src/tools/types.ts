@@ -35,7 +35,8 @@ export interface Tool extends ToolDefinition {
   execute(args: Record<string, unknown>, ctx: ToolContext): Promise<ToolResult>
 }
 
-export type ToolKind = 'rag_search' | 'web_fetch' | 'code_interpreter' | 'plugin' | 'mcp'
+/** `chatbot`: ask_chatbot, which Enclava's own MCP endpoint offers (src/mcp/enclava-server.ts); no agent spec names it. */
+export type ToolKind = 'rag_search' | 'web_fetch' | 'code_interpreter' | 'plugin' | 'mcp' | 'chatbot'
 
 /** A tool as an agent's configuration names it; one spec may stand for several tools (an MCP server's). */
 export type ToolSpec =

@@ -26,7 +26,7 @@ async function countCall(ctx: PluginContext): Promise<number | null> {
   }
 }
 
-/** `GET /hello?name=Ada` for anyone; `GET /me` for callers with an API key. */
+/** `GET /hello?name=Ada` for anyone; `GET /me` for callers with an API key; the tool `greet` for agents. */
 export default class Hello extends BasePlugin {
   override name = 'hello'
   override version = '1.0.0'
@@ -53,6 +53,16 @@ export default class Hello extends BasePlugin {
         scopes: identity.scopes,
         calls: await countCall(ctx),
       }
+    },
+  }
+
+  override tools = {
+    // The model's arguments arrive as it sent them (the platform does not check them against plugin.json's schema):
+    // a tool checks what it uses, and a thrown Error's message is what the model reads.
+    greet: async (args: Record<string, unknown>, ctx: PluginContext) => {
+      const name = typeof args.name === 'string' ? args.name.trim() : ''
+      if (name === '' || name.length > MAX_NAME) throw new Error(`"name" must be 1 to ${MAX_NAME} characters`)
+      return { message: `${await greeting(ctx)}, ${name}!`, calls: await countCall(ctx) }
     },
   }
 }

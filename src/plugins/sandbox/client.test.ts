@@ -27,6 +27,7 @@ describe('loading', () => {
       version: '1.2.3',
       routes: ['GET /hello/:who', 'POST /echo', 'GET /bytes', 'GET /plain', 'GET /files/*', 'GET /files/readme', 'ALL /any'],
       cron: ['tick'],
+      tools: [],
       hooks: { execute: true, onEnable: true, onDisable: false },
     })
     await h.client.unload('hello2')

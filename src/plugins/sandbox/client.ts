@@ -3,6 +3,8 @@ import { existsSync, realpathSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import {
   DEFAULT_LIMITS,
+  type CodeLimits,
+  type CodeResult,
   type HostCallName,
   type HostMessage,
   type InvokeArgs,
@@ -139,6 +141,7 @@ export class SandboxClient {
   #crash: SandboxCrash = { reason: '', suspects: [], quarantined: [] }
   readonly #strikes = new Map<string, number[]>()
   readonly #quarantined = new Set<string>()
+  readonly #upWaiters = new Set<(up: boolean) => void>()
 
   constructor(options: SandboxClientOptions) {
     this.#options = options
@@ -158,9 +161,33 @@ export class SandboxClient {
       await this.#spawn()
     } catch (err) {
       this.#state = 'stopped'
+      this.#notifyUp(false)
       throw err
     }
     this.#state = 'up'
+    this.#notifyUp(true)
+  }
+
+  /**
+   * Resolves true once the process is up, waiting through a start or a restart after a crash; false when it is
+   * stopped or still not up after `timeoutMs`.
+   */
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.#state === 'up') return Promise.resolve(true)
+    if (this.#state === 'stopped') return Promise.resolve(false)
+    return new Promise((resolvePromise) => {
+      const done = (up: boolean) => {
+        clearTimeout(timer)
+        this.#upWaiters.delete(done)
+        resolvePromise(up)
+      }
+      const timer = setTimeout(() => done(false), timeoutMs)
+      this.#upWaiters.add(done)
+    })
+  }
+
+  #notifyUp(up: boolean): void {
+    for (const waiter of [...this.#upWaiters]) waiter(up)
   }
 
   /** Stops the sandbox for good; in-flight work fails with sandbox_unavailable. */
@@ -171,6 +198,7 @@ export class SandboxClient {
     const proc = this.#proc
     this.#proc = null
     this.#failAll(unavailable('the plugin sandbox was stopped'))
+    this.#notifyUp(false)
     if (proc === null) return
     proc.kill('SIGTERM')
     const exited = await Promise.race([proc.exited.then(() => true), Bun.sleep(2_000).then(() => false)])
@@ -225,6 +253,42 @@ export class SandboxClient {
         ended: ended.signal,
       })
       if (!this.#send({ type: 'invoke', id, plugin, method, args, wallMs })) this.#settle(id, unavailable('the plugin sandbox is not running; retry shortly'))
+    })
+  }
+
+  /**
+   * The code interpreter: runs `code` in a fresh isolate of its own (sandbox/code-runner.ts), answered with its
+   * result or a SandboxError (`code_error` when the snippet threw, a limit, `cancelled`, `sandbox_unavailable` when
+   * the process went down under it). Aborting `signal` cancels it.
+   */
+  async evalCode(code: string, limits: CodeLimits, options: { signal?: AbortSignal } = {}): Promise<CodeResult> {
+    if (this.#state !== 'up') throw unavailable('the sandbox is not running; retry shortly')
+    if (options.signal?.aborted) throw new SandboxError('cancelled', 'the evaluation was cancelled before it started')
+    const id = this.#id()
+    return new Promise<CodeResult>((resolvePromise, rejectPromise) => {
+      const onAbort = () => {
+        this.#send({ type: 'cancel', id })
+        this.#settle(id, new SandboxError('cancelled', 'the evaluation was cancelled'))
+      }
+      // The sandbox answers at wallMs itself; this is for a process that no longer does.
+      const timer = setTimeout(() => {
+        this.#send({ type: 'cancel', id })
+        const error = new SandboxError('wall_time_exceeded', `the code did not finish within its wallMs limit of ${limits.wallMs} ms`, { name: 'wallMs', value: limits.wallMs })
+        this.#settle(id, error)
+        void this.#checkAlive()
+      }, limits.wallMs + this.#grace())
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      this.#pending.set(id, {
+        kind: 'request',
+        plugin: this.#options.owner ?? null,
+        resolve: resolvePromise as (value: unknown) => void,
+        reject: rejectPromise,
+        cleanup: () => {
+          clearTimeout(timer)
+          options.signal?.removeEventListener('abort', onAbort)
+        },
+      })
+      if (!this.#send({ type: 'evalCode', id, code, limits })) this.#settle(id, unavailable('the sandbox is not running; retry shortly'))
     })
   }
 
@@ -407,7 +471,10 @@ export class SandboxClient {
       } catch (err) {
         this.#options.logger?.error({ err: err instanceof Error ? err.message : String(err) }, 'reloading plugins after a sandbox restart failed')
       }
-      if (this.#state === 'recovering') this.#state = 'up'
+      if (this.#state === 'recovering') {
+        this.#state = 'up'
+        this.#notifyUp(true)
+      }
     } catch (err) {
       this.#options.logger?.error({ err: err instanceof Error ? err.message : String(err) }, 'plugin sandbox restart failed')
       if (this.#state === 'recovering') this.#scheduleRestart()

@@ -1,4 +1,4 @@
-import type { ErrorCode, Limits, WireError } from '../../../sandbox/protocol.ts'
+import type { ErrorCode, LimitName, WireError } from '../../../sandbox/protocol.ts'
 
 export type SandboxErrorCode = ErrorCode
 
@@ -9,22 +9,26 @@ export type SandboxErrorCode = ErrorCode
  */
 export class SandboxError extends Error {
   readonly code: SandboxErrorCode
-  readonly limit?: { name: keyof Limits; value: number }
+  readonly limit?: { name: LimitName; value: number }
   readonly pluginStack?: string
+  /** code_error (the code interpreter): the console lines the snippet wrote before it failed. */
+  readonly logs?: string[]
   /** A wall-clock limit hit while the plugin waited for the platform (see WireError.waitingOnHost). */
   readonly waitingOnHost: boolean
 
-  constructor(code: SandboxErrorCode, message: string, limit?: { name: keyof Limits; value: number }, pluginStack?: string, waitingOnHost = false) {
+  constructor(code: SandboxErrorCode, message: string, limit?: { name: LimitName; value: number }, pluginStack?: string, waitingOnHost = false, logs?: string[]) {
     super(message)
     this.name = 'SandboxError'
     this.code = code
     if (limit !== undefined) this.limit = limit
     if (pluginStack !== undefined) this.pluginStack = pluginStack
     this.waitingOnHost = waitingOnHost
+    if (logs !== undefined) this.logs = logs
   }
 
   static fromWire(error: WireError): SandboxError {
-    return new SandboxError(error.code, error.message, error.limit, error.stack, error.waitingOnHost === true)
+    const logs = Array.isArray(error.logs) && error.logs.every((l) => typeof l === 'string') ? error.logs : undefined
+    return new SandboxError(error.code, error.message, error.limit, error.stack, error.waitingOnHost === true, logs)
   }
 
   /**

@@ -9,14 +9,16 @@ declare module 'enclava:plugin' {
     /**
      * Who is calling, as plain data (the caller's token, key or cookies never reach a plugin):
      * `internal` (jwt routes) with the user's id and role, `api` (api_key routes) with the key's owner, id and
-     * scopes, `public` and `cron` with no user.
+     * scopes, `tool` (an agent's model called one of its tools) with the user the agent runs for and the tool,
+     * `public` and `cron` with no user.
      */
     readonly identity:
       | { readonly source: 'internal'; readonly user_id: string; readonly role: string }
       | { readonly source: 'api'; readonly user_id: string; readonly api_key_id: string; readonly scopes: readonly string[] }
+      | { readonly source: 'tool'; readonly user_id: string; readonly api_key_id: string | null; readonly tool: string }
       | { readonly source: 'public' | 'cron'; readonly user_id: null }
       | null
-    /** execute: the caller's input. */
+    /** execute: the caller's input; a tool: its arguments (also its handler's first parameter). */
     readonly input: Input
     /** route: `:name` segments (and `*`) of the matched route key. */
     readonly params: Readonly<Record<string, string>>
@@ -38,6 +40,12 @@ declare module 'enclava:plugin' {
   /** A route handler. Return a Response; any other value is sent as JSON, undefined as 204. */
   export type RouteHandler = (req: Request, ctx: PluginContext) => unknown
   export type CronHandler = (ctx: PluginContext) => unknown
+  /**
+   * A tool an agent's model may call: `args` are the arguments as the model sent them (a JSON object, not checked
+   * against the manifest's `parameters`: check what you use). The result is sent to the model as JSON (a string as
+   * it is); a thrown Error's message reaches the model too.
+   */
+  export type ToolHandler = (args: Record<string, unknown>, ctx: PluginContext) => unknown
 
   /**
    * Extend and `export default` the class. Route keys are "METHOD /path" with `:param` segments and a final `*`
@@ -58,6 +66,8 @@ declare module 'enclava:plugin' {
     version?: string
     routes?: Record<string, RouteHandler>
     cron?: Record<string, CronHandler>
+    /** Tools for agents, by the names plugin.json `tools` declares (exactly those). */
+    tools?: Record<string, ToolHandler>
     execute(ctx: PluginContext): Promise<unknown>
     onEnable?(ctx: PluginContext): unknown
     onDisable?(ctx: PluginContext): unknown

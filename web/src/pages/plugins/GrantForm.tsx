@@ -1,7 +1,8 @@
 /**
  * What the plugin asks for, in plain words, and the grant an administrator gives. Everything starts unticked
  * (deny by default) unless it was granted before. The platform enables a plugin only with a grant that covers its
- * whole request; the administrator may add to it (hosts, models, a bigger budget or quota).
+ * whole request; the administrator may add to it (hosts, models, a bigger budget or quota). Its tools are the
+ * administrator's choice alone: agents may use those ticked here, none otherwise.
  */
 import { createSignal, For, Show } from 'solid-js'
 import { createStore } from 'solid-js/store'
@@ -25,6 +26,8 @@ interface GrantState {
   secrets: Record<string, boolean>
   limits: boolean
   limit: Record<keyof GrantedLimits, string>
+  /** Tool name -> agents may use it. */
+  tools: Record<string, boolean>
 }
 
 const LIMIT_WORDS: Record<keyof GrantedLimits, { label: string; unit: string }> = {
@@ -53,6 +56,7 @@ function initialState(p: Plugin): GrantState {
       cpu_ms: String(had?.limits?.cpu_ms ?? p.requested_limits.cpu_ms ?? ''),
       wall_ms: String(had?.limits?.wall_ms ?? p.requested_limits.wall_ms ?? ''),
     },
+    tools: Object.fromEntries(p.tools.map((t) => [t.name, had?.tools?.includes(t.name) ?? false])),
   }
 }
 
@@ -73,6 +77,8 @@ function buildGrant(p: Plugin, s: GrantState): Grant {
     for (const k of LIMIT_NAMES) if (p.requested_limits[k] !== undefined && s.limit[k] !== '') limits[k] = Number(s.limit[k])
     grant.limits = limits
   }
+  const tools = p.tools.filter((t) => s.tools[t.name]).map((t) => t.name)
+  if (tools.length) grant.tools = tools
   return grant
 }
 
@@ -143,7 +149,7 @@ export function GrantForm(props: { plugin: Plugin; changed: (p: Plugin) => void 
       </p>
       <form onSubmit={(e) => void submit(e)} noValidate class="stack">
         <Show when={asksNothing()}>
-          <p>This plugin asks for no permissions: it can only answer its own routes.</p>
+          <p>This plugin asks for no permissions: it can only answer its own routes{p().tools.length > 0 ? ' and the tools you let agents use' : ''}.</p>
         </Show>
 
         <Show when={req().net !== undefined}>
@@ -294,6 +300,26 @@ export function GrantForm(props: { plugin: Plugin; changed: (p: Plugin) => void 
                 )}
               </For>
             </div>
+          </fieldset>
+        </Show>
+
+        <Show when={p().tools.length > 0}>
+          <fieldset class="perm">
+            <legend>Tools for agents</legend>
+            <p>
+              It offers tools that agents' models can call. A tool runs with this plugin's permissions (above), not the
+              caller's, and is told which user it runs for. Agents can use only the tools you tick.
+            </p>
+            <For each={p().tools}>
+              {(tool) => (
+                <label class="check">
+                  <input type="checkbox" checked={state.tools[tool.name] ?? false} onChange={(e) => setState('tools', tool.name, e.currentTarget.checked)} />
+                  <span>
+                    Let agents use <code>{tool.name}</code> <span class="muted">— {tool.description}</span>
+                  </span>
+                </label>
+              )}
+            </For>
           </fieldset>
         </Show>
 
