@@ -5,6 +5,7 @@ import { requireApiKey } from '../auth/guards.ts'
 import { ApiError } from '../http/errors.ts'
 import { requestIdOf, requestMeta, startedAt } from '../http/request-meta.ts'
 import type { Logger } from '../log.ts'
+import { binaryAssets } from '../runtime/binary.ts'
 import type { Services } from '../services.ts'
 
 const CLIENT_SOURCE = join(import.meta.dir, 'widget-client.ts')
@@ -65,11 +66,17 @@ interface WidgetScript {
   etag: string
 }
 
-async function buildScript(): Promise<WidgetScript> {
+/** Bundles widget-client.ts into the script served at /widget.js (scripts/build.ts runs it for the binary). */
+export async function bundleWidgetScript(): Promise<string> {
   const result = await Bun.build({ entrypoints: [CLIENT_SOURCE], target: 'browser', format: 'iife', minify: true })
   const output = result.outputs[0]
   if (!result.success || !output) throw new AggregateError(result.logs, 'building the widget script failed')
-  const code = await output.text()
+  return output.text()
+}
+
+async function buildScript(): Promise<WidgetScript> {
+  // The single binary has no sources to bundle: it carries the script, built when the binary was.
+  const code = binaryAssets()?.widget ?? (await bundleWidgetScript())
   return { code, etag: `"${new Bun.CryptoHasher('sha256').update(code).digest('hex').slice(0, 32)}"` }
 }
 
