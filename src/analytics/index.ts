@@ -6,6 +6,7 @@ import { ApiError } from '../http/errors.ts'
 import { eventStream } from '../http/sse.ts'
 import type { Services } from '../services.ts'
 import { RANGES, type Range, type Scope } from './service.ts'
+import { ConfidentialityQuery, confidentialityEvidence } from './confidentiality.ts'
 
 const RangeSchema = t.Union(
   (Object.keys(RANGES) as Range[]).map((r) => t.Literal(r)),
@@ -77,6 +78,70 @@ export function analyticsRoutes(s: Services) {
         permission: 'profile:read',
         query: t.Object({ scope: t.Optional(ScopeSchema) }),
         detail: { summary: 'Server-sent events: `usage` whenever usage in this scope was recorded (then fetch /summary again)' },
+      },
+    )
+    .get(
+      '/confidentiality',
+      async ({ user, query, meta }) => {
+        const readAll = can(user.role, 'analytics:read_all')
+        const userId = query.user_id ?? (query.api_key_id && readAll ? null : user.id)
+        if (userId !== user.id && !readAll)
+          throw new ApiError('permission_denied', `Your role (${user.role}) lacks the permission analytics:read_all`, 'user_id')
+        if (query.api_key_id && !readAll) {
+          const [own] = await s.sql`SELECT 1 FROM api_keys WHERE id = ${query.api_key_id} AND user_id = ${user.id}`
+          if (!own) throw new ApiError('not_found', `API key ${query.api_key_id} not found`, 'api_key_id')
+        }
+        const until = query.until ? new Date(query.until) : new Date()
+        const since = query.since ? new Date(query.since) : new Date(until.getTime() - 30 * 86_400_000)
+        if (since >= until) throw new ApiError('validation_failed', "Invalid query: 'since' must be before 'until'", 'since')
+        // Records of answers given a moment ago are batched: the export must hold them.
+        await s.ledger.flush()
+        const evidence = await confidentialityEvidence(s.sql, { userId, apiKeyId: query.api_key_id ?? null, since, until, limit: query.limit })
+        const filters = { user_id: userId, api_key_id: query.api_key_id ?? null, since: since.toISOString(), until: until.toISOString() }
+        await s.audit.record(
+          {
+            action: 'analytics.confidentiality_export',
+            outcome: 'success',
+            actor: { userId: user.id, label: user.email },
+            details: { ...filters, format: query.format, rows: evidence.records.length, records_sha256: evidence.records_sha256 },
+          },
+          meta,
+        )
+        const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+        const headers: Record<string, string> = {
+          'cache-control': 'no-store',
+          'x-records-sha256': evidence.records_sha256,
+          'x-truncated': String(evidence.truncated),
+        }
+        if (query.format === 'csv')
+          return new Response(evidence.csv, {
+            headers: { ...headers, 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="confidentiality-${stamp}.csv"` },
+          })
+        const providers = s.registry.providers.map((p) => {
+          const h = p.health()
+          return { name: h.name, kind: h.kind, confidential: h.confidential, attestation: h.attestation }
+        })
+        return new Response(
+          JSON.stringify({
+            generated_at: new Date().toISOString(),
+            filters,
+            summary: evidence.summary,
+            providers,
+            truncated: evidence.truncated,
+            records_sha256: evidence.records_sha256,
+            records: evidence.records,
+          }),
+          { headers: { ...headers, 'content-type': 'application/json; charset=utf-8' } },
+        )
+      },
+      {
+        permission: 'profile:read',
+        query: ConfidentialityQuery,
+        detail: {
+          summary:
+            'Evidence of where data went: every usage record (provider, confidential or not) of a user and/or key over a period, ' +
+            'as JSON (with a summary by provider and attestation) or CSV; records_sha256 (also in X-Records-SHA256 and the audit log) is the SHA-256 of the CSV',
+        },
       },
     )
 }

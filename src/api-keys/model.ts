@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 
-export const SCOPES = ['llm', 'rag:read', 'rag:write', 'chatbots', 'plugins', 'agents'] as const
+export const SCOPES = ['llm', 'rag:read', 'rag:write', 'chatbots', 'plugins', 'agents', 'mcp'] as const
 export type Scope = (typeof SCOPES)[number]
 /** Least privilege: a new key can read but not write documents unless asked for. */
 export const DEFAULT_SCOPES: Scope[] = ['llm', 'rag:read', 'chatbots', 'plugins']
@@ -30,6 +30,13 @@ const restrictions = {
   /** Estimated prompt tokens plus requested max_tokens, per minute, on the gateway. */
   rate_limit_tokens_per_minute: RateLimit,
   expires_at: t.Nullable(t.String({ format: 'date-time' })),
+  /** Only confidential (TEE) models: others are neither listed nor callable with this key. */
+  confidential_only: t.Boolean(),
+  /**
+   * Data-loss prevention on requests this key sends outside the TEE: off, redact or block; null follows the owner's
+   * policy. A key can only make it stricter than its owner's (an "off" here changes nothing).
+   */
+  dlp_mode: t.Nullable(t.Union([t.Literal('off'), t.Literal('redact'), t.Literal('block')])),
 }
 
 const Restrictions = t.Object(restrictions)
@@ -50,6 +57,9 @@ export const KeySchema = t.Object({
   key_prefix: t.String(),
   ...Restrictions.properties,
   is_active: t.Boolean(),
+  /** Set when threat detection suspended the key (an anomaly); an administrator reinstates it. */
+  suspended_at: t.Nullable(t.String({ format: 'date-time' })),
+  suspended_reason: t.Nullable(t.String()),
   request_count: t.Integer(),
   created_at: t.String({ format: 'date-time' }),
   updated_at: t.String({ format: 'date-time' }),

@@ -23,6 +23,13 @@ export interface KeyRow {
   rate_limit_tokens_per_minute: number | null
   expires_at: Date | null
   is_active: boolean
+  /** Only confidential (TEE) models for this key. */
+  confidential_only: boolean
+  /** Data-loss prevention for this key; it can only tighten its owner's policy. NULL: its owner's. */
+  dlp_mode: 'off' | 'redact' | 'block' | null
+  /** Set when threat detection suspended the key; an administrator reinstates it. */
+  suspended_at: Date | null
+  suspended_reason: string | null
   request_count: string
   created_at: Date
   updated_at: Date
@@ -48,7 +55,11 @@ export function presentKey(k: KeyRow): KeyView {
     rate_limit_per_day: k.rate_limit_per_day,
     rate_limit_tokens_per_minute: k.rate_limit_tokens_per_minute,
     expires_at: k.expires_at?.toISOString() ?? null,
+    confidential_only: k.confidential_only,
+    dlp_mode: k.dlp_mode,
     is_active: k.is_active,
+    suspended_at: k.suspended_at?.toISOString() ?? null,
+    suspended_reason: k.suspended_reason,
     request_count: Number(k.request_count),
     created_at: k.created_at.toISOString(),
     updated_at: k.updated_at.toISOString(),
@@ -99,6 +110,8 @@ export class ApiKeyService {
         rate_limit_per_day: input.rate_limit_per_day ?? null,
         rate_limit_tokens_per_minute: input.rate_limit_tokens_per_minute ?? null,
         expires_at: input.expires_at ?? null,
+        confidential_only: input.confidential_only ?? false,
+        dlp_mode: input.dlp_mode ?? null,
       })}
       RETURNING *`
     if (!row) throw new Error('insert returned no row')

@@ -26,12 +26,31 @@ export type VerifiedKey = Pick<
   | 'rate_limit_tokens_per_minute'
   | 'expires_at'
   | 'is_active'
-> & { owner: { id: string; username: string; email: string; role: string; is_active: boolean } }
+  | 'confidential_only'
+  | 'dlp_mode'
+  | 'suspended_at'
+  | 'suspended_reason'
+> & {
+  owner: {
+    id: string
+    username: string
+    email: string
+    role: string
+    is_active: boolean
+    /** The owner's own policy (set by administrators), kept with the key so the gateway's hot path reads no more. */
+    confidential_only: boolean
+    dlp_mode: KeyRow['dlp_mode']
+  }
+}
 
 /** A verdict, not an error: infrastructure failures throw instead. */
 export type Verdict =
   | { ok: true; key: VerifiedKey }
-  | { ok: false; reason: 'NOT_FOUND' | 'EXPIRED' | 'DISABLED' | 'PUBLISHABLE_KEY' | 'IP_NOT_ALLOWED' | 'ENDPOINT_NOT_ALLOWED'; key?: VerifiedKey }
+  | {
+      ok: false
+      reason: 'NOT_FOUND' | 'EXPIRED' | 'DISABLED' | 'SUSPENDED' | 'PUBLISHABLE_KEY' | 'IP_NOT_ALLOWED' | 'ENDPOINT_NOT_ALLOWED'
+      key?: VerifiedKey
+    }
 
 /**
  * A key with `allowed_origins` is the chat widget's publishable key: it sits in a public web page, so anyone has it.
@@ -41,7 +60,8 @@ export type Verdict =
  */
 export const isPublishable = (key: Pick<VerifiedKey, 'allowed_origins'>) => key.allowed_origins.length > 0
 
-const INVALIDATE_CHANNEL = 'api-keys:invalidate'
+/** Carries `key:<id>` and `user:<id>`: a key, or a user and all their keys, changed. Others may listen (user policies). */
+export const INVALIDATE_CHANNEL = 'api-keys:invalidate'
 const CACHE_MAX = 10_000
 /** Every key may introspect itself, whatever its endpoint list says. */
 const ALWAYS_ALLOWED = ['/me']
@@ -135,11 +155,21 @@ export class ApiKeyVerifier {
 
   async #fromDatabase(presented: string, hash: string): Promise<VerifiedKey | null> {
     const generation = this.#generation
-    const candidates = await this.#sql<(Omit<VerifiedKey, 'owner'> & { username: string; email: string; role: string; owner_active: boolean })[]>`
+    const candidates = await this.#sql<
+      (Omit<VerifiedKey, 'owner'> & {
+        username: string
+        email: string
+        role: string
+        owner_active: boolean
+        owner_confidential_only: boolean
+        owner_dlp_mode: KeyRow['dlp_mode']
+      })[]
+    >`
       SELECT k.id, k.name, k.key_prefix, k.key_hash, k.user_id, k.scopes, k.allowed_models, k.allowed_endpoints,
              k.allowed_ips, k.allowed_collections, k.allowed_chatbots, k.allowed_origins, k.rate_limit_per_minute, k.rate_limit_per_hour, k.rate_limit_per_day, k.rate_limit_tokens_per_minute,
-             k.expires_at,
-             k.is_active, u.username, u.email, u.role, u.is_active AS owner_active
+             k.expires_at, k.confidential_only, k.dlp_mode, k.suspended_at, k.suspended_reason,
+             k.is_active, u.username, u.email, u.role, u.is_active AS owner_active,
+             u.confidential_only AS owner_confidential_only, u.dlp_mode AS owner_dlp_mode
       FROM api_keys k JOIN users u ON u.id = k.user_id
       WHERE k.key_prefix = ${keyPrefix(presented)}`
     const row = candidates.find((c) => hashesEqual(c.key_hash, hash))
@@ -147,8 +177,11 @@ export class ApiKeyVerifier {
       this.#entries.delete(hash)
       return null
     }
-    const { username, email, role, owner_active, ...rest } = row
-    const key: VerifiedKey = { ...rest, owner: { id: row.user_id, username, email, role, is_active: owner_active } }
+    const { username, email, role, owner_active, owner_confidential_only, owner_dlp_mode, ...rest } = row
+    const key: VerifiedKey = {
+      ...rest,
+      owner: { id: row.user_id, username, email, role, is_active: owner_active, confidential_only: owner_confidential_only, dlp_mode: owner_dlp_mode },
+    }
     // An invalidation arrived while the query ran: the row may predate it, so answer this request but keep nothing.
     if (generation !== this.#generation) return key
     if (this.#entries.size >= CACHE_MAX) {
@@ -163,7 +196,7 @@ export class ApiKeyVerifier {
   async recognises(presented: string): Promise<boolean> {
     if (!KEY_PATTERN.test(presented)) return false
     const key = await this.#lookup(presented)
-    return key !== null && key.is_active && key.owner.is_active && !(key.expires_at && key.expires_at <= new Date())
+    return key !== null && key.is_active && key.owner.is_active && !key.suspended_at && !(key.expires_at && key.expires_at <= new Date())
   }
 
   /**
@@ -176,6 +209,7 @@ export class ApiKeyVerifier {
     if (!key) return { ok: false, reason: 'NOT_FOUND' }
     if (!key.is_active || !key.owner.is_active) return { ok: false, reason: 'DISABLED', key }
     if (key.expires_at && key.expires_at <= new Date()) return { ok: false, reason: 'EXPIRED', key }
+    if (key.suspended_at) return { ok: false, reason: 'SUSPENDED', key }
     if (isPublishable(key) && !ctx.widget) return { ok: false, reason: 'PUBLISHABLE_KEY', key }
     if (!ipAllowed(ctx.ip, key.allowed_ips)) {
       this.#log.warn({ api_key_id: key.id, ip: ctx.ip }, 'api key used from a disallowed address')

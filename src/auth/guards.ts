@@ -20,6 +20,8 @@ export interface GuardDeps {
   publicPerMinute: number
   internalPerMinute: number
   trustProxy: boolean
+  /** Hears every accepted key with the client's address (threat detection learns each key's networks); must be cheap. */
+  onKeyUse?: ((keyId: string, ip: string | null) => void) | undefined
 }
 
 const PUBLIC_API_ROOT = '/api/v1'
@@ -34,6 +36,7 @@ const VERDICT_ERRORS: Record<string, [ErrorCode, string]> = {
   NOT_FOUND: ['invalid_api_key', 'Incorrect API key provided'],
   EXPIRED: ['invalid_api_key', 'This API key has expired'],
   DISABLED: ['invalid_api_key', 'This API key is deactivated'],
+  SUSPENDED: ['api_key_suspended', 'This API key was suspended by threat detection (unusual use); an administrator can reinstate it'],
   IP_NOT_ALLOWED: ['ip_not_allowed', 'This API key may not be used from your IP address'],
   ENDPOINT_NOT_ALLOWED: ['endpoint_not_allowed', 'This API key may not call this endpoint'],
   PUBLISHABLE_KEY: [
@@ -89,8 +92,9 @@ export async function requireApiKey(
 ): Promise<VerifiedKey> {
   const presented = bearer(request.headers.get('authorization')) ?? request.headers.get('x-api-key')
   if (!presented) throw new ApiError('invalid_api_key', 'Send your API key as Authorization: Bearer en_... or X-API-Key')
+  const ip = requestMeta(request, server, deps.trustProxy).ip
   const verdict = await deps.verifier.verify(presented, {
-    ip: requestMeta(request, server, deps.trustProxy).ip,
+    ip,
     path: path.startsWith(PUBLIC_API_ROOT) ? path.slice(PUBLIC_API_ROOT.length) || '/' : path,
     widget: opts.widget === true,
   })
@@ -106,6 +110,7 @@ export async function requireApiKey(
     headers,
   )
   deps.keyUsage.touch(k.id)
+  deps.onKeyUse?.(k.id, ip)
   return k
 }
 

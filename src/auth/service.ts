@@ -31,6 +31,11 @@ export interface AuthOptions {
   allowRegistration: boolean
 }
 
+/** Hears failed sign-ins by address (credential stuffing across accounts, src/security); the account lockout is here. */
+export interface LoginThreats {
+  loginFailed(email: string, meta: RequestMeta): Promise<void>
+}
+
 /** How long after a rotation the rotated token may be presented again, once, if its successor never arrived. */
 const REFRESH_GRACE_MS = 10_000
 
@@ -41,13 +46,15 @@ export class AuthService {
   readonly #tokens: AccessTokens
   readonly #audit: AuditLog
   readonly #opts: AuthOptions
+  readonly #threats: LoginThreats | null
 
-  constructor(deps: { sql: Sql; users: UserService; tokens: AccessTokens; audit: AuditLog; options: AuthOptions }) {
+  constructor(deps: { sql: Sql; users: UserService; tokens: AccessTokens; audit: AuditLog; options: AuthOptions; threats?: LoginThreats }) {
     this.#sql = deps.sql
     this.#users = deps.users
     this.#tokens = deps.tokens
     this.#audit = deps.audit
     this.#opts = deps.options
+    this.#threats = deps.threats ?? null
   }
 
   get registrationEnabled(): boolean {
@@ -61,6 +68,9 @@ export class AuthService {
         { action: 'auth.login', outcome: 'failure', actor: { userId: u?.id ?? null, label: email }, details: { reason } },
         meta,
       )
+      // Every wrong guess counts toward its address's block, known account or not; a deactivated account's right
+      // password is no guess.
+      if (reason !== 'inactive') await this.#threats?.loginFailed(email, meta)
     }
     if (!user) {
       await burnVerifyTime(password)

@@ -38,6 +38,10 @@ const fields = {
   rag_mode: t.Nullable(ModeSchema),
   fallback_response: t.Nullable(t.String({ maxLength: 4000 })),
   must_cite: t.Boolean(),
+  /** Only confidential (TEE) models answer this chatbot (its model, fallbacks and search embeddings); others are refused with 403. */
+  confidential_only: t.Boolean(),
+  /** Keep chunks flagged as prompt injection at ingestion out of the model's context (default on). */
+  exclude_flagged_context: t.Boolean(),
   is_active: t.Boolean(),
 }
 
@@ -87,5 +91,7 @@ export const ChatResponseSchema = t.Object({
   citations: t.Array(SourceSchema),
   fallback: t.Boolean(),
   usage: t.Nullable(t.Object({ prompt_tokens: t.Integer(), completion_tokens: t.Integer() })),
+  /** Which provider answered and whether confidentially (in a TEE); null when the fallback answer was given. */
+  served: t.Nullable(t.Object({ provider: t.String(), confidential: t.Boolean() })),
 })
 export type ChatResponse = typeof ChatResponseSchema.static

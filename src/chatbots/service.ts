@@ -9,6 +9,13 @@ import type { ChatInput, ChatResponse, CreateChatbotInput, Source, UpdateChatbot
 import { invalidVariableName, renderPrompt, VARIABLE_RULE, type TemplateService } from './templates.ts'
 import type { ChatbotType } from './model.ts'
 import { TurnQueue } from './turns.ts'
+import type { InjectionVerdict } from '../security/injection.ts'
+
+/** What chatbots ask of security: users' messages scored for prompt injection, and flagged ones recorded. */
+export interface ChatbotSecurity {
+  scoreInjection(text: string): InjectionVerdict
+  userMessageFlagged(verdict: InjectionVerdict, who: { userId: string | null; apiKeyId: string | null; resource: { type: string; id: string } }, requestId: string): void
+}
 
 export interface ChatbotRow {
   id: string
@@ -28,6 +35,10 @@ export interface ChatbotRow {
   rag_mode: 'lexical' | 'vector' | 'hybrid' | null
   fallback_response: string | null
   must_cite: boolean
+  /** Only confidential (TEE) models may answer this chatbot's turns, embeddings of its searches included. */
+  confidential_only: boolean
+  /** Chunks flagged as prompt injection at ingestion are kept out of the model's context. */
+  exclude_flagged_context: boolean
   is_active: boolean
   created_at: Date
   updated_at: Date
@@ -68,6 +79,8 @@ interface Turn {
   /** What goes upstream; null when the fallback answers instead. */
   messages: ChatMessage[] | null
   started: number
+  /** Who served the answer (from the gateway's headers); null for the fallback answer. */
+  served: { provider: string; confidential: boolean } | null
 }
 
 /** Tokens of the chat template around each message (role markers), as the gateway estimates them. */
@@ -83,6 +96,12 @@ function storableDeep<T>(value: T): T {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storableDeep(v)])) as T
   return value
 }
+
+/** Which provider served a gateway answer, and whether in a TEE, as its headers say. */
+const servedBy = (res: Response) => ({
+  provider: res.headers.get('x-enclava-provider') ?? 'unknown',
+  confidential: res.headers.get('x-enclava-confidential') === 'true',
+})
 
 function checkVariables(variables: Record<string, string> | undefined): void {
   const name = variables && invalidVariableName(variables)
@@ -103,6 +122,7 @@ export class ChatbotService {
     readonly gateway: GatewayService,
     readonly search: SearchService,
     readonly templates: TemplateService,
+    readonly security: ChatbotSecurity | null = null,
   ) {}
 
   #visible(actor: ChatbotActor) {
@@ -182,6 +202,10 @@ export class ChatbotService {
     return conv!.id
   }
 
+  /**
+   * The chatbot's context for a message. With exclude_flagged_context, chunks flagged as prompt injection are left
+   * out (they are instructions aimed at the model), and the rest of the results keep their order.
+   */
   async #retrieve(bot: ChatbotRow, query: string, caller: Caller): Promise<(Source & { text: string })[]> {
     if (bot.rag_collections.length === 0) return []
     const collections = await this.sql<CollectionRow[]>`SELECT * FROM rag_collections WHERE id = ANY(${bot.rag_collections}::uuid[])`
@@ -202,6 +226,7 @@ export class ChatbotService {
       )
     ).flatMap((r) => r.results)
     return hits
+      .filter((r) => !(bot.exclude_flagged_context && r.injection?.flagged))
       .sort((a, b) => b.score - a.score)
       .slice(0, bot.rag_top_k)
       .map((r, i) => ({
@@ -237,8 +262,13 @@ export class ChatbotService {
   async #prepare(bot: ChatbotRow, input: ChatInput, caller: Caller, speaker: Speaker, signal: AbortSignal, history?: ChatMessage[]): Promise<Turn> {
     // Usage is attributed to the chatbot through its request ids.
     caller.requestId = `chatbot:${bot.id}:${caller.requestId}`
+    // The gateway holds every call of this turn (the search's embeddings too) to the chatbot's demand.
+    if (bot.confidential_only) caller.confidentialOnly ??= `the chatbot "${bot.name}"`
     this.#checkInput(input, history)
     if (!bot.is_active) throw new ApiError('invalid_request', `The chatbot "${bot.name}" is not active`)
+    const verdict = this.security?.scoreInjection(input.message)
+    if (verdict?.flagged)
+      this.security?.userMessageFlagged(verdict, { userId: speaker.userId, apiKeyId: speaker.apiKeyId, resource: { type: 'chatbot', id: bot.id } }, caller.requestId)
     const started = performance.now()
     // Checked before waiting, so that nobody queues behind a conversation that is not theirs, and again once it is
     // this turn's go (the conversation may have been deleted meanwhile).
@@ -248,7 +278,7 @@ export class ChatbotService {
       const conversationId = await this.#conversation(bot, input.conversation_id, speaker, input.message)
       const retrieved = await this.#retrieve(bot, input.message, caller)
       const sources: Source[] = retrieved.map(({ text: _text, ...s }) => s)
-      const turn: Turn = { release, bot, conversationId, message: input.message, sources, messages: null, started }
+      const turn: Turn = { release, bot, conversationId, message: input.message, sources, messages: null, started, served: null }
       if (bot.rag_collections.length > 0 && retrieved.length === 0 && bot.fallback_response) return turn
       let system = renderPrompt(bot.system_prompt, bot.prompt_variables)
       if (retrieved.length > 0) {
@@ -298,6 +328,7 @@ export class ChatbotService {
       citations: turn.bot.must_cite ? cited.flatMap((n) => turn.sources.filter((src) => src.index === n)) : [],
       fallback,
       usage,
+      served: turn.served,
     }
   }
 
@@ -312,6 +343,7 @@ export class ChatbotService {
     try {
       if (turn.messages === null) return await this.#finish(turn, bot.fallback_response!, null)
       const res = await this.gateway.chat(caller, this.#request(turn, false), signal)
+      turn.served = servedBy(res)
       const body = (await res.json()) as { choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
       const usage = body.usage ? { prompt_tokens: body.usage.prompt_tokens, completion_tokens: body.usage.completion_tokens } : null
       return await this.#finish(turn, body.choices?.[0]?.message?.content ?? '', usage)
@@ -343,6 +375,7 @@ export class ChatbotService {
         return await this.#finish(turn, bot.fallback_response!, null)
       }
       const res = await this.gateway.chat(caller, { ...(this.#request(turn, true) as object), stream_options: { include_usage: true } } as never, signal)
+      turn.served = servedBy(res)
       handlers.onStart({ conversationId: turn.conversationId, sources: turn.sources })
       const { answer, usage } = await readAnswer(res, handlers.onDelta)
       return await this.#finish(turn, answer, usage)

@@ -39,12 +39,24 @@ export const ModelSettingsBody = t.Object(
   { additionalProperties: false },
 )
 
+/**
+ * What is known of a confidential provider's attestation. privatemode-proxy verifies the deployment's attestation
+ * itself and forwards nothing until it has; it exposes no attestation endpoint of its own (the versions we checked),
+ * so a successful exchange through it is the evidence: `verified_at` is the last one.
+ */
+export const AttestationSchema = t.Object({
+  verified_by: t.Literal('privatemode-proxy'),
+  status: t.Union([t.Literal('verified'), t.Literal('failing'), t.Literal('unknown')]),
+  verified_at: t.Nullable(t.String({ format: 'date-time' })),
+})
+
 export const ProviderHealthSchema = t.Object({
   confidential: t.Boolean(),
   circuit: t.Union([t.Literal('closed'), t.Literal('open'), t.Literal('half-open')]),
   consecutive_failures: t.Integer(),
   last_error: t.Nullable(t.String()),
   last_success_at: t.Nullable(t.String({ format: 'date-time' })),
+  attestation: t.Optional(t.Nullable(AttestationSchema)),
 })
 
 /** An upstream API key only ever goes in: no field carries one back. */

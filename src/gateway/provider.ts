@@ -29,6 +29,12 @@ export interface ProviderHealth {
   consecutive_failures: number
   last_error: string | null
   last_success_at: string | null
+  /** Confidential providers: what is known of their attestation (see AttestationSchema); null for the others. */
+  attestation: {
+    verified_by: 'privatemode-proxy'
+    status: 'verified' | 'failing' | 'unknown'
+    verified_at: string | null
+  } | null
 }
 
 /**
@@ -104,6 +110,8 @@ export class Provider {
   readonly #settings: ProviderSettings
   #lastError: string | null = null
   #lastSuccess: Date | null = null
+  /** The last answered POST: through privatemode-proxy, an encrypted exchange with the attested deployment (a model list is not encrypted). */
+  #lastEncrypted: Date | null = null
 
   constructor(settings: ProviderSettings) {
     this.name = settings.name
@@ -126,6 +134,14 @@ export class Provider {
       consecutive_failures: this.breaker.consecutiveFailures,
       last_error: this.#lastError,
       last_success_at: this.#lastSuccess?.toISOString() ?? null,
+      attestation: this.confidential
+        ? {
+            verified_by: 'privatemode-proxy',
+            // The proxy answers only once it has verified the deployment: its last exchange says how that stands.
+            status: this.breaker.state === 'open' ? 'failing' : this.#lastEncrypted ? 'verified' : 'unknown',
+            verified_at: this.#lastEncrypted?.toISOString() ?? null,
+          }
+        : null,
     }
   }
 
@@ -192,6 +208,7 @@ export class Provider {
         if (res.ok) {
           this.#recordSuccess()
           this.#lastSuccess = new Date()
+          if (method === 'POST') this.#lastEncrypted = this.#lastSuccess
           return res
         }
         const message = await readErrorMessage(res)

@@ -18,6 +18,8 @@ import { countTokens } from './token-count.ts'
 const SYNC_COUNT_CHARS = 16_384
 import { estimateChatPromptTokensAsync, estimateEmbeddingTokensAsync } from './tokens.ts'
 import type { UsageEntry, UsageLedger, UsageSource } from './usage.ts'
+import type { GatewayGuard } from '../security/gateway-guard.ts'
+import type { CallerPolicy } from '../security/policy.ts'
 
 /**
  * Who is calling the gateway: an API key on the public API, a signed-in user in the dashboard's playground, or a
@@ -30,6 +32,13 @@ export interface Caller {
   requestId: string
   /** performance.now() when the request arrived, for the gateway's own overhead. */
   startedAt: number
+  /**
+   * A feature that demands confidential models only, in words for the refusal: 'the chatbot "Support"', 'the agent
+   * "Researcher"'. The platform's, the user's and the key's own demands are looked up by the gateway itself.
+   */
+  confidentialOnly?: string | undefined
+  /** The API the usage is recorded under when it is not the gateway's own (`/responses` drives chat completions). */
+  endpoint?: string
 }
 
 const RESERVATION_TTL_MS = 15 * 60_000
@@ -66,6 +75,8 @@ export class GatewayService {
     readonly limiter: RateLimiter,
     readonly log: Logger,
     readonly audit: AuditLog | null = null,
+    /** Confidential-only policies and data-loss prevention (src/security); none in tests that build a bare gateway. */
+    readonly guard: GatewayGuard | null = null,
   ) {}
 
   #allowed(caller: Caller, modelId: string): boolean {
@@ -73,14 +84,26 @@ export class GatewayService {
     return allowed.length === 0 || allowed.includes(modelId)
   }
 
-  async listModels(caller: Caller): Promise<ResolvedModel[]> {
-    return (await this.registry.list()).filter((m) => this.#allowed(caller, m.id))
+  /** What the caller is held to; nothing without a guard. */
+  #policy(caller: Caller): Promise<CallerPolicy> | CallerPolicy {
+    return this.guard?.policy(caller) ?? OPEN_POLICY
   }
 
+  /** The models the caller may use: under a confidential-only policy, the confidential ones alone. */
+  async listModels(caller: Caller): Promise<ResolvedModel[]> {
+    const policy = await this.#policy(caller)
+    return (await this.registry.list()).filter((m) => this.#allowed(caller, m.id) && (m.confidential || policy.confidentialOnlyBy === null))
+  }
+
+  /**
+   * A model the caller may use, or the refusal: 404, 403 model_not_allowed, 403 confidentiality_required. Every path
+   * that calls a model (chat, embeddings, and through them chatbots, RAG, plugins and agents) comes through here.
+   */
   async model(caller: Caller, id: string): Promise<ResolvedModel> {
     const model = await this.registry.resolve(id)
     if (!model) throw new ApiError('model_not_found', `The model '${id}' does not exist`, 'model')
     if (!this.#allowed(caller, id)) throw new ApiError('model_not_allowed', `This API key may not use the model '${id}'`, 'model')
+    this.guard?.require(caller, model, await this.#policy(caller))
     return model
   }
 
@@ -116,6 +139,8 @@ export class GatewayService {
     if (!model.fallback || !this.#allowed(caller, model.fallback)) return null
     const fallback = await this.registry.resolve(model.fallback)
     if (fallback && model.confidential && !fallback.confidential && !model.fallbackLeavesTee) return null
+    // A confidential-only policy forbids it whatever the model's settings say.
+    if (fallback && !fallback.confidential && (await this.#policy(caller)).confidentialOnlyBy !== null) return null
     return fallback
   }
 
@@ -124,17 +149,17 @@ export class GatewayService {
     caller: Caller,
     plan: { model: ResolvedModel; fallback: ResolvedModel | null },
     path: string,
-    body: (served: ResolvedModel) => Record<string, unknown>,
+    body: (served: ResolvedModel) => Promise<Record<string, unknown>>,
     signal: AbortSignal,
     head: HeadWait,
   ): Promise<{ res: Response; served: ResolvedModel }> {
     const { model, fallback } = plan
     try {
-      return { res: await model.provider.request('POST', path, { ...body(model), model: model.upstreamId }, signal, head), served: model }
+      return { res: await model.provider.request('POST', path, { ...(await body(model)), model: model.upstreamId }, signal, head), served: model }
     } catch (err) {
       if (!fallback || !(err instanceof ApiError) || err.status < 500 || signal.aborted) throw err
       this.log.warn({ request_id: caller.requestId, model: model.id, fallback: fallback.id, err: err.code }, 'falling back')
-      const res = await fallback.provider.request('POST', path, { ...body(fallback), model: fallback.upstreamId }, signal, head)
+      const res = await fallback.provider.request('POST', path, { ...(await body(fallback)), model: fallback.upstreamId }, signal, head)
       if (model.confidential && !fallback.confidential) await this.#auditLeftTee(caller, model, fallback, err)
       return { res, served: fallback }
     }
@@ -213,8 +238,10 @@ export class GatewayService {
    * is clamped to the model's cap, and a model without one gets DEFAULT_MAX_OUTPUT_TOKENS, so the worst case (the
    * prompt plus every choice at its cap, at the dearer of the model and its fallback) is what can really happen.
    */
-  async #planChat(caller: Caller, body: ChatCompletionRequest): Promise<ChatPlan> {
+  async #planChat(caller: Caller, body: ChatCompletionRequest, outgoing: (served: ResolvedModel) => Promise<ChatCompletionRequest>): Promise<ChatPlan> {
     const model = await this.model(caller, body.model)
+    // A request data-loss prevention refuses is refused before anything is held or counted.
+    await outgoing(model)
     const fallback = await this.#fallbackFor(caller, model)
     const promptTokens = await estimateChatPromptTokensAsync(body.messages, body.tools)
     const requested = body.max_completion_tokens ?? body.max_tokens ?? null
@@ -239,16 +266,18 @@ export class GatewayService {
   }
 
   async chat(caller: Caller, body: ChatCompletionRequest, clientSignal: AbortSignal): Promise<Response> {
-    const plan = await this.#planChat(caller, body)
+    const policy = await this.#policy(caller)
+    const outgoing = this.guard ? this.guard.outgoing(caller, policy, 'chat', body) : async () => body
+    const plan = await this.#planChat(caller, body, outgoing)
     const { model, reservation } = plan
     // Released when the exchange ends, whichever way: the client's abort and the total timeout apply until then.
     const exchange = linkedSignal(clientSignal, model.provider.totalTimeoutMs, 'The upstream exchange took too long')
     const dispatchedAt = performance.now()
-    const base = { endpoint: '/chat/completions', streamed: Boolean(body.stream) }
+    const base = { endpoint: caller.endpoint ?? '/chat/completions', streamed: Boolean(body.stream) }
     let res: Response
     let served: ResolvedModel
     try {
-      ;({ res, served } = await this.#dispatch(caller, plan, '/chat/completions', (m) => this.#chatBody(body, plan, m), exchange.signal, body.stream ? 'prompt' : 'answer'))
+      ;({ res, served } = await this.#dispatch(caller, plan, '/chat/completions', async (m) => this.#chatBody(await outgoing(m), plan, m), exchange.signal, body.stream ? 'prompt' : 'answer'))
     } catch (err) {
       exchange.release()
       const status = err instanceof ApiError ? err.status : 502
@@ -373,6 +402,9 @@ export class GatewayService {
 
   async embeddings(caller: Caller, body: EmbeddingRequest, clientSignal: AbortSignal): Promise<Response> {
     const model = await this.model(caller, body.model)
+    const policy = await this.#policy(caller)
+    const outgoing = this.guard ? this.guard.outgoing(caller, policy, 'embeddings', body) : async () => body
+    await outgoing(model)
     const fallback = await this.#fallbackFor(caller, model)
     const promptTokens = await estimateEmbeddingTokensAsync(body.input)
     await this.#takeTokens(caller, promptTokens)
@@ -394,11 +426,14 @@ export class GatewayService {
         isTee: served.confidential,
       })
     // Floats from the upstream, whatever the client asked: the gateway encodes base64 and shortens vectors itself.
-    const { encoding_format: _format, ...upstreamBody } = body
+    const upstreamBody = async (m: ResolvedModel) => {
+      const { encoding_format: _format, ...rest } = await outgoing(m)
+      return m.truncatableDimensions ? withoutDimensions(rest) : rest
+    }
     let res: Response
     let served: ResolvedModel
     try {
-      ;({ res, served } = await this.#dispatch(caller, { model, fallback }, '/embeddings', (m) => (m.truncatableDimensions ? withoutDimensions(upstreamBody) : upstreamBody), exchange.signal, 'answer'))
+      ;({ res, served } = await this.#dispatch(caller, { model, fallback }, '/embeddings', upstreamBody, exchange.signal, 'answer'))
     } catch (err) {
       exchange.release()
       if (!clientSignal.aborted) this.log.warn({ request_id: caller.requestId, model: model.id, code: err instanceof ApiError ? err.code : 'upstream_error' }, 'upstream request failed')
@@ -439,6 +474,9 @@ export class GatewayService {
     return out
   }
 }
+
+/** No guard (a bare gateway in tests): nothing demanded, nothing redacted. */
+const OPEN_POLICY: CallerPolicy = { confidentialOnlyBy: null, dlpMode: 'off' }
 
 function withoutDimensions(body: Record<string, unknown>): Record<string, unknown> {
   const { dimensions: _dimensions, ...rest } = body

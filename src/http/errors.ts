@@ -3,6 +3,8 @@ export const ErrorCodes = {
   invalid_request: 400,
   invalid_json: 400,
   validation_failed: 400,
+  /** Data-loss prevention refused to send the request to a provider outside the TEE (the message names the kinds found). */
+  dlp_blocked: 400,
   invalid_api_key: 401,
   invalid_credentials: 401,
   invalid_token: 401,
@@ -15,6 +17,10 @@ export const ErrorCodes = {
   ip_not_allowed: 403,
   endpoint_not_allowed: 403,
   model_not_allowed: 403,
+  /** A confidential-only policy (platform, user, key, chatbot, agent) refused a model that is not served in a TEE. */
+  confidentiality_required: 403,
+  /** Threat detection suspended the key (an anomaly); an administrator reinstates it. */
+  api_key_suspended: 403,
   budget_exceeded: 402,
   not_found: 404,
   model_not_found: 404,
@@ -25,6 +31,8 @@ export const ErrorCodes = {
   plugin_invalid: 422,
   account_locked: 423,
   rate_limit_exceeded: 429,
+  /** The client's address is blocked for a while (credential stuffing, probing, or an administrator); Retry-After. */
+  ip_blocked: 429,
   internal_error: 500,
   stored_file_unreadable: 500,
   plugin_error: 500,

@@ -11,6 +11,8 @@ import { UnreadableFileError, type FileStore } from './file-store.ts'
 import { termFrequencies } from './text/analyzer.ts'
 import { chunkSections } from './text/chunker.ts'
 import type { VectorStore } from './vectors/index.ts'
+import type { ChunkScreen } from '../security/chunk-screen.ts'
+import type { InjectionVerdict } from '../security/injection.ts'
 
 /** Chunks written per transaction: short transactions keep the single embedded connection free for requests. */
 const WRITE_BATCH = 128
@@ -45,6 +47,8 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       gateway: GatewayService
       events: RagEvents
       log: Logger
+      /** Prompt-injection screening of each chunk (src/security); none: chunks are stored unscored. */
+      screen?: ChunkScreen | null
     },
   ) {}
 
@@ -93,9 +97,18 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     }
 
     let dimensions = collection.embedding_dimensions
+    const flags = { chunks: 0, signals: new Set<string>() }
     for (let at = written; at < chunks.length; at += WRITE_BATCH) {
       if (ctl.signal.aborted) throw ctl.signal.reason
       const batch = chunks.slice(at, at + WRITE_BATCH)
+      // Scored as the model would read the chunk: with its title and heading.
+      const verdicts = this.deps.screen
+        ? await this.deps.screen.screen(batch.map((c) => (c.context ? `${c.context}\n${c.text}` : c.text)), { userId: collection.owner_id, documentId: doc.id }, ctl.signal)
+        : null
+      for (const v of verdicts ?? []) if (v.flagged) {
+        flags.chunks++
+        for (const signal of v.signals) flags.signals.add(signal)
+      }
       const vectors = collection.embedding_model ? await this.#embed(collection, doc, batch, ctl.signal) : null
       if (vectors && vectors[0]) {
         if (dimensions !== null && dimensions !== vectors[0].length)
@@ -104,7 +117,7 @@ export class Indexer implements JobHandler<{ documentId: string }> {
           )
         dimensions = vectors[0].length
       }
-      const stillOurs = await this.#write(collection, doc, job, batch, vectors)
+      const stillOurs = await this.#write(collection, doc, job, batch, vectors, verdicts)
       if (!stillOurs) return
       written += batch.length
       await ctl.progress(0.05 + (0.95 * written) / chunks.length)
@@ -127,6 +140,8 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       return updated
     })
     if (row) this.deps.events.publish(row)
+    if (row && flags.chunks > 0)
+      await this.deps.screen?.flagged({ id: doc.id, collectionId: collection.id, filename: doc.filename, ownerId: collection.owner_id }, flags.chunks, chunks.length, [...flags.signals])
   }
 
   /**
@@ -174,21 +189,32 @@ export class Indexer implements JobHandler<{ documentId: string }> {
   }
 
   /** One transaction: chunks, their postings and vectors, the collection's totals. False when the document is no longer ours. */
-  async #write(collection: CollectionRow, doc: DocumentRow, job: Job, batch: PreparedChunk[], vectors: Float32Array[] | null): Promise<boolean> {
+  async #write(
+    collection: CollectionRow,
+    doc: DocumentRow,
+    job: Job,
+    batch: PreparedChunk[],
+    vectors: Float32Array[] | null,
+    verdicts: InjectionVerdict[] | null,
+  ): Promise<boolean> {
     const postings: { term: string[]; chunk: number[]; tf: number[]; length: number[] } = { term: [], chunk: [], tf: [], length: [] }
     const terms = batch.map((c) => termFrequencies(c.context ? `${c.context}\n${c.text}` : c.text))
     const lengths = terms.map((tf) => [...tf.values()].reduce((a, b) => a + b, 0))
     return this.deps.sql.begin(async (tx) => {
       if (!(await this.#owns(tx, doc.id, job))) return false
       const ids = await tx<{ id: string; position: number }[]>`
-        INSERT INTO rag_chunks (collection_id, document_id, position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata)
-        SELECT ${collection.id}, ${doc.id}, t.position, t.text, t.tokens, t.terms, t.heading, t.page, t.sheet, t.row_from, t.row_to, t.metadata::jsonb
+        INSERT INTO rag_chunks (collection_id, document_id, position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata,
+          injection_score, injection_flagged, injection_signals)
+        SELECT ${collection.id}, ${doc.id}, t.position, t.text, t.tokens, t.terms, t.heading, t.page, t.sheet, t.row_from, t.row_to, t.metadata::jsonb,
+          t.injection_score, coalesce(t.injection_flagged = 1, false), coalesce(string_to_array(nullif(t.injection_signals, ''), ','), '{}')
         FROM unnest(
           ${batch.map((c) => c.position)}::int[], ${batch.map((c) => c.text)}::text[], ${batch.map((c) => c.tokens)}::int[],
           ${lengths}::int[], ${batch.map((c) => c.heading)}::text[], ${batch.map((c) => c.page)}::int[],
           ${batch.map((c) => c.sheet)}::text[], ${batch.map((c) => c.rows?.[0] ?? null)}::int[],
-          ${batch.map((c) => c.rows?.[1] ?? null)}::int[], ${batch.map((c) => JSON.stringify(c.metadata))}::text[]
-        ) AS t(position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata)
+          ${batch.map((c) => c.rows?.[1] ?? null)}::int[], ${batch.map((c) => JSON.stringify(c.metadata))}::text[],
+          ${batch.map((_, i) => verdicts?.[i]?.score ?? null)}::real[], ${batch.map((_, i) => { const v = verdicts?.[i]; return v ? Number(v.flagged) : null })}::int[],
+          ${batch.map((_, i) => verdicts?.[i]?.signals.join(',') ?? null)}::text[]
+        ) AS t(position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata, injection_score, injection_flagged, injection_signals)
         RETURNING id, position`
       const idOf = new Map(ids.map((r) => [r.position, Number(r.id)]))
       batch.forEach((c, i) => {

@@ -154,6 +154,14 @@ export const SearchResultSchema = t.Object({
   page: t.Nullable(t.Integer()),
   sheet: t.Nullable(t.String()),
   metadata: t.Record(t.String(), t.Unknown()),
+  /**
+   * Prompt-injection screening of the chunk at ingestion: flagged chunks hold text aimed at a model ("ignore previous
+   * instructions", chat-template tokens, hidden characters); chatbots leave them out of the context by default. Null
+   * for chunks indexed before screening existed.
+   */
+  injection: t.Nullable(
+    t.Object({ flagged: t.Boolean(), score: t.Number(), signals: t.Array(t.String(), { description: 'What was found, by name (never the text)' }) }),
+  ),
   chunks: t.Optional(
     t.Integer({
       minimum: 1,

@@ -41,6 +41,9 @@ interface ChunkHit {
   page: number | null
   sheet: string | null
   metadata: Record<string, unknown>
+  injection_score: number | null
+  injection_flagged: boolean
+  injection_signals: string[]
 }
 
 /** A chunk to present: in document mode, its document's best, with how many of its chunks were candidates. */
@@ -136,6 +139,8 @@ export class SearchService {
         page: c.page,
         sheet: c.sheet,
         metadata: c.metadata,
+        // Scored at ingestion; null for a chunk indexed before scoring existed.
+        injection: c.injection_score === null ? null : { flagged: c.injection_flagged, score: c.injection_score, signals: c.injection_signals },
         ...(chunks === undefined ? {} : { chunks }),
       }
     })
@@ -248,7 +253,8 @@ export class SearchService {
   async #chunks(ids: number[]): Promise<Map<number, ChunkHit>> {
     if (ids.length === 0) return new Map()
     const rows = await this.sql<ChunkHit[]>`
-      SELECT c.id, c.document_id, d.filename AS document_name, c.position, c.text, c.heading, c.page, c.sheet, c.metadata
+      SELECT c.id, c.document_id, d.filename AS document_name, c.position, c.text, c.heading, c.page, c.sheet, c.metadata,
+        c.injection_score, c.injection_flagged, c.injection_signals
       FROM rag_chunks c JOIN rag_documents d ON d.id = c.document_id WHERE c.id = ANY(${ids}::bigint[])`
     return new Map(rows.map((r) => [Number(r.id), r]))
   }
@@ -270,7 +276,7 @@ export class SearchService {
       ),
       top AS (SELECT * FROM best ORDER BY ord LIMIT ${topK})
       SELECT c.id, c.document_id, d.filename AS document_name, c.position, c.text, c.heading, c.page, c.sheet, c.metadata,
-        top.ord, top.matched
+        c.injection_score, c.injection_flagged, c.injection_signals, top.ord, top.matched
       FROM top JOIN rag_chunks c ON c.id = top.id JOIN rag_documents d ON d.id = c.document_id
       ORDER BY top.ord`
     return rows.flatMap((r) => {

@@ -14,6 +14,9 @@ import { Indexer } from './indexer.ts'
 import { LexicalCache } from './lexical-cache.ts'
 import { SearchService } from './search.ts'
 import { openVectorStore, type SearchFilter, type VectorItem, type VectorStore } from './vectors/index.ts'
+import { ChunkScreen } from '../security/chunk-screen.ts'
+import type { SecurityService } from '../security/service.ts'
+import type { AuditLog } from '../audit/service.ts'
 
 /** Stands in for the vector store until start-up has asked the database which backend it can offer. */
 class ChosenVectorStore implements VectorStore {
@@ -61,7 +64,16 @@ export class RagService {
   readonly indexer: Indexer
 
   constructor(
-    readonly deps: { config: Config; sql: Sql; cache: CacheStore; log: Logger; gateway: GatewayService; workerId: string },
+    readonly deps: {
+      config: Config
+      sql: Sql
+      cache: CacheStore
+      log: Logger
+      gateway: GatewayService
+      workerId: string
+      /** Prompt-injection screening at ingestion; without it chunks are stored unscored. */
+      security?: { service: SecurityService; audit: AuditLog }
+    },
   ) {
     const { config, sql, cache, log, gateway } = deps
     this.events = new RagEvents(cache, log)
@@ -75,7 +87,8 @@ export class RagService {
     this.documents = new DocumentService(sql, this.collections, this.files, this.queue, this.vectors, this.events, config.UPLOAD_MAX_FILE_MB * 1024 * 1024)
     this.lexical = new LexicalCache(sql, log, config.LEXICAL_CACHE_MB * 1024 * 1024)
     this.search = new SearchService(sql, this.collections, this.vectors, gateway, this.lexical)
-    this.indexer = new Indexer({ sql, files: this.files, vectors: this.vectors, gateway, events: this.events, log })
+    const screen = deps.security ? new ChunkScreen({ settings: deps.security.service.settings, gateway, audit: deps.security.audit, log }) : null
+    this.indexer = new Indexer({ sql, files: this.files, vectors: this.vectors, gateway, events: this.events, log, screen })
     this.queue.register(INGEST_JOB, this.indexer)
   }
 

@@ -5,7 +5,7 @@ import { assertPasswordPolicy, generatePassword } from '../auth/passwords.ts'
 import { canAssign, canManage, type Role } from '../auth/roles.ts'
 import { ApiError } from '../http/errors.ts'
 import type { RequestMeta } from '../http/request-meta.ts'
-import type { NewUser, UserFilter, UserRow, UserService } from './service.ts'
+import type { NewUser, UserFilter, UserPatch, UserRow, UserService } from './service.ts'
 
 type Actor = Pick<UserRow, 'id' | 'role' | 'email'>
 
@@ -65,7 +65,7 @@ export class UserAdminService {
   async update(
     actor: Actor,
     id: string,
-    patch: { email?: string; username?: string; role?: Role; is_active?: boolean; force_password_change?: boolean },
+    patch: UserPatch,
     meta: RequestMeta,
   ): Promise<UserRow> {
     const before = await this.#target(actor, id)
@@ -74,6 +74,8 @@ export class UserAdminService {
     if (!after) throw new ApiError('not_found', `User ${id} not found`)
     if (before.is_active && !after.is_active) await this.#cutOff(id, 'deactivated')
     if (!before.is_active && after.is_active) await this.verifier.invalidate(`user:${id}`)
+    // The user's policy rides with their cached keys and user policies on every replica: all must hear of it.
+    else if (before.confidential_only !== after.confidential_only || before.dlp_mode !== after.dlp_mode) await this.verifier.invalidate(`user:${id}`)
     const changed = Object.keys(patch).filter((k) => (before as unknown as Record<string, unknown>)[k] !== (after as unknown as Record<string, unknown>)[k])
     if (patch.role && patch.role !== before.role)
       await this.#record(actor, 'user.role_change', id, meta, { from: before.role, to: after.role })

@@ -2,6 +2,8 @@ import { t } from 'elysia'
 import { ROLES, type Role } from '../auth/roles.ts'
 
 export const RoleSchema = t.Union(ROLES.map((r) => t.Literal(r)) as [ReturnType<typeof t.Literal<Role>>])
+/** Data-loss prevention on requests leaving the TEE (null: the platform's setting). */
+export const DlpModeSchema = t.Union([t.Literal('off'), t.Literal('redact'), t.Literal('block')])
 export const EmailSchema = t.String({ format: 'email', maxLength: 254 })
 export const UsernameSchema = t.String({ minLength: 3, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' })
 /** The policy (length, not the email) is checked in the service so the message can name the rule. */
@@ -19,6 +21,8 @@ export const UserSchema = t.Object({
   created_at: t.String({ format: 'date-time' }),
   updated_at: t.String({ format: 'date-time' }),
   last_login_at: t.Nullable(t.String({ format: 'date-time' })),
+  confidential_only: t.Boolean(),
+  dlp_mode: t.Nullable(DlpModeSchema),
 })
 export type UserView = typeof UserSchema.static
 
@@ -40,6 +44,10 @@ export const UpdateUserBody = t.Object(
     role: t.Optional(RoleSchema),
     is_active: t.Optional(t.Boolean()),
     force_password_change: t.Optional(t.Boolean()),
+    /** Only confidential (TEE) models for everything this user does: the gateway, playground, chatbots, RAG, agents. */
+    confidential_only: t.Optional(t.Boolean()),
+    /** Data-loss prevention for this user's requests leaving the TEE; null: the platform's setting. */
+    dlp_mode: t.Optional(t.Nullable(DlpModeSchema)),
   },
   { additionalProperties: false, minProperties: 1 },
 )

@@ -17,6 +17,21 @@ export interface UserRow {
   created_at: Date
   updated_at: Date
   last_login_at: Date | null
+  /** Only confidential (TEE) models for everything this user does (set by administrators). */
+  confidential_only: boolean
+  /** Data-loss prevention for this user's requests leaving the TEE; null: the platform's setting. */
+  dlp_mode: 'off' | 'redact' | 'block' | null
+}
+
+/** What an administrator may change about a user (besides the password). */
+export interface UserPatch {
+  email?: string
+  username?: string
+  role?: Role
+  is_active?: boolean
+  force_password_change?: boolean
+  confidential_only?: boolean
+  dlp_mode?: 'off' | 'redact' | 'block' | null
 }
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
@@ -35,6 +50,8 @@ export function presentUser(u: UserRow): UserView {
     created_at: u.created_at.toISOString(),
     updated_at: u.updated_at.toISOString(),
     last_login_at: iso(u.last_login_at),
+    confidential_only: u.confidential_only,
+    dlp_mode: u.dlp_mode,
   }
 }
 
@@ -115,10 +132,7 @@ export class UserService {
     }
   }
 
-  async update(
-    id: string,
-    patch: { email?: string; username?: string; role?: Role; is_active?: boolean; force_password_change?: boolean },
-  ): Promise<UserRow | null> {
+  async update(id: string, patch: UserPatch): Promise<UserRow | null> {
     const sql = this.#sql
     const fields = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined))
     try {

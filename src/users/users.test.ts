@@ -195,7 +195,9 @@ describe('get', () => {
     expect(res.body).toMatchObject({ id: u.id, email: u.email, role: 'user', is_active: true, force_password_change: false })
     expect(Object.keys(res.body).sort()).toEqual(
       [
+        'confidential_only',
         'created_at',
+        'dlp_mode',
         'email',
         'failed_login_count',
         'force_password_change',

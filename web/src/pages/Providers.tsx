@@ -140,6 +140,17 @@ function Manage() {
                           <td>
                             <Show when={p.kind === 'privatemode'} fallback={<span class="badge warn">no</span>}>
                               <span class="badge ok">TEE</span>
+                              <Show when={p.health?.attestation}>
+                                {(a) => (
+                                  <span class="hint block">
+                                    {a().status === 'verified'
+                                      ? `Attested by privatemode-proxy; last verified exchange ${formatDate(a().verified_at)}`
+                                      : a().status === 'failing'
+                                        ? 'Attestation failing: the proxy answers nothing'
+                                        : 'Attestation not yet shown by an exchange'}
+                                  </span>
+                                )}
+                              </Show>
                             </Show>
                           </td>
                           <td>

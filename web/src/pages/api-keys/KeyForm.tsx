@@ -68,6 +68,8 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
     rate_limit_tokens_per_minute: String(init?.rate_limit_tokens_per_minute ?? ''),
   })
   const [expires, setExpires] = createSignal(toLocalInput(init?.expires_at ?? null))
+  const [confidentialOnly, setConfidentialOnly] = createSignal(init?.confidential_only ?? false)
+  const [dlpMode, setDlpMode] = createSignal<ApiKey['dlp_mode']>(init?.dlp_mode ?? null)
   const [busy, setBusy] = createSignal(false)
   const [error, setError] = createSignal<unknown>(null)
 
@@ -92,6 +94,8 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
       allowed_endpoints: lines(endpoints()),
       allowed_ips: lines(ips()),
       allowed_origins: lines(origins()),
+      confidential_only: confidentialOnly(),
+      dlp_mode: dlpMode(),
       // The input has minute precision: untouched, it keeps the stored instant exactly.
       expires_at: expires() === toLocalInput(init?.expires_at ?? null) ? (init?.expires_at ?? null) : fromLocalInput(expires()),
     }
@@ -173,6 +177,21 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
         {textarea('key-ips', 'allowed_ips', 'Allowed IP addresses', 'One address or CIDR range per line, e.g. 10.0.0.0/8. Empty: any.', ips, setIps)}
         {textarea('key-origins', 'allowed_origins', 'Allowed web origins', 'For browser use, e.g. https://example.com. Empty: none needed.', origins, setOrigins)}
       </div>
+
+      <fieldset>
+        <legend>Confidentiality</legend>
+        <label class="check">
+          <input type="checkbox" checked={confidentialOnly()} onChange={(e) => setConfidentialOnly(e.currentTarget.checked)} />
+          Confidential models only (served in a TEE)
+        </label>
+        <Field label="Data-loss prevention" for="key-dlp" hint="For requests to providers outside the TEE. A key can only be stricter than its owner's policy.">
+          <select id="key-dlp" aria-describedby="key-dlp-hint" value={dlpMode() ?? ''} onChange={(e) => setDlpMode((e.currentTarget.value || null) as ApiKey['dlp_mode'])}>
+            <option value="">As the owner's policy</option>
+            <option value="redact">Redact what is found</option>
+            <option value="block">Block the request</option>
+          </select>
+        </Field>
+      </fieldset>
 
       <fieldset>
         <legend>Rate limits</legend>

@@ -10,6 +10,7 @@ export const SCOPES = [
   { id: 'chatbots', label: 'Chatbots' },
   { id: 'plugins', label: 'Plugins' },
   { id: 'agents', label: 'Agents (runs, with their tools)' },
+  { id: 'mcp', label: 'MCP endpoint (documents and chatbots for MCP clients)' },
 ] as const satisfies readonly { id: ServerScope; label: string }[]
 export type Scope = ServerScope
 

@@ -7,7 +7,7 @@ import { TemporaryPassword } from './SecretOnce.tsx'
 import type { RolesSource } from './UserList.tsx'
 import { isLocked, USERS, type UserRecord } from './model.ts'
 
-type Patch = Partial<Pick<UserRecord, 'email' | 'username' | 'role' | 'force_password_change'>>
+type Patch = Partial<Pick<UserRecord, 'email' | 'username' | 'role' | 'force_password_change' | 'confidential_only' | 'dlp_mode'>>
 
 /** One user: profile and role, activation, password reset and deletion, each as the server's rules allow. */
 export function UserDetail(props: { id: string; me: Me; roles: RolesSource; canManage: boolean; canAudit: boolean }) {
@@ -46,6 +46,8 @@ export function UserDetail(props: { id: string; me: Me; roles: RolesSource; canM
       username: String(form.get('username') ?? '').trim(),
       role: String(form.get('role') ?? u.role) as UserRecord['role'],
       force_password_change: form.get('force_password_change') === 'on',
+      confidential_only: form.get('confidential_only') === 'on',
+      dlp_mode: (String(form.get('dlp_mode') ?? '') || null) as UserRecord['dlp_mode'],
     }
     const patch = Object.fromEntries(Object.entries(next).filter(([k, v]) => u[k as keyof Patch] !== v)) as Patch
     setSaved(null)
@@ -155,6 +157,20 @@ export function UserDetail(props: { id: string; me: Me; roles: RolesSource; canM
                       Must change the password at next sign-in
                     </label>
                   </div>
+                  <div class="field">
+                    <label class="users-check">
+                      <input type="checkbox" name="confidential_only" checked={u().confidential_only} />
+                      Confidential models only (everything this user does: keys, playground, chatbots, documents)
+                    </label>
+                  </div>
+                  <Field label="Data-loss prevention" for="user-dlp">
+                    <select id="user-dlp" name="dlp_mode">
+                      <option value="" selected={u().dlp_mode === null}>The platform's setting</option>
+                      <option value="off" selected={u().dlp_mode === 'off'}>Off</option>
+                      <option value="redact" selected={u().dlp_mode === 'redact'}>Redact what is found</option>
+                      <option value="block" selected={u().dlp_mode === 'block'}>Block the request</option>
+                    </select>
+                  </Field>
                   <Show when={manageable()}>
                     <div class="actions">
                       <button type="submit" disabled={busy()}>{busy() ? 'Saving…' : 'Save changes'}</button>

@@ -28,6 +28,8 @@ export const PERMISSION_TEXT: Record<string, string> = {
   'rag:admin': 'Manage every user’s document collections',
   'chatbots:use': 'Build and talk to their own chatbots',
   'chatbots:admin': 'Manage every user’s chatbots and their conversations',
+  'mcp:use': 'Register their own MCP servers (public addresses) and use the shared ones',
+  'mcp:admin': 'Manage every user’s MCP servers and share servers, also on the private network',
 }
 
 export const permissionText = (p: string) => PERMISSION_TEXT[p] ?? p

@@ -1,0 +1,60 @@
+import { guardChat, guardEmbeddings, type DlpOptions, type DlpResult } from './dlp.ts'
+
+/**
+ * Data-loss prevention of a request body, large ones on a worker thread. The detectors are linear but not free: a
+ * 7 MB prompt took 350 ms on the server thread (measured on SciFact text), long enough to hold every other tenant's
+ * requests; bodies up to SYNC_CHARS of text (about 2 ms) are scanned in place.
+ */
+const SYNC_CHARS = 65_536
+
+let worker: Worker | null = null
+let seq = 0
+const waiting = new Map<number, { resolve: (r: DlpResult<never>) => void; reject: (err: Error) => void }>()
+
+function dlpWorker(): Worker {
+  if (worker) return worker
+  const w = new Worker(new URL('./dlp-worker.ts', import.meta.url))
+  w.onmessage = (event: MessageEvent<{ id: number; result?: DlpResult<never>; error?: string }>) => {
+    const entry = waiting.get(event.data.id)
+    waiting.delete(event.data.id)
+    if (event.data.result) entry?.resolve(event.data.result)
+    else entry?.reject(new Error(`data-loss prevention failed: ${event.data.error ?? 'no result'}`))
+  }
+  w.onerror = (event) => {
+    for (const entry of waiting.values()) entry.reject(new Error(`data-loss prevention failed: ${event.message}`))
+    waiting.clear()
+    worker = null
+    w.terminate()
+  }
+  // The worker must not keep the process alive at shutdown.
+  w.unref()
+  worker = w
+  return w
+}
+
+/** Characters of text a body carries (its message contents, or its inputs). */
+function textSize(endpoint: 'chat' | 'embeddings', body: object): number {
+  let n = 0
+  const add = (v: unknown) => {
+    if (typeof v === 'string') n += v.length
+    else if (Array.isArray(v)) for (const x of v) add(typeof x === 'object' && x !== null ? (x as { text?: unknown }).text : x)
+  }
+  if (endpoint === 'embeddings') add((body as { input?: unknown }).input)
+  else for (const m of (body as { messages?: { content?: unknown; tool_calls?: { function?: { arguments?: unknown } }[] }[] }).messages ?? []) {
+    add(m.content)
+    for (const call of m.tool_calls ?? []) add(call.function?.arguments)
+  }
+  return n
+}
+
+export async function guardBody<T extends object>(endpoint: 'chat' | 'embeddings', body: T, options: DlpOptions): Promise<DlpResult<T>> {
+  if (textSize(endpoint, body) <= SYNC_CHARS)
+    return endpoint === 'chat' ? (guardChat(body as T & { messages: unknown[] }, options) as DlpResult<T>) : (guardEmbeddings(body as T & { input: unknown }, options) as DlpResult<T>)
+  const id = ++seq
+  const result = await new Promise<DlpResult<never>>((resolve, reject) => {
+    waiting.set(id, { resolve, reject })
+    dlpWorker().postMessage({ id, endpoint, body, options })
+  })
+  // Nothing found: the caller's own object goes on (the worker's copy is equal, but needless).
+  return result.total === 0 ? { body, counts: {}, total: 0 } : (result as DlpResult<T>)
+}
