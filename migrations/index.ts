@@ -10,6 +10,9 @@ import m0007 from './0007_plugins_hardening.sql' with { type: 'text' }
 import m0008 from './0008_plugin_boundary.sql' with { type: 'text' }
 import m0009 from './0009_gateway_hardening.sql' with { type: 'text' }
 import m0010 from './0010_agents.sql' with { type: 'text' }
+import m0011 from './0011_security.sql' with { type: 'text' }
+import m0012 from './0012_mcp_servers.sql' with { type: 'text' }
+import m0013 from './0013_responses.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
@@ -22,4 +25,7 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 8, name: '0008_plugin_boundary.sql', sql: m0008 },
   { version: 9, name: '0009_gateway_hardening.sql', sql: m0009 },
   { version: 10, name: '0010_agents.sql', sql: m0010 },
+  { version: 11, name: '0011_security.sql', sql: m0011 },
+  { version: 12, name: '0012_mcp_servers.sql', sql: m0012 },
+  { version: 13, name: '0013_responses.sql', sql: m0013 },
 ]
