@@ -11,6 +11,9 @@ import { chatbotRoutes } from './chatbots/index.ts'
 import { widgetRoutes } from './chatbots/widget.ts'
 import { pluginOriginGuard } from './plugins/boundary.ts'
 import { pluginRoutes } from './plugins/index.ts'
+import { agentRoutes } from './agents/index.ts'
+import { mcpRoutes } from './mcp/index.ts'
+import { responseRoutes } from './responses/index.ts'
 import { ragRoutes } from './rag/index.ts'
 import { bodyLimits, nameBodyParsers } from './http/body.ts'
 import { httpBasics } from './http/plugin.ts'
@@ -18,6 +21,8 @@ import type { Services } from './services.ts'
 import { userRoutes } from './users/index.ts'
 import { dashboardRoutes } from './web/dashboard.ts'
 import { analyticsRoutes } from './analytics/index.ts'
+import { securityGuard } from './security/guard.ts'
+import { securityRoutes } from './security/index.ts'
 import pkg from '../package.json' with { type: 'json' }
 
 /** The whole HTTP surface: public /api/v1 (API keys), internal /api-internal/v1 (JWT), health, docs. */
@@ -26,6 +31,8 @@ export function createApp(s: Services) {
   // Elysia silently dropping them (a mistyped field must not be ignored). Only the root app's setting applies.
   const app = new Elysia({ normalize: false })
     .use(httpBasics(s.log))
+    // Blocked addresses are refused before anything else is done for them.
+    .use(securityGuard(s.security, s.config.TRUST_PROXY))
     .use(pluginOriginGuard(s.config.PLUGIN_ORIGIN))
     .use(
       bodyLimits({
@@ -62,6 +69,7 @@ export function createApp(s: Services) {
     .use(apiKeyRoutes(s))
     .use(auditRoutes(s))
     .use(analyticsRoutes(s))
+    .use(securityRoutes(s))
     .use(gatewayRoutes(s))
     .use(gatewayAdminRoutes(s))
     .use(budgetRoutes(s))
@@ -69,6 +77,9 @@ export function createApp(s: Services) {
     .use(chatbotRoutes(s))
     .use(widgetRoutes(s))
     .use(pluginRoutes(s))
+    .use(agentRoutes(s))
+    .use(mcpRoutes(s))
+    .use(responseRoutes(s))
     // Last: the dashboard answers only what no API route did.
     .use(dashboardRoutes(s.config.WEB_DIST_DIR))
   nameBodyParsers(app.routes)

@@ -21,10 +21,25 @@ import { AnalyticsService } from './analytics/service.ts'
 import { ChatbotService } from './chatbots/service.ts'
 import { TemplateService } from './chatbots/templates.ts'
 import { PluginService } from './plugins/service.ts'
+import { AgentService } from './agents/service.ts'
+import { AgentRunner } from './agents/runner.ts'
+import { ToolEngine } from './tools/engine.ts'
+import { ragSearchTools } from './tools/kinds/rag-search.ts'
+import { webFetchTools } from './tools/kinds/web-fetch.ts'
+import { CodeSandbox } from './tools/code-sandbox.ts'
+import { codeInterpreterTools } from './tools/kinds/code-interpreter.ts'
+import { pluginTools } from './tools/kinds/plugin.ts'
+import { mcpTools } from './tools/kinds/mcp.ts'
+import { McpServerService } from './mcp/service.ts'
+import { ResponseEngine } from './responses/engine.ts'
+import { mcpSource } from './responses/mcp-source.ts'
+import { PromptService } from './responses/prompts.ts'
+import { ResponseStore } from './responses/store.ts'
 import { RagService } from './rag/service.ts'
 import { RateLimiter } from './rate-limit/limiter.ts'
 import { UserAdminService } from './users/admin.ts'
 import { UserService } from './users/service.ts'
+import { SecurityService } from './security/service.ts'
 
 export interface Stores {
   config: Config
@@ -53,6 +68,20 @@ export interface Services extends Stores {
   rag: RagService
   chatbots: ChatbotService
   plugins: PluginService
+  /** The code interpreter's sandbox processes (code_interpreter tools), started on first use. */
+  codeInterpreter: CodeSandbox
+  /** The tools engine: what agents (and chatbots in agent mode) may call, resolved per caller. */
+  tools: ToolEngine
+  agents: AgentService
+  agentRunner: AgentRunner
+  /** MCP servers Enclava calls as tools (their sealed headers, tool lists, calls). */
+  mcp: McpServerService
+  /** The Responses and Conversations APIs' state (sealed items), the state machine, and prompt templates. */
+  responseStore: ResponseStore
+  responseEngine: ResponseEngine
+  prompts: PromptService
+  /** Confidentiality policies, DLP, prompt-injection scoring, IP blocks, key anomalies and security events. */
+  security: SecurityService
   guardDeps: GuardDeps
   /** Whether a request presents a valid API key or access token (cheap: cached key, signed token), before parsing. */
   credentialed: (request: Request) => Promise<boolean>
@@ -76,8 +105,11 @@ export function createServices(stores: Stores): Services {
       lockoutMinutes: config.LOCKOUT_MINUTES,
       allowRegistration: config.ALLOW_REGISTRATION,
     },
+    // Called on failed sign-ins only, long after `security` below is built.
+    threats: { loginFailed: (email, meta) => security.threats.loginFailed(email, meta) },
   })
   const verifier = new ApiKeyVerifier(sql, cache, log, { recheckMs: config.API_KEY_RECHECK_SECONDS * 1000 })
+  const security = new SecurityService({ config, sql, cache, log, audit, verifier })
   const keyUsage = new KeyUsageRecorder(sql, log)
   const limiter = new RateLimiter(cache, log)
   const box = new SecretBox(config.ENCRYPTION_KEY)
@@ -92,10 +124,25 @@ export function createServices(stores: Stores): Services {
     onRecorded: (users) => analytics.usageRecorded(users),
     spoolDir: join(config.DATA_DIR, 'spool'),
   })
-  const gateway = new GatewayService(registry, budgets, ledger, limiter, log, audit)
+  const gateway = new GatewayService(registry, budgets, ledger, limiter, log, audit, security.guard)
   const instanceId = crypto.randomUUID()
-  const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId })
-  const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql))
+  const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId, security: { service: security, audit } })
+  const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql), security)
+  const tools = new ToolEngine({ audit, log })
+  tools.register(ragSearchTools(rag))
+  tools.register(webFetchTools())
+  const plugins = new PluginService({ config, sql, cache, log, box, gateway, rag, chatbots, replica: instanceId })
+  tools.register(pluginTools(plugins))
+  const codeInterpreter = new CodeSandbox({
+    logger: log,
+    ...(config.SANDBOX_NODE_PATH ? { nodePath: config.SANDBOX_NODE_PATH } : {}),
+    ...(config.SANDBOX_DIR ? { sandboxDir: config.SANDBOX_DIR } : {}),
+  })
+  tools.register(codeInterpreterTools(codeInterpreter))
+  const mcp = new McpServerService(sql, box)
+  tools.register(mcpTools(mcp))
+  const responseStore = new ResponseStore(sql, box)
+  const prompts = new PromptService(sql)
   return {
     ...stores,
     audit,
@@ -115,7 +162,15 @@ export function createServices(stores: Stores): Services {
     gatewayAdmin: new GatewayAdmin(sql, box, registry, cache, REGISTRY_CHANNEL),
     rag,
     chatbots,
-    plugins: new PluginService({ config, sql, cache, log, box, gateway, rag, chatbots, replica: instanceId }),
+    plugins,
+    codeInterpreter,
+    tools,
+    agents: new AgentService(sql),
+    agentRunner: new AgentRunner({ sql, gateway, tools, log }),
+    mcp,
+    responseStore,
+    prompts,
+    responseEngine: new ResponseEngine({ gateway, tools, store: responseStore, prompts, mcp: mcpSource(mcp), log }),
     credentialed: async (request: Request) => {
       const presented = bearer(request.headers.get('authorization')) ?? request.headers.get('x-api-key')
       if (!presented) return false
@@ -130,7 +185,9 @@ export function createServices(stores: Stores): Services {
       publicPerMinute: config.RATE_LIMIT_PUBLIC_PER_MINUTE,
       internalPerMinute: config.RATE_LIMIT_INTERNAL_PER_MINUTE,
       trustProxy: config.TRUST_PROXY,
+      onKeyUse: (keyId, ip) => security.anomalies.seen(keyId, ip),
     },
+    security,
     draining: false,
   }
 }
@@ -146,6 +203,7 @@ export async function startServices(s: Services): Promise<void> {
   // Usage records a stopped or crashed process could not write wait in DATA_DIR/spool; written (once) before serving.
   await s.ledger.replaySpool()
   await s.verifier.start()
+  await s.security.start()
   await s.budgets.start()
   s.keyUsage.start()
   await s.rag.start()
@@ -161,10 +219,12 @@ export async function startServices(s: Services): Promise<void> {
 export async function stopServices(s: Services): Promise<void> {
   clearInterval(sweepers.get(s))
   await s.plugins.stop()
+  await s.codeInterpreter.stop()
   await s.rag.stop()
   await unsubscribers.get(s)?.()
   await s.ledger.stop()
   await s.keyUsage.stop()
   await s.budgets.stop()
   await s.verifier.stop()
+  await s.security.stop()
 }

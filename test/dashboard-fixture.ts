@@ -59,9 +59,9 @@ export function ensureBuilt(): string {
  * Gzip sizes of a build's JS and CSS: all of it, and the files index.html names (what the first load fetches; each
  * section's chunk loads on its first visit).
  */
-export function bundleSizes(dist: string): { raw: number; gzip: number; initialGzip: number } {
+export function bundleSizes(dist: string): { raw: number; gzip: number; initialGzip: number; largestLazy: { name: string; gzip: number } } {
   const html = readFileSync(join(dist, 'index.html'), 'utf8')
-  const sizes = { raw: 0, gzip: 0, initialGzip: 0 }
+  const sizes = { raw: 0, gzip: 0, initialGzip: 0, largestLazy: { name: '', gzip: 0 } }
   for (const name of readdirSync(join(dist, 'assets'))) {
     if (!/\.(js|css)$/.test(name)) continue
     const bytes = readFileSync(join(dist, 'assets', name))
@@ -69,6 +69,7 @@ export function bundleSizes(dist: string): { raw: number; gzip: number; initialG
     sizes.raw += bytes.length
     sizes.gzip += gz
     if (html.includes(`/assets/${name}`)) sizes.initialGzip += gz
+    else if (gz > sizes.largestLazy.gzip) sizes.largestLazy = { name, gzip: gz }
   }
   return sizes
 }

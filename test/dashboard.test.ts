@@ -9,9 +9,12 @@ import { collectErrors } from './browser.ts'
 import { bundleSizes, startDashboard, type Dashboard } from './dashboard-fixture.ts'
 import { killLeftovers } from './server-process.ts'
 
-/** Gzip budgets: all JS+CSS of every page (about 128 KB), and what the first page load needs (about 50 KB). */
-const BUNDLE_BUDGET_BYTES = 150_000
+/**
+ * Gzip budgets: what the first page load needs (about 50 KB), and the largest chunk a section loads when first
+ * visited (each section's page is its own chunk, so the total grows with every section and is printed, not capped).
+ */
 const INITIAL_BUDGET_BYTES = 75_000
+const LAZY_CHUNK_BUDGET_BYTES = 30_000
 
 let d: Dashboard
 let base: string
@@ -30,12 +33,15 @@ const wrongPassword = (m: ConsoleMessage) => m.text().includes('401') && m.locat
 
 describe('dashboard', () => {
   test('the built JS and CSS stay small, and the first load takes only its share', () => {
-    const { raw, gzip, initialGzip: initial } = bundleSizes(d.dist)
-    console.log(`dashboard bundle: ${raw} bytes raw, ${gzip} bytes gzip (JS+CSS), ${initial} bytes gzip on the first load`)
+    const { raw, gzip, initialGzip: initial, largestLazy } = bundleSizes(d.dist)
+    console.log(
+      `dashboard bundle: ${raw} bytes raw, ${gzip} bytes gzip (JS+CSS), ${initial} bytes gzip on the first load, largest section chunk ${largestLazy.name} ${largestLazy.gzip} bytes gzip`,
+    )
     expect(initial).toBeGreaterThan(0)
     expect(initial).toBeLessThan(INITIAL_BUDGET_BYTES)
     expect(gzip).toBeGreaterThan(initial)
-    expect(gzip).toBeLessThan(BUNDLE_BUDGET_BYTES)
+    expect(largestLazy.gzip).toBeGreaterThan(0)
+    expect(largestLazy.gzip).toBeLessThan(LAZY_CHUNK_BUDGET_BYTES)
   })
 
   test('sign-in fits a 375 px wide screen', async () => {

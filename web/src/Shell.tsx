@@ -13,8 +13,12 @@ export const SECTIONS = [
   { path: '/chatbots', title: 'Chatbots' },
   { path: '/documents', title: 'Documents' },
   { path: '/plugins', title: 'Plugins' },
+  { path: '/mcp-servers', title: 'MCP servers' },
+  { path: '/agents', title: 'Agents' },
+  { path: '/prompts', title: 'Prompts' },
   { path: '/analytics', title: 'Analytics' },
   { path: '/audit-log', title: 'Audit log' },
+  { path: '/security', title: 'Security' },
   { path: '/users', title: 'Users' },
   { path: '/settings', title: 'Settings' },
 ] as const

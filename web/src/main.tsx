@@ -22,8 +22,12 @@ const PAGES: [path: string, page: Component][] = [
   ['/chatbots', lazy(() => import('./pages/Chatbots.tsx'))],
   ['/documents', lazy(() => import('./pages/Documents.tsx'))],
   ['/plugins', lazy(() => import('./pages/Plugins.tsx'))],
+  ['/mcp-servers', lazy(() => import('./pages/McpServers.tsx'))],
+  ['/agents', lazy(() => import('./pages/Agents.tsx'))],
+  ['/prompts', lazy(() => import('./pages/Prompts.tsx'))],
   ['/analytics', lazy(() => import('./pages/Analytics.tsx'))],
   ['/audit-log', lazy(() => import('./pages/AuditLog.tsx'))],
+  ['/security', lazy(() => import('./pages/Security.tsx'))],
   ['/users', lazy(() => import('./pages/Users.tsx'))],
   ['/settings', lazy(() => import('./pages/Settings.tsx'))],
 ]
