@@ -13,6 +13,7 @@ import m0010 from './0010_agents.sql' with { type: 'text' }
 import m0011 from './0011_security.sql' with { type: 'text' }
 import m0012 from './0012_mcp_servers.sql' with { type: 'text' }
 import m0013 from './0013_responses.sql' with { type: 'text' }
+import m0014 from './0014_agent_mode.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
@@ -28,4 +29,5 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 11, name: '0011_security.sql', sql: m0011 },
   { version: 12, name: '0012_mcp_servers.sql', sql: m0012 },
   { version: 13, name: '0013_responses.sql', sql: m0013 },
+  { version: 14, name: '0014_agent_mode.sql', sql: m0014 },
 ]

@@ -127,8 +127,9 @@ export function createServices(stores: Stores): Services {
   const gateway = new GatewayService(registry, budgets, ledger, limiter, log, audit, security.guard)
   const instanceId = crypto.randomUUID()
   const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId, security: { service: security, audit } })
-  const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql), security)
+  // The engine first (chatbots in agent mode use it); its providers are registered as their services exist.
   const tools = new ToolEngine({ audit, log })
+  const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql), security, tools)
   tools.register(ragSearchTools(rag))
   tools.register(webFetchTools())
   const plugins = new PluginService({ config, sql, cache, log, box, gateway, rag, chatbots, replica: instanceId })

@@ -11,6 +11,8 @@ import { startUpstream, type ScriptedTurn, type ScriptRequest, type Upstream } f
 
 let env: TestEnv
 let up: Upstream
+/** An upstream outside any TEE. */
+let plain: Upstream
 let owner: { id: string; token: string }
 let other: { id: string; token: string }
 let base: string
@@ -35,7 +37,8 @@ const run = async (id: string, input: string, token = owner.token, extra: Record
 
 beforeAll(async () => {
   up = await startUpstream({ models: ['tee-chat'] })
-  env = await createTestEnv({ PRIVATEMODE_URL: up.url, RATE_LIMIT_INTERNAL_PER_MINUTE: '10000' })
+  plain = await startUpstream({ models: ['plain-chat'] })
+  env = await createTestEnv({ PRIVATEMODE_URL: up.url, OPENAI_COMPAT_URL: plain.url, RATE_LIMIT_INTERNAL_PER_MINUTE: '10000' })
   base = env.listen()
   owner = await env.user('user')
   other = await env.user('user')
@@ -44,6 +47,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await env.close()
   await up.stop()
+  await plain.stop()
 })
 beforeEach(() => up.setScript(null))
 
@@ -190,5 +194,17 @@ describe('agents', () => {
     } finally {
       void site.stop(true)
     }
+  })
+  test('a confidential-only agent is refused a model outside a TEE when saved, and runs only on TEE models', async () => {
+    const refused = await env.call('POST', A, { token: owner.token, body: { name: 'secret', model: 'plain-chat', confidential_only: true } })
+    expect(refused.status).toBe(403)
+    expect(refused.body.error.code).toBe('confidentiality_required')
+    expect(refused.body.error.message).toContain('the agent "secret"')
+    const { id } = await agent({ name: 'secret', confidential_only: true })
+    expect((await run(id, 'hello')).body.status).toBe('completed')
+    const moved = await env.call('PATCH', `${A}/${id}`, { token: owner.token, body: { model: 'plain-chat' } })
+    expect(moved.status).toBe(403)
+    // The same agent without the demand may use the other model.
+    expect((await env.call('PATCH', `${A}/${id}`, { token: owner.token, body: { model: 'plain-chat', confidential_only: false } })).status).toBe(200)
   })
 })

@@ -44,6 +44,17 @@ export function agentRoutes(s: Services) {
     })
   }
 
+  /**
+   * What an agent names must be usable by its owner now: a tool grant they lack, a model they may not use (or, for a
+   * confidential-only agent, one outside a TEE) is refused when the agent is saved, not in its first run.
+   */
+  async function checkAgent(ownerId: string, a: { name: string; model: string; tools: AgentRow['tools']; confidential_only: boolean }) {
+    const who = caller(new Request('http://agent/'), ownerId, null)
+    if (a.confidential_only) who.confidentialOnly = `the agent "${a.name}"`
+    await s.tools.resolve(a.tools, who)
+    await s.gateway.model(who, a.model)
+  }
+
   const internal = new Elysia({ prefix: '/api-internal/v1/agents', tags: ['agents'] })
     .use(guards(s.guardDeps))
     .get('/', async ({ user }) => ({ data: (await agents.list(userActor(user))).map(presentAgent) }), {
@@ -54,9 +65,7 @@ export function agentRoutes(s: Services) {
     .post(
       '/',
       async ({ user, body, set }) => {
-        // The tools must resolve for their owner now: a grant they lack is refused here, not in the first run.
-        await s.tools.resolve(body.tools ?? [], caller(new Request('http://agent/'), user.id, null))
-        await s.gateway.model(caller(new Request('http://agent/'), user.id, null), body.model)
+        await checkAgent(user.id, { name: body.name, model: body.model, tools: body.tools ?? [], confidential_only: body.confidential_only ?? false })
         set.status = 201
         return presentAgent(await agents.create(user.id, body))
       },
@@ -72,7 +81,13 @@ export function agentRoutes(s: Services) {
       '/:id',
       async ({ user, params, body }) => {
         const current = await agents.get(userActor(user), params.id)
-        if (body.tools) await s.tools.resolve(body.tools, caller(new Request('http://agent/'), current.owner_id, null))
+        if (body.tools || body.model || body.confidential_only)
+          await checkAgent(current.owner_id, {
+            name: body.name ?? current.name,
+            model: body.model ?? current.model,
+            tools: body.tools ?? [],
+            confidential_only: body.confidential_only ?? current.confidential_only,
+          })
         return presentAgent(await agents.update(userActor(user), params.id, body))
       },
       { permission: 'agents:use', params: IdParams, body: UpdateAgentBody, response: AgentSchema, detail: { summary: 'Change an agent' } },

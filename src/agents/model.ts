@@ -1,35 +1,10 @@
 import { t } from 'elysia'
+import { ToolSpecSchema } from '../tools/model.ts'
 
 /** The agents API's shapes, shared by validation, OpenAPI and the dashboard. */
 
+export { ToolSpecSchema }
 const Uuid = t.String({ format: 'uuid' })
-const Host = t.String({ minLength: 1, maxLength: 260 })
-
-/** A tool as an agent names it (src/tools/types.ts ToolSpec); resolved for the caller on every run. */
-export const ToolSpecSchema = t.Union([
-  t.Object(
-    {
-      type: t.Literal('rag_search'),
-      collections: t.Optional(t.Array(Uuid, { maxItems: 50, uniqueItems: true, description: 'Narrows the collections the caller may read' })),
-      top_k: t.Optional(t.Integer({ minimum: 1, maximum: 20 })),
-    },
-    { additionalProperties: false },
-  ),
-  t.Object(
-    {
-      type: t.Literal('web_fetch'),
-      hosts: t.Array(Host, { minItems: 1, maxItems: 50, uniqueItems: true, description: 'Hosts it may reach: "api.example.com", "*.example.com", "host:8443"' }),
-      max_bytes: t.Optional(t.Integer({ minimum: 1024, maximum: 10 * 1024 * 1024 })),
-    },
-    { additionalProperties: false },
-  ),
-  t.Object({ type: t.Literal('code_interpreter') }, { additionalProperties: false }),
-  t.Object({ type: t.Literal('plugin'), plugin: t.String({ minLength: 3, maxLength: 40 }), tool: t.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-  t.Object(
-    { type: t.Literal('mcp'), server_id: Uuid, allowed_tools: t.Optional(t.Array(t.String({ minLength: 1, maxLength: 128 }), { maxItems: 100, uniqueItems: true })) },
-    { additionalProperties: false },
-  ),
-])
 
 const fields = {
   name: t.String({ minLength: 1, maxLength: 200 }),
@@ -39,6 +14,8 @@ const fields = {
   max_steps: t.Integer({ minimum: 1, maximum: 50, description: 'Model calls a run may make (default 8)' }),
   max_cost_usd: t.Nullable(t.Number({ exclusiveMinimum: 0, maximum: 10_000, description: 'A run stops before it could cost more (null: budgets only)' })),
   temperature: t.Nullable(t.Number({ minimum: 0, maximum: 2 })),
+  /** Only confidential (TEE) models answer this agent's runs (fallbacks included), whoever runs it: others are a 403. */
+  confidential_only: t.Boolean(),
 }
 
 export const CreateAgentBody = t.Composite(
@@ -59,6 +36,7 @@ export const AgentSchema = t.Object({
   max_steps: t.Integer(),
   max_cost_usd: t.Nullable(t.Number()),
   temperature: t.Nullable(t.Number()),
+  confidential_only: t.Boolean(),
   created_at: t.String(),
   updated_at: t.String(),
 })

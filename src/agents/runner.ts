@@ -47,6 +47,8 @@ export class AgentRunner {
     opts: { conversationId?: string | undefined; history?: AgentMessage[]; signal: AbortSignal; emit?: (e: RunEvent) => void },
   ): Promise<RunRow> {
     const emit = opts.emit ?? (() => {})
+    // Every model call of the run (and its tools' embeddings) is held to the agent's demand, as to the caller's own.
+    if (agent.confidential_only) caller.confidentialOnly ??= `the agent "${agent.name}"`
     const model = await this.deps.gateway.model(caller, agent.model)
     const tools = await this.deps.tools.resolve(agent.tools, caller)
     const history = opts.history ?? (opts.conversationId ? await this.#history(agent, caller, opts.conversationId) : [])

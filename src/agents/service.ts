@@ -13,6 +13,7 @@ export interface AgentRow {
   max_steps: number
   max_cost_micros: string | null
   temperature: number | null
+  confidential_only: boolean
   created_at: Date
   updated_at: Date
 }
@@ -52,6 +53,7 @@ export const presentAgent = (a: AgentRow): AgentView => ({
   max_steps: a.max_steps,
   max_cost_usd: a.max_cost_micros === null ? null : Number(a.max_cost_micros) / 1e6,
   temperature: a.temperature,
+  confidential_only: a.confidential_only,
   created_at: a.created_at.toISOString(),
   updated_at: a.updated_at.toISOString(),
 })
@@ -91,9 +93,9 @@ export class AgentService {
 
   async create(ownerId: string, input: CreateAgentInput): Promise<AgentRow> {
     const [row] = await this.sql<AgentRow[]>`
-      INSERT INTO agents (owner_id, name, model, instructions, tools, max_steps, max_cost_micros, temperature)
+      INSERT INTO agents (owner_id, name, model, instructions, tools, max_steps, max_cost_micros, temperature, confidential_only)
       VALUES (${ownerId}, ${input.name}, ${input.model}, ${input.instructions ?? ''}, ${this.sql.json((input.tools ?? []) as never)},
-        ${input.max_steps ?? 8}, ${micros(input.max_cost_usd)}, ${input.temperature ?? null})
+        ${input.max_steps ?? 8}, ${micros(input.max_cost_usd)}, ${input.temperature ?? null}, ${input.confidential_only ?? false})
       RETURNING *`
     return row!
   }
@@ -108,6 +110,7 @@ export class AgentService {
     if (input.max_steps !== undefined) values.max_steps = input.max_steps
     if (input.max_cost_usd !== undefined) values.max_cost_micros = micros(input.max_cost_usd)
     if (input.temperature !== undefined) values.temperature = input.temperature
+    if (input.confidential_only !== undefined) values.confidential_only = input.confidential_only
     const [row] = await this.sql<AgentRow[]>`UPDATE agents SET ${this.sql(values)}, updated_at = now() WHERE id = ${id} RETURNING *`
     return row!
   }

@@ -1,4 +1,5 @@
 import { t } from 'elysia'
+import { ToolSpecSchema } from '../tools/model.ts'
 import { RESERVED_VARIABLE_NAMES, VARIABLE_NAME, VARIABLE_RULE } from './templates.ts'
 
 export const CHATBOT_TYPES = ['assistant', 'customer_support', 'teacher', 'researcher', 'creative_writer', 'custom'] as const
@@ -43,6 +44,13 @@ const fields = {
   /** Keep chunks flagged as prompt injection at ingestion out of the model's context (default on). */
   exclude_flagged_context: t.Boolean(),
   is_active: t.Boolean(),
+  /**
+   * Agent mode: tools the model may call while answering (as an agent's, run under the chatbot owner's grants and
+   * audited); empty: the chatbot answers in one model call. Retrieval from rag_collections still comes first.
+   */
+  tools: t.Array(ToolSpecSchema, { maxItems: 20 }),
+  /** Model calls one answer may take in agent mode; the last one is offered no tools, so it answers. */
+  max_tool_steps: t.Integer({ minimum: 1, maximum: 16 }),
 }
 
 export const CreateChatbotBody = t.Composite(

@@ -5,11 +5,14 @@ import type { Caller, GatewayService } from '../gateway/service.ts'
 import type { CollectionRow } from '../rag/collections.ts'
 import type { SearchService } from '../rag/search.ts'
 import { assertNoNul } from '../http/text.ts'
-import type { ChatInput, ChatResponse, CreateChatbotInput, Source, UpdateChatbotInput } from './model.ts'
+import type { ChatbotSchema, ChatInput, ChatResponse, CreateChatbotInput, Source, UpdateChatbotInput } from './model.ts'
 import { invalidVariableName, renderPrompt, VARIABLE_RULE, type TemplateService } from './templates.ts'
 import type { ChatbotType } from './model.ts'
 import { TurnQueue } from './turns.ts'
 import type { InjectionVerdict } from '../security/injection.ts'
+import { chatTurn } from '../gateway/chat-turn.ts'
+import { ToolEngine } from '../tools/engine.ts'
+import type { ToolSpec } from '../tools/types.ts'
 
 /** What chatbots ask of security: users' messages scored for prompt injection, and flagged ones recorded. */
 export interface ChatbotSecurity {
@@ -40,12 +43,16 @@ export interface ChatbotRow {
   /** Chunks flagged as prompt injection at ingestion are kept out of the model's context. */
   exclude_flagged_context: boolean
   is_active: boolean
+  /** Agent mode's tools (none: one model call per answer). */
+  tools: ToolSpec[]
+  max_tool_steps: number
   created_at: Date
   updated_at: Date
 }
 
 export const presentChatbot = (c: ChatbotRow) => ({
   ...c,
+  tools: c.tools as (typeof ChatbotSchema.static)['tools'],
   created_at: c.created_at.toISOString(),
   updated_at: c.updated_at.toISOString(),
 })
@@ -123,7 +130,18 @@ export class ChatbotService {
     readonly search: SearchService,
     readonly templates: TemplateService,
     readonly security: ChatbotSecurity | null = null,
+    /** Agent mode's tools; without an engine, a chatbot with tools is refused. */
+    readonly tools: ToolEngine | null = null,
   ) {}
+
+  /** A chatbot's tools must be usable by its owner when it is saved, not fail its first visitor. */
+  async #checkTools(ownerId: string, specs: readonly ToolSpec[] | undefined, name: string, confidentialOnly: boolean): Promise<void> {
+    if (!specs?.length) return
+    if (!this.tools) throw new ApiError('validation_failed', 'Tools are not available on this platform', 'tools')
+    const who: Caller = { source: 'chatbot', userId: ownerId, apiKey: null, requestId: `chatbot-check:${crypto.randomUUID()}`, startedAt: performance.now() }
+    if (confidentialOnly) who.confidentialOnly = `the chatbot "${name}"`
+    await this.tools.resolve(specs, who)
+  }
 
   #visible(actor: ChatbotActor) {
     const sql = this.sql
@@ -154,6 +172,7 @@ export class ChatbotService {
   async create(actor: ChatbotActor, input: CreateChatbotInput): Promise<ChatbotRow> {
     checkVariables(input.prompt_variables)
     await this.#checkCollections(actor, input.rag_collections)
+    await this.#checkTools(actor.userId, input.tools, input.name, input.confidential_only ?? false)
     const type = input.type ?? 'assistant'
     const [row] = await this.sql<ChatbotRow[]>`
       INSERT INTO chatbots ${this.sql({
@@ -162,6 +181,7 @@ export class ChatbotService {
         type,
         system_prompt: input.system_prompt ?? (await this.templates.defaultFor(type)),
         prompt_variables: this.sql.json(input.prompt_variables ?? {}),
+        tools: this.sql.json((input.tools ?? []) as never),
       } as never)}
       RETURNING *`
     return row!
@@ -169,10 +189,12 @@ export class ChatbotService {
 
   async update(actor: ChatbotActor, id: string, patch: UpdateChatbotInput): Promise<ChatbotRow> {
     checkVariables(patch.prompt_variables)
-    await this.get(actor, id)
+    const current = await this.get(actor, id)
     await this.#checkCollections(actor, patch.rag_collections)
+    await this.#checkTools(current.owner_id, patch.tools, patch.name ?? current.name, patch.confidential_only ?? current.confidential_only)
     const fields: Record<string, unknown> = { ...patch }
     if (patch.prompt_variables) fields.prompt_variables = this.sql.json(patch.prompt_variables)
+    if (patch.tools) fields.tools = this.sql.json(patch.tools as never)
     const [row] = await this.sql<ChatbotRow[]>`UPDATE chatbots SET ${this.sql(fields)}, updated_at = now() WHERE id = ${id} RETURNING *`
     return row!
   }
@@ -342,6 +364,10 @@ export class ChatbotService {
     const turn = await this.#prepare(bot, input, caller, speaker, signal, history)
     try {
       if (turn.messages === null) return await this.#finish(turn, bot.fallback_response!, null)
+      if (bot.tools.length) {
+        const { answer, usage } = await this.#answer(turn, caller, signal, { onStart: () => {}, onDelta: () => {} })
+        return await this.#finish(turn, answer, usage)
+      }
       const res = await this.gateway.chat(caller, this.#request(turn, false), signal)
       turn.served = servedBy(res)
       const body = (await res.json()) as { choices?: { message?: { content?: string | null } }[]; usage?: { prompt_tokens: number; completion_tokens: number } }
@@ -374,14 +400,65 @@ export class ChatbotService {
         handlers.onDelta(bot.fallback_response!)
         return await this.#finish(turn, bot.fallback_response!, null)
       }
-      const res = await this.gateway.chat(caller, { ...(this.#request(turn, true) as object), stream_options: { include_usage: true } } as never, signal)
-      turn.served = servedBy(res)
-      handlers.onStart({ conversationId: turn.conversationId, sources: turn.sources })
-      const { answer, usage } = await readAnswer(res, handlers.onDelta)
+      const { answer, usage } = await this.#answer(turn, caller, signal, handlers)
       return await this.#finish(turn, answer, usage)
     } finally {
       turn.release()
     }
+  }
+
+  /**
+   * The model's answer, streamed through the gateway: one call, or in agent mode a loop in which the model's tool
+   * calls run under the chatbot owner's grants (through the tools engine: checked, bounded, audited; a failure is a
+   * result the model reads) until it answers or `max_tool_steps` calls were made (the last one is offered no tools,
+   * so it answers). `onStart` once the first call was accepted; `onDelta` with every piece of text the user sees.
+   */
+  async #answer(
+    turn: Turn,
+    caller: Caller,
+    signal: AbortSignal,
+    handlers: { onStart(turn: { conversationId: string; sources: Source[] }): void; onDelta(text: string): void },
+  ): Promise<{ answer: string; usage: ChatResponse['usage'] }> {
+    const { bot } = turn
+    const tools = bot.tools.length ? await this.tools!.resolve(bot.tools, caller) : []
+    const messages: object[] = [...turn.messages!]
+    const usage = { prompt_tokens: 0, completion_tokens: 0 }
+    let answer = ''
+    const steps = tools.length ? bot.max_tool_steps : 1
+    for (let step = 0; step < steps; step++) {
+      const offered = tools.length && step < steps - 1
+      const t = await chatTurn(
+        this.gateway,
+        caller,
+        {
+          model: bot.model,
+          messages: messages as never,
+          temperature: bot.temperature,
+          max_tokens: bot.max_tokens,
+          ...(offered ? { tools: ToolEngine.definitions(tools) } : {}),
+        },
+        signal,
+        {
+          onOpen: (res) => {
+            if (turn.served) return
+            turn.served = servedBy(res)
+            handlers.onStart({ conversationId: turn.conversationId, sources: turn.sources })
+          },
+          onText: (piece) => {
+            // Text before a tool call and the answer after it are one reply to the user, as it was streamed.
+            answer += piece
+            handlers.onDelta(piece)
+          },
+        },
+      )
+      usage.prompt_tokens += t.promptTokens
+      usage.completion_tokens += t.completionTokens
+      if (!offered || t.toolCalls.length === 0) break
+      messages.push({ role: 'assistant', content: t.text || null, tool_calls: t.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) })
+      const results = await Promise.all(t.toolCalls.map((c) => this.tools!.call(tools, c.name, c.arguments, { caller, signal })))
+      t.toolCalls.forEach((c, i) => messages.push({ role: 'tool', tool_call_id: c.id, content: results[i]!.result.content }))
+    }
+    return { answer, usage: usage.prompt_tokens || usage.completion_tokens ? usage : null }
   }
 
   /**
@@ -439,40 +516,4 @@ export class ChatbotService {
     const [conv] = await this.sql`DELETE FROM chatbot_conversations WHERE id = ${conversationId} AND chatbot_id = ${bot.id} RETURNING id`
     if (!conv) throw new ApiError('not_found', `Conversation ${conversationId} not found`)
   }
-}
-
-/** The answer and usage of the gateway's event stream, passing each piece of text to `onDelta` as it arrives. */
-async function readAnswer(res: Response, onDelta: (text: string) => void): Promise<{ answer: string; usage: ChatResponse['usage'] }> {
-  let answer = ''
-  let usage: ChatResponse['usage'] = null
-  if (!res.body) throw new ApiError('upstream_error', 'The model sent no stream')
-  const decoder = new TextDecoder()
-  let buffered = ''
-  for await (const chunk of res.body) {
-    buffered += decoder.decode(chunk, { stream: true })
-    let cut: number
-    while ((cut = buffered.indexOf('\n\n')) >= 0) {
-      const event = buffered.slice(0, cut)
-      buffered = buffered.slice(cut + 2)
-      for (const line of event.split('\n')) {
-        if (!line.startsWith('data:')) continue
-        const data = line.slice(5).trim()
-        if (data === '[DONE]') continue
-        const parsed = JSON.parse(data) as {
-          choices?: { delta?: { content?: string } }[]
-          usage?: { prompt_tokens: number; completion_tokens: number }
-          error?: { message?: string }
-        }
-        // The gateway ends a broken upstream stream with an error event: the turn failed, it is not a short answer.
-        if (parsed.error) throw new ApiError('upstream_error', parsed.error.message ?? 'The model stopped with an error')
-        const delta = parsed.choices?.[0]?.delta?.content
-        if (delta) {
-          answer += delta
-          onDelta(delta)
-        }
-        if (parsed.usage) usage = { prompt_tokens: parsed.usage.prompt_tokens, completion_tokens: parsed.usage.completion_tokens }
-      }
-    }
-  }
-  return { answer, usage }
 }

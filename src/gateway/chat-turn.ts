@@ -12,8 +12,8 @@ export interface ChatTurn {
 }
 
 export interface TurnHandlers {
-  /** The upstream accepted the call (the gateway's limits, budgets and the provider all said yes). */
-  onOpen?: () => void
+  /** The upstream accepted the call (the gateway's limits, budgets and the provider all said yes): its headers. */
+  onOpen?: (res: Response) => void
   /** Each piece of text as it arrives. */
   onText?: (delta: string) => void
 }
@@ -41,7 +41,7 @@ export async function chatTurn(
   handlers: TurnHandlers = {},
 ): Promise<ChatTurn> {
   const res = await gateway.chat(caller, { ...body, stream: true, stream_options: { include_usage: true } } as ChatCompletionRequest, signal)
-  handlers.onOpen?.()
+  handlers.onOpen?.(res)
   const turn: ChatTurn = { text: '', toolCalls: [], finishReason: null, promptTokens: 0, completionTokens: 0 }
   const calls = new Map<number, { id: string; name: string; arguments: string }>()
   const decoder = new TextDecoder()

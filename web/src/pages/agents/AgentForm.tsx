@@ -98,6 +98,10 @@ export function AgentForm(props: AgentFormProps) {
         remove={(i) => setForm('tools', produce((tools) => void tools.splice(i, 1)))}
       />
       <Limits prefix={prefix} control={control} error={fieldError} />
+      <label class="check">
+        <input type="checkbox" checked={form.confidential_only} onChange={(e) => setForm('confidential_only', e.currentTarget.checked)} />
+        Confidential models only (TEE): runs refuse any other model, whoever runs the agent
+      </label>
       <Show when={error()}><ErrorAlert error={error()} /></Show>
       <div class="actions">
         <p role="status" class="muted">{status()}</p>

@@ -32,6 +32,7 @@ export interface AgentFormState {
   max_steps: string
   max_cost_usd: string
   temperature: string
+  confidential_only: boolean
 }
 
 export type FieldKey = 'name' | 'model' | 'instructions' | 'tools' | 'max_steps' | 'max_cost_usd' | 'temperature'
@@ -71,6 +72,7 @@ export const fromAgent = (a: Agent | null): AgentFormState => ({
   max_steps: String(a?.max_steps ?? 8),
   max_cost_usd: a?.max_cost_usd == null ? '' : String(a.max_cost_usd),
   temperature: a?.temperature == null ? '' : String(a.temperature),
+  confidential_only: a?.confidential_only ?? false,
 })
 
 const list = (text: string) => [...new Set(text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean))]
@@ -125,7 +127,7 @@ export function toBody(f: AgentFormState): { body: Record<string, unknown>; erro
   if (cost !== null && typeof cost === 'object') errors.fields.max_cost_usd = cost.error
   const temperature = optionalNumber(f.temperature, 'Temperature')
   if (temperature !== null && typeof temperature === 'object') errors.fields.temperature = temperature.error
-  const body = { name: f.name.trim(), model: f.model, instructions: f.instructions, tools, max_steps: steps, max_cost_usd: cost, temperature }
+  const body = { name: f.name.trim(), model: f.model, instructions: f.instructions, tools, max_steps: steps, max_cost_usd: cost, temperature, confidential_only: f.confidential_only }
   return { body, errors }
 }
 

@@ -1,0 +1,6 @@
+-- Chatbots in agent mode: the tools an agent can have (same specs, resolved for the chatbot's owner on each turn),
+-- called in a loop of at most max_tool_steps model calls per turn; none: the chatbot answers as before.
+ALTER TABLE chatbots ADD COLUMN tools jsonb NOT NULL DEFAULT '[]';
+ALTER TABLE chatbots ADD COLUMN max_tool_steps integer NOT NULL DEFAULT 4;
+-- An agent that may only run on confidential (TEE) models, whoever runs it.
+ALTER TABLE agents ADD COLUMN confidential_only boolean NOT NULL DEFAULT false;
