@@ -129,7 +129,8 @@ export function createServices(stores: Stores): Services {
   const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId, security: { service: security, audit } })
   // The engine first (chatbots in agent mode use it); its providers are registered as their services exist.
   const tools = new ToolEngine({ audit, log })
-  const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql), security, tools)
+  const prompts = new PromptService(sql)
+  const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql), security, tools, prompts)
   tools.register(ragSearchTools(rag))
   tools.register(webFetchTools())
   const plugins = new PluginService({ config, sql, cache, log, box, gateway, rag, chatbots, replica: instanceId })
@@ -143,7 +144,6 @@ export function createServices(stores: Stores): Services {
   const mcp = new McpServerService(sql, box)
   tools.register(mcpTools(mcp))
   const responseStore = new ResponseStore(sql, box)
-  const prompts = new PromptService(sql)
   return {
     ...stores,
     audit,

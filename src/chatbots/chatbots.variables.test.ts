@@ -94,3 +94,33 @@ describe('variable names', () => {
     expect(res.body.prompt_variables).toEqual({ company: 'Acme', _x: '1', Tone2: 'warm' })
   })
 })
+
+describe('a prompt template as the instructions', () => {
+  test("its instructions and messages reach the model with the chatbot's variables; a missing variable or another user's template is refused when saved", async () => {
+    const P = '/api-internal/v1/prompts'
+    const template = await env.call('POST', P, {
+      token: owner.token,
+      body: { name: 'support', instructions: 'You answer for {{shop}}.', messages: [{ role: 'assistant', content: 'Welcome to {{shop}}!' }], variables: [{ name: 'shop' }] },
+    })
+    expect(template.status).toBe(201)
+    const missing = await post(JSON.stringify({ name: 'p', model: 'bot-model', prompt_id: template.body.id }))
+    expect(missing.status).toBe(400)
+    expect(missing.body.error.param).toBe('prompt_variables.shop')
+    const bot = await post(JSON.stringify({ name: 'p', model: 'bot-model', prompt_id: template.body.id, prompt_variables: { shop: 'Bike Barn' } }))
+    expect(bot.status).toBe(201)
+    expect((await env.call('POST', `/api-internal/v1/chatbot/${bot.body.id}/chat`, { token: owner.token, body: { message: 'hi' } })).status).toBe(200)
+    const sent = (up.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)!.body as { messages: { role: string; content: string }[] }).messages
+    expect(sent.map((m) => `${m.role}:${m.content}`)).toEqual(['system:You answer for Bike Barn.', 'assistant:Welcome to Bike Barn!', 'user:hi'])
+    // A new version of the template is used from the next turn on.
+    await env.call('PATCH', `${P}/${template.body.id}`, { token: owner.token, body: { instructions: 'You sell bikes for {{shop}}.' } })
+    await env.call('POST', `/api-internal/v1/chatbot/${bot.body.id}/chat`, { token: owner.token, body: { message: 'again' } })
+    expect(systemSent()).toBe('You sell bikes for Bike Barn.')
+    const other = await env.user('user')
+    const theirs = await env.call('POST', C, { token: other.token, body: { name: 'x', model: 'bot-model', prompt_id: template.body.id, prompt_variables: { shop: 'x' } } })
+    expect(theirs.status).toBe(404)
+    expect(theirs.body.error.param).toBe('prompt_id')
+    // Deleting the template leaves the chatbot on its own system prompt.
+    await env.call('DELETE', `${P}/${template.body.id}`, { token: owner.token })
+    expect((await env.call('GET', `${C}/${bot.body.id}`, { token: owner.token })).body.prompt_id).toBeNull()
+  })
+})

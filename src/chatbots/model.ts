@@ -49,6 +49,11 @@ const fields = {
    * audited); empty: the chatbot answers in one model call. Retrieval from rag_collections still comes first.
    */
   tools: t.Array(ToolSpecSchema, { maxItems: 20 }),
+  /**
+   * A prompt template of the owner's (`/api-internal/v1/prompts`, its latest version): its instructions replace
+   * system_prompt, its messages come before the conversation, and prompt_variables fill its variables. null: none.
+   */
+  prompt_id: t.Nullable(t.String({ minLength: 1, maxLength: 64 })),
   /** Model calls one answer may take in agent mode; the last one is offered no tools, so it answers. */
   max_tool_steps: t.Integer({ minimum: 1, maximum: 16 }),
 }

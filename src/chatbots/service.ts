@@ -13,6 +13,7 @@ import type { InjectionVerdict } from '../security/injection.ts'
 import { chatTurn } from '../gateway/chat-turn.ts'
 import { ToolEngine } from '../tools/engine.ts'
 import type { ToolSpec } from '../tools/types.ts'
+import type { PromptService } from '../responses/prompts.ts'
 
 /** What chatbots ask of security: users' messages scored for prompt injection, and flagged ones recorded. */
 export interface ChatbotSecurity {
@@ -46,6 +47,7 @@ export interface ChatbotRow {
   /** Agent mode's tools (none: one model call per answer). */
   tools: ToolSpec[]
   max_tool_steps: number
+  prompt_id: string | null
   created_at: Date
   updated_at: Date
 }
@@ -132,7 +134,27 @@ export class ChatbotService {
     readonly security: ChatbotSecurity | null = null,
     /** Agent mode's tools; without an engine, a chatbot with tools is refused. */
     readonly tools: ToolEngine | null = null,
+    /** Prompt templates a chatbot may take its instructions from. */
+    readonly prompts: PromptService | null = null,
   ) {}
+
+  /** A template named by a chatbot must be its owner's and render with the chatbot's variables, when it is saved. */
+  async #checkPrompt(ownerId: string, promptId: string | null | undefined, variables: Record<string, string>): Promise<void> {
+    if (!promptId) return
+    if (!this.prompts) throw new ApiError('validation_failed', 'Prompt templates are not available on this platform', 'prompt_id')
+    await this.#render(ownerId, promptId, variables)
+  }
+
+  async #render(ownerId: string, promptId: string, variables: Record<string, string>) {
+    try {
+      return await this.prompts!.render(ownerId, { id: promptId, variables })
+    } catch (err) {
+      // The template's own message names the variable; here it is the chatbot's field that must change.
+      if (err instanceof ApiError && err.param?.startsWith('prompt.variables')) throw new ApiError(err.code, err.message, err.param.replace('prompt.variables', 'prompt_variables'))
+      if (err instanceof ApiError && err.param === 'prompt.id') throw new ApiError(err.code, err.message, 'prompt_id')
+      throw err
+    }
+  }
 
   /** A chatbot's tools must be usable by its owner when it is saved, not fail its first visitor. */
   async #checkTools(ownerId: string, specs: readonly ToolSpec[] | undefined, name: string, confidentialOnly: boolean): Promise<void> {
@@ -173,6 +195,7 @@ export class ChatbotService {
     checkVariables(input.prompt_variables)
     await this.#checkCollections(actor, input.rag_collections)
     await this.#checkTools(actor.userId, input.tools, input.name, input.confidential_only ?? false)
+    await this.#checkPrompt(actor.userId, input.prompt_id, input.prompt_variables ?? {})
     const type = input.type ?? 'assistant'
     const [row] = await this.sql<ChatbotRow[]>`
       INSERT INTO chatbots ${this.sql({
@@ -192,6 +215,8 @@ export class ChatbotService {
     const current = await this.get(actor, id)
     await this.#checkCollections(actor, patch.rag_collections)
     await this.#checkTools(current.owner_id, patch.tools, patch.name ?? current.name, patch.confidential_only ?? current.confidential_only)
+    if (patch.prompt_id !== undefined || (patch.prompt_variables && current.prompt_id))
+      await this.#checkPrompt(current.owner_id, patch.prompt_id === undefined ? current.prompt_id : patch.prompt_id, patch.prompt_variables ?? current.prompt_variables)
     const fields: Record<string, unknown> = { ...patch }
     if (patch.prompt_variables) fields.prompt_variables = this.sql.json(patch.prompt_variables)
     if (patch.tools) fields.tools = this.sql.json(patch.tools as never)
@@ -302,7 +327,8 @@ export class ChatbotService {
       const sources: Source[] = retrieved.map(({ text: _text, ...s }) => s)
       const turn: Turn = { release, bot, conversationId, message: input.message, sources, messages: null, started, served: null }
       if (bot.rag_collections.length > 0 && retrieved.length === 0 && bot.fallback_response) return turn
-      let system = renderPrompt(bot.system_prompt, bot.prompt_variables)
+      const template = bot.prompt_id ? await this.#render(bot.owner_id, bot.prompt_id, bot.prompt_variables) : null
+      let system = template ? template.instructions : renderPrompt(bot.system_prompt, bot.prompt_variables)
       if (retrieved.length > 0) {
         system +=
           '\n\nAnswer using the numbered context below. If it does not contain the answer, say so.' +
@@ -310,7 +336,7 @@ export class ChatbotService {
           '\n\nContext:\n' +
           retrieved.map((r) => `[${r.index}] (${r.document_name}) ${r.text}`).join('\n\n')
       }
-      turn.messages = await this.#fit(conversationId, bot, system, input.message, history)
+      turn.messages = await this.#fit(conversationId, bot, system, input.message, history, (template?.messages ?? []) as ChatMessage[])
       return turn
     } catch (err) {
       release()
@@ -466,9 +492,10 @@ export class ChatbotService {
    * window minus the answer's max_tokens. History goes oldest first; the new message is never shortened: if it does
    * not fit with the system prompt alone, the request is refused.
    */
-  async #fit(conversationId: string, bot: ChatbotRow, system: string, message: string, given?: ChatMessage[]): Promise<ChatMessage[]> {
+  async #fit(conversationId: string, bot: ChatbotRow, system: string, message: string, given?: ChatMessage[], preamble: ChatMessage[] = []): Promise<ChatMessage[]> {
     const budget = bot.context_window - bot.max_tokens
-    const fixed = countTokens(system) + countTokens(message) + 2 * PER_MESSAGE_TOKENS + 3
+    const fixed =
+      countTokens(system) + countTokens(message) + 2 * PER_MESSAGE_TOKENS + 3 + preamble.reduce((n, m) => n + countTokens(m.content) + PER_MESSAGE_TOKENS, 0)
     if (fixed > budget)
       throw new ApiError(
         'invalid_request',
@@ -491,7 +518,7 @@ export class ChatbotService {
       used += cost
       from--
     }
-    return [{ role: 'system', content: system }, ...history.slice(from), { role: 'user', content: message }]
+    return [{ role: 'system', content: system }, ...preamble, ...history.slice(from), { role: 'user', content: message }]
   }
 
   async conversations(bot: ChatbotRow, speaker: Speaker | null): Promise<{ id: string; title: string; source: string; created_at: Date; updated_at: Date }[]> {
