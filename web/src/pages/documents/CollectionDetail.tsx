@@ -33,7 +33,8 @@ export function CollectionDetail(props: { id: string }) {
   // A document linked to (or found by search) that is not on the loaded page of the list.
   const [fetched] = createResource(
     () => (params.doc && documents.loaded() && !inList(params.doc) ? params.doc : null),
-    (id) => api<Doc>('GET', `${RAG}/documents/${id}`),
+    // Deleted meanwhile (here, elsewhere, or linked to when already gone): nothing is shown, nothing is thrown.
+    (id) => api<Doc>('GET', `${RAG}/documents/${id}`).catch(() => undefined),
   )
   const selected = () => (params.doc ? (inList(params.doc) ?? (fetched.latest?.id === params.doc ? fetched.latest : undefined)) : undefined)
 
