@@ -167,7 +167,7 @@ export function createServices(stores: Stores): Services {
     codeInterpreter,
     tools,
     agents: new AgentService(sql),
-    agentRunner: new AgentRunner({ sql, gateway, tools, log }),
+    agentRunner: new AgentRunner({ sql, gateway, tools, log, security }),
     mcp,
     responseStore,
     prompts,

@@ -1,6 +1,7 @@
 import type { Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Logger } from '../log.ts'
+import type { SecurityService } from '../security/service.ts'
 import { costMicros } from '../gateway/pricing.ts'
 import type { Caller, GatewayService } from '../gateway/service.ts'
 import { estimateChatPromptTokens } from '../gateway/tokens.ts'
@@ -38,7 +39,16 @@ const STORED_RESULT_CHARS = 4_000
  * `max_steps`, or `max_cost_usd`, or a budget says no. Every run is stored with its steps and the reason it stopped.
  */
 export class AgentRunner {
-  constructor(readonly deps: { sql: Sql; gateway: GatewayService; tools: ToolEngine; log: Logger }) {}
+  constructor(
+    readonly deps: {
+      sql: Sql
+      gateway: GatewayService
+      tools: ToolEngine
+      log: Logger
+      /** Scores each run's input for prompt injection; a flagged one becomes a security event (the run goes on). */
+      security?: Pick<SecurityService, 'scoreInjection' | 'userMessageFlagged'>
+    },
+  ) {}
 
   async run(
     agent: AgentRow,
@@ -53,6 +63,9 @@ export class AgentRunner {
     const tools = await this.deps.tools.resolve(agent.tools, caller)
     const history = opts.history ?? (opts.conversationId ? await this.#history(agent, caller, opts.conversationId) : [])
     const runId = crypto.randomUUID()
+    const verdict = this.deps.security?.scoreInjection(input)
+    if (verdict?.flagged)
+      this.deps.security!.userMessageFlagged(verdict, { userId: caller.userId, apiKeyId: caller.apiKey?.id ?? null, resource: { type: 'agent', id: agent.id } }, caller.requestId)
     const conversationId = opts.conversationId ?? runId
     await this.deps.sql`
       INSERT INTO agent_runs (id, agent_id, conversation_id, user_id, api_key_id, source, status, input)

@@ -44,16 +44,25 @@ export function ragSearchTools(rag: RagService): ToolProvider<Spec> {
             const targets = typeof args.collection_id === 'string' ? wanted.filter((c) => c.id === args.collection_id) : wanted
             if (targets.length === 0) return { content: `No collection ${String(args.collection_id)} among: ${names || 'none'}`, isError: true }
             const hits: { text: string; document: string; collection: string; collectionId: string; documentId: string; score: number }[] = []
+            let withheld = 0
             for (const c of targets) {
               const found = await rag.search.searchCollection(c, { query, top_k: topK, group_by: 'document' }, ctx.caller, ctx.signal)
-              for (const r of found.results)
+              for (const r of found.results) {
+                // A passage flagged at ingestion as aimed at a model ("ignore previous instructions") is not put in
+                // front of one that acts: the model only learns that some were withheld.
+                if (r.injection?.flagged) {
+                  withheld++
+                  continue
+                }
                 hits.push({ text: r.text, document: r.document_name, collection: c.name, collectionId: c.id, documentId: r.document_id, score: r.score })
+              }
             }
+            const note = withheld ? `\n\n(${withheld} passage${withheld === 1 ? ' was' : 's were'} withheld: flagged as instructions aimed at a model.)` : ''
             hits.sort((a, b) => b.score - a.score)
             const top = hits.slice(0, topK)
-            if (top.length === 0) return { content: `Nothing found for "${query}".` }
+            if (top.length === 0) return { content: `Nothing found for "${query}".${note}` }
             return {
-              content: top.map((h, i) => `[${i + 1}] ${h.document} (${h.collection})\n${h.text}`).join('\n\n'),
+              content: top.map((h, i) => `[${i + 1}] ${h.document} (${h.collection})\n${h.text}`).join('\n\n') + note,
               sources: top.map((h) => ({ title: h.document, document_id: h.documentId, collection_id: h.collectionId })),
             }
           },
