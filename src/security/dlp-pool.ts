@@ -1,3 +1,4 @@
+import { WorkerCalls } from '../workers/calls.ts'
 import { guardChat, guardEmbeddings, type DlpOptions, type DlpResult } from './dlp.ts'
 
 /**
@@ -7,30 +8,10 @@ import { guardChat, guardEmbeddings, type DlpOptions, type DlpResult } from './d
  */
 const SYNC_CHARS = 65_536
 
-let worker: Worker | null = null
-let seq = 0
-const waiting = new Map<number, { resolve: (r: DlpResult<never>) => void; reject: (err: Error) => void }>()
-
-function dlpWorker(): Worker {
-  if (worker) return worker
-  const w = new Worker(new URL('./dlp-worker.ts', import.meta.url))
-  w.onmessage = (event: MessageEvent<{ id: number; result?: DlpResult<never>; error?: string }>) => {
-    const entry = waiting.get(event.data.id)
-    waiting.delete(event.data.id)
-    if (event.data.result) entry?.resolve(event.data.result)
-    else entry?.reject(new Error(`data-loss prevention failed: ${event.data.error ?? 'no result'}`))
-  }
-  w.onerror = (event) => {
-    for (const entry of waiting.values()) entry.reject(new Error(`data-loss prevention failed: ${event.message}`))
-    waiting.clear()
-    worker = null
-    w.terminate()
-  }
-  // The worker must not keep the process alive at shutdown.
-  w.unref()
-  worker = w
-  return w
-}
+const scanner = new WorkerCalls<{ endpoint: 'chat' | 'embeddings'; body: object; options: DlpOptions }, DlpResult<never>>(
+  () => new Worker(new URL('./dlp-worker.ts', import.meta.url)),
+  'data-loss prevention',
+)
 
 /** Characters of text a body carries (its message contents, or its inputs). */
 function textSize(endpoint: 'chat' | 'embeddings', body: object): number {
@@ -50,11 +31,7 @@ function textSize(endpoint: 'chat' | 'embeddings', body: object): number {
 export async function guardBody<T extends object>(endpoint: 'chat' | 'embeddings', body: T, options: DlpOptions): Promise<DlpResult<T>> {
   if (textSize(endpoint, body) <= SYNC_CHARS)
     return endpoint === 'chat' ? (guardChat(body as T & { messages: unknown[] }, options) as DlpResult<T>) : (guardEmbeddings(body as T & { input: unknown }, options) as DlpResult<T>)
-  const id = ++seq
-  const result = await new Promise<DlpResult<never>>((resolve, reject) => {
-    waiting.set(id, { resolve, reject })
-    dlpWorker().postMessage({ id, endpoint, body, options })
-  })
+  const result = await scanner.call({ endpoint, body, options })
   // Nothing found: the caller's own object goes on (the worker's copy is equal, but needless).
   return result.total === 0 ? { body, counts: {}, total: 0 } : (result as DlpResult<T>)
 }
