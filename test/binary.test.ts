@@ -17,14 +17,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import type { Subprocess } from 'bun'
 import { sourcesHash } from '../scripts/build.ts'
 import { ConfigSchema } from '../src/config.ts'
 import { pdfLibPdf } from '../src/rag/extract/testing.ts'
 import { zip } from './fixtures/plugin-archives.ts'
 import { startUpstream, type Upstream } from './fixtures/upstream.ts'
 import { schemaName } from './harness.ts'
-import { killLeftovers, ROOT, storeEnv, track } from './server-process.ts'
+import { killLeftovers, ROOT, startServer, storeEnv, track, type Server } from './server-process.ts'
 
 afterAll(killLeftovers)
 
@@ -53,13 +52,9 @@ function ensureBinary(): string | null {
 const binary = ensureBinary()
 if (binary === null) console.warn('binary.test: SKIPPED: dist/enclava is missing and ENCLAVA_TEST_BUILD=0 (run `npm run build`)')
 
-interface Running {
-  proc: Subprocess<'ignore', 'pipe', 'pipe'>
-  url: string
-  lines: string[]
+interface Running extends Server {
   /** From exec to the first 200 of /health/ready. */
   readyMs: number
-  exited: Promise<number>
 }
 
 describe.skipIf(binary === null)('the single binary, alone in an empty folder', () => {
@@ -82,32 +77,7 @@ describe.skipIf(binary === null)('the single binary, alone in an empty folder', 
 
   async function start(): Promise<Running> {
     const started = performance.now()
-    const proc = track(Bun.spawn([exe], { cwd: dir, env, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' }))
-    const lines: string[] = []
-    let onUrl: (url: string) => void = () => {}
-    const listening = new Promise<string>((resolve) => (onUrl = resolve))
-    const reading = (async () => {
-      let buffered = ''
-      const decoder = new TextDecoder()
-      for await (const chunk of proc.stdout) {
-        buffered += decoder.decode(chunk, { stream: true })
-        let nl: number
-        while ((nl = buffered.indexOf('\n')) >= 0) {
-          const line = buffered.slice(0, nl)
-          buffered = buffered.slice(nl + 1)
-          lines.push(line)
-          const url = /"url":"(http:\/\/[^"]+)"/.exec(line)?.[1]
-          if (url) onUrl(url)
-        }
-      }
-    })()
-    const exited = Promise.all([proc.exited, reading]).then(([code]) => code)
-    const url = await Promise.race([
-      listening,
-      exited.then(async (code) => {
-        throw new Error(`the binary exited with ${code}: ${await new Response(proc.stderr).text()}\n${lines.join('\n')}`)
-      }),
-    ])
+    const { proc, url, lines, exited } = await startServer(env, { command: [exe], cwd: dir })
     while ((await fetch(`${url}/health/ready`)).status !== 200) await Bun.sleep(10)
     return { proc, url, lines, readyMs: performance.now() - started, exited }
   }

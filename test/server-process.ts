@@ -94,13 +94,13 @@ export async function storeEnv(schema: string): Promise<Record<string, string>> 
 }
 
 /**
- * Starts `bun src/index.ts` (or `command`, e.g. the built binary) on a free port (tracked, see above) and resolves
- * once it listens.
+ * Starts `bun src/index.ts` (or `command`, e.g. the built binary, in `cwd`) on a free port (tracked, see above) and
+ * resolves once it listens. `env` is laid over PATH, HOME, PORT=0 and LOG_LEVEL=info.
  */
-export async function startServer(env: Record<string, string>, options: { command?: string[] } = {}): Promise<Server> {
+export async function startServer(env: Record<string, string>, options: { command?: string[]; cwd?: string } = {}): Promise<Server> {
   const proc = track(
     Bun.spawn(options.command ?? ['bun', 'src/index.ts'], {
-      cwd: ROOT,
+      cwd: options.cwd ?? ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', LOG_LEVEL: 'info', ...env },
       stdin: 'ignore',
       stdout: 'pipe',
@@ -129,7 +129,7 @@ export async function startServer(env: Record<string, string>, options: { comman
   const url = await Promise.race([
     urlPromise,
     exited.then(async (code) => {
-      throw new Error(`server exited with ${code}: ${await new Response(proc.stderr).text()}\n${lines.join('\n')}`)
+      throw new Error(`${options.command?.join(' ') ?? 'the server'} exited with ${code}: ${await new Response(proc.stderr).text()}\n${lines.join('\n')}`)
     }),
   ])
   return { proc, url, lines, exited }
