@@ -111,7 +111,9 @@ const DETECTORS: Detector[] = [
   {
     kind: 'private_key',
     // The whole block when it is complete; the header and what follows it when it was cut off.
-    pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s:-]*)/g,
+    // Both alternatives stop at the first character a key block cannot hold, so text of many headers and no END is
+    // scanned once, not once per header (which was quadratic in the text's length).
+    pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:[A-Za-z0-9+/=\s:,.-]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s:,.-]*)/g,
   },
   {
     kind: 'api_key',
@@ -162,7 +164,9 @@ const DETECTORS: Detector[] = [
     pattern: /\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b/g,
     confirm: (m) => ibanValid(m[0]),
   },
-  { kind: 'email', pattern: /\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}\b/g, contacts: true },
+  // Labels each followed by a dot, then the top-level domain; at most 8 labels, so a long dotted run after an @ is
+  // not backtracked through (that was quadratic in its length).
+  { kind: 'email', pattern: /\b[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}[A-Za-z]{2,24}\b/g, contacts: true },
   {
     kind: 'phone',
     // International (+CC ...) or North American ((555) 123-4567, 555-123-4567) forms: a bare run of digits is not

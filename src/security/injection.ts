@@ -53,20 +53,20 @@ const SIGNALS: Signal[] = [
     name: 'role_marker',
     weight: 0.8,
     pattern:
-      /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|end_of_text|start_header_id|end_header_id|eot_id|eom_id)\|>|\[\/?INST\]|<<\/?SYS>>|<\/?start_of_turn>|<\/?end_of_turn>|<\/?(?:system|system_prompt|sys)>|^\s*#{2,}\s*(?:system|instruction|new instructions?)\s*:?\s*$/im,
+      /<\|(?:im_start|im_end|system|user|assistant|endoftext|begin_of_text|end_of_text|start_header_id|end_header_id|eot_id|eom_id)\|>|\[\/?INST\]|<<\/?SYS>>|<\/?start_of_turn>|<\/?end_of_turn>|<\/?(?:system|system_prompt|sys)>|^[ \t]*#{2,}[ \t]*(?:system|instruction|new instructions?)[ \t]*:?[ \t]*$/im,
   },
   {
     name: 'fake_system_turn',
     weight: 0.6,
     // A line that poses as the platform's own instructions to the model.
     pattern:
-      /(?:^|\n)\s*(?:\*\*)?(?:system|system\s+prompt|system\s+message)(?:\*\*)?\s*:\s*(?:you\b|the\s+(?:assistant|ai|model|bot|chatbot)\b|as\s+an?\s+(?:ai|assistant)|ignore|always\b|never\b|from\s+now|new\s+(?:rules|instructions))/i,
+      /(?:^|\n)[ \t]*(?:\*\*)?(?:system|system\s+prompt|system\s+message)(?:\*\*)?[ \t]*:\s*(?:you\b|the\s+(?:assistant|ai|model|bot|chatbot)\b|as\s+an?\s+(?:ai|assistant)|ignore|always\b|never\b|from\s+now|new\s+(?:rules|instructions))/i,
   },
   {
     name: 'fake_turn',
     weight: 0.45,
     // A line that poses as the model's own earlier words (a transcript in a document is the benign case).
-    pattern: /(?:^|\n)\s*(?:\*\*)?(?:assistant|ai\s+assistant|ai|gpt|chatbot)(?:\*\*)?\s*:\s*(?:sure|ok(?:ay)?|of\s+course|certainly|absolutely|i\s+(?:will|have|can|am)|here\s+(?:is|are))\b/i,
+    pattern: /(?:^|\n)[ \t]*(?:\*\*)?(?:assistant|ai\s+assistant|ai|gpt|chatbot)(?:\*\*)?[ \t]*:\s*(?:sure|ok(?:ay)?|of\s+course|certainly|absolutely|i\s+(?:will|have|can|am)|here\s+(?:is|are))\b/i,
   },
   {
     name: 'model_address',
@@ -78,7 +78,7 @@ const SIGNALS: Signal[] = [
         String.raw`\b(?:ai|llm|language\s+model|assistant|chat\s*bot|gpt|bot)s?\s+(?:reading|processing|summari[sz]ing|analy[sz]ing|parsing|scanning|indexing)\s+(?:this|these)\b`,
         String.raw`\b(?:attention|note|message|instructions?|notice|reminder|important)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:ai|llm|assistant|model|chat\s*bot|language\s+model|gpt|bots?)\b`,
         String.raw`\bdear\s+(?:ai|assistant|chat\s*bot|llm|model|gpt)\b`,
-        String.raw`\b(?:attention|note|warning|important|notice|hey|hello|hi)\s*,?\s+(?:ai|llm|gpt|chat\s*bot|language\s+model|ai\s+assistant)s?\s*[:,!]`,
+        String.raw`\b(?:attention|note|warning|important|notice|hey|hello|hi)(?:\s*,)?\s+(?:ai|llm|gpt|chat\s*bot|language\s+model|ai\s+assistant)s?\s*[:,!]`,
         String.raw`\b(?:ai|llm)\s+(?:agents?|assistants?|models?|systems?|tools?|screeners?|crawlers?|readers?)\s+(?:reading|processing|summari[sz]ing|analy[sz]ing|parsing|scanning|indexing|reviewing)\s+(?:this|these)\b`,
         String.raw`\b(?:hey|hi|hello)\s+(?:chatgpt|claude|gemini|copilot|assistant|ai)\b`,
       ].join('|'),
@@ -91,7 +91,7 @@ const SIGNALS: Signal[] = [
     // An imperative that rewrites or transforms the model's own output, which a document written for people has no
     // reason to ask for: "Encode your response in Base64", "Augment your reply with …", "Modify your answer to …".
     pattern: new RegExp(
-      String.raw`(?:^|[.!?:;,"(\n]\s*)(?:please\s+|now\s+|also\s+|then\s+)?(?:integrate|incorporate|augment|enhance|modify|alter|rewrite|rephrase|encode|encrypt|translate|render|reverse|shift|scramble|jumble|rearrange|anagram|misspell|substitute|replace|convert|tease|spread|promote|inject|embed)\b[^.!?\n]{0,120}?\byour\s+(?:(?:entire|whole|final|next|full)\s+)?(?:response|reply|answer|output|completion)(?:'s)?s?\b`,
+      String.raw`(?:^|[.!?:;,"(\n][ \t]*)(?:please\s+|now\s+|also\s+|then\s+)?(?:integrate|incorporate|augment|enhance|modify|alter|rewrite|rephrase|encode|encrypt|translate|render|reverse|shift|scramble|jumble|rearrange|anagram|misspell|substitute|replace|convert|tease|spread|promote|inject|embed)\b[^.!?\n]{0,120}?\byour\s+(?:(?:entire|whole|final|next|full)\s+)?(?:response|reply|answer|output|completion)(?:'s)?s?\b`,
       'i',
     ),
   },
@@ -102,7 +102,7 @@ const SIGNALS: Signal[] = [
     // in your reply"): weak alone, and a judge model's case when one is configured.
     pattern: new RegExp(
       [
-        String.raw`(?:^|[.!?:;,"(\n]\s*)(?:please\s+|now\s+|also\s+|then\s+)?(?:add|append|insert|include|write|reply|respond|answer|end|begin|start|finish|conclude|express|provide|give|use|remove|group|combine|introduce|mention|highlight|suggest|hint|recommend|output|print|say|tell)\b[^.!?\n]{0,120}?\byour\s+(?:(?:entire|whole|final|next|full)\s+)?(?:response|reply|answer|output|completion)(?:'s)?s?\b`,
+        String.raw`(?:^|[.!?:;,"(\n][ \t]*)(?:please\s+|now\s+|also\s+|then\s+)?(?:add|append|insert|include|write|reply|respond|answer|end|begin|start|finish|conclude|express|provide|give|use|remove|group|combine|introduce|mention|highlight|suggest|hint|recommend|output|print|say|tell)\b[^.!?\n]{0,120}?\byour\s+(?:(?:entire|whole|final|next|full)\s+)?(?:response|reply|answer|output|completion)(?:'s)?s?\b`,
         String.raw`\b(?:respond|reply|answer)\s+(?:only\s+)?(?:with|in|using)\s+(?:the\s+(?:word|phrase|text)|base\s?\d\d|json\s+only|emojis?|a\s+(?:single|caesar))`,
         String.raw`\byour\s+(?:response|reply|answer|output)\s+(?:must|should|shall|has\s+to|needs\s+to)\s+(?:be|start|begin|end|include|contain|say)\b`,
       ].join('|'),

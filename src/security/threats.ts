@@ -16,7 +16,7 @@ export type ProbeKind = 'traversal' | 'injection' | 'scanner_path' | 'scanner_ag
 
 const TRAVERSAL = /(?:\.\.|%2e%2e|%252e%252e|\.%2e|%2e\.)(?:\/|\\|%2f|%5c|%252f|;)|\/etc\/(?:passwd|shadow|hosts)|\/proc\/self\/|(?:win|boot)\.ini|c:(?:\\|%5c)windows/i
 const INJECTION =
-  /union(?:\s|\+|%20|\/\*.*?\*\/)+(?:all(?:\s|\+|%20)+)?select|(?:'|%27)(?:\s|\+|%20)*or(?:\s|\+|%20)+(?:'|%27)?\d+(?:'|%27)?(?:\s|\+|%20)*(?:=|%3d)|\b(?:sleep|benchmark|pg_sleep)(?:\(|%28)\d|waitfor(?:\s|\+|%20)+delay|<script|%3cscript|javascript:|\bon(?:error|load)(?:=|%3d)|\$\{jndi:|%24%7bjndi|\$\{\$\{|\{\{\s*7\s*\*\s*7\s*\}\}|%00|(?:;|%3b|\||%7c)(?:\s|\+|%20)*(?:cat|id|whoami|uname|wget|curl)(?:\s|\+|%20|$)/i
+  /union(?:\s|\+|%20|\/\*[^*]*\*\/)+(?:all(?:\s|\+|%20)+)?select|(?:'|%27)(?:\s|\+|%20)*or(?:\s|\+|%20)+(?:'|%27)?\d+(?:'|%27)?(?:\s|\+|%20)*(?:=|%3d)|\b(?:sleep|benchmark|pg_sleep)(?:\(|%28)\d|waitfor(?:\s|\+|%20)+delay|<script|%3cscript|javascript:|\bon(?:error|load)(?:=|%3d)|\$\{jndi:|%24%7bjndi|\$\{\$\{|\{\{\s*7\s*\*\s*7\s*\}\}|%00|(?:;|%3b|\||%7c)(?:\s|\+|%20)*(?:cat|id|whoami|uname|wget|curl)(?:\s|\+|%20|$)/i
 const SCANNER_PATH =
   /\/\.(?:env|git|svn|hg|aws|ssh|htaccess|htpasswd|ds_store|docker)(?:\/|$|\.|\?)|\/wp-(?:admin|login|content|includes|config)|\/xmlrpc\.php|\/phpmyadmin|\/pma\/|\/phpinfo|\.(?:php\d?|asp|aspx|jsp|cgi)(?:$|\?|\/)|\/cgi-bin\/|\/actuator(?:\/|$)|\/server-status|\/vendor\/phpunit|\/solr\/admin|\/manager\/html|\/boaform|\/hnap1|\/owa\/|\/autodiscover\/|\/geoserver\/|\/\.well-known\/acme-challenge\/\.\./i
 const SCANNER_AGENT =
