@@ -31,7 +31,12 @@ try {
     'usage records = answers (+ in flight at the kill)': r.records >= r.answers && r.records - r.answers <= r.inFlightAtKill,
     'hard budget not overspent': r.budget.spentMicros <= r.budget.limitMicros,
     'revoked keys refused everywhere within 1 s': Math.max(...r.revocationMs) < 1_000,
-    'every document indexed exactly once': r.documents.notIndexed === 0 && r.documents.indexed === r.documents.uploaded && r.documents.duplicateChunks === 0,
+    'every document indexed exactly once':
+      r.documents.notIndexed === 0 &&
+      r.documents.indexed === r.documents.stored &&
+      r.documents.acknowledgedIndexed === r.documents.uploaded &&
+      r.documents.stored - r.documents.uploaded <= r.documents.unacknowledgedAtKill &&
+      r.documents.duplicateChunks === 0,
     'each cron tick run once': r.cron.duplicates === 0,
   }
   const rev = [...r.revocationMs].sort((a, b) => a - b)
@@ -40,7 +45,9 @@ try {
   console.log(`chat answers ${r.answers}, usage records ${r.records}, in flight at the kill ${r.inFlightAtKill}`)
   console.log(`budget spent ${r.budget.spentMicros} of ${r.budget.limitMicros} micro-USD`)
   console.log(`revocations ${rev.length}: p50 ${rev[Math.floor(rev.length / 2)]?.toFixed(0)} ms, max ${rev.at(-1)?.toFixed(0)} ms`)
-  console.log(`documents uploaded ${r.documents.uploaded}, indexed ${r.documents.indexed}, duplicate chunks ${r.documents.duplicateChunks}`)
+  console.log(
+    `documents acknowledged ${r.documents.uploaded}, stored ${r.documents.stored} (uploads in flight at the kill: ${r.documents.unacknowledgedAtKill}), indexed ${r.documents.indexed}, duplicate chunks ${r.documents.duplicateChunks}`,
+  )
   console.log(`cron ticks ${r.cron.ticks}, duplicates ${r.cron.duplicates}, runs ${JSON.stringify(r.cron.statuses)}`)
   console.log(`killed at ${r.killedAt?.toFixed(0)} ms, back at ${r.restartedAt?.toFixed(0)} ms; failures while it was down: ${r.allowedFailures}`)
   for (const [what, ok] of Object.entries(held)) console.log(`${ok ? 'held  ' : 'BROKEN'} ${what}`)

@@ -52,7 +52,11 @@ export interface ClusterReport {
   budget: { limitMicros: number; spentMicros: number }
   /** Per revoked key: how long until every replica refused it. */
   revocationMs: number[]
-  documents: { uploaded: number; indexed: number; duplicateChunks: number; notIndexed: number }
+  /**
+   * uploaded: acknowledged to the client; stored: rows; indexed: rows indexed; acknowledgedIndexed: acknowledged ones
+   * among them; unacknowledgedAtKill: uploads in flight on the killed replica (stored, their answer lost).
+   */
+  documents: { uploaded: number; stored: number; indexed: number; acknowledgedIndexed: number; unacknowledgedAtKill: number; duplicateChunks: number; notIndexed: number }
   cron: { ticks: number; duplicates: number; statuses: Record<string, number> }
   /** 5xx or connection failures outside the killed replica's outage. */
   unexpectedFailures: Outcome[]
@@ -267,6 +271,11 @@ export async function runCluster(o: ClusterOptions): Promise<ClusterReport> {
     const records = await one<{ n: number }>(`SELECT count(*)::int AS n FROM $schema.usage_records WHERE api_key_id = '${key.id}' AND status = 200`)
     const spent = await one<{ s: string }>(`SELECT spent_micros::bigint AS s FROM $schema.budgets WHERE api_key_id = '${key.id}'`)
     const docs = await one<{ n: number }>(`SELECT count(*)::int AS n FROM $schema.rag_documents WHERE status = 'indexed'`)
+    const stored = await one<{ n: number }>(`SELECT count(*)::int AS n FROM $schema.rag_documents`)
+    const indexedIds = new Set(((await sql.unsafe(`SELECT id::text FROM ${schema}.rag_documents WHERE status = 'indexed'`)) as unknown as { id: string }[]).map((r) => r.id))
+    const acknowledgedIndexed = [...uploaded].filter((id) => indexedIds.has(id)).length
+    const unacknowledgedAtKill =
+      killedAt === null ? 0 : outcomes.filter((x) => x.kind === 'upload' && x.replica === killedIndex && x.startedAt <= killedAt! && x.endedAt >= killedAt!).length
     const dupes = await one<{ n: number }>(
       `SELECT count(*)::int AS n FROM (SELECT document_id, position FROM $schema.rag_chunks GROUP BY document_id, position HAVING count(*) > 1) d`,
     )
@@ -286,7 +295,7 @@ export async function runCluster(o: ClusterOptions): Promise<ClusterReport> {
       inFlightAtKill,
       budget: { limitMicros, spentMicros: Number(spent.s) },
       revocationMs,
-      documents: { uploaded: uploaded.size, indexed: docs.n, duplicateChunks: dupes.n, notIndexed },
+      documents: { uploaded: uploaded.size, stored: stored.n, indexed: docs.n, acknowledgedIndexed, unacknowledgedAtKill, duplicateChunks: dupes.n, notIndexed },
       cron: { ticks: perTick.size, duplicates: [...perTick.values()].filter((n) => n > 1).length, statuses },
       unexpectedFailures: outcomes.filter((x) => failed(x) && !allowed(x)),
       allowedFailures: outcomes.filter((x) => failed(x) && allowed(x)).length,
