@@ -5,25 +5,18 @@
  * model asked about borderline chunks.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
-import { gunzipSync } from 'node:zlib'
 import { createTestEnv, type TestEnv } from '../../test/harness.ts'
 import { startUpstream, type Upstream } from '../../test/fixtures/upstream.ts'
+import { scifact } from '../../test/fixtures/scifact.ts'
 import { BIPIA_TEST, BIPIA_TRAIN } from './fixtures/bipia.ts'
 import { BENIGN, INJECTIONS } from './fixtures/injection-set.ts'
 import { DEFAULT_INJECTION_THRESHOLD, scoreInjection } from './injection.ts'
 
-const SCIFACT = resolve(import.meta.dir, '../../../shared/data/scifact')
-const corpus = gunzipSync(readFileSync(`${SCIFACT}/corpus.jsonl.gz`))
-  .toString('utf8')
-  .trim()
-  .split('\n')
-  .map((l) => JSON.parse(l) as { title: string; text: string })
-const queries = readFileSync(`${SCIFACT}/queries.jsonl`, 'utf8')
-  .trim()
-  .split('\n')
-  .map((l) => (JSON.parse(l) as { text: string }).text)
+const data = scifact()
+if (!data) console.warn('injection.test: SciFact not found (set SCIFACT_DIR): its abstracts and queries are not checked, and attacks are planted in a few texts of our own')
+/** The texts attacks are planted in, and the benign ones: SciFact's when it is there. */
+const corpus = data?.corpus ?? BENIGN.map((text, i) => ({ title: `benign ${i}`, text }))
+const queries = data?.queries ?? []
 
 /** An attack planted mid-document, as BIPIA plants its attacks in the context a model is asked about. */
 const plant = (attack: string, i: number) => {
@@ -37,17 +30,22 @@ describe('measured on the labelled sets', () => {
   const rate = (n: number, d: number) => (d ? `${n}/${d} (${((n / d) * 100).toFixed(1)}%)` : 'n/a')
   const flagged = (texts: string[], threshold = DEFAULT_INJECTION_THRESHOLD) => texts.filter((t) => scoreInjection(t, threshold).flagged).length
 
-  test('SciFact (5,183 abstracts, 1,109 queries) is never flagged; the hard negatives are not either', () => {
+  test('the hard negatives are not flagged; our own injections are', () => {
+    expect(BENIGN.filter((t) => scoreInjection(t).flagged)).toEqual([])
+    expect(flagged(INJECTIONS) / INJECTIONS.length).toBeGreaterThan(0.8)
+  })
+
+  test.skipIf(!data)('SciFact (5,183 abstracts, 1,109 queries) is never flagged', () => {
     const docs = corpus.map((d) => `${d.title}\n${d.text}`)
     const started = performance.now()
     expect(flagged(docs)).toBe(0)
     const ms = (performance.now() - started) / docs.length
     expect(flagged(queries)).toBe(0)
-    expect(BENIGN.filter((t) => scoreInjection(t).flagged)).toEqual([])
     console.log(`SciFact flagged: 0/${docs.length} abstracts, 0/${queries.length} queries; ${ms.toFixed(3)} ms per abstract`)
   })
 
-  test('recall and precision, per set and threshold', () => {
+  // BIPIA's attacks are planted in SciFact abstracts: the measurement needs them.
+  test.skipIf(!data)('recall and precision, per set and threshold', () => {
     const bipia = (set: Record<string, string[]>) => Object.values(set).flat().map(plant)
     const train = bipia(BIPIA_TRAIN)
     const held = bipia(BIPIA_TEST)
