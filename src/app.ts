@@ -23,6 +23,11 @@ import { dashboardRoutes } from './web/dashboard.ts'
 import { analyticsRoutes } from './analytics/index.ts'
 import { securityGuard } from './security/guard.ts'
 import { securityRoutes } from './security/index.ts'
+import { settingsRoutes } from './settings/index.ts'
+import { moduleGate, moduleRoutes } from './modules/index.ts'
+import { roleRoutes } from './roles/index.ts'
+import { notificationRoutes } from './notifications/index.ts'
+import { retentionRoutes } from './retention/index.ts'
 import pkg from '../package.json' with { type: 'json' }
 
 /** The whole HTTP surface: public /api/v1 (API keys), internal /api-internal/v1 (JWT), health, docs. */
@@ -34,6 +39,8 @@ export function createApp(s: Services) {
     // Blocked addresses are refused before anything else is done for them.
     .use(securityGuard(s.security, s.config.TRUST_PROXY))
     .use(pluginOriginGuard(s.config.PLUGIN_ORIGIN))
+    // A disabled module's routes answer 503 module_disabled before anything else is done for them.
+    .use(moduleGate(s.modules))
     .use(
       bodyLimits({
         maxCredentialedBytes: Math.floor(s.config.MAX_JSON_BODY_MB * 1024 * 1024),
@@ -70,6 +77,11 @@ export function createApp(s: Services) {
     .use(auditRoutes(s))
     .use(analyticsRoutes(s))
     .use(securityRoutes(s))
+    .use(settingsRoutes(s))
+    .use(moduleRoutes(s))
+    .use(roleRoutes(s))
+    .use(notificationRoutes(s))
+    .use(retentionRoutes(s))
     .use(gatewayRoutes(s))
     .use(gatewayAdminRoutes(s))
     .use(budgetRoutes(s))

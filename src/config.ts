@@ -205,6 +205,28 @@ export const ConfigSchema = T.Object({
   }),
   /** Addresses never blocked (load balancers' health checks, an office, the load test): comma-separated IPs or CIDRs. */
   SECURITY_TRUSTED_IPS: T.String({ default: '', description: 'comma-separated IPs or CIDR ranges never blocked by threat detection' }),
+  /** The model a chatbot created without one gets (the settings' default_chatbot_model starts here). */
+  DEFAULT_CHATBOT_MODEL: T.Optional(T.String({ minLength: 1, maxLength: 200, description: 'the model of a chatbot created without one', unset: 'a chatbot must name its model' })),
+  /** The embeddings model of a collection created without `embedding_model`. */
+  DEFAULT_EMBEDDING_MODEL: T.Optional(
+    T.String({ minLength: 1, maxLength: 200, description: 'the embeddings model of a collection created without one', unset: 'such a collection is lexical-only' }),
+  ),
+  /** Origins the chat widget may serve at all (each key still names its own): comma-separated, e.g. https://shop.example.com. */
+  WIDGET_ALLOWED_ORIGINS: T.String({ default: '', description: 'comma-separated origins the chat widget may be used from at all (empty: any a widget key names)' }),
+  RETENTION_AUDIT_DAYS: T.Optional(T.Integer({ minimum: 1, maximum: 36500, description: 'days audit events are kept', unset: 'kept' })),
+  /** Usage records are summed per day (usage_rollups) before they are deleted; analytics look back 30 days. */
+  RETENTION_USAGE_DAYS: T.Optional(T.Integer({ minimum: 31, maximum: 36500, description: 'days usage records are kept (then summed per day)', unset: 'kept' })),
+  RETENTION_CONVERSATIONS_DAYS: T.Optional(
+    T.Integer({ minimum: 1, maximum: 36500, description: 'days a chatbot conversation is kept after its last message', unset: 'kept' }),
+  ),
+  RETENTION_RESPONSES_DAYS: T.Optional(
+    T.Integer({ minimum: 1, maximum: 36500, description: 'days stored responses and Responses-API conversations are kept', unset: 'kept' }),
+  ),
+  /** The mail server for email notifications: smtp://user:pass@host:587 (STARTTLS when offered) or smtps://...:465. */
+  SMTP_URL: T.Optional(
+    T.String({ pattern: '^smtps?://', expected: 'an smtp:// or smtps:// URL', description: 'mail server for email notifications (smtp://user:pass@host:587, smtps://...:465)', unset: 'no email' }),
+  ),
+  SMTP_FROM: T.String({ default: 'Enclava <enclava@localhost>', maxLength: 320, description: 'the sender of notification emails' }),
 })
 
 export type Config = Static<typeof ConfigSchema> & { JWT_SECRET: string; ENCRYPTION_KEY: string }
@@ -271,7 +293,7 @@ export function parseConfig(env: Record<string, string | undefined> = process.en
     const segments = firstError.path.split('/').filter(Boolean)
     const key = segments[0] ?? ''
     const schema = ConfigSchema.properties[key as keyof RawConfig] as TSchema | undefined
-    const secret = /SECRET|PASSWORD|KEY/i.test(firstError.path)
+    const secret = /SECRET|PASSWORD|KEY|SMTP_URL/i.test(firstError.path)
     if (segments.length > 1)
       throw new ConfigError(`${segments.join('.')}: ${firstError.message}${secret ? '' : `, got ${JSON.stringify(firstError.value)}`}`)
     const shown = secret ? '<hidden>' : JSON.stringify(raw[key])

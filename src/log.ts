@@ -54,3 +54,38 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     destination ?? pino.destination({ fd: 1, sync: true }),
   )
 }
+
+/** One access log line: the request, its status and its time in Enclava. */
+export interface AccessLine {
+  request_id: string
+  method: string
+  path: string
+  status: number
+  ms: number
+}
+
+type LoggerInternals = { [key: symbol]: unknown }
+
+/**
+ * Writes access log lines as pino writes them (same fields, same order, same destination), without pino's generic
+ * path: walking the object, the redaction formatter and the serialisers took 3 of the 4 µs a line cost, on every
+ * request (`bun bench/gateway.ts`). The fields are fixed and hold no secret; strings are JSON-escaped.
+ *
+ * @example
+ * const access = accessLogger(log)
+ * access('info', { request_id, method: 'GET', path: '/health', status: 200, ms: 0.4 }, 'request')
+ */
+export function accessLogger(log: Logger): (level: 'info' | 'warn', line: AccessLine, msg: string) => void {
+  const internals = log as unknown as LoggerInternals
+  const stream = internals[pino.symbols.streamSym] as { write(s: string): unknown } | undefined
+  const bindings = internals[pino.symbols.chindingsSym]
+  // A logger this does not know the insides of (another pino, a test double) keeps its own way of writing.
+  if (!stream || typeof stream.write !== 'function' || typeof bindings !== 'string') return (level, line, msg) => log[level](line, msg)
+  return (level, line, msg) => {
+    if (!log.isLevelEnabled(level)) return
+    stream.write(
+      `{"level":"${level}","time":"${new Date().toISOString()}"${bindings},"request_id":${JSON.stringify(line.request_id)},"method":${JSON.stringify(line.method)},` +
+        `"path":${JSON.stringify(line.path)},"status":${line.status},"ms":${line.ms},"msg":${JSON.stringify(msg)}}\n`,
+    )
+  }
+}

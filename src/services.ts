@@ -15,7 +15,6 @@ import { ModelRegistry, providerDefaults, providersFromConfig } from './gateway/
 import { SecretBox } from './crypto/secretbox.ts'
 import { GatewayService } from './gateway/service.ts'
 import { GatewayAdmin } from './gateway/admin-service.ts'
-import { warmTokenizer } from './gateway/tokens.ts'
 import { UsageLedger } from './gateway/usage.ts'
 import { AnalyticsService } from './analytics/service.ts'
 import { ChatbotService } from './chatbots/service.ts'
@@ -40,6 +39,15 @@ import { RateLimiter } from './rate-limit/limiter.ts'
 import { UserAdminService } from './users/admin.ts'
 import { UserService } from './users/service.ts'
 import { SecurityService } from './security/service.ts'
+import { RoleRegistry } from './roles/registry.ts'
+import { RoleService } from './roles/service.ts'
+import { PlatformSettings } from './settings/service.ts'
+import { gatedTools, ModuleRegistry } from './modules/service.ts'
+import { NotificationService } from './notifications/service.ts'
+import { NotificationChannels } from './notifications/channels.ts'
+import { NotificationSources } from './notifications/sources.ts'
+import { RetentionService } from './retention/service.ts'
+import { DataRights } from './retention/data-rights.ts'
 
 export interface Stores {
   config: Config
@@ -82,6 +90,20 @@ export interface Services extends Stores {
   prompts: PromptService
   /** Confidentiality policies, DLP, prompt-injection scoring, IP blocks, key anomalies and security events. */
   security: SecurityService
+  /** Every role's permissions on this replica (built-in and custom), and custom role administration. */
+  roles: RoleRegistry
+  roleAdmin: RoleService
+  /** Platform settings changed at run time (the security thresholds are security.settings). */
+  settings: PlatformSettings
+  /** Which modules (chatbots, rag, agents, plugins, playground) are enabled. */
+  modules: ModuleRegistry
+  /** Notification events, their outbox and its worker; channels, the delivery log and inboxes; where events come from. */
+  notifications: NotificationService
+  notificationChannels: NotificationChannels
+  notificationSources: NotificationSources
+  /** Scheduled deletion of expired data, and users' export and erasure. */
+  retention: RetentionService
+  dataRights: DataRights
   guardDeps: GuardDeps
   /** Whether a request presents a valid API key or access token (cheap: cached key, signed token), before parsing. */
   credentialed: (request: Request) => Promise<boolean>
@@ -93,6 +115,7 @@ export function createServices(stores: Stores): Services {
   const { config, sql, cache, log } = stores
   const audit = new AuditLog(sql, log)
   const users = new UserService(sql)
+  const roles = new RoleRegistry({ sql, cache, log })
   const tokens = new AccessTokens(config.JWT_SECRET, config.ACCESS_TOKEN_TTL_SECONDS)
   const auth = new AuthService({
     sql,
@@ -101,9 +124,16 @@ export function createServices(stores: Stores): Services {
     tokens,
     options: {
       refreshTtlSeconds: config.REFRESH_TOKEN_TTL_SECONDS,
-      lockoutThreshold: config.LOCKOUT_THRESHOLD,
-      lockoutMinutes: config.LOCKOUT_MINUTES,
-      allowRegistration: config.ALLOW_REGISTRATION,
+      // Runtime settings, read on each use (the settings are built below, before any request).
+      get lockoutThreshold() {
+        return settings.current.lockout_threshold
+      },
+      get lockoutMinutes() {
+        return settings.current.lockout_minutes
+      },
+      get allowRegistration() {
+        return settings.current.allow_registration
+      },
     },
     // Called on failed sign-ins only, long after `security` below is built.
     threats: { loginFailed: (email, meta) => security.threats.loginFailed(email, meta) },
@@ -113,7 +143,19 @@ export function createServices(stores: Stores): Services {
   const keyUsage = new KeyUsageRecorder(sql, log)
   const limiter = new RateLimiter(cache, log)
   const box = new SecretBox(config.ENCRYPTION_KEY)
-  const registry = new ModelRegistry({ sql, box, configured: providersFromConfig(config, log), defaults: providerDefaults(config, log), log })
+  const settings = new PlatformSettings({ sql, cache, log, audit, box, config, security: security.settings })
+  const modules = new ModuleRegistry({ sql, cache, log, audit })
+  const instanceId = crypto.randomUUID()
+  const notifications = new NotificationService({ sql, box, log, settings, roles, replica: instanceId })
+  const sources = new NotificationSources({ sql, log, notifications })
+  audit.onRecord((entry) => sources.audited(entry))
+  const circuitDefaults = providerDefaults(config, log)
+  const logCircuit = circuitDefaults.onCircuit
+  circuitDefaults.onCircuit = (provider, state, reason) => {
+    logCircuit?.(provider, state, reason)
+    void sources.providerCircuit(provider, state, reason).catch((err) => log.error({ err: (err as Error).message }, 'provider notification not raised'))
+  }
+  const registry = new ModelRegistry({ sql, box, configured: providersFromConfig(config, log, circuitDefaults), defaults: circuitDefaults, log })
   const budgets = new BudgetService(sql, cache, log)
   const analytics = new AnalyticsService(sql, cache, log)
   const ledger = new UsageLedger({
@@ -125,16 +167,41 @@ export function createServices(stores: Stores): Services {
     spoolDir: join(config.DATA_DIR, 'spool'),
   })
   const gateway = new GatewayService(registry, budgets, ledger, limiter, log, audit, security.guard)
-  const instanceId = crypto.randomUUID()
-  const rag = new RagService({ config, sql, cache, log, gateway, workerId: instanceId, security: { service: security, audit } })
+  const rag = new RagService({
+    config,
+    sql,
+    cache,
+    log,
+    gateway,
+    workerId: instanceId,
+    security: { service: security, audit },
+    onDocumentFailed: (doc, error) => void sources.documentFailed(doc, error),
+    maxFileBytes: () => Math.floor(settings.current.upload_max_file_mb * 1024 * 1024),
+  })
   // The engine first (chatbots in agent mode use it); its providers are registered as their services exist.
   const tools = new ToolEngine({ audit, log })
   const prompts = new PromptService(sql)
   const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql), security, tools, prompts)
-  tools.register(ragSearchTools(rag))
+  tools.register(gatedTools(modules, 'rag', ragSearchTools(rag)))
   tools.register(webFetchTools())
-  const plugins = new PluginService({ config, sql, cache, log, box, gateway, rag, chatbots, replica: instanceId })
-  tools.register(pluginTools(plugins))
+  const plugins = new PluginService({
+    config,
+    sql,
+    cache,
+    log,
+    box,
+    gateway,
+    rag,
+    chatbots,
+    replica: instanceId,
+    onAutoDisabled: (name, reason) => void sources.pluginDisabled(name, reason),
+  })
+  tools.register(gatedTools(modules, 'plugins', pluginTools(plugins)))
+  // Plugin logs are kept as long as the setting says (the records' own pruning reads this).
+  settings.onChange((current) => {
+    plugins.records.limits.retentionDays = current.retention_plugin_logs_days
+  })
+  const dataRights = new DataRights({ sql, box, rag, log })
   const codeInterpreter = new CodeSandbox({
     logger: log,
     ...(config.SANDBOX_NODE_PATH ? { nodePath: config.SANDBOX_NODE_PATH } : {}),
@@ -149,7 +216,9 @@ export function createServices(stores: Stores): Services {
     audit,
     users,
     auth,
-    userAdmin: new UserAdminService(users, auth, verifier, audit),
+    userAdmin: new UserAdminService(users, auth, verifier, audit, roles, async (id) => {
+      await dataRights.erase(id)
+    }),
     apiKeys: new ApiKeyService(sql),
     verifier,
     keyUsage,
@@ -183,12 +252,27 @@ export function createServices(stores: Stores): Services {
       verifier,
       keyUsage,
       limiter,
-      publicPerMinute: config.RATE_LIMIT_PUBLIC_PER_MINUTE,
-      internalPerMinute: config.RATE_LIMIT_INTERNAL_PER_MINUTE,
+      roles,
+      // Runtime settings, read on each request.
+      get publicPerMinute() {
+        return settings.current.rate_limit_public_per_minute
+      },
+      get internalPerMinute() {
+        return settings.current.rate_limit_internal_per_minute
+      },
       trustProxy: config.TRUST_PROXY,
       onKeyUse: (keyId, ip) => security.anomalies.seen(keyId, ip),
     },
     security,
+    roles,
+    roleAdmin: new RoleService(sql, roles, audit),
+    settings,
+    modules,
+    notifications,
+    notificationChannels: new NotificationChannels({ sql, box, audit, settings }),
+    notificationSources: sources,
+    retention: new RetentionService({ sql, log, audit, settings, replica: instanceId }),
+    dataRights,
     draining: false,
   }
 }
@@ -200,15 +284,23 @@ const unsubscribers = new WeakMap<Services, () => Promise<void>>()
 export const REGISTRY_CHANNEL = 'llm:registry'
 
 export async function startServices(s: Services): Promise<void> {
-  warmTokenizer()
   // Usage records a stopped or crashed process could not write wait in DATA_DIR/spool; written (once) before serving.
   await s.ledger.replaySpool()
   await s.verifier.start()
+  await s.roles.start()
   await s.security.start()
+  await s.settings.start()
   await s.budgets.start()
   s.keyUsage.start()
   await s.rag.start()
   await s.plugins.start()
+  // A disabled module's background work pauses on every replica, and resumes when it is enabled again.
+  s.modules.background('rag', { describe: 'document indexing queue', pause: () => s.rag.queue.stop(), resume: () => s.rag.queue.start() })
+  s.modules.background('plugins', { describe: 'plugin cron jobs', pause: () => s.plugins.cron.pause(), resume: () => s.plugins.cron.start() })
+  await s.modules.start()
+  s.notifications.start()
+  s.notificationSources.start()
+  s.retention.start()
   unsubscribers.set(s, await s.cache.subscribe(REGISTRY_CHANNEL, () => s.registry.invalidate()))
   const sweeper = setInterval(() => {
     s.budgets.releaseExpired().catch((err) => s.log.error({ err: (err as Error).message }, 'reservation sweep failed'))
@@ -219,6 +311,10 @@ export async function startServices(s: Services): Promise<void> {
 
 export async function stopServices(s: Services): Promise<void> {
   clearInterval(sweepers.get(s))
+  s.notificationSources.stop()
+  await s.retention.stop()
+  await s.notifications.stop()
+  await s.modules.stop()
   await s.plugins.stop()
   await s.codeInterpreter.stop()
   await s.rag.stop()
@@ -227,5 +323,7 @@ export async function stopServices(s: Services): Promise<void> {
   await s.keyUsage.stop()
   await s.budgets.stop()
   await s.verifier.stop()
+  await s.settings.stop()
+  await s.roles.stop()
   await s.security.stop()
 }

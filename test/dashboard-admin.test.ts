@@ -95,6 +95,11 @@ describe('admin pages', () => {
       const table = page.getByRole('table', { name: 'Audit events' })
       for (const action of ['user.create', 'user.role_change', 'user.deactivate']) await table.getByRole('cell', { name: action, exact: true }).waitFor()
       expect(await table.getByRole('row').count()).toBe(4)
+      // Rows name the resource (the user's email, linked to the user's page), not a cut id.
+      const userLink = table.getByRole('link', { name: email }).first()
+      await userLink.waitFor()
+      expect(await userLink.getAttribute('href')).toBe(`/users/${createdUserId}`)
+      expect(await table.getByText(`${createdUserId.slice(0, 8)}…`).count()).toBe(0)
       await d.screenshot(page, 'audit-log-user')
 
       // Filter by action, from the unfiltered list.
@@ -130,15 +135,41 @@ describe('admin pages', () => {
       const details = page.getByTestId('event-details')
       expect(JSON.parse((await details.textContent()) ?? '')).toEqual({ from: 'user', to: 'admin' })
       expect(await details.textContent()).toContain('\n  "from": "user"')
-      await page.getByRole('link', { name: createdUserId }).waitFor()
+      await page.getByTestId('event-resource').getByRole('link', { name: email }).waitFor()
+      await page.getByTestId('event-resource').getByText(createdUserId).waitFor()
+      // What changed, before and after.
+      const changed = page.getByTestId('event-changes').getByRole('row').filter({ hasText: 'role' })
+      expect((await changed.allTextContents()).join(' ')).toMatch(/role\s*user\s*admin/)
       await d.screenshot(page, 'audit-log-event')
-      await page.getByRole('link', { name: '← All events' }).click()
+      await page.getByRole('link', { name: 'All events' }).click()
       await page.waitForURL(/\/audit-log\?action=user.role_change$/)
       await page.getByTestId('audit-count').getByText('Showing 1 of 1 events').waitFor()
 
       // The exports are audited too.
       const audited = await d.call('GET', '/api-internal/v1/audit?action=audit.export', { token: admin })
       expect(audited.body.total).toBe(2)
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test("roles say what sets each apart, and one's own account does not send one round in circles", async () => {
+    const { page, context, errors } = await d.page()
+    try {
+      await d.signIn(page)
+      await page.goto(`${d.base}/users`)
+      const roles = page.getByRole('heading', { name: 'Roles and what each may do' }).locator('xpath=..')
+      // admin and super admin hold the same permissions: the summary says what differs instead of two equal counts.
+      await roles.getByText(/super admin\s*— everything admin may do, and manages administrators and other super admins/).waitFor()
+      await roles.getByText(/admin\s*— \d+ permissions, \d+ more than user/).waitFor()
+      // Settings and one's own user page both point to another administrator for email, username and role.
+      await page.goto(`${d.base}/settings`)
+      await page.getByText(/Another administrator changes your email, username or role/).waitFor()
+      const me = (await d.call('GET', '/api-internal/v1/auth/me', { token: await d.adminToken() })).body.id as string
+      await page.goto(`${d.base}/users/${me}`)
+      await page.getByText(/This is you\. Nobody changes their own email, username, role or status: another administrator does/).waitFor()
+      expect(await page.getByText('Change your own account under Settings').count()).toBe(0)
       expect(errors.list).toEqual([])
     } finally {
       await context.close()
@@ -194,6 +225,54 @@ describe('admin pages', () => {
       await page.goto(`${d.base}/settings`)
       await page.getByTestId('profile').getByText(u.email).waitFor()
       expect(await page.getByRole('heading', { name: 'Platform' }).count()).toBe(0)
+      // Their navigation lists what they may use, none of the administrators' sections.
+      const nav = page.getByRole('navigation', { name: 'Sections' })
+      await nav.getByRole('link', { name: 'Playground' }).waitFor()
+      for (const section of ['Chatbots', 'Documents', 'API keys', 'Analytics']) await nav.getByRole('link', { name: section }).waitFor()
+      for (const section of ['Providers', 'Plugins', 'Users', 'Audit log', 'Security']) expect(await nav.getByRole('link', { name: section }).count()).toBe(0)
+      // Plugins, reached by its address: a notice like the other admin pages', no red error, no admin buttons.
+      await page.goto(`${d.base}/plugins`)
+      await page.getByTestId('no-permission').getByText('You do not have permission to manage plugins.').waitFor()
+      expect(await page.getByRole('alert').count()).toBe(0)
+      expect(await page.getByRole('button', { name: 'Scan plugin folders' }).count()).toBe(0)
+      expect(await page.getByRole('button', { name: 'Try again' }).count()).toBe(0)
+      await d.screenshot(page, 'plugins-no-permission')
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('audit log: a period ending now, and custom times to the minute', async () => {
+    const { page, context, errors } = await d.page()
+    try {
+      await d.signIn(page)
+      await page.goto(`${d.base}/audit-log`)
+      const table = page.getByRole('table', { name: 'Audit events' })
+      await table.getByRole('cell', { name: 'auth.login', exact: true }).first().waitFor()
+      await page.getByLabel('Period').selectOption('15m')
+      const asked = page.waitForRequest((r) => r.url().includes('/api-internal/v1/audit?') && r.url().includes('since='))
+      await page.getByRole('button', { name: 'Apply filters' }).click()
+      await page.waitForURL(/range=15m/)
+      const since = new URL((await asked).url()).searchParams.get('since') ?? ''
+      const ago = Date.now() - Date.parse(since)
+      expect(ago).toBeGreaterThan(14 * 60_000)
+      expect(ago).toBeLessThan(16 * 60_000)
+      await table.getByRole('cell', { name: 'auth.login', exact: true }).first().waitFor()
+      // Custom: from a minute after now, nothing; the times reach the API to the minute.
+      await page.getByLabel('Period').selectOption('custom')
+      const local = (t: Date) => new Date(t.getTime() - t.getTimezoneOffset() * 60_000).toISOString().slice(0, 16)
+      const start = new Date(Date.now() + 2 * 60_000)
+      await page.getByLabel('From', { exact: true }).fill(local(start))
+      await page.getByRole('button', { name: 'Apply filters' }).click()
+      await page.waitForURL(/from=/)
+      await page.getByText('No events match these filters').waitFor()
+      expect(page.url()).not.toContain('range=')
+      await page.getByLabel('From', { exact: true }).fill(local(new Date(Date.now() - 60 * 60_000)))
+      await page.getByLabel('To', { exact: true }).fill(local(new Date()))
+      await page.getByRole('button', { name: 'Apply filters' }).click()
+      await table.getByRole('cell', { name: 'auth.login', exact: true }).first().waitFor()
+      await d.screenshot(page, 'audit-log-times')
       expect(errors.list).toEqual([])
     } finally {
       await context.close()
@@ -204,7 +283,8 @@ describe('admin pages', () => {
     const u = await d.user()
     const newPassword = 'a-brand-new-password-42'
     // The deliberate failures: the wrong current password's 401 (sent twice: the client retries a 401 once after a refresh).
-    const wrongCurrent = (m: ConsoleMessage) => m.text().includes('401') && m.location().url.endsWith(`${AUTH}/change-password`)
+    // And the 400 of a new password equal to the current one.
+    const wrongCurrent = (m: ConsoleMessage) => (m.text().includes('401') || m.text().includes('400')) && m.location().url.endsWith(`${AUTH}/change-password`)
     const { page, context, errors } = await d.page({ expected: wrongCurrent })
     try {
       // A second session elsewhere, to be signed out from the page.
@@ -229,12 +309,25 @@ describe('admin pages', () => {
       await page.getByLabel('New password', { exact: true }).fill(newPassword)
       await page.getByLabel('Repeat the new password').fill(`${newPassword}-typo`)
       await page.getByRole('button', { name: 'Change password' }).click()
-      await page.getByRole('alert').getByText('The new passwords do not match.').waitFor()
+      // Each message beside the field it is about (tied to it by aria-describedby), in words, not in a banner.
+      await page.locator('#repeat-password-error').getByText('The new passwords do not match.').waitFor()
+      expect(await page.getByLabel('Repeat the new password').getAttribute('aria-describedby')).toContain('repeat-password-error')
       await page.getByLabel('Current password').fill('not-my-current-password')
       await page.getByLabel('Repeat the new password').fill(newPassword)
       await page.getByRole('button', { name: 'Change password' }).click()
-      await page.getByRole('alert').getByText('The current password is wrong').waitFor()
+      await page.locator('#current-password-error').getByText('The current password is wrong').waitFor()
       expect(await page.getByLabel('Current password').getAttribute('aria-invalid')).toBe('true')
+      expect(await page.locator('form[aria-labelledby="password-title"] .alert').count()).toBe(0)
+      // The server's rule about a field reads in that field's words ("new_password must differ" was shown raw).
+      await page.getByLabel('Current password').fill(u.password)
+      await page.getByLabel('New password', { exact: true }).fill(u.password)
+      await page.getByLabel('Repeat the new password').fill(u.password)
+      await page.getByRole('button', { name: 'Change password' }).click()
+      const differ = page.locator('#new-password-error')
+      await differ.getByText(/^New password must differ/).waitFor()
+      expect(await differ.textContent()).not.toContain('new_password')
+      await page.getByLabel('New password', { exact: true }).fill(newPassword)
+      await page.getByLabel('Repeat the new password').fill(newPassword)
       await d.screenshot(page, 'settings-password-error')
       await page.getByLabel('Current password').fill(u.password)
       await page.getByRole('button', { name: 'Change password' }).click()

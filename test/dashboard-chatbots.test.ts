@@ -137,7 +137,8 @@ describe('chatbots page', () => {
       // Widget: the snippet, copyable, and a key narrowed to this chatbot and an origin.
       await page.getByRole('tab', { name: 'Embed widget' }).click()
       const code = page.getByLabel('Widget snippet')
-      await expect(code.textContent()).resolves.toBe(`<script src="${base}/widget.js" data-chatbot="${id}" data-key="YOUR_PUBLISHABLE_KEY" async></script>`)
+      // data-title: the widget's header and button say the chatbot's name (they said "Chat").
+      await expect(code.textContent()).resolves.toBe(`<script src="${base}/widget.js" data-chatbot="${id}" data-key="YOUR_PUBLISHABLE_KEY" data-title="Support bot" async></script>`)
       await page.getByRole('button', { name: 'Copy snippet' }).click()
       await page.getByRole('button', { name: 'Copied' }).waitFor()
       await expect(copied()).resolves.toBe((await code.textContent()) ?? '')
@@ -164,7 +165,7 @@ describe('chatbots page', () => {
       expect((await d.call('GET', `/api-internal/v1/chatbots/${id}/conversations`, { token })).body.data).toEqual([])
 
       // Back to the list, where the chatbot is shown; delete it, cancelling once first.
-      await page.getByRole('link', { name: '← All chatbots' }).click()
+      await page.getByRole('link', { name: 'All chatbots' }).click()
       const listed = page.getByRole('row').filter({ hasText: 'Support bot' })
       await expect(listed.textContent()).resolves.toContain('mock-chat')
       await expect(listed.textContent()).resolves.toContain('active')
@@ -178,6 +179,108 @@ describe('chatbots page', () => {
       await page.getByText('No chatbots yet').waitFor()
       expect((await d.call('GET', `/api-internal/v1/chatbots/${id}`, { token })).status).toBe(404)
 
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('prompt variables ({{company}} has a field), context window, safety settings and the per-chatbot API', async () => {
+    const { page, context, errors } = await d.page()
+    try {
+      await context.grantPermissions(['clipboard-write'], { origin: base })
+      await context.addInitScript(`{
+        const write = navigator.clipboard.writeText.bind(navigator.clipboard)
+        window.__copied = []
+        navigator.clipboard.writeText = (text) => { window.__copied.push(text); return write(text) }
+      }`)
+      const token = await d.adminToken()
+      await openChatbots(page)
+      const id = await createChatbot(page, 'Variable bot')
+      // The default prompt says {{company}}: it has a field, with what an empty one becomes.
+      const variables = page.getByTestId('prompt-variables')
+      const company = variables.getByLabel('{{company}}')
+      await company.waitFor()
+      expect(await company.getAttribute('placeholder')).toBe('our organisation')
+      await company.fill('Acme Shop')
+      // A placeholder typed into the prompt gets its field at once.
+      await page.getByLabel('System prompt').fill('You help customers of {{company}} with {{product}}. Today is {{date}}.')
+      await variables.getByLabel('{{product}}').fill('garden tools')
+      expect(await variables.getByLabel('{{date}}').count()).toBe(0)
+      await page.getByLabel('Context window').fill('8192')
+      await page.getByLabel(/^Confidential only/).check()
+      await page.getByRole('button', { name: 'Save', exact: true }).click()
+      await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
+      const saved = (await d.call('GET', `/api-internal/v1/chatbots/${id}`, { token })).body
+      expect(saved).toMatchObject({ prompt_variables: { company: 'Acme Shop', product: 'garden tools' }, context_window: 8192, confidential_only: true })
+      // Out of range: beside the field.
+      await page.getByLabel('Context window').fill('100')
+      await page.getByRole('button', { name: 'Save', exact: true }).click()
+      await page.getByText('Context window must be between 512 and 2000000.').waitFor()
+      await page.getByLabel('Context window').fill('8192')
+      await d.screenshot(page, 'chatbots-variables')
+      // The answer uses the values: the mock echoes the system prompt it was sent when asked for it.
+      await page.getByLabel('Message', { exact: true }).fill('hello')
+      await page.getByRole('button', { name: 'Send' }).click()
+      await page.getByRole('log', { name: 'Test conversation' }).getByText('echo: hello').waitFor()
+      const sent = d.upstream.requests.filter((r) => r.path === '/v1/chat/completions').at(-1)?.body as { messages: { role: string; content: string }[] }
+      expect(sent.messages[0]?.content).toContain('You help customers of Acme Shop with garden tools.')
+
+      // The API tab: both endpoints, a copyable example per language, and a key made for this chatbot alone.
+      await page.getByRole('tab', { name: 'API' }).click()
+      const endpoints = page.getByTestId('chatbot-endpoints')
+      await endpoints.getByText(`POST ${base}/api/v1/chatbot/${id}/chat`).waitFor()
+      await endpoints.getByText(`${base}/api/v1/chatbot/${id}/v1`, { exact: true }).waitFor()
+      const example = page.getByTestId('api-example')
+      expect(await example.textContent()).toContain(`curl ${base}/api/v1/chatbot/${id}/chat`)
+      await page.getByRole('tab', { name: 'Node.js (openai)' }).click()
+      expect(await example.textContent()).toContain(`baseURL: '${base}/api/v1/chatbot/${id}/v1'`)
+      await page.getByRole('tab', { name: 'Python (openai)' }).click()
+      expect(await example.textContent()).toContain(`base_url="${base}/api/v1/chatbot/${id}/v1"`)
+      await page.getByRole('button', { name: 'Copy example' }).click()
+      expect(await page.evaluate<string>('window.__copied.at(-1)')).toBe((await example.textContent()) ?? '')
+      await page.getByRole('button', { name: 'Create a key for this chatbot' }).click()
+      const secret = ((await page.locator('.alert.created .secret').textContent()) ?? '').trim()
+      expect(secret).toStartWith('en_')
+      await page.getByRole('link', { name: 'API: Variable bot' }).waitFor()
+      await d.screenshot(page, 'chatbots-api')
+      // The example works as shown, with that key.
+      const answer = await fetch(`${base}/api/v1/chatbot/${id}/chat`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ message: 'Hello!' }),
+      })
+      expect(answer.status).toBe(200)
+      expect(((await answer.json()) as { response: string }).response).toBe('echo: Hello!')
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test("an administrator's list says whose each chatbot is, and narrows to their own", async () => {
+    const { page, context, errors } = await d.page()
+    try {
+      const other = await d.user()
+      const login = await d.call('POST', '/api-internal/v1/auth/login', { body: { email: other.email, password: other.password } })
+      expect((await d.call('POST', '/api-internal/v1/chatbots', { token: login.body.access_token, body: { name: 'Their bot', model: 'mock-chat' } })).status).toBe(201)
+      expect((await d.call('POST', '/api-internal/v1/chatbots', { token: await d.adminToken(), body: { name: 'Admin bot', model: 'mock-chat' } })).status).toBe(201)
+      await openChatbots(page)
+      await page.getByRole('heading', { name: 'All chatbots' }).waitFor()
+      const theirs = page.getByRole('row').filter({ hasText: 'Their bot' })
+      await theirs.getByTestId('owner').getByText(other.email).waitFor()
+      await page.getByRole('row').filter({ hasText: 'Admin bot' }).getByTestId('owner').getByText('you').waitFor()
+      await d.screenshot(page, 'chatbots-owners')
+      await page.getByLabel('Only mine').check()
+      await page.getByRole('heading', { name: 'Your chatbots' }).waitFor()
+      await theirs.waitFor({ state: 'detached' })
+      // The owner's own list has no owner column.
+      const { page: mine, errors: myErrors } = await d.page()
+      await d.signIn(mine, other.email, other.password)
+      await mine.goto(`${base}/chatbots`)
+      await mine.getByRole('row').filter({ hasText: 'Their bot' }).waitFor()
+      expect(await mine.getByRole('columnheader', { name: 'Owner' }).count()).toBe(0)
+      expect(myErrors.list).toEqual([])
       expect(errors.list).toEqual([])
     } finally {
       await context.close()
@@ -254,7 +357,7 @@ describe('chatbots page', () => {
       expect((await templates()).custom).toEqual([])
 
       // The builder in the dark theme, then deleting the chatbot from it (confirmed).
-      await page.getByRole('link', { name: '← All chatbots' }).click()
+      await page.getByRole('link', { name: 'All chatbots' }).click()
       await page.getByRole('link', { name: 'Prompt bot' }).click()
       await page.getByRole('button', { name: /Switch to dark theme/ }).click()
       await page.getByLabel('System prompt').waitFor()
@@ -302,7 +405,7 @@ describe('chatbots page', () => {
       await noOverflow(page)
       await d.screenshot(page, 'chatbots-widget-375')
 
-      await page.getByRole('link', { name: '← All chatbots' }).click()
+      await page.getByRole('link', { name: 'All chatbots' }).click()
       await page.getByRole('link', { name: 'Prompt templates' }).click()
       await page.getByRole('heading', { name: 'Defaults by type' }).waitFor()
       await noOverflow(page)

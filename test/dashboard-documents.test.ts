@@ -43,6 +43,10 @@ async function createCollection(page: Page, name: string, model: string | null) 
   await select.locator('option', { hasText: 'mock-embed' }).waitFor({ state: 'attached' })
   if (model) await select.selectOption(model)
   await page.getByRole('button', { name: 'Create collection' }).click()
+  // A new collection opens on its own page, where its documents are uploaded.
+  await page.getByRole('heading', { name, level: 1 }).waitFor()
+  await page.waitForURL(/\/documents\/[0-9a-f-]{36}$/)
+  await page.getByRole('link', { name: 'All collections' }).click()
   await page.getByRole('link', { name }).waitFor()
 }
 
@@ -103,12 +107,24 @@ describe('documents page', () => {
       expect(file.suggestedFilename()).toBe('airship.txt')
       expect(readFileSync((await file.path()) ?? '', 'utf8')).toBe(readFileSync(join(files, 'airship.txt'), 'utf8'))
 
-      // A document's details: its chunks with their section.
+      // A document's details: its chunks with their section, in a drawer opened where the person is: the page
+      // does not jump to the top (it did, and the details opened below the fold).
+      await page.evaluate('window.scrollTo(0, document.body.scrollHeight)')
+      const scrolled = await page.evaluate<number>('window.scrollY')
+      expect(scrolled).toBeGreaterThan(0)
       await page.getByRole('link', { name: 'Details of lighthouse.md' }).click()
-      const chunks = page.getByRole('list', { name: 'Chunks of lighthouse.md' })
+      const drawer = page.getByTestId('document-drawer')
+      const chunks = drawer.getByRole('list', { name: 'Chunks of lighthouse.md' })
       await chunks.getByText('The old lighthouse stands on the northern cliff.', { exact: false }).waitFor()
       await expect(chunks.getByText(/section “Coastal guide”/).count()).resolves.toBeGreaterThan(0)
+      expect(await page.evaluate<number>('window.scrollY')).toBe(scrolled)
+      // In view: the drawer's heading is inside the viewport.
+      const box = await drawer.getByRole('heading').first().boundingBox()
+      expect(box && box.y >= 0 && box.y < 860).toBe(true)
       await d.screenshot(page, 'documents-details')
+      await drawer.getByRole('button', { name: 'Close details' }).click()
+      await drawer.waitFor({ state: 'hidden' })
+      await page.waitForURL((url) => !url.search.includes('doc='))
 
       // Search for a word only one file has: that file first, the word in its snippet.
       await page.getByLabel('Query').fill('zeppelin')
@@ -183,12 +199,90 @@ describe('documents page', () => {
       await first.getByText(/fused [\d.]+/).waitFor()
       await d.screenshot(page, 'documents-hybrid-search')
 
+      // The search options: documents, metadata, weights, fusion constant and threshold reach the API as set.
+      await page.getByText('More options').click()
+      await page.getByLabel('Metadata filter').fill('not a pair')
+      await page.getByRole('button', { name: 'Search', exact: true }).click()
+      await page.locator('#search-metadata-error').getByText(/one key=value per line/).waitFor()
+      await page.getByLabel('Metadata filter').fill('')
+      await page.getByLabel('Only these documents').selectOption({ label: 'meaning.md' })
+      await page.getByLabel('Keyword weight').fill('0.5')
+      await page.getByLabel('Meaning weight').fill('2')
+      await page.getByLabel('Fusion constant (rrf_k)').fill('10')
+      await page.getByLabel('Results are').selectOption('document')
+      const searched = page.waitForRequest((r) => r.url().endsWith('/search') && r.method() === 'POST')
+      await page.getByRole('button', { name: 'Search', exact: true }).click()
+      const sent = (await searched).postDataJSON()
+      const semantic = await collectionByName('Semantic')
+      const meaning = (await d.call('GET', `${R}/collections/${semantic.id}/documents`, { token: await d.adminToken() })).body.data[0]
+      expect(sent).toMatchObject({ query: 'embeddings', mode: 'hybrid', group_by: 'document', document_ids: [meaning.id], weights: { lexical: 0.5, vector: 2 }, rrf_k: 10 })
+      await first.getByRole('link', { name: 'meaning.md' }).waitFor()
+      // A threshold no result reaches: none.
+      await page.getByLabel('Score threshold').fill('1.5')
+      await page.getByRole('button', { name: 'Search', exact: true }).click()
+      await page.getByText('No results for “embeddings”.').waitFor()
+      await d.screenshot(page, 'documents-search-options')
+
       // Delete the whole collection from its page.
       await page.getByRole('button', { name: 'Delete collection' }).click()
       await page.getByRole('dialog').filter({ hasText: 'Delete the collection "Semantic"?' }).getByRole('button', { name: 'Delete collection' }).click()
       await page.waitForURL(`${d.base}/documents`)
       await page.getByRole('link', { name: 'Semantic' }).waitFor({ state: 'detached' })
       expect(await collectionByName('Semantic')).toBeUndefined()
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test("a collection's name, description, model and chunking are edited; a chunking change re-indexes", async () => {
+    const { page, context, errors } = await d.page()
+    try {
+      await d.signIn(page)
+      await page.goto(`${d.base}/documents`)
+      await page.getByRole('link', { name: 'Handbook' }).click()
+      await page.getByRole('heading', { name: 'Handbook', level: 1 }).waitFor()
+      await row(page, 'lighthouse.md').getByText('indexed', { exact: true }).waitFor()
+      await page.getByRole('button', { name: 'Edit collection' }).click()
+      const form = page.getByRole('form', { name: 'Edit collection' })
+      expect(await form.getByLabel('Name').inputValue()).toBe('Handbook')
+      await form.getByLabel('Description').fill('The handbook, edited')
+      await form.getByLabel('Chunk size (tokens)').fill('120')
+      await form.getByLabel('Chunk overlap (tokens)').fill('20')
+      // Saying first what saving will do.
+      await form.getByText(/Saving re-indexes all \d+ documents/).waitFor()
+      await d.screenshot(page, 'documents-edit')
+      await form.getByRole('button', { name: 'Save changes' }).click()
+      await form.waitFor({ state: 'detached' })
+      await page.getByTestId('collection-facts').getByText('120 tokens, 20 overlap').waitFor()
+      await page.getByText('The handbook, edited').waitFor()
+      const saved = await collectionByName('Handbook')
+      expect(saved).toMatchObject({ description: 'The handbook, edited', chunk_tokens: 120, chunk_overlap: 20 })
+      await row(page, 'lighthouse.md').getByText('indexed', { exact: true }).waitFor()
+      // The audit log has the change, before and after.
+      const audit = await d.call('GET', '/api-internal/v1/audit?action=rag.collection.update&limit=1', { token: await d.adminToken() })
+      expect(audit.body.data[0].details.changes).toMatchObject({ chunk_tokens: { from: 300, to: 120 }, description: { to: 'The handbook, edited' } })
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test("an administrator's list says whose each collection is, and narrows to their own", async () => {
+    const { page, context, errors } = await d.page()
+    try {
+      const other = await d.user()
+      const login = await d.call('POST', '/api-internal/v1/auth/login', { body: { email: other.email, password: other.password } })
+      expect((await d.call('POST', `${R}/collections`, { token: login.body.access_token, body: { name: 'Their notes' } })).status).toBe(201)
+      expect((await d.call('POST', `${R}/collections`, { token: await d.adminToken(), body: { name: 'Admin notes' } })).status).toBe(201)
+      await d.signIn(page)
+      await page.goto(`${d.base}/documents`)
+      const theirs = page.getByRole('row').filter({ hasText: 'Their notes' })
+      await theirs.getByTestId('owner').getByText(other.email).waitFor()
+      await page.getByRole('row').filter({ hasText: 'Admin notes' }).getByTestId('owner').getByText('you').waitFor()
+      await page.getByLabel(/^Only my collections/).check()
+      await theirs.waitFor({ state: 'detached' })
+      await d.screenshot(page, 'documents-owners')
       expect(errors.list).toEqual([])
     } finally {
       await context.close()
@@ -230,7 +324,9 @@ describe('documents page', () => {
       await page.getByLabel('Name').fill('Too much overlap')
       await page.getByLabel('Chunk overlap (tokens)').fill('200')
       await page.getByRole('button', { name: 'Create collection' }).click()
-      await page.getByRole('alert').getByText('chunk_overlap must be less than half of chunk_tokens').waitFor()
+      // The server's rule, beside the field it is about and in the form's words (it was "chunk_overlap must be less
+      // than half of chunk_tokens", in a banner).
+      await page.locator('#col-overlap-error').getByText('Chunk overlap must be less than half of chunk size').waitFor()
       await expect(page.getByLabel('Chunk overlap (tokens)').getAttribute('aria-invalid')).resolves.toBe('true')
       expect(await overflow()).toBeLessThanOrEqual(0)
       await d.screenshot(page, 'documents-create-375')
@@ -243,6 +339,10 @@ describe('documents page', () => {
       await page.getByRole('list', { name: 'Chunks of lighthouse.md' }).waitFor()
       expect(await overflow()).toBeLessThanOrEqual(0)
       await d.screenshot(page, 'documents-detail-375')
+      await page.keyboard.press('Escape')
+      await page.getByTestId('document-drawer').waitFor({ state: 'hidden' })
+      // On a phone the documents are cards, each value under its column's name, none hidden.
+      await expect(row(page, 'lighthouse.md').locator('td[data-label="Status"]').count()).resolves.toBe(1)
 
       // Deleted elsewhere (the API, another tab): the row goes without a reload.
       await row(page, 'lighthouse.md').waitFor()

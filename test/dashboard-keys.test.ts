@@ -73,12 +73,14 @@ describe('API keys page', () => {
       await page.getByLabel('Requests per minute').fill('60')
       await d.screenshot(page, 'api-keys-create-form')
 
-      // A refused value shows the server's sentence next to the form, and nothing is created.
+      // A refused value shows the server's sentence beside the field it is about, and nothing is created.
       await page.getByLabel('Allowed IP addresses').fill('not-an-address')
       await page.getByRole('button', { name: 'Create key' }).click()
-      const formError = page.locator('form').getByRole('alert')
+      const formError = page.locator('#key-ips-error')
       await expect(formError.textContent()).resolves.toContain('not-an-address')
       expect((await formError.textContent()) ?? '').not.toContain('{')
+      expect(await page.getByLabel('Allowed IP addresses').getAttribute('aria-describedby')).toContain('key-ips-error')
+      expect(await page.locator('form').getByRole('alert').count()).toBe(0)
       await d.screenshot(page, 'api-keys-create-error')
       const admin = await d.adminToken()
       expect((await d.call('GET', '/api-internal/v1/api-keys', { token: admin })).body.total).toBe(0)
@@ -124,11 +126,13 @@ describe('API keys page', () => {
       await page.getByRole('heading', { level: 1, name: 'billing service' }).waitFor()
       const totals = page.getByTestId('usage-totals')
       await totals.waitFor()
-      await expect(totals.textContent()).resolves.toMatch(/Requests\s*1(?!\d)/)
-      await page.getByRole('figure', { name: 'Requests per day' }).locator('canvas').waitFor()
+      await expect(totals.textContent()).resolves.toMatch(/Model requests\s*1(?!\d)/)
+      await page.getByRole('figure', { name: 'Model requests per day' }).locator('canvas').waitFor()
       await page.getByText('60 requests / minute').waitFor()
       // The key's own counter, flushed for the page, counts every authenticated call: the model listing and the chat.
-      await expect(page.getByTestId('key-facts').textContent()).resolves.toMatch(/Requests\s*2(?!\d)/)
+      // It has a name of its own ("API calls"), so the page never shows two different "Requests" for one key.
+      await expect(page.getByTestId('key-facts').textContent()).resolves.toMatch(/API calls\s*2(?!\d)/)
+      expect(await page.locator('dt').filter({ hasText: /^Requests$/ }).count()).toBe(0)
       await d.screenshot(page, 'api-keys-detail')
       const keyUrl = page.url()
 
@@ -262,6 +266,61 @@ describe('budgets page', () => {
       await context.close()
     }
   })
+})
+
+describe('budget amounts', () => {
+  test('small limits read as amounts, and money held for requests goes away once nothing runs', async () => {
+    const admin = await d.adminToken()
+    const key = await d.call('POST', '/api-internal/v1/api-keys', { token: admin, body: { name: 'held money' } })
+    expect(key.status).toBe(201)
+    const budget = await d.call('POST', '/api-internal/v1/budgets', {
+      token: admin,
+      body: { name: 'Tiny cap', scope: 'api_key', api_key_id: key.body.id, limit_usd: 5, period: 'monthly', is_hard: true },
+    })
+    expect(budget.status).toBe(201)
+    const tiny = await d.call('POST', '/api-internal/v1/budgets', {
+      token: admin,
+      body: { name: 'Fifty micro', scope: 'api_key', api_key_id: key.body.id, limit_usd: 0.00005, period: 'monthly', is_hard: false },
+    })
+    expect(tiny.status).toBe(201)
+    const { page, context, errors } = await d.page()
+    try {
+      await d.signIn(page)
+      // Requests keep running until the page has seen money held for them.
+      let running = true
+      const traffic = (async () => {
+        while (running)
+          await fetch(`${d.base}/api/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key.body.key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'mock-chat', messages: [{ role: 'user', content: 'spend' }] }),
+          }).then((r) => r.text())
+      })()
+      const card = page.getByTestId('budget').filter({ hasText: 'Tiny cap' })
+      try {
+        for (let i = 0; i < 10; i++) {
+          await page.goto(`${d.base}/budgets`)
+          await card.waitFor()
+          if (await card.getByText(/held for requests in progress/).count()) break
+        }
+        await card.getByText(/held for requests in progress/).waitFor()
+      } finally {
+        running = false
+        await traffic
+      }
+      // Nothing runs now: the hold is given back within seconds and the page shows it without a reload.
+      await card.getByText(/held for requests in progress/).waitFor({ state: 'detached', timeout: 30_000 })
+      expect(await card.textContent()).not.toContain('reserved')
+      // A limit of 50 micro-dollars is an amount, not "< $0.0001".
+      const small = page.getByTestId('budget').filter({ hasText: 'Fifty micro' })
+      expect(await small.textContent()).toContain('$0.000050')
+      expect(await page.content()).not.toContain('&lt; $0.0001')
+      await d.screenshot(page, 'budgets-amounts')
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  }, 90_000)
 })
 
 describe('a regular user', () => {

@@ -55,6 +55,51 @@ describe('overview', () => {
     expect(errors.list).toEqual([])
   })
 
+  test('charts: latency drawn in the 24-hour view, readable tooltips and legends with units, and a period control', async () => {
+    const key = await keyFor(await d.adminToken(), 'chart-key')
+    // One busy hour in a day of empty ones: the latency series has one value between nulls.
+    for (let i = 0; i < 3; i++) expect((await chat(key, `latency ${i}`)).status).toBe(200)
+    const { page, errors } = await d.page()
+    await d.signIn(page)
+    await page.getByTestId('kpi-latency').getByText(/\d+ ms/).waitFor()
+    const latency = page.getByRole('figure', { name: 'Latency p50 and p95 over time' })
+    await latency.locator('canvas').waitFor()
+    // Pixels of the p50 series' colour on the latency canvas: its one value is drawn (as a point; it was invisible).
+    const drawn = await latency.locator('canvas').evaluate((canvas: any) => {
+      const w = globalThis as any
+      const accent: string = w.getComputedStyle(w.document.documentElement).getPropertyValue('--accent').trim()
+      const [r = 0, g = 0, b = 0] = [1, 3, 5].map((i) => parseInt(accent.slice(i, i + 2), 16))
+      const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height)
+      let n = 0
+      for (let i = 0; i < data.length; i += 4) if (Math.abs(data[i] - r) < 24 && Math.abs(data[i + 1] - g) < 24 && Math.abs(data[i + 2] - b) < 24 && data[i + 3] > 200) n++
+      return n
+    })
+    expect(drawn).toBeGreaterThan(10)
+    // Units and a legend of its own (uPlot's "Time: --" legend is gone), and a tooltip with rounded values.
+    await latency.locator('.chart-unit').getByText('milliseconds').waitFor()
+    await latency.getByRole('button', { name: 'p95' }).waitFor()
+    expect(await page.locator('.u-legend:visible').count()).toBe(0)
+    const box = await latency.locator('.u-over').boundingBox()
+    if (!box) throw new Error('no plot area')
+    await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2)
+    const tip = latency.locator('.chart-tip')
+    await tip.waitFor()
+    const text = (await tip.textContent()) ?? ''
+    expect(text).toMatch(/p50[\d.,]+ ms/)
+    expect(text).not.toMatch(/\d\.\d{4,}/)
+    expect(text).toMatch(/\d{2}:\d{2}–\d{2}:\d{2}/)
+    await d.screenshot(page, 'overview-tooltip')
+    // Toggling a series from the legend.
+    await latency.getByRole('button', { name: 'p95' }).click()
+    expect(await latency.getByRole('button', { name: 'p95' }).getAttribute('aria-pressed')).toBe('false')
+    // The period control asks for another range.
+    const asked = page.waitForRequest((r) => r.url().includes('/analytics/summary?range=7d'))
+    await page.getByRole('group', { name: 'Period' }).getByRole('button', { name: '7 d' }).click()
+    await asked
+    await page.getByText('Your usage: last 7 days, by 6 hours.').waitFor()
+    expect(errors.list).toEqual([])
+  })
+
   test('a budget near its limit is an alert on the overview', async () => {
     const token = await d.adminToken()
     const key = await keyFor(token, 'budget-key')
@@ -108,7 +153,7 @@ describe('analytics', () => {
     const { page, errors } = await d.page()
     await d.signIn(page)
     await page.getByRole('link', { name: 'Analytics' }).click()
-    await page.getByLabel('Period').selectOption('7d')
+    await page.getByRole('group', { name: 'Period' }).getByRole('button', { name: '7 d' }).click()
     await page.getByTestId('by-source').getByText('api').waitFor()
     await expect(page.getByTestId('top-keys').getByText('other-key').count()).resolves.toBe(0)
     await page.getByLabel('Whose usage').selectOption('all')
@@ -116,12 +161,24 @@ describe('analytics', () => {
     await d.screenshot(page, 'analytics-all')
     expect(errors.list).toEqual([])
 
+    // One's own usage by day and model (all of one's keys and the playground), from /llm/usage.
+    const daily = page.getByTestId('daily-usage-table')
+    await daily.getByRole('row').filter({ hasText: 'mock-chat' }).first().waitFor()
+    const today = new Date().toISOString().slice(0, 10)
+    expect(await daily.getByRole('row').filter({ hasText: today }).count()).toBeGreaterThan(0)
+    await page.getByTestId('daily-usage').getByRole('button', { name: '7 days' }).click()
+    await page.getByTestId('daily-usage').getByText(/in the last 7 days/).waitFor()
+
     // A plain user has no choice of scope.
     const { page: theirs, errors: theirErrors } = await d.page()
     await d.signIn(theirs, other.email, other.password)
     await theirs.getByRole('link', { name: 'Analytics' }).click()
     await theirs.getByTestId('top-keys').getByText('other-key').waitFor()
     expect(await theirs.getByLabel('Whose usage').count()).toBe(0)
+    // Their own usage by day: their key's request, nobody else's.
+    const theirDaily = theirs.getByTestId('daily-usage-table')
+    await theirDaily.getByRole('row').filter({ hasText: 'mock-chat' }).first().waitFor()
+    expect(await theirDaily.getByRole('row').count()).toBe(2)
     await d.screenshot(theirs, 'analytics-user')
     expect(theirErrors.list).toEqual([])
   })

@@ -101,12 +101,83 @@ describe('playground', () => {
       d.upstream.setBehavior('ok')
     }
     await chat.getByRole('button', { name: 'Send' }).waitFor()
+    // Stop before the first token is no fault of the server's: it is logged at info (499), never as an error with
+    // an exception dump (it was, as an "unhandled error" with the whole AbortError).
+    const deadline = Date.now() + 5000
+    const ended = () => d.server.lines.some((l) => l.includes('"status":499'))
+    while (!ended() && Date.now() < deadline) await Bun.sleep(50)
+    expect(ended()).toBe(true)
+    expect(d.server.lines.filter((l) => l.includes('"level":"error"'))).toEqual([])
 
     // Out-of-range parameters are caught next to the field, before anything is sent.
     await chat.getByLabel('Temperature').fill('3')
     await chat.getByLabel('Message', { exact: true }).fill('too hot')
     await chat.getByRole('button', { name: 'Send' }).click()
     await chat.getByText('Temperature must be between 0 and 2.').waitFor()
+    expect(errors.list).toEqual([])
+  })
+
+  test("a failed request leaves no previous answer's tokens, cost or TEE flag on screen", async () => {
+    const { page, errors } = await d.page({ expected: (m) => m.text().includes('502') || m.text().includes('500') })
+    await d.signIn(page)
+    await page.goto(`${d.base}/playground`)
+    const chat = page.getByRole('tabpanel', { name: 'Chat' })
+    await chat.getByRole('combobox', { name: 'Model' }).selectOption('mock-chat')
+    await chat.getByLabel('Message', { exact: true }).fill('first question')
+    await chat.getByRole('button', { name: 'Send' }).click()
+    const last = chat.getByRole('region', { name: 'Last answer' })
+    await last.getByText(/\d+ in, \d+ out/).waitFor()
+    d.upstream.setBehavior('error-500')
+    try {
+      await chat.getByLabel('Message', { exact: true }).fill('this one fails')
+      await chat.getByRole('button', { name: 'Send' }).click()
+      await chat.getByRole('alert').waitFor()
+      // The failed request's panel would be the previous answer's figures: there is none.
+      expect(await last.count()).toBe(0)
+      await d.screenshot(page, 'playground-failed')
+    } finally {
+      d.upstream.setBehavior('ok')
+    }
+    expect(errors.list).toEqual([])
+  })
+
+  test('answers are Markdown, rendered safely: formatting and code blocks, raw HTML as text; a long conversation scrolls in its frame', async () => {
+    const { page, errors } = await d.page({ height: 800 })
+    await d.signIn(page)
+    await page.goto(`${d.base}/playground`)
+    const chat = page.getByRole('tabpanel', { name: 'Chat' })
+    await chat.getByRole('combobox', { name: 'Model' }).selectOption('mock-chat')
+    // The mock answers "echo: <message>", so the message is the Markdown the answer will hold.
+    const markdown = 'Here is **bold**, `inline code` and a list:\n\n- one\n- two\n\n```js\nconst answer = 42\n```\n\n<img src=x onerror="window.__owned=1"><script>window.__owned=2</script> [link](javascript:alert(1))'
+    await chat.getByLabel('Message', { exact: true }).fill(markdown)
+    await chat.getByRole('button', { name: 'Send' }).click()
+    const answer = chat.getByRole('list', { name: 'Conversation' }).locator('.bubble.assistant').last()
+    await answer.locator('strong', { hasText: 'bold' }).waitFor()
+    await answer.locator('code', { hasText: 'inline code' }).waitFor()
+    expect(await answer.locator('li').count()).toBe(2)
+    await answer.locator('pre code', { hasText: 'const answer = 42' }).waitFor()
+    await answer.getByRole('button', { name: 'Copy code' }).waitFor()
+    // Raw HTML is text: no element made from it, nothing ran; the javascript: link is no link.
+    expect(await answer.locator('img, script').count()).toBe(0)
+    await answer.getByText('<script>window.__owned=2</script>', { exact: false }).waitFor()
+    expect(await page.evaluate('window.__owned ?? null')).toBeNull()
+    expect(await answer.locator('a').count()).toBe(0)
+    await d.screenshot(page, 'playground-markdown')
+
+    // Many long turns: the conversation scrolls inside its frame; the page does not grow with it.
+    const before = await page.evaluate<number>('document.documentElement.scrollHeight')
+    const long = Array.from({ length: 60 }, (_, i) => `line${i}`).join('\n')
+    for (let i = 0; i < 4; i++) {
+      await chat.getByLabel('Message', { exact: true }).fill(`${long} ${i}`)
+      await chat.getByRole('button', { name: 'Send' }).click()
+      await chat.getByRole('button', { name: 'Send' }).waitFor()
+    }
+    const log = chat.getByRole('list', { name: 'Conversation' })
+    const frame = await log.evaluate((el) => ({ scroll: el.scrollHeight, client: el.clientHeight, top: el.scrollTop }))
+    expect(frame.scroll).toBeGreaterThan(frame.client)
+    // Scrolled to the newest answer.
+    expect(frame.top + frame.client).toBeGreaterThan(frame.scroll - 50)
+    expect(await page.evaluate<number>('document.documentElement.scrollHeight')).toBeLessThan(before + 400)
     expect(errors.list).toEqual([])
   })
 
@@ -214,6 +285,33 @@ describe('providers', () => {
       settings: { max_output_tokens: 2048, fallback_leaves_tee: false },
     })
 
+    // Settings beyond prices, in a drawer: the provider and upstream id it is routed to, and whether it is offered.
+    await chatRow.getByRole('button', { name: 'Edit settings of mock-chat' }).click()
+    const settings = page.getByRole('form', { name: 'Settings of mock-chat' })
+    expect(await settings.getByLabel('Output cap (tokens)').inputValue()).toBe('2048')
+    await settings.getByLabel('Provider').selectOption('privatemode')
+    await settings.getByLabel('Upstream id').fill('mock-chat')
+    await settings.getByLabel('Fallback model').fill('mock-embed')
+    await d.screenshot(page, 'providers-model-settings')
+    await settings.getByRole('button', { name: 'Save', exact: true }).click()
+    await settings.waitFor({ state: 'detached' })
+    await chatRow.getByText('upstream id mock-chat').waitFor()
+    await chatRow.getByRole('cell', { name: '2,048' }).waitFor()
+    const routed = (await d.call('GET', '/api-internal/v1/llm/model-catalog', { token: await d.adminToken() })).body.data.find((m: { id: string }) => m.id === 'mock-chat')
+    expect(routed.settings).toMatchObject({ provider_name: 'privatemode', upstream_id: 'mock-chat', fallback_model: 'mock-embed', is_active: true, max_output_tokens: 2048 })
+    // Switched off: no longer offered, and says so; then on again.
+    await chatRow.getByRole('button', { name: 'Edit settings of mock-chat' }).click()
+    await settings.getByLabel(/^Offered/).uncheck()
+    await settings.getByRole('button', { name: 'Save', exact: true }).click()
+    await chatRow.locator('.badge', { hasText: 'switched off' }).waitFor()
+    const offered = await d.call('GET', '/api-internal/v1/llm/models', { token: await d.adminToken() })
+    expect(offered.body.data.map((m: { id: string }) => m.id)).not.toContain('mock-chat')
+    await chatRow.getByRole('button', { name: 'Edit settings of mock-chat' }).click()
+    await settings.getByLabel(/^Offered/).check()
+    await settings.getByLabel('Fallback model').fill('')
+    await settings.getByRole('button', { name: 'Save', exact: true }).click()
+    await chatRow.locator('.badge', { hasText: 'switched off' }).waitFor({ state: 'detached' })
+
     // Add a provider: the API key goes in and never comes back out.
     await page.getByRole('button', { name: 'Add provider' }).click()
     const form = page.getByRole('form', { name: 'Add a provider' })
@@ -221,7 +319,11 @@ describe('providers', () => {
     await form.getByRole('button', { name: 'Add provider' }).click()
     await form.getByText('Use 1 to 63 lower-case letters').waitFor()
     await form.getByLabel('Name').fill('extra')
+    await form.getByText('Confidential: models run in a TEE').waitFor()
     await form.getByLabel('Kind').selectOption('openai-compatible')
+    // The TEE hint follows the kind: an OpenAI-compatible server is said not to be confidential.
+    await form.getByText('Not confidential').waitFor()
+    expect(await form.getByText('Confidential: models run in a TEE').count()).toBe(0)
     await form.getByLabel('Base URL').fill(d.upstream.url)
     await form.getByLabel('API key', { exact: true }).fill('sk-extra-secret-123')
     await d.screenshot(page, 'providers-form')

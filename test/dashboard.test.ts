@@ -49,6 +49,9 @@ describe('dashboard', () => {
     try {
       await page.goto(`${base}/sign-in`)
       await page.getByLabel('Email').waitFor()
+      // Registration is off on this server: nothing offers it.
+      await page.waitForLoadState('networkidle')
+      expect(await page.getByRole('link', { name: 'Create an account' }).count()).toBe(0)
       const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
       expect(overflow).toBeLessThanOrEqual(0)
       await d.screenshot(page, 'sign-in-375')
@@ -82,6 +85,31 @@ describe('dashboard', () => {
       await page.keyboard.press('Enter')
       await page.waitForURL(`${base}/api-keys`)
       await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor()
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
+  test('a forced password change can be left by signing out', async () => {
+    const { email, password } = await d.user({ forcePasswordChange: true })
+    const { page, context, errors } = await d.page()
+    try {
+      await page.goto(`${base}/sign-in`)
+      await page.getByLabel('Email').fill(email)
+      await page.getByLabel('Password').fill(password)
+      await page.getByRole('button', { name: 'Sign in' }).click()
+      await page.waitForURL(`${base}/change-password`)
+      // A mismatch is said beside the field it is about.
+      await page.getByLabel('Current password').fill(password)
+      await page.getByLabel('New password', { exact: true }).fill('first-new-password-1')
+      await page.getByLabel('Repeat the new password').fill('second-new-password-2')
+      await page.getByRole('button', { name: 'Change password' }).click()
+      await page.locator('#confirm-error').getByText('The new passwords do not match.').waitFor()
+      await page.getByRole('button', { name: 'Sign out' }).click()
+      await page.waitForURL(`${base}/sign-in`)
+      await page.goto(`${base}/`)
+      await page.waitForURL(`${base}/sign-in`)
       expect(errors.list).toEqual([])
     } finally {
       await context.close()
@@ -123,6 +151,8 @@ describe('dashboard', () => {
       // Other pages are out of reach until then.
       await page.goto(`${base}/api-keys`)
       await page.waitForURL(`${base}/change-password`)
+      // Signing out is offered here too (someone else's account, or not now).
+      await page.getByRole('button', { name: 'Sign out' }).waitFor()
       await page.getByLabel('Current password').fill(firstPassword)
       await page.getByLabel('New password', { exact: true }).fill(newPassword)
       await page.getByLabel('Repeat the new password').fill(newPassword)

@@ -303,6 +303,8 @@ function register(exported) {
   plugin = instance
   const hooks = {}
   for (const m of PLUGIN_METHODS) hooks[m] = typeof instance[m] === 'function'
+  // BasePlugin's own execute does nothing: a plugin has an execute only when it declares one.
+  if (instance.execute === BasePlugin.prototype.execute) hooks.execute = false
   return {
     name: typeof instance.name === 'string' ? instance.name : null,
     version: typeof instance.version === 'string' ? instance.version : null,

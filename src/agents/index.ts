@@ -1,7 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { VerifiedKey } from '../api-keys/verifier.ts'
 import { guards } from '../auth/guards.ts'
-import { can } from '../auth/roles.ts'
+import { holds } from '../auth/roles.ts'
 import { streamEvents } from '../http/event-stream.ts'
 import { requestIdOf, startedAt } from '../http/request-meta.ts'
 import type { Caller } from '../gateway/service.ts'
@@ -15,7 +15,7 @@ import { agentChatCompletions } from './openai.ts'
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 const RunParams = t.Object({ id: t.String({ format: 'uuid' }), runId: t.String({ format: 'uuid' }) })
 
-const userActor = (user: UserRow): AgentActor => ({ userId: user.id, isAdmin: can(user.role, 'agents:admin') })
+const userActor = (user: UserRow): AgentActor => ({ userId: user.id, isAdmin: holds(user, 'agents:admin') })
 const keyActor = (key: VerifiedKey): AgentActor => ({ userId: key.user_id, isAdmin: false })
 const caller = (request: Request, userId: string, apiKey: VerifiedKey | null): Caller => ({
   source: 'agent',

@@ -69,6 +69,20 @@ describe('summary', () => {
     expect(bad.body.error.param).toBe('range')
   })
 
+  test('every range carries the latency of the buckets that had requests (the charts draw from them)', async () => {
+    for (const range of ['1h', '24h', '7d', '30d']) {
+      const s = (await summary(alice.token, `?range=${range}`)).body
+      const busy = s.series.filter((p: { requests: number }) => p.requests > 0)
+      expect(busy.length).toBeGreaterThan(0)
+      for (const p of busy) {
+        expect(p.latency_p50_ms).toBeNumber()
+        expect(p.latency_p95_ms).toBeNumber()
+      }
+      // The buckets' p95 can be no lower than the whole period's when one bucket holds every request.
+      if (busy.length === 1) expect(busy[0].latency_p95_ms).toBeCloseTo(s.totals.latency_p95_ms, 6)
+    }
+  })
+
   test("another user sees none of it, and may not ask for everyone's", async () => {
     expect((await summary(bob.token)).body.totals.requests).toBe(0)
     const denied = await summary(bob.token, '?scope=all')

@@ -1,5 +1,5 @@
 import { Elysia, t } from 'elysia'
-import { can } from '../auth/roles.ts'
+import { holds } from '../auth/roles.ts'
 import { guards } from '../auth/guards.ts'
 import type { UserRow } from '../users/service.ts'
 import { ApiError } from '../http/errors.ts'
@@ -54,7 +54,7 @@ const SummarySchema = t.Object({
 
 function scopeOf(user: UserRow, wanted: 'mine' | 'all' | undefined): Scope {
   if (wanted !== 'all') return { userId: user.id }
-  if (!can(user.role, 'analytics:read_all')) throw new ApiError('permission_denied', `Your role (${user.role}) lacks the permission analytics:read_all`, 'scope')
+  if (!holds(user, 'analytics:read_all')) throw new ApiError('permission_denied', `Your role (${user.role}) lacks the permission analytics:read_all`, 'scope')
   return { all: true }
 }
 
@@ -83,7 +83,7 @@ export function analyticsRoutes(s: Services) {
     .get(
       '/confidentiality',
       async ({ user, query, meta }) => {
-        const readAll = can(user.role, 'analytics:read_all')
+        const readAll = holds(user, 'analytics:read_all')
         const userId = query.user_id ?? (query.api_key_id && readAll ? null : user.id)
         if (userId !== user.id && !readAll)
           throw new ApiError('permission_denied', `Your role (${user.role}) lacks the permission analytics:read_all`, 'user_id')

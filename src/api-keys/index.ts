@@ -1,7 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { Services } from '../services.ts'
 import { guards } from '../auth/guards.ts'
-import { can } from '../auth/roles.ts'
+import { holds } from '../auth/roles.ts'
 import type { UserRow } from '../users/service.ts'
 import type { RequestMeta } from '../http/request-meta.ts'
 import { usageByDay } from '../gateway/reports.ts'
@@ -17,9 +17,10 @@ import {
   UpdateKeyBody,
 } from './model.ts'
 import { presentKey, type KeyActor } from './service.ts'
+import { changes } from '../audit/changes.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
-const actorOf = (user: UserRow): KeyActor => ({ userId: user.id, isAdmin: can(user.role, 'api_keys:admin') })
+const actorOf = (user: UserRow): KeyActor => ({ userId: user.id, isAdmin: holds(user, 'api_keys:admin') })
 
 /** Key management on the internal API: your own keys, or everyone's with api_keys:admin. */
 export function apiKeyRoutes(s: Services) {
@@ -81,8 +82,10 @@ export function apiKeyRoutes(s: Services) {
     .patch(
       '/:id',
       async ({ params, body, user, meta, set }) => {
+        const before = presentKey(await s.apiKeys.get(params.id, actorOf(user)))
         const row = await s.apiKeys.update(params.id, actorOf(user), body)
-        await audited(user, 'api_key.update', row.id, meta, set, { fields: Object.keys(body) })
+        const fields = Object.keys(body)
+        await audited(user, 'api_key.update', row.id, meta, set, { fields, changes: changes(before, presentKey(row), fields) })
         return presentKey(row)
       },
       {

@@ -48,9 +48,18 @@ export interface AuditQuery {
 export class AuditLog {
   readonly #sql: Sql
   readonly #log: Logger
+  readonly #listeners: ((entry: AuditEntry, meta: RequestMeta) => void)[] = []
   constructor(sql: Sql, log: Logger) {
     this.#sql = sql
     this.#log = log
+  }
+
+  /**
+   * Hears every event once it is written, on the replica that wrote it (so once per occurrence): notifications of
+   * budget warnings and security events start here. A listener must not throw or block.
+   */
+  onRecord(listener: (entry: AuditEntry, meta: RequestMeta) => void): void {
+    this.#listeners.push(listener)
   }
 
   /** Awaited by callers: a security event that cannot be recorded should fail the action, not vanish. */
@@ -70,6 +79,13 @@ export class AuditLog {
       details: sql.json((entry.details ?? {}) as Parameters<typeof sql.json>[0]),
     })}`
     this.#log.info({ audit: entry.action, outcome: entry.outcome, request_id: meta.requestId }, 'audit')
+    for (const listener of this.#listeners) {
+      try {
+        listener(entry, meta)
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message, audit: entry.action }, 'an audit listener failed')
+      }
+    }
   }
 
   #where(q: Omit<AuditQuery, 'limit' | 'offset'>) {

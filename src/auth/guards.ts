@@ -6,7 +6,8 @@ import { ApiError, type ErrorCode } from '../http/errors.ts'
 import { requestMeta, type IpSource } from '../http/request-meta.ts'
 import type { UserRow } from '../users/service.ts'
 import type { RateLimiter } from '../rate-limit/limiter.ts'
-import { can, type Permission } from './roles.ts'
+import { holds, type Permission } from './roles.ts'
+import type { RoleRegistry } from '../roles/registry.ts'
 import type { AuthService } from './service.ts'
 
 export interface GuardDeps {
@@ -16,6 +17,8 @@ export interface GuardDeps {
   verifier: ApiKeyVerifier
   keyUsage: KeyUsageRecorder
   limiter: RateLimiter
+  /** Every role's permissions (built-in and custom), as this replica knows them. */
+  roles: RoleRegistry
   /** Requests per minute: per key on the public API (unless the key sets its own), per user on the internal one. */
   publicPerMinute: number
   internalPerMinute: number
@@ -58,6 +61,9 @@ async function signedIn(deps: GuardDeps, headers: Headers): Promise<{ user: User
   if (!token) throw new ApiError('authentication_required', 'Sign in first: send Authorization: Bearer <access token>')
   const session = await deps.auth.authenticate(token)
   if (!session) throw new ApiError('invalid_token', 'The access token is invalid, expired or revoked')
+  // The role's permissions as this replica knows them (custom roles included); routes check them with holds().
+  await deps.roles.ensure(session.user.role)
+  session.user.permissions = new Set(deps.roles.permissionsOf(session.user.role))
   return session
 }
 
@@ -73,7 +79,7 @@ export async function requirePermission(
   if (permission === null) return session
   if (session.user.force_password_change)
     throw new ApiError('password_change_required', 'Change your password first (POST /api-internal/v1/auth/change-password)')
-  if (!can(session.user.role, permission)) throw new ApiError('permission_denied', `Your role (${session.user.role}) lacks the permission ${permission}`)
+  if (!holds(session.user, permission)) throw new ApiError('permission_denied', `Your role (${session.user.role}) lacks the permission ${permission}`)
   return session
 }
 

@@ -60,12 +60,16 @@ export function authRoutes(s: Services) {
         },
       },
     )
+    .get('/options', () => ({ registration: s.auth.registrationEnabled }), {
+      response: t.Object({ registration: t.Boolean({ description: 'Self-registration (auth/register) is open' }) }),
+      detail: { summary: 'What the sign-in page may offer: whether self-registration is open', security: [] },
+    })
     .post(
       '/register',
-      async ({ body, meta, set }) => {
-        const pair = await s.auth.register(body, meta)
+      async ({ body: { cookie: useCookie, ...input }, meta, set, cookie, request }) => {
+        const pair = await s.auth.register(input, meta)
         set.status = 201
-        return pair
+        return useCookie ? toCookies(pair, cookie, request) : pair
       },
       {
         body: RegisterBody,
@@ -82,7 +86,10 @@ export function authRoutes(s: Services) {
       },
       { session: true, detail: { summary: 'End this session; its access and refresh tokens stop working' } },
     )
-    .get('/me', ({ user }) => withPermissions(presentUser(user)), {
+    .get('/me', async ({ user }) => {
+      await s.roles.ensure(user.role)
+      return withPermissions(presentUser(user), s.roles)
+    }, {
       session: true,
       response: MeResponse,
       detail: { summary: 'The signed-in user and their permissions' },

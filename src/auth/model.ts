@@ -1,6 +1,6 @@
 import { t } from 'elysia'
 import { EmailSchema, PasswordSchema, UserSchema, UsernameSchema } from '../users/model.ts'
-import { permissionsOf, type Role } from './roles.ts'
+import type { RoleRegistry } from '../roles/registry.ts'
 
 export const LoginBody = t.Object(
   {
@@ -17,7 +17,13 @@ export const RefreshBody = t.Object(
   { additionalProperties: false },
 )
 export const RegisterBody = t.Object(
-  { email: EmailSchema, username: UsernameSchema, password: PasswordSchema },
+  {
+    email: EmailSchema,
+    username: UsernameSchema,
+    password: PasswordSchema,
+    /** As at login: the refresh token goes into the httpOnly session cookie (the dashboard's sign-up). */
+    cookie: t.Optional(t.Boolean()),
+  },
   { additionalProperties: false },
 )
 export const ChangePasswordBody = t.Object(
@@ -34,7 +40,7 @@ export const TokenPairSchema = t.Object({
 })
 export const MeResponse = t.Composite([UserSchema, t.Object({ permissions: t.Array(t.String()) })])
 
-export const withPermissions = <U extends { role: Role }>(user: U) => ({ ...user, permissions: permissionsOf(user.role) })
+export const withPermissions = <U extends { role: string }>(user: U, roles: RoleRegistry) => ({ ...user, permissions: roles.permissionsOf(user.role) })
 
 export const SessionSchema = t.Object({
   id: t.String({ format: 'uuid' }),

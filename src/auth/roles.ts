@@ -65,8 +65,9 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   super_admin: new Set(PERMISSIONS),
 }
 
+/** Built-in roles only: a custom role (src/roles) is known to the replica's RoleRegistry, which routes consult. */
 export function can(role: Role, permission: Permission): boolean {
-  return GRANTS[role].has(permission)
+  return GRANTS[role]?.has(permission) ?? false
 }
 
 export function permissionsOf(role: Role): Permission[] {
@@ -86,4 +87,15 @@ export function canManage(actor: { id: string; role: Role }, target: { id: strin
 
 export function canAssign(actor: { role: Role }, role: Role): boolean {
   return actor.role === 'super_admin' || rank(role) < rank(actor.role)
+}
+
+export const isBuiltinRole = (role: string): role is Role => (ROLES as readonly string[]).includes(role)
+export const isPermission = (p: string): p is Permission => (PERMISSIONS as readonly string[]).includes(p)
+
+/**
+ * Whether a signed-in user's role grants `permission`. The guard attaches the permissions of the user's role (custom
+ * roles included, see src/roles) when it authenticates the request; a user row without them has the built-in grants.
+ */
+export function holds(user: { role: string; permissions?: ReadonlySet<Permission> | undefined }, permission: Permission): boolean {
+  return user.permissions ? user.permissions.has(permission) : isBuiltinRole(user.role) && can(user.role, permission)
 }

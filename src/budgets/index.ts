@@ -1,12 +1,13 @@
 import { Elysia, t } from 'elysia'
 import { guards } from '../auth/guards.ts'
-import { can } from '../auth/roles.ts'
+import { holds } from '../auth/roles.ts'
 import { ApiError } from '../http/errors.ts'
 import type { RequestMeta } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
 import { BudgetSchema, CreateBudgetBody, presentBudget, UpdateBudgetBody } from './model.ts'
 import type { BudgetRow } from './service.ts'
+import { changes } from '../audit/changes.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 
@@ -15,7 +16,7 @@ const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
  * budgets that concern them and manages budgets on their own API keys only.
  */
 export function budgetRoutes(s: Services) {
-  const isAdmin = (user: UserRow) => can(user.role, 'budgets:manage')
+  const isAdmin = (user: UserRow) => holds(user, 'budgets:manage')
 
   /** Throws 404 for a budget the user may not touch, so ids cannot be probed. */
   async function manageable(user: UserRow, budget: { scope: string; api_key_id?: string | null | undefined }): Promise<void> {
@@ -62,10 +63,14 @@ export function budgetRoutes(s: Services) {
     .patch(
       '/:id',
       async ({ user, params, body, meta }) => {
-        await manageable(user, await load(user, params.id))
+        const before = await load(user, params.id)
+        await manageable(user, before)
         const row = await s.budgets.update(params.id, body)
         if (!row) throw new ApiError('not_found', `Budget ${params.id} not found`)
-        await audit(user, 'budget.update', row.id, meta, { fields: Object.keys(body) })
+        await audit(user, 'budget.update', row.id, meta, {
+          fields: Object.keys(body),
+          changes: changes(presentBudget(before), presentBudget(row), Object.keys(body)),
+        })
         return presentBudget(row)
       },
       { permission: 'api_keys:write', params: IdParams, body: UpdateBudgetBody, response: BudgetSchema, detail: { summary: 'Change a budget' } },

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setSystemTime, test } from 'bun:test'
 import { createClient, type RedisClientType } from 'redis'
 import type { HandlerErrorSink } from './common.ts'
-import { MemoryCache, openCache, RedisCache, type CacheStore } from './index.ts'
+import { MemoryCache, openCache, type CacheStore } from './index.ts'
+import { RedisCache } from './redis.ts'
 import { dropRedisPrefix, TcpProxy, waitFor } from './testing.ts'
 
 const REDIS_URL = process.env.REDIS_URL ?? ''

@@ -1,12 +1,10 @@
 import type { HandlerErrorSink } from './common.ts'
 import { MemoryCache } from './memory.ts'
-import { RedisCache } from './redis.ts'
 import type { CacheStore } from './types.ts'
 
 export type { CacheStore, HitWindowOptions, WindowResult } from './types.ts'
 export type { HandlerErrorSink } from './common.ts'
 export { MemoryCache } from './memory.ts'
-export { RedisCache } from './redis.ts'
 
 export interface OpenCacheOptions {
   /** Unset or empty: a process-local store, fine for a single replica but not shared between several. */
@@ -17,6 +15,10 @@ export interface OpenCacheOptions {
 }
 
 export async function openCache(opts: OpenCacheOptions): Promise<CacheStore> {
-  if (opts.redisUrl) return RedisCache.connect(opts.redisUrl, opts.prefix, { onHandlerError: opts.onHandlerError })
+  if (opts.redisUrl) {
+    // node-redis (25 MB resident once loaded) only where Redis is configured.
+    const { RedisCache } = await import('./redis.ts')
+    return RedisCache.connect(opts.redisUrl, opts.prefix, { onHandlerError: opts.onHandlerError })
+  }
   return new MemoryCache({ onHandlerError: opts.onHandlerError })
 }

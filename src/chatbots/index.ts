@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import { guards } from '../auth/guards.ts'
-import { can } from '../auth/roles.ts'
+import { holds } from '../auth/roles.ts'
 import { ApiError } from '../http/errors.ts'
 import { requestIdOf, startedAt } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
@@ -11,10 +11,11 @@ import { ChatBody, ChatbotSchema, ChatbotTypeSchema, ChatResponseSchema, CreateC
 import { presentChatbot, type ChatbotActor, type ChatMessage, type ChatbotRow } from './service.ts'
 import { DEFAULT_TEMPLATES, presentTemplate } from './templates.ts'
 import { streamEvents } from '../http/event-stream.ts'
+import { changes } from '../audit/changes.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 const ConversationParams = t.Object({ id: t.String({ format: 'uuid' }), cid: t.String({ format: 'uuid' }) })
-const userActor = (user: UserRow): ChatbotActor => ({ userId: user.id, isAdmin: can(user.role, 'chatbots:admin') })
+const userActor = (user: UserRow): ChatbotActor => ({ userId: user.id, isAdmin: holds(user, 'chatbots:admin') })
 const ConversationHeader = t.Object({
   'x-enclava-conversation-id': t.Optional(t.String({ format: 'uuid', description: 'Continue this conversation (from an earlier answer)' })),
 })
@@ -30,8 +31,8 @@ const ConversationHeader = t.Object({
 export function chatbotRoutes(s: Services) {
   const { chatbots } = s
   const { templates } = chatbots
-  const audit = (user: UserRow, action: string, id: string, meta: Parameters<typeof s.audit.record>[1]) =>
-    s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'chatbot', id } }, meta)
+  const audit = (user: UserRow, action: string, id: string, meta: Parameters<typeof s.audit.record>[1], details?: Record<string, unknown>) =>
+    s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'chatbot', id }, ...(details ? { details } : {}) }, meta)
 
   const internal = new Elysia({ prefix: '/api-internal/v1', tags: ['chatbots'] })
     .use(guards(s.guardDeps))
@@ -145,7 +146,9 @@ export function chatbotRoutes(s: Services) {
     .post(
       '/chatbots',
       async ({ user, body, meta, set }) => {
-        const row = await chatbots.create(userActor(user), body)
+        const model = body.model ?? s.settings.current.default_chatbot_model
+        if (!model) throw new ApiError('validation_failed', 'model: required (the platform has no default chatbot model)', 'model')
+        const row = await chatbots.create(userActor(user), { ...body, model })
         await audit(user, 'chatbot.create', row.id, meta)
         set.status = 201
         return presentChatbot(row)
@@ -161,8 +164,10 @@ export function chatbotRoutes(s: Services) {
     .patch(
       '/chatbots/:id',
       async ({ user, params, body, meta }) => {
+        const before = presentChatbot(await chatbots.get(userActor(user), params.id))
         const row = await chatbots.update(userActor(user), params.id, body)
-        await audit(user, 'chatbot.update', row.id, meta)
+        const fields = Object.keys(body)
+        await audit(user, 'chatbot.update', row.id, meta, { fields, changes: changes(before, presentChatbot(row), fields) })
         return presentChatbot(row)
       },
       { permission: 'chatbots:use', params: IdParams, body: UpdateChatbotBody, response: ChatbotSchema, detail: { summary: 'Change a chatbot' } },

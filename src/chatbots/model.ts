@@ -58,8 +58,9 @@ const fields = {
   max_tool_steps: t.Integer({ minimum: 1, maximum: 16 }),
 }
 
+/** `model` may be omitted when the platform has a default chatbot model (the setting default_chatbot_model). */
 export const CreateChatbotBody = t.Composite(
-  [t.Object({ name: fields.name, model: fields.model }), t.Partial(t.Omit(t.Object(fields), ['name', 'model']))],
+  [t.Object({ name: fields.name, model: t.Optional(fields.model) }), t.Partial(t.Omit(t.Object(fields), ['name', 'model']))],
   { additionalProperties: false },
 )
 export type CreateChatbotInput = typeof CreateChatbotBody.static

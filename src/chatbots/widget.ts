@@ -129,6 +129,11 @@ export function widgetRoutes(s: Services) {
     { detail: { summary: 'The embeddable chat widget script', security: [] } },
   )
 
+  /** The platform's own allow-list of widget origins (a runtime setting; empty: any origin a widget key names). */
+  const platformAllows = (origin: string) => {
+    const allowed = s.settings.current.widget_allowed_origins
+    return allowed.length === 0 || allowed.includes(origin)
+  }
   const api = new Elysia({ prefix: '/api/v1', tags: ['widget'] })
     .options(
       '/widget/:id/chat',
@@ -137,7 +142,7 @@ export function widgetRoutes(s: Services) {
         set.status = 204
         const origin = request.headers.get('origin')
         const id = params.id.toLowerCase()
-        if (!origin || !UUID.test(id) || !(await originServesChatbot(s.sql, id, origin))) return
+        if (!origin || !platformAllows(origin) || !UUID.test(id) || !(await originServesChatbot(s.sql, id, origin))) return
         Object.assign(set.headers, corsHeaders(origin), {
           'access-control-allow-methods': 'POST',
           'access-control-allow-headers': 'content-type, x-api-key',
@@ -181,17 +186,19 @@ export function widgetRoutes(s: Services) {
           const id = params.id.toLowerCase()
           const origin = request.headers.get('origin')
           // Decided first, so that every refusal below (401, 403, 429) is readable by an allowed page's widget.
-          if (origin && UUID.test(id) && (await originServesChatbot(s.sql, id, origin))) Object.assign(headers, corsHeaders(origin))
+          if (origin && platformAllows(origin) && UUID.test(id) && (await originServesChatbot(s.sql, id, origin))) Object.assign(headers, corsHeaders(origin))
           // Before the key: one visitor spending the key's budget, which every visitor of the site shares, is what
           // this limit prevents.
           const ip = requestMeta(request, server, s.guardDeps.trustProxy).ip ?? 'unknown'
-          await s.limiter.take(`widget:${id}:${ip}`, { perMinute: s.config.WIDGET_RATE_LIMIT_PER_MINUTE }, headers)
+          await s.limiter.take(`widget:${id}:${ip}`, { perMinute: s.settings.current.widget_rate_limit_per_minute }, headers)
           // The key's own limits apply too, but its X-RateLimit-* headers would describe the shared budget, not this
           // visitor's; they are kept off the response (its 429 still carries them).
           const key = await requireApiKey(s.guardDeps, request, server, path, {}, 'chatbots', { widget: true })
           if (!origin) throw new ApiError('permission_denied', 'The widget API serves browsers: send an Origin header (servers use /api/v1/chatbot/{id}/chat)')
           if (!key.allowed_origins.some((o) => canonicalOrigin(o) === origin))
             throw new ApiError('permission_denied', `This API key may not be used from the origin ${origin}`)
+          if (!platformAllows(origin))
+            throw new ApiError('permission_denied', `The platform does not allow the widget on the origin ${origin} (the setting widget_allowed_origins)`)
           if (key.allowed_chatbots.length === 0)
             throw new ApiError('permission_denied', 'A widget key must be restricted to its chatbots (allowed_chatbots)')
           if (!key.allowed_chatbots.some((c) => c.toLowerCase() === id))

@@ -54,8 +54,7 @@ export const providerDefaults = (config: Config, log?: Logger): ProviderDefaults
 })
 
 /** The providers named by configuration: privatemode's proxy, one generic upstream, and the PROVIDERS list. */
-export function providersFromConfig(config: Config, log?: Logger): Provider[] {
-  const common = providerDefaults(config, log)
+export function providersFromConfig(config: Config, log?: Logger, common: ProviderDefaults = providerDefaults(config, log)): Provider[] {
   const providers: Provider[] = []
   if (config.PRIVATEMODE_URL)
     providers.push(

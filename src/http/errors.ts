@@ -39,6 +39,8 @@ export const ErrorCodes = {
   plugin_limit_exceeded: 500,
   upstream_error: 502,
   service_unavailable: 503,
+  /** An administrator disabled the module the route belongs to (chatbots, rag, agents, plugins, playground). */
+  module_disabled: 503,
   provider_unavailable: 503,
   upstream_timeout: 504,
 } as const

@@ -1,9 +1,9 @@
 import type { TSchema } from '@sinclair/typebox'
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { Elysia } from 'elysia'
-import type { Logger } from '../log.ts'
+import { accessLogger, type Logger } from '../log.ts'
 import { ApiError, errorBody } from './errors.ts'
-import { refuseNulText } from './text.ts'
+import { bodyIsNulFree, refuseNulText } from './text.ts'
 import { assignRequestId, markStart, requestIdOf, startedAt } from './request-meta.ts'
 
 /** One failed check as TypeBox reports it (the items of Elysia's `error.all`). */
@@ -225,6 +225,19 @@ const isFormType = (contentType: string | null) => !!contentType && /^(?:multipa
  */
 const totalTiming = (request: Request) => `total;dur=${(performance.now() - startedAt(request)).toFixed(2)};desc="time in Enclava"`
 
+const UPSTREAM_DUR = /upstream;dur=([\d.]+)/
+
+/**
+ * The gateway's own `gateway;dur` taken again as the answer leaves the last hook, so it covers everything after the
+ * handler too (the hooks, the access log's bookkeeping): what the client sees is then this, the upstream's share and
+ * the network, nothing unaccounted in between (`bun bench/gateway.ts`, "outside S-T").
+ */
+function gatewayTiming(request: Request, timing: string): string {
+  const upstream = Number(UPSTREAM_DUR.exec(timing)?.[1] ?? 0)
+  const overhead = Math.max(0, performance.now() - startedAt(request) - upstream)
+  return `gateway;dur=${overhead.toFixed(2)};desc="Enclava overhead", upstream;dur=${upstream.toFixed(2)}`
+}
+
 function errorResponse(status: number, code: string, message: string, request: Request, param?: string, headers?: Record<string, string>) {
   const requestId = requestIdOf(request)
   return Response.json(errorBody(status, code, message, requestId, param), {
@@ -233,11 +246,15 @@ function errorResponse(status: number, code: string, message: string, request: R
   })
 }
 
+/** nginx's status for a request whose client went away before the answer: logged, never sent. */
+const CLIENT_CLOSED = 499
+
 /**
  * Request ids, Server-Timing on every response, access logs and the one error envelope. Nothing but the envelope leaves on failure: unexpected
  * errors are logged with their stack here and reach the client as a bare `internal_error` with the request id.
  */
 export function httpBasics(log: Logger) {
+  const access = accessLogger(log)
   return new Elysia({ name: 'http-basics' })
     .onRequest(({ request, set }) => {
       set.headers['x-request-id'] = assignRequestId(request)
@@ -245,17 +262,21 @@ export function httpBasics(log: Logger) {
     })
     // After authentication (transform) and validation, before any handler stores or spends: PostgreSQL cannot store
     // U+0000, and a turn that failed on it had already been sent to the model and charged.
-    .onBeforeHandle(({ params, query, body }) => refuseNulText({ params, query, body }))
+    .onBeforeHandle(({ params, query, body, request }) => refuseNulText({ params, query, body: bodyIsNulFree(request) ? undefined : body }))
     .onAfterHandle(({ request, set, response }) => {
-      if (!(response instanceof Response && response.headers.has('server-timing'))) set.headers['server-timing'] = totalTiming(request)
+      const timing = response instanceof Response ? response.headers.get('server-timing') : null
+      if (timing === null) set.headers['server-timing'] = totalTiming(request)
+      else if (timing.startsWith('gateway;') && response instanceof Response) response.headers.set('server-timing', gatewayTiming(request, timing))
     })
     .onAfterResponse(({ request, set, path, responseValue }) => {
       // A handler's own Response carries its status; everything else (errors included) went through `set`.
       const status = responseValue instanceof Response ? responseValue.status : typeof set.status === 'number' ? set.status : 200
       const line = { request_id: requestIdOf(request), method: request.method, path, status, ms: Math.round((performance.now() - startedAt(request)) * 10) / 10 }
-      // Every refusal and failure is seen at LOG_LEVEL=warn, with its request id; successes only at info.
-      if (status >= 400) log.warn(line, 'request failed')
-      else log.info(line, 'request')
+      // Every refusal and failure is seen at LOG_LEVEL=warn, with its request id; successes only at info. A client
+      // that went away (a playground's Stop before the first token) is neither: nobody is there to read an answer.
+      if (status === CLIENT_CLOSED) access('info', line, 'client closed the request')
+      else if (status >= 400) access('warn', line, 'request failed')
+      else access('info', line, 'request')
     })
     .onError(({ code, error, request, path, set }) => {
       if (error instanceof ApiError) {
@@ -303,6 +324,12 @@ export function httpBasics(log: Logger) {
         return errorResponse(503, 'service_unavailable', `The ${dependency} is unavailable; try again shortly`, request, undefined, {
           'retry-after': '5',
         })
+      }
+      // The client disconnected while the handler waited (for an upstream's first byte, say): the abort surfaces as
+      // the request signal's reason. Not a fault of ours, and the answer reaches no one (499, as nginx logs it).
+      if (request.signal.aborted) {
+        set.status = CLIENT_CLOSED
+        return errorResponse(CLIENT_CLOSED, 'invalid_request', 'The client closed the request', request)
       }
       set.status = 500
       log.error({ err: error, request_id: requestIdOf(request), path }, 'unhandled error')

@@ -7,6 +7,7 @@ import { Elysia, t } from 'elysia'
 import { ChatCompletionBody, EmbeddingBody } from '../gateway/model.ts'
 import { createLogger } from '../log.ts'
 import { SearchBody, UpdateCollectionBody } from '../rag/model.ts'
+import { ListAuditQuery } from '../audit/model.ts'
 import { CreateUserBody, ListUsersQuery } from '../users/model.ts'
 import { ApiError } from './errors.ts'
 import { httpBasics } from './plugin.ts'
@@ -20,6 +21,7 @@ const app = new Elysia({ normalize: false })
   .patch('/collections', ok, { body: UpdateCollectionBody })
   .post('/users', ok, { body: CreateUserBody })
   .get('/users', ok, { query: ListUsersQuery })
+  .get('/audit', ok, { query: ListAuditQuery })
   .get('/users/:id', ok, { params: t.Object({ id: t.String({ format: 'uuid' }) }) })
   .post('/keys', ok, { body: t.Object({ api_key: t.String({ pattern: '^en_' }), password: t.String({ minLength: 12 }) }) })
 
@@ -105,7 +107,9 @@ const invalid: [string, Sent, string, string][] = [
   ['a secret is not echoed', { path: '/keys', body: { api_key: 'sk-live-123', password: 'long-enough-pw' } }, 'api_key', "Invalid body: 'api_key' must match ^en_ (got a string)"],
   ['a query integer under its minimum', { method: 'GET', path: '/users?limit=0' }, 'limit', "Invalid query: 'limit' must be at least 1 (got 0)"],
   ['a query value that is no integer', { method: 'GET', path: '/users?limit=abc' }, 'limit', 'Invalid query: \'limit\' must be an integer (got "abc")'],
-  ['a query enum miss', { method: 'GET', path: '/users?role=root' }, 'role', 'Invalid query: \'role\' must be one of '],
+  ['a query enum miss', { method: 'GET', path: '/audit?outcome=maybe' }, 'outcome', 'Invalid query: \'outcome\' must be one of '],
+  // Roles are named by the administrator (custom roles): a name that cannot be one is refused by its pattern.
+  ['a role name that cannot be one', { method: 'GET', path: '/users?role=Root!' }, 'role', 'Invalid query: \'role\' '],
   ['a path parameter that is not a UUID', { method: 'GET', path: '/users/123' }, 'id', 'Invalid params: \'id\' must be a UUID (got "123")'],
 ]
 

@@ -6,11 +6,8 @@
  * per HTTP response and `maxSessionBytes` for all of them together (an SSE stream counts as it arrives). Sessions are
  * not kept between uses: a replica holds no connection, and a server that restarts costs nothing.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js'
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js'
-import { McpError } from '@modelcontextprotocol/sdk/types.js'
 import { guardedStream, NetDenied, type NetGrant, type NetLimits } from '../plugins/net-guard.ts'
 import type { McpTransport } from './model.ts'
 import pkg from '../../package.json' with { type: 'json' }
@@ -52,6 +49,28 @@ export class McpUnavailable extends Error {
 }
 
 const DEFAULTS = { timeoutMs: 30_000, maxResponseBytes: 4 * 1024 * 1024, maxSessionBytes: 8 * 1024 * 1024 }
+
+/**
+ * The MCP SDK (with zod and ajv, about 25 MB resident) is loaded by the first session, not at start-up: most servers
+ * never open one (`bun bench/footprint.ts`). Until it is loaded no error can be one of its classes.
+ */
+let sdk: Sdk | undefined
+type Sdk = typeof import('@modelcontextprotocol/sdk/client/index.js') &
+  typeof import('@modelcontextprotocol/sdk/client/sse.js') &
+  typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js') &
+  Pick<typeof import('@modelcontextprotocol/sdk/types.js'), 'McpError'>
+
+async function loadSdk(): Promise<Sdk> {
+  if (sdk) return sdk
+  const [client, sse, streamable, types] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/sse.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ])
+  sdk = { ...client, ...sse, ...streamable, McpError: types.McpError }
+  return sdk
+}
 /** A server with more tools than this is cut here: a model could not choose among them anyway. */
 const MAX_TOOLS = 500
 const MAX_LIST_PAGES = 20
@@ -64,6 +83,7 @@ const MAX_LIST_PAGES = 20
  */
 export async function withMcpSession<T>(endpoint: McpEndpoint, signal: AbortSignal, use: (s: Session) => Promise<T>, options: McpClientOptions = {}): Promise<T> {
   const o = { ...DEFAULTS, ...options }
+  const { Client, SSEClientTransport, StreamableHTTPClientTransport, StreamableHTTPError, McpError } = await loadSdk()
   // A response the guard cuts off (too large, too slow) fails the whole session at once: the SDK would otherwise
   // wait for an answer that the cut stream can no longer bring.
   const cut = new AbortController()
@@ -179,8 +199,9 @@ export function describe(err: unknown, session?: AbortSignal): string {
   if (session?.aborted && (session.reason as Error | undefined)?.name === 'TimeoutError') return 'the server did not answer in time'
   if (session?.aborted && session.reason instanceof NetDenied) return session.reason.message
   if (err instanceof NetDenied) return err.message
-  if (err instanceof StreamableHTTPError) return err.code === undefined ? err.message : `HTTP ${err.code}: ${err.message.replace(/^Streamable HTTP error: /, '').slice(0, 300)}`
-  if (err instanceof McpError) return err.message
+  if (sdk && err instanceof sdk.StreamableHTTPError)
+    return err.code === undefined ? err.message : `HTTP ${err.code}: ${err.message.replace(/^Streamable HTTP error: /, '').slice(0, 300)}`
+  if (sdk && err instanceof sdk.McpError) return err.message
   const e = err as { name?: string; message?: string; code?: string | number } | undefined
   if (e?.name === 'AbortError' || e?.name === 'TimeoutError') return 'the request was cancelled or timed out'
   if (e?.code === 'ECONNREFUSED' || e?.code === 'ConnectionRefused') return 'the connection was refused'

@@ -9,9 +9,6 @@
  * Stateless: every HTTP request gets a server and transport of its own, so any replica answers any request and
  * nothing is kept between them. Answers are JSON, not event streams (no tool here reports progress).
  */
-import { Server } from '@modelcontextprotocol/sdk/server/index.js'
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
-import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js'
 import type { VerifiedKey } from '../api-keys/verifier.ts'
 import type { Caller } from '../gateway/service.ts'
 import { requestIdOf, startedAt } from '../http/request-meta.ts'
@@ -25,8 +22,25 @@ const INSTRUCTIONS =
   'documents (each result names its document), and ask_chatbot to put a question to one of the chatbots, which ' +
   'answers from its own knowledge base. Which tools you see depends on the API key.'
 
+/** The MCP SDK (with zod and ajv, about 25 MB resident) is loaded by the first MCP request, not at start-up. */
+let sdk:
+  | Promise<
+      [
+        typeof import('@modelcontextprotocol/sdk/server/index.js'),
+        typeof import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'),
+        typeof import('@modelcontextprotocol/sdk/types.js'),
+      ]
+    >
+  | undefined
+
 /** Answers one HTTP request of an MCP client; `body` is the JSON the body limits already read and checked. */
 export async function handleMcpRequest(s: Services, apiKey: VerifiedKey, request: Request, body: unknown): Promise<Response> {
+  sdk ??= Promise.all([
+    import('@modelcontextprotocol/sdk/server/index.js'),
+    import('@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ])
+  const [{ Server }, { WebStandardStreamableHTTPServerTransport }, { CallToolRequestSchema, ListToolsRequestSchema }] = await sdk
   const caller = (): Caller => ({ source: 'api', userId: apiKey.user_id, apiKey, requestId: requestIdOf(request), startedAt: startedAt(request) })
   const server = new Server({ name: 'enclava', version: pkg.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS })
   let tools: Promise<Tool[]> | undefined

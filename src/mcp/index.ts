@@ -1,6 +1,6 @@
 import { Elysia, t } from 'elysia'
 import { guards } from '../auth/guards.ts'
-import { can } from '../auth/roles.ts'
+import { holds } from '../auth/roles.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
 import { handleMcpRequest } from './enclava-server.ts'
@@ -8,7 +8,7 @@ import { CreateMcpServerBody, McpServerSchema, McpTestSchema, McpToolsSchema, Up
 import { presentMcpServer, type McpActor } from './service.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
-const actorOf = (user: UserRow): McpActor => ({ userId: user.id, isAdmin: can(user.role, 'mcp:admin') })
+const actorOf = (user: UserRow): McpActor => ({ userId: user.id, isAdmin: holds(user, 'mcp:admin') })
 
 /**
  * MCP servers Enclava calls (internal API: owner-scoped, admins see all and share), and Enclava's own MCP endpoint

@@ -23,7 +23,10 @@ export class CronRunner {
     readonly deps: { plugins: PluginService; sql: Sql; log: Logger; replica: string },
   ) {}
 
+  /** Starts (or resumes after pause) the ticks. */
   start(): void {
+    clearInterval(this.#timer)
+    this.#paused = false
     this.#timer = setInterval(() => void this.tick(), TICK_MS)
     this.#timer.unref()
   }

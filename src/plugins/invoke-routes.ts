@@ -8,14 +8,14 @@ import { pluginHost, pluginRequestHeaders, pluginResponse, type PluginIdentity }
 import { matchRoute, signatureValid } from './routing.ts'
 import { SandboxError, toWireRequest, type RouteResult } from './sandbox/index.ts'
 
-const MAX_REQUEST_BYTES = 5 * 1024 * 1024
+export const MAX_REQUEST_BYTES = 5 * 1024 * 1024
 /** How long the connection of a plugin call may stay silent beyond the plugin's own wall-clock limit. */
-const IDLE_GRACE_S = 10
+export const IDLE_GRACE_S = 10
 
 type IpServer = Parameters<typeof requireApiKey>[2] & { timeout?: (request: Request, seconds: number) => void }
 
 /** HTTP status of a failed invocation: limits are the platform refusing to go on (5xx), naming the limit. */
-function invocationError(err: SandboxError): ApiError {
+export function invocationError(err: SandboxError): ApiError {
   if (err.code === 'route_not_found') return new ApiError('not_found', 'No route of this plugin matches the request')
   if (err.code === 'concurrency_limit_exceeded')
     return new ApiError('service_unavailable', `Plugin busy: ${err.message}; retry shortly`, undefined, { 'retry-after': '1' })
@@ -27,7 +27,7 @@ function invocationError(err: SandboxError): ApiError {
 }
 
 /** The request body, refused as soon as it passes `max`: a chunked body declares no length, and may never end. */
-function readBody(request: Request, max: number): Promise<Uint8Array> {
+export function readBody(request: Request, max: number): Promise<Uint8Array> {
   const tooLarge = () => new ApiError('payload_too_large', `Plugin requests may carry at most ${max} bytes`)
   if (Number(request.headers.get('content-length') ?? 0) > max) throw tooLarge()
   return readCapped(request.body, (total) => (total > max ? tooLarge() : null))

@@ -71,6 +71,8 @@ export class PluginService {
       rag: RagService
       chatbots: ChatbotService
       replica: string
+      /** Hears a plugin the platform disabled on its own (quarantined, or repeated limit violations). */
+      onAutoDisabled?: ((name: string, reason: string) => void) | undefined
     },
   ) {
     this.store = new PluginStore(deps.sql)
@@ -152,6 +154,7 @@ export class PluginService {
       await this.store.update(name, { enabled: false, disabled_reason: reason }).catch(() => {})
       void this.#pool.unload(name)
       await this.#changed(name)
+      this.deps.onAutoDisabled?.(name, reason)
       return
     }
     const loaded = this.#loaded.get(name)
@@ -525,7 +528,9 @@ export class PluginService {
       WHERE plugin = ${name} AND status = 'limit' AND created_at > now() - ${AUTO_DISABLE_WINDOW_MIN} * interval '1 minute'`
     if ((row?.n ?? 0) >= AUTO_DISABLE_AFTER) {
       this.deps.log.warn({ plugin: name }, 'plugin disabled after repeated limit violations')
-      await this.disable(name, `disabled automatically after ${AUTO_DISABLE_AFTER} limit violations within ${AUTO_DISABLE_WINDOW_MIN} minutes`)
+      const reason = `disabled automatically after ${AUTO_DISABLE_AFTER} limit violations within ${AUTO_DISABLE_WINDOW_MIN} minutes`
+      await this.disable(name, reason)
+      this.deps.onAutoDisabled?.(name, reason)
     }
   }
 

@@ -111,8 +111,17 @@ export class DocumentService {
     readonly queue: JobQueue,
     readonly vectors: VectorStore,
     readonly events: RagEvents,
-    readonly maxFileBytes: number,
-  ) {}
+    maxFileBytes: number | (() => number),
+  ) {
+    this.#maxFileBytes = typeof maxFileBytes === 'number' ? () => maxFileBytes : maxFileBytes
+  }
+
+  readonly #maxFileBytes: () => number
+
+  /** The size limit of one file, as the settings say now. */
+  get maxFileBytes(): number {
+    return this.#maxFileBytes()
+  }
 
   /**
    * Stores each acceptable file encrypted and queues its indexing; returns at once. Files refused up front (type,

@@ -1,7 +1,7 @@
 import { Elysia, t } from 'elysia'
 import type { VerifiedKey } from '../api-keys/verifier.ts'
 import { guards } from '../auth/guards.ts'
-import { can } from '../auth/roles.ts'
+import { holds } from '../auth/roles.ts'
 import type { Caller } from '../gateway/service.ts'
 import { ApiError, errorType, type ErrorCode } from '../http/errors.ts'
 import { requestIdOf, startedAt, type RequestMeta } from '../http/request-meta.ts'
@@ -23,6 +23,7 @@ import {
   UploadRefusedSchema,
   UploadResultSchema,
 } from './model.ts'
+import { changes } from '../audit/changes.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 const Page = { limit: t.Integer({ minimum: 1, maximum: 500, default: 50 }), offset: t.Integer({ minimum: 0, default: 0 }) }
@@ -59,7 +60,7 @@ const internal: Surface = {
   prefix: '/api-internal/v1/rag',
   tag: 'documents',
   guard: (level) => ({ permission: level === 'read' ? 'rag:read' : 'rag:write' }),
-  actor: ({ user }) => ({ userId: user!.id, isAdmin: can(user!.role, 'rag:admin') }),
+  actor: ({ user }) => ({ userId: user!.id, isAdmin: holds(user!, 'rag:admin') }),
   caller: ({ request, user }) => ({ source: 'rag', userId: user!.id, apiKey: null, requestId: requestIdOf(request), startedAt: startedAt(request) }),
   label: ({ user }) => ({ userId: user!.id, apiKeyId: null, label: user!.email }),
 }
@@ -108,8 +109,10 @@ function surfaceRoutes(s: Services, surface: Surface) {
       '/collections',
       async (ctx) => {
         const c = ctx as unknown as Ctx
-        await checkModel(c, ctx.body.embedding_model)
-        const row = await rag.collections.create(surface.actor(c).userId, ctx.body)
+        // Omitted (not null): the platform's default embeddings model (a runtime setting), if one is set.
+        const body = ctx.body.embedding_model === undefined ? { ...ctx.body, embedding_model: s.settings.current.default_embedding_model } : ctx.body
+        await checkModel(c, body.embedding_model)
+        const row = await rag.collections.create(surface.actor(c).userId, body)
         await audit(c, 'rag.collection.create', 'collection', row.id, { name: row.name })
         ctx.set.status = 201
         return presentCollection(row)
@@ -128,11 +131,13 @@ function surfaceRoutes(s: Services, surface: Surface) {
         const c = ctx as unknown as Ctx
         await checkModel(c, ctx.body.embedding_model)
         let queued: DocumentRow[] = []
+        const before = presentCollection(await rag.collections.get(surface.actor(c), ctx.params.id))
         const { row, reindexed } = await rag.collections.update(surface.actor(c), ctx.params.id, ctx.body, async (tx, change) => {
           queued = await rag.documents.requeueCollection(tx, ctx.params.id, change)
         })
         rag.documents.announce(queued)
-        await audit(c, 'rag.collection.update', 'collection', row.id, { fields: Object.keys(ctx.body), reindex: reindexed })
+        const fields = Object.keys(ctx.body)
+        await audit(c, 'rag.collection.update', 'collection', row.id, { fields, changes: changes(before, presentCollection(row), fields), reindex: reindexed })
         return presentCollection(row)
       },
       { ...surface.guard('write'), params: IdParams, body: UpdateCollectionBody, response: CollectionSchema, detail: { summary: 'Change a collection (chunking or model changes re-index it)' } },

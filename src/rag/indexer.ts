@@ -49,6 +49,8 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       log: Logger
       /** Prompt-injection screening of each chunk (src/security); none: chunks are stored unscored. */
       screen?: ChunkScreen | null
+      /** Hears a document whose indexing gave up, once (the notification document.failed). */
+      onFailed?: ((doc: DocumentRow, error: string) => void) | undefined
     },
   ) {}
 
@@ -252,6 +254,7 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       // A failed document keeps no half-written chunks.
       await this.deps.sql.begin((tx) => removeChunks(tx, row.collection_id, row.id))
       await this.deps.vectors.deleteDocument(row.collection_id, row.id)
+      this.deps.onFailed?.(row, error)
     }
   }
 

@@ -5,7 +5,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, setSystemTime, test } from 'bun:test'
 import { dropRedisPrefix } from '../cache/testing.ts'
-import { MemoryCache, RedisCache, type CacheStore } from '../cache/index.ts'
+import { MemoryCache, type CacheStore } from '../cache/index.ts'
+import { RedisCache } from '../cache/redis.ts'
 import { ApiError } from '../http/errors.ts'
 import { createLogger } from '../log.ts'
 import { RateLimiter, type RateLimits } from './limiter.ts'

@@ -33,6 +33,8 @@ const SEVERITY: Record<string, Severity> = {
   'auth.lockout': 'medium',
 }
 export const severityOf = (action: string): Severity => SEVERITY[action] ?? 'low'
+/** Whether an audit action belongs to the security feed (security.* and the few others listed above). */
+export const isSecurityAction = (action: string): boolean => action.startsWith('security.') || ALSO_SECURITY.includes(action)
 
 /**
  * Confidentiality guarantees, guardrails and threat detection, wired once: the policies the gateway enforces, the

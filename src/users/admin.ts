@@ -2,10 +2,11 @@ import type { ApiKeyVerifier } from '../api-keys/verifier.ts'
 import type { AuditLog } from '../audit/service.ts'
 import type { AuthService } from '../auth/service.ts'
 import { assertPasswordPolicy, generatePassword } from '../auth/passwords.ts'
-import { canAssign, canManage, type Role } from '../auth/roles.ts'
+import type { RoleRegistry } from '../roles/registry.ts'
 import { ApiError } from '../http/errors.ts'
 import type { RequestMeta } from '../http/request-meta.ts'
 import type { NewUser, UserFilter, UserPatch, UserRow, UserService } from './service.ts'
+import { changes } from '../audit/changes.ts'
 
 type Actor = Pick<UserRow, 'id' | 'role' | 'email'>
 
@@ -21,12 +22,15 @@ export class UserAdminService {
     readonly auth: AuthService,
     readonly verifier: ApiKeyVerifier,
     readonly audit: AuditLog,
+    readonly roles: RoleRegistry,
+    /** Deletes everything a user owns beyond what their row's foreign keys take along (files, vectors, usage). */
+    readonly erase: (userId: string) => Promise<void> = async () => {},
   ) {}
 
   async #target(actor: Actor, id: string): Promise<UserRow> {
     const target = await this.users.byId(id)
     if (!target) throw new ApiError('not_found', `User ${id} not found`)
-    if (!canManage(actor, target))
+    if (!this.roles.canManage(actor, target))
       throw new ApiError(
         'permission_denied',
         actor.id === target.id ? 'Use your own profile routes to change yourself' : `Your role cannot manage a ${target.role}`,
@@ -34,8 +38,11 @@ export class UserAdminService {
     return target
   }
 
-  #assertAssignable(actor: Actor, role: Role | undefined) {
-    if (role && !canAssign(actor, role)) throw new ApiError('permission_denied', `Your role cannot grant the role ${role}`, 'role')
+  async #assertAssignable(actor: Actor, role: string | undefined) {
+    if (!role) return
+    await this.roles.ensure(role)
+    if (!this.roles.exists(role)) throw new ApiError('validation_failed', `role: there is no role named ${role} (GET /api-internal/v1/roles lists them)`, 'role')
+    if (!this.roles.canAssign(actor, role)) throw new ApiError('permission_denied', `Your role cannot grant the role ${role}`, 'role')
   }
 
   #record(actor: Actor, action: string, targetId: string, meta: RequestMeta, details: Record<string, unknown> = {}) {
@@ -56,7 +63,7 @@ export class UserAdminService {
   }
 
   async create(actor: Actor, input: NewUser, meta: RequestMeta) {
-    this.#assertAssignable(actor, input.role ?? 'user')
+    await this.#assertAssignable(actor, input.role ?? 'user')
     const created = await this.users.create(input)
     await this.#record(actor, 'user.create', created.user.id, meta, { role: created.user.role })
     return created
@@ -69,7 +76,7 @@ export class UserAdminService {
     meta: RequestMeta,
   ): Promise<UserRow> {
     const before = await this.#target(actor, id)
-    this.#assertAssignable(actor, patch.role)
+    await this.#assertAssignable(actor, patch.role)
     const after = await this.users.update(id, patch)
     if (!after) throw new ApiError('not_found', `User ${id} not found`)
     if (before.is_active && !after.is_active) await this.#cutOff(id, 'deactivated')
@@ -81,7 +88,8 @@ export class UserAdminService {
       await this.#record(actor, 'user.role_change', id, meta, { from: before.role, to: after.role })
     if (patch.is_active !== undefined && patch.is_active !== before.is_active)
       await this.#record(actor, after.is_active ? 'user.activate' : 'user.deactivate', id, meta)
-    if (changed.some((k) => k !== 'role' && k !== 'is_active')) await this.#record(actor, 'user.update', id, meta, { fields: changed })
+    const others = changed.filter((k) => k !== 'role' && k !== 'is_active')
+    if (others.length) await this.#record(actor, 'user.update', id, meta, { fields: changed, changes: changes(before, after, others) })
     return after
   }
 
@@ -102,6 +110,7 @@ export class UserAdminService {
 
   async delete(actor: Actor, id: string, meta: RequestMeta): Promise<void> {
     await this.#target(actor, id)
+    await this.erase(id)
     await this.users.delete(id)
     await this.verifier.invalidate(`user:${id}`)
     await this.#record(actor, 'user.delete', id, meta)

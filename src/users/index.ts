@@ -1,9 +1,10 @@
 import { Elysia, t } from 'elysia'
 import type { Services } from '../services.ts'
 import { guards } from '../auth/guards.ts'
+import { ApiError } from '../http/errors.ts'
 import { CreateUserBody, RoleInfoSchema, ListUsersQuery, ResetPasswordBody, UpdateUserBody, UserSchema } from './model.ts'
 import { presentUser } from './service.ts'
-import { canAssign, permissionsOf, ROLES } from '../auth/roles.ts'
+import { isBuiltinRole, ROLES } from '../auth/roles.ts'
 
 const IdParams = t.Object({ id: t.String({ format: 'uuid' }) })
 
@@ -14,6 +15,10 @@ export function userRoutes(s: Services) {
     .get(
       '/',
       async ({ query }) => {
+        if (query.role) {
+          await s.roles.ensure(query.role)
+          if (!s.roles.exists(query.role)) throw new ApiError('validation_failed', `role: there is no role named ${query.role}`, 'role')
+        }
         const { items, total } = await s.userAdmin.list(query)
         return { data: items.map(presentUser), total, limit: query.limit, offset: query.offset }
       },
@@ -27,12 +32,17 @@ export function userRoutes(s: Services) {
     .get(
       '/roles',
       ({ user }) => ({
-        data: ROLES.map((role) => ({ role, permissions: permissionsOf(role), assignable: canAssign(user, role) })),
+        data: [...ROLES, ...s.roles.custom().map((r) => r.name)].map((role) => ({
+          role,
+          builtin: isBuiltinRole(role),
+          permissions: s.roles.permissionsOf(role),
+          assignable: s.roles.canAssign(user, role),
+        })),
       }),
       {
         permission: 'users:read',
         response: t.Object({ data: t.Array(RoleInfoSchema) }),
-        detail: { summary: 'The roles, lowest first, with their permissions and whether you may grant each' },
+        detail: { summary: 'The roles (built-in ones lowest first, then custom ones), with their permissions and whether you may grant each' },
       },
     )
     .get('/:id', async ({ params }) => presentUser(await s.userAdmin.get(params.id)), {

@@ -1,7 +1,6 @@
 import { t } from 'elysia'
-import { ROLES, type Role } from '../auth/roles.ts'
-
-export const RoleSchema = t.Union(ROLES.map((r) => t.Literal(r)) as [ReturnType<typeof t.Literal<Role>>])
+/** A role by name: read_only, user, admin, super_admin, or a custom role (GET /api-internal/v1/roles). */
+export const RoleSchema = t.String({ pattern: '^[a-z][a-z0-9_]{1,39}$', description: 'read_only, user, admin, super_admin or a custom role (GET /roles)' })
 /** Data-loss prevention on requests leaving the TEE (null: the platform's setting). */
 export const DlpModeSchema = t.Union([t.Literal('off'), t.Literal('redact'), t.Literal('block')])
 export const EmailSchema = t.String({ format: 'email', maxLength: 254 })
@@ -67,6 +66,8 @@ export const ListUsersQuery = t.Object({
 
 export const RoleInfoSchema = t.Object({
   role: RoleSchema,
+  /** A built-in role (ranked) or a custom one (src/roles). */
+  builtin: t.Boolean(),
   permissions: t.Array(t.String()),
   /** Whether the caller may hand this role out (and so manage users who hold it). */
   assignable: t.Boolean(),

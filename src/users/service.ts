@@ -1,6 +1,6 @@
+import type { Permission } from '../auth/roles.ts'
 import type { Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
-import type { Role } from '../auth/roles.ts'
 import { assertPasswordPolicy, generatePassword, hashPassword } from '../auth/passwords.ts'
 import type { UserView } from './model.ts'
 
@@ -9,7 +9,8 @@ export interface UserRow {
   email: string
   username: string
   password_hash: string
-  role: Role
+  /** A role by name: built-in or custom (src/roles). */
+  role: string
   is_active: boolean
   failed_login_count: number
   locked_until: Date | null
@@ -21,13 +22,15 @@ export interface UserRow {
   confidential_only: boolean
   /** Data-loss prevention for this user's requests leaving the TEE; null: the platform's setting. */
   dlp_mode: 'off' | 'redact' | 'block' | null
+  /** Not a column: the permissions of `role` (custom roles included), attached by the guard to a signed-in user. */
+  permissions?: ReadonlySet<Permission> | undefined
 }
 
 /** What an administrator may change about a user (besides the password). */
 export interface UserPatch {
   email?: string
   username?: string
-  role?: Role
+  role?: string
   is_active?: boolean
   force_password_change?: boolean
   confidential_only?: boolean
@@ -67,13 +70,13 @@ export interface NewUser {
   email: string
   username: string
   password?: string | undefined
-  role?: Role | undefined
+  role?: string | undefined
   force_password_change?: boolean | undefined
 }
 
 export interface UserFilter {
   q?: string | undefined
-  role?: Role | undefined
+  role?: string | undefined
   is_active?: boolean | undefined
   limit: number
   offset: number

@@ -30,6 +30,8 @@ const PAGES: [path: string, page: Component][] = [
   ['/security', lazy(() => import('./pages/Security.tsx'))],
   ['/users', lazy(() => import('./pages/Users.tsx'))],
   ['/settings', lazy(() => import('./pages/Settings.tsx'))],
+  ['/admin', lazy(() => import('./pages/Administration.tsx'))],
+  ['/notifications', lazy(() => import('./pages/Notifications.tsx'))],
 ]
 
 const root = document.getElementById('app')

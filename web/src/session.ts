@@ -3,7 +3,7 @@
  * cookie the page never sees, and the readable `enclava_csrf` cookie is echoed in `X-CSRF-Token` (double submit).
  * Nothing goes to localStorage or sessionStorage. A page load restores the session with one silent refresh.
  */
-import { createSignal } from 'solid-js'
+import { batch, createSignal } from 'solid-js'
 import { request, setAuthHooks, api } from './api.ts'
 
 const AUTH = '/api-internal/v1/auth'
@@ -46,9 +46,12 @@ function csrfToken(): string | null {
 }
 
 function accept(pair: TokenResponse): void {
-  setToken(pair.access_token)
-  setUser(pair.user)
-  setStatus('signed-in')
+  // One change for whoever follows the session (the shared /auth/me): never a user without a token, or the reverse.
+  batch(() => {
+    setToken(pair.access_token)
+    setUser(pair.user)
+    setStatus('signed-in')
+  })
   clearTimeout(timer)
   const delay = Math.max(5, pair.expires_in - REFRESH_MARGIN_S) * 1000
   timer = setTimeout(() => void refresh(), delay)
@@ -56,9 +59,11 @@ function accept(pair: TokenResponse): void {
 
 function clear(): void {
   clearTimeout(timer)
-  setToken(null)
-  setUser(null)
-  setStatus('signed-out')
+  batch(() => {
+    setToken(null)
+    setUser(null)
+    setStatus('signed-out')
+  })
 }
 
 /**
@@ -101,6 +106,22 @@ export async function signIn(email: string, password: string): Promise<User> {
   const pair = await request<TokenResponse>('POST', `${AUTH}/login`, null, { body: { email, password, cookie: true } })
   accept(pair)
   return pair.user
+}
+
+/** Self-registration (only when the server allows it): the new account is signed in, with the session cookie. */
+export async function signUp(email: string, username: string, password: string): Promise<User> {
+  const pair = await request<TokenResponse>('POST', `${AUTH}/register`, null, { body: { email, username, password, cookie: true } })
+  accept(pair)
+  return pair.user
+}
+
+/** Whether the sign-in page may offer self-registration. */
+export async function registrationOpen(): Promise<boolean> {
+  try {
+    return (await request<{ registration: boolean }>('GET', `${AUTH}/options`, null)).registration
+  } catch {
+    return false
+  }
 }
 
 export async function signOut(): Promise<void> {

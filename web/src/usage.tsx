@@ -4,12 +4,26 @@
  */
 import { createEffect, createResource, createSignal, For, Match, onCleanup, Show, Switch, type Accessor, type JSX } from 'solid-js'
 import { api } from './api.ts'
-import { TimeChart } from './chart.tsx'
+import { niceNumber, TimeChart } from './chart.tsx'
 import { follow } from './live.ts'
-import { ErrorAlert, formatMicros, formatNumber, Loading } from './ui.tsx'
+import { ResponsiveTable } from './table.tsx'
+import { Segmented } from './tabs.tsx'
+import { Card, ErrorAlert, formatMicros, formatMs, formatNumber, SkeletonBlock } from './ui.tsx'
 
 export type Range = '1h' | '24h' | '7d' | '30d'
 export type Scope = 'mine' | 'all'
+
+export const RANGES: { value: Range; label: string; title: string }[] = [
+  { value: '1h', label: '1 h', title: 'Last hour, by minute' },
+  { value: '24h', label: '24 h', title: 'Last 24 hours, by hour' },
+  { value: '7d', label: '7 d', title: 'Last 7 days, by 6 hours' },
+  { value: '30d', label: '30 d', title: 'Last 30 days, by day' },
+]
+
+/** The period buttons shared by the overview and the analytics page. */
+export function RangePicker(props: { value: Range; onChange: (r: Range) => void }) {
+  return <Segmented label="Period" options={RANGES} value={props.value} onChange={props.onChange} />
+}
 
 export interface Point {
   t: number
@@ -74,7 +88,10 @@ export function createUsage(range: Accessor<Range>, scope: Accessor<Scope>, also
 }
 
 const percent = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 2 : 1)}%`
-const ms = (x: number | null) => (x === null ? '—' : `${Math.round(x)} ms`)
+const ms = formatMs
+/** Chart values: dollars with enough digits for fractions of a cent. */
+const dollars = (v: number) => (v === 0 ? '$0' : Math.abs(v) >= 0.01 ? `$${v.toFixed(2)}` : `$${Number(v.toPrecision(2))}`)
+const millis = (v: number) => `${niceNumber(v)} ms`
 
 export function UsageTiles(props: { summary: Summary }) {
   const t = () => props.summary.totals
@@ -103,24 +120,24 @@ export function UsageTiles(props: { summary: Summary }) {
 export function UsageCharts(props: { summary: Summary }) {
   const x = () => props.summary.series.map((p) => p.t)
   const pick = (f: (p: Point) => number | null) => props.summary.series.map(f)
+  const bucket = () => props.summary.bucket_seconds
   return (
     <div class="grid charts">
-      <div class="card">
-        <h2>Requests and errors</h2>
-        <TimeChart title="Requests and errors over time" x={x()} series={[{ label: 'requests', values: pick((p) => p.requests) }, { label: 'errors', values: pick((p) => p.errors) }]} />
-      </div>
-      <div class="card">
-        <h2>Tokens</h2>
-        <TimeChart title="Prompt and completion tokens over time" x={x()} series={[{ label: 'prompt', values: pick((p) => p.prompt_tokens) }, { label: 'completion', values: pick((p) => p.completion_tokens) }]} />
-      </div>
-      <div class="card">
-        <h2>Cost</h2>
-        <TimeChart title="Cost over time" x={x()} bars series={[{ label: 'cost', values: pick((p) => p.cost_micros / 1e6), format: (v) => (v === 0 ? '$0' : `$${v < 1 ? Number(v.toPrecision(2)) : v.toFixed(2)}`) }]} />
-      </div>
-      <div class="card">
-        <h2>Latency</h2>
-        <TimeChart title="Latency p50 and p95 over time" x={x()} series={[{ label: 'p50 ms', values: pick((p) => p.latency_p50_ms) }, { label: 'p95 ms', values: pick((p) => p.latency_p95_ms) }]} />
-      </div>
+      <Card title="Requests and errors">
+        <TimeChart title="Requests and errors over time" unit="requests per bucket" bucketSeconds={bucket()} x={x()}
+          series={[{ label: 'Requests', values: pick((p) => p.requests), format: niceNumber }, { label: 'Errors', values: pick((p) => p.errors), format: niceNumber }]} />
+      </Card>
+      <Card title="Tokens">
+        <TimeChart title="Prompt and completion tokens over time" unit="tokens per bucket" bucketSeconds={bucket()} x={x()}
+          series={[{ label: 'Prompt', values: pick((p) => p.prompt_tokens), format: niceNumber }, { label: 'Completion', values: pick((p) => p.completion_tokens), format: niceNumber }]} />
+      </Card>
+      <Card title="Cost">
+        <TimeChart title="Cost over time" unit="US dollars per bucket" bucketSeconds={bucket()} x={x()} bars series={[{ label: 'Cost', values: pick((p) => p.cost_micros / 1e6), format: dollars }]} />
+      </Card>
+      <Card title="Latency">
+        <TimeChart title="Latency p50 and p95 over time" unit="milliseconds" bucketSeconds={bucket()} x={x()}
+          series={[{ label: 'p50', values: pick((p) => p.latency_p50_ms), format: millis }, { label: 'p95', values: pick((p) => p.latency_p95_ms), format: millis }]} />
+      </Card>
     </div>
   )
 }
@@ -142,30 +159,27 @@ function RankCard<T extends Ranked>(props: {
   tokens?: boolean
 }) {
   return (
-    <div class="card">
-      <h2>{props.title}</h2>
+    <Card title={props.title}>
       <Show when={props.rows.length > 0} fallback={<p class="muted">{props.empty}</p>}>
-        <div class="table-wrap">
-          <table data-testid={props.testid}>
-            <thead>
-              <tr><th>{props.label}</th><th>Requests</th><Show when={props.tokens}><th>Tokens</th></Show><th>Cost</th></tr>
-            </thead>
-            <tbody>
-              <For each={props.rows}>
-                {(row) => (
-                  <tr>
-                    <td>{props.name(row)}</td>
-                    <td>{formatNumber(row.requests)}</td>
-                    <Show when={props.tokens}><td>{formatNumber(row.tokens ?? 0)}</td></Show>
-                    <td>{formatMicros(row.cost_micros)}</td>
-                  </tr>
-                )}
-              </For>
-            </tbody>
-          </table>
-        </div>
+        <ResponsiveTable testid={props.testid} class="rank-table" label={props.title}>
+          <thead>
+            <tr><th scope="col">{props.label}</th><th scope="col" class="num">Requests</th><Show when={props.tokens}><th scope="col" class="num">Tokens</th></Show><th scope="col" class="num">Cost</th></tr>
+          </thead>
+          <tbody>
+            <For each={props.rows}>
+              {(row) => (
+                <tr>
+                  <td class="rank-name">{props.name(row)}</td>
+                  <td class="num">{formatNumber(row.requests)}</td>
+                  <Show when={props.tokens}><td class="num">{formatNumber(row.tokens ?? 0)}</td></Show>
+                  <td class="num">{formatMicros(row.cost_micros)}</td>
+                </tr>
+              )}
+            </For>
+          </tbody>
+        </ResponsiveTable>
       </Show>
-    </div>
+    </Card>
   )
 }
 
@@ -173,7 +187,7 @@ export function TopTables(props: { summary: Summary; sources?: boolean }) {
   return (
     <div class="grid">
       <RankCard title="Top models" testid="top-models" empty="No requests in this period." label="Model" tokens
-        rows={props.summary.top_models} name={(m) => <>{m.model} <Show when={m.is_tee}><span class="badge ok">TEE</span></Show></>} />
+        rows={props.summary.top_models} name={(m) => <>{m.model} <Show when={m.is_tee}><span class="badge ok" title="Served in a trusted execution environment">TEE</span></Show></>} />
       <RankCard title="Top API keys" testid="top-keys" empty="No API key was used in this period." label="Key" tokens
         rows={props.summary.top_keys} name={(k) => <a href={`/api-keys/${k.api_key_id}`}>{k.name ?? 'deleted key'}</a>} />
       <Show when={props.sources}>
@@ -192,6 +206,18 @@ export function LiveBadge(props: { live: boolean }) {
   )
 }
 
+/** The report's shape while it loads, so nothing moves when it arrives. */
+function UsageSkeleton() {
+  return (
+    <div class="stack">
+      <SkeletonBlock height="5.5rem" label="Loading usage…" />
+      <div class="grid charts">
+        <For each={[0, 1, 2, 3]}>{() => <SkeletonBlock height="19rem" />}</For>
+      </div>
+    </div>
+  )
+}
+
 /** The whole report for a period: tiles, charts and tables, with loading and error states. */
 export function UsageReport(props: { usage: ReturnType<typeof createUsage>; sources?: boolean }) {
   return (
@@ -206,7 +232,7 @@ export function UsageReport(props: { usage: ReturnType<typeof createUsage>; sour
           </>
         )}
       </Match>
-      <Match when={props.usage.summary.loading}><Loading /></Match>
+      <Match when={props.usage.summary.loading}><UsageSkeleton /></Match>
     </Switch>
   )
 }

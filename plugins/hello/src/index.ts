@@ -26,7 +26,7 @@ async function countCall(ctx: PluginContext): Promise<number | null> {
   }
 }
 
-/** `GET /hello?name=Ada` for anyone; `GET /me` for callers with an API key; the tool `greet` for agents. */
+/** `GET /hello?name=Ada` for anyone; `GET /me` for callers with an API key; `execute` with {name}; the tool `greet` for agents. */
 export default class Hello extends BasePlugin {
   override name = 'hello'
   override version = '1.0.0'
@@ -54,6 +54,14 @@ export default class Hello extends BasePlugin {
         calls: await countCall(ctx),
       }
     },
+  }
+
+  /** `POST /api/v1/plugins/hello/execute` with `{"input": {"name": "Ada"}}`: the greeting as data, counted like the routes. */
+  override async execute(ctx: PluginContext) {
+    const input = ctx.input as { name?: unknown } | null
+    const name = (typeof input?.name === 'string' ? input.name.trim() : '') || 'world'
+    if (name.length > MAX_NAME) throw new Error(`"name" must be at most ${MAX_NAME} characters`)
+    return { message: `${await greeting(ctx)}, ${name}!`, calls: await countCall(ctx) }
   }
 
   override tools = {

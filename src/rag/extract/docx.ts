@@ -14,7 +14,7 @@ const skipImages = mammoth.images.imgElement(async () => ({ src: '' }))
 export async function extractDocx(source: Source): Promise<ExtractedDocument> {
   const detected = await detectType(source.bytes)
   if (detected?.ext === 'cfb') {
-    const contents = inspectCfb(source.bytes)
+    const contents = await inspectCfb(source.bytes)
     if (contents === 'encrypted_ooxml') {
       throw fail(source.name, 'encrypted', 'the Word document is password-protected; remove the password and upload it again')
     }

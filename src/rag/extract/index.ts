@@ -1,17 +1,19 @@
 import { baseName, fail, FORMAT_NOUN, section, type Source } from './common.ts'
-import { extractDocx } from './docx.ts'
-import { htmlToSections } from './html.ts'
-import { extractMarkdown } from './markdown.ts'
-import { extractPdf } from './pdf.ts'
 import { decodeText } from './sniff.ts'
 import { extractJson, extractJsonLines } from './structured.ts'
-import { extractCsv, extractWorkbook } from './tables.ts'
 import { ExtractionError, type ExtractedDocument, type ExtractedFile, type Format } from './types.ts'
 
 export { ExtractionError } from './types.ts'
 export type { ExtractedDocument, ExtractedFile, ExtractionFailure, Format, Section } from './types.ts'
-export { MAX_PDF_PAGES } from './pdf.ts'
-export { MAX_CELLS } from './tables.ts'
+export { MAX_CELLS, MAX_PDF_PAGES } from './limits.ts'
+
+// The format readers are imported when a file of their kind first comes: their libraries (unpdf, mammoth, SheetJS,
+// htmlparser2, marked, csv-parse) held tens of MB of a server that had not been sent a file (`bun bench/footprint.ts`).
+const pdf = () => import('./pdf.ts')
+const docx = () => import('./docx.ts')
+const tables = () => import('./tables.ts')
+const markdown = () => import('./markdown.ts')
+const html = () => import('./html.ts')
 
 const EXTENSIONS: Record<string, Format> = {
   txt: 'txt',
@@ -91,12 +93,12 @@ export async function extractFile(filename: string, bytes: Uint8Array): Promise<
 async function extractDocuments(source: Source): Promise<ExtractedDocument[]> {
   switch (source.format) {
     case 'pdf':
-      return [await extractPdf(source)]
+      return [await (await pdf()).extractPdf(source)]
     case 'docx':
-      return [await extractDocx(source)]
+      return [await (await docx()).extractDocx(source)]
     case 'xlsx':
     case 'xls':
-      return [await extractWorkbook(source)]
+      return [await (await tables()).extractWorkbook(source)]
     default:
       break
   }
@@ -109,13 +111,13 @@ async function extractDocuments(source: Source): Promise<ExtractedDocument[]> {
       return [{ sections: built === undefined ? [] : [built], metadata: {} }]
     }
     case 'md':
-      return [extractMarkdown(text)]
+      return [(await markdown()).extractMarkdown(text)]
     case 'html': {
-      const { title, sections } = htmlToSections(text)
+      const { title, sections } = (await html()).htmlToSections(text)
       return [title === undefined ? { sections, metadata: {} } : { title, sections, metadata: {} }]
     }
     case 'csv':
-      return [extractCsv(source, text)]
+      return [(await tables()).extractCsv(source, text)]
     case 'json':
       return [extractJson(source, text)]
     case 'jsonl':

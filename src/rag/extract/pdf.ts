@@ -1,10 +1,8 @@
 import { extractText, getDocumentProxy, getMeta } from 'unpdf'
 import { fail, section, type Source } from './common.ts'
+import { MAX_PDF_PAGES } from './limits.ts'
 import { detectType, mismatch } from './sniff.ts'
 import { ExtractionError, type ExtractedDocument, type Section } from './types.ts'
-
-/** Past this the file is refused up front: pdf.js would otherwise extract every page before we could stop it. */
-export const MAX_PDF_PAGES = 2000
 
 type PdfDocument = Awaited<ReturnType<typeof getDocumentProxy>>
 

@@ -1,11 +1,18 @@
-import * as XLSX from '@e965/xlsx'
-import { fileTypeFromBuffer, type FileTypeResult } from 'file-type'
+import type { FileTypeResult } from 'file-type'
 import { fail, FORMAT_INDEFINITE, type Source } from './common.ts'
 import type { ExtractionError } from './types.ts'
 
+/**
+ * file-type and SheetJS are loaded on first use: imported at start-up they held 16 and 17 MB of a server that had
+ * not been sent a file yet (`bun bench/footprint.ts`).
+ */
+let fileType: Promise<typeof import('file-type')> | undefined
+let sheetJs: Promise<typeof import('@e965/xlsx')> | undefined
+
 export async function detectType(bytes: Uint8Array): Promise<FileTypeResult | undefined> {
   try {
-    return await fileTypeFromBuffer(bytes)
+    fileType ??= import('file-type')
+    return await (await fileType).fileTypeFromBuffer(bytes)
   } catch {
     // Detection is advisory: a container too broken for file-type to walk is reported by the real parser, with a
     // better message than a tokenizer error.
@@ -105,7 +112,9 @@ interface CfbEntry {
  * instead of a zip, and legacy .doc/.xls/.ppt files are CFB too, so the stream names tell them apart.
  * Returns undefined when the container itself cannot be read.
  */
-export function inspectCfb(bytes: Uint8Array): CfbContents | undefined {
+export async function inspectCfb(bytes: Uint8Array): Promise<CfbContents | undefined> {
+  sheetJs ??= import('@e965/xlsx')
+  const XLSX = await sheetJs
   let names: Set<string>
   try {
     // SheetJS types its bundled CFB reader as any; only the directory entry names are used.

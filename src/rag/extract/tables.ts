@@ -1,14 +1,9 @@
 import * as XLSX from '@e965/xlsx'
 import { CsvError, parse } from 'csv-parse/sync'
 import { fail, groupLines, section, type Source } from './common.ts'
+import { MAX_CELLS } from './limits.ts'
 import { detectType, inspectCfb, mismatch } from './sniff.ts'
 import type { ExtractedDocument, Section } from './types.ts'
-
-/**
- * Workbooks (all sheets together) and CSV files above this many cells are refused: rendering walks every cell of
- * each sheet's used range, so one stray cell at XFD1048576 would otherwise mean billions of iterations.
- */
-export const MAX_CELLS = 1_000_000
 
 const EXCEL_ZIPS = new Set(['xlsx', 'xlsm', 'xltx', 'xltm'])
 
@@ -123,7 +118,7 @@ async function checkWorkbookContainer(source: Source): Promise<void> {
   if (detected?.ext === 'zip' && isXlsx) return
   if (detected?.ext !== 'cfb') throw mismatch(source, detected)
 
-  const contents = inspectCfb(source.bytes)
+  const contents = await inspectCfb(source.bytes)
   if (contents === 'encrypted_ooxml') {
     throw fail(source.name, 'encrypted', 'the Excel workbook is password-protected; remove the password and upload it again')
   }

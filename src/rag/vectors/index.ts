@@ -1,7 +1,6 @@
 import type { Config } from '../../config.ts'
 import type { Sql } from '../../db/client.ts'
 import { PgVectorStore, PostgresVectorStore } from './postgres.ts'
-import { QdrantVectorStore } from './qdrant.ts'
 import type { VectorStore } from './types.ts'
 
 export type { SearchFilter, VectorHit, VectorItem, VectorStore } from './types.ts'
@@ -14,6 +13,8 @@ export async function openVectorStore(config: Pick<Config, 'VECTOR_STORE' | 'QDR
   const choice = config.VECTOR_STORE
   if (choice === 'qdrant' || (choice === 'auto' && config.QDRANT_URL)) {
     if (!config.QDRANT_URL) throw new Error('VECTOR_STORE=qdrant needs QDRANT_URL')
+    // Its client (11 MB resident) is loaded only where Qdrant is used.
+    const { QdrantVectorStore } = await import('./qdrant.ts')
     return new QdrantVectorStore(config.QDRANT_URL, config.QDRANT_API_KEY)
   }
   const [row] = await sql<{ present: boolean }[]>`SELECT to_regclass('rag_vectors') IS NOT NULL AS present`

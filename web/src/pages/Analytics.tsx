@@ -1,46 +1,34 @@
-import { createResource, createSignal, For, Show } from 'solid-js'
-import { api } from '../api.ts'
-import type { User } from '../session.ts'
+import { createSignal, Show } from 'solid-js'
+import { useMe } from '../me.ts'
 import { PageHeader } from '../ui.tsx'
-import { createUsage, LiveBadge, UsageReport, type Range, type Scope } from '../usage.tsx'
-
-const RANGES: { value: Range; label: string }[] = [
-  { value: '1h', label: 'Last hour' },
-  { value: '24h', label: 'Last 24 hours' },
-  { value: '7d', label: 'Last 7 days' },
-  { value: '30d', label: 'Last 30 days' },
-]
+import { createUsage, LiveBadge, RangePicker, UsageReport, type Range, type Scope } from '../usage.tsx'
+import { DailyUsage } from './analytics/DailyUsage.tsx'
 
 export default function Analytics() {
-  const [me] = createResource(() => api<User>('GET', '/api-internal/v1/auth/me'))
+  const { can } = useMe()
   const [range, setRange] = createSignal<Range>('24h')
   const [scope, setScope] = createSignal<Scope>('mine')
   const usage = createUsage(range, scope)
-  const canSeeAll = () => me()?.permissions?.includes('analytics:read_all') ?? false
 
   return (
     <section aria-labelledby="page-title" class="stack">
-      <PageHeader title="Analytics">
+      <PageHeader title="Analytics" description="Requests, tokens, cost, errors and latency from the usage records, kept current as requests are made.">
         <LiveBadge live={usage.live()} />
       </PageHeader>
-      <div class="row filters">
-        <div class="field">
-          <label for="range">Period</label>
-          <select id="range" value={range()} onChange={(e) => setRange(e.currentTarget.value as Range)}>
-            <For each={RANGES}>{(r) => <option value={r.value}>{r.label}</option>}</For>
-          </select>
-        </div>
-        <Show when={canSeeAll()}>
-          <div class="field">
-            <label for="scope">Whose usage</label>
-            <select id="scope" value={scope()} onChange={(e) => setScope(e.currentTarget.value as Scope)}>
-              <option value="mine">Mine</option>
-              <option value="all">Everyone's</option>
+      <div class="toolbar">
+        <RangePicker value={range()} onChange={setRange} />
+        <Show when={can('analytics:read_all')}>
+          <div class="field inline">
+            <label class="sr-only" for="scope">Whose usage</label>
+            <select id="scope" value={scope()} onChange={(e) => setScope(e.currentTarget.value as Scope)} style={{ width: 'auto' }}>
+              <option value="mine">My usage</option>
+              <option value="all">Everyone's usage</option>
             </select>
           </div>
         </Show>
       </div>
       <UsageReport usage={usage} sources />
+      <DailyUsage />
     </section>
   )
 }

@@ -14,6 +14,7 @@ import { usePermissions } from './api-keys/permissions.ts'
 import { SecretOnce } from './api-keys/SecretOnce.tsx'
 import { KEYS, type KeyInput, type KeyList as KeyListReply, type KeyWithSecret } from './api-keys/types.tsx'
 import './api-keys/ApiKeys.css'
+import { KeyRound } from '../icons.ts'
 
 function KeysPage(props: { lookups: ReturnType<typeof useLookups>; canWrite: boolean; canSeeAll: boolean }) {
   // An administrator may list every user's keys; by default the list is one's own, as for everyone else.
@@ -56,7 +57,7 @@ function KeysPage(props: { lookups: ReturnType<typeof useLookups>; canWrite: boo
         <Match when={keys.error}><ErrorAlert error={keys.error} retry={refetch} /></Match>
         <Match when={!keys.latest}><Loading label="Loading API keys…" /></Match>
         <Match when={keys.latest?.data.length === 0}>
-          <Empty title="No API keys yet">
+          <Empty title="No API keys yet" icon={() => <KeyRound />}>
             {props.canWrite ? 'Create a key to call the API from your own code.' : 'Your role cannot create keys.'}
           </Empty>
         </Match>

@@ -12,8 +12,11 @@ import { isDenied, NoPermission, useMe } from './users/access.tsx'
 import { AuditFilters } from './audit-log/Filters.tsx'
 import { EventDetail } from './audit-log/EventDetail.tsx'
 import { download } from './audit-log/download.ts'
-import { actorName, apiQuery, filterProblem, OUTCOME_BADGE, readFilters, resourceName, type AuditRecord, type Filters } from './audit-log/model.ts'
+import { actorName, apiQuery, filterProblem, OUTCOME_BADGE, readFilters, type AuditRecord, type Filters } from './audit-log/model.ts'
+import { ResourceCell, useResourceNames } from './audit-log/names.tsx'
+import { Download, Search } from '../icons.ts'
 import './AuditLog.css'
+import { ResponsiveTable } from '../table.tsx'
 
 const PAGE_SIZE = 50
 const EXPORT_MAX = 10_000
@@ -50,6 +53,7 @@ export default function AuditLog() {
 
 function EventList() {
   const location = useLocation()
+  const names = useResourceNames()
   const [search, setSearch] = useSearchParams()
   const filters = createMemo(() => readFilters(search), {}, { equals: (a, b) => JSON.stringify(a) === JSON.stringify(b) })
   const problem = () => filterProblem(filters())
@@ -104,7 +108,16 @@ function EventList() {
 
   function apply(next: Filters) {
     // Every known key is written, so a filter removed in the form leaves the URL too.
-    setSearch({ action: next.action, actor: next.actor, outcome: next.outcome, resource_type: next.resource_type, resource_id: next.resource_id, from: next.from, to: next.to })
+    setSearch({
+      action: next.action,
+      actor: next.actor,
+      outcome: next.outcome,
+      resource_type: next.resource_type,
+      resource_id: next.resource_id,
+      range: next.range,
+      from: next.from,
+      to: next.to,
+    })
   }
 
   async function exportAs(format: 'csv' | 'json') {
@@ -127,10 +140,10 @@ function EventList() {
     <section aria-labelledby="page-title">
       <PageHeader title="Audit log">
         <button class="secondary" type="button" disabled={exporting() !== null || problem() !== null} onClick={() => void exportAs('csv')}>
-          {exporting() === 'csv' ? 'Exporting…' : 'Export CSV'}
+          <Download /> {exporting() === 'csv' ? 'Exporting…' : 'Export CSV'}
         </button>
         <button class="secondary" type="button" disabled={exporting() !== null || problem() !== null} onClick={() => void exportAs('json')}>
-          {exporting() === 'json' ? 'Exporting…' : 'Export JSON'}
+          <Download /> {exporting() === 'json' ? 'Exporting…' : 'Export JSON'}
         </button>
       </PageHeader>
       <p class="muted audit-intro">
@@ -154,7 +167,7 @@ function EventList() {
             <Loading label="Loading events…" />
           </Match>
           <Match when={total() === 0}>
-            <Empty title={filtered() ? 'No events match these filters' : 'No events yet'}>
+            <Empty title={filtered() ? 'No events match these filters' : 'No events yet'} icon={() => <Search />}>
               {filtered() ? 'Widen the date range or clear a filter.' : 'Events appear here as people sign in and change things.'}
             </Empty>
           </Match>
@@ -162,8 +175,7 @@ function EventList() {
             <p class="muted" role="status" data-testid="audit-count">
               Showing {formatNumber(items().length)} of {formatNumber(total() ?? 0)} events
             </p>
-            <div class="table-wrap audit-wrap">
-              <table class="audit-table" aria-label="Audit events">
+            <ResponsiveTable wrapClass="audit-wrap" class="audit-table" label="Audit events">
                 <thead>
                   <tr>
                     <th scope="col">Time</th>
@@ -182,7 +194,7 @@ function EventList() {
                         <td class="nowrap">{formatDate(r.created_at)}</td>
                         <td class="audit-actor">{actorName(r)}</td>
                         <td><code>{r.action}</code></td>
-                        <td>{resourceName(r)}</td>
+                        <td><ResourceCell record={r} names={names} /></td>
                         <td><span class={`badge ${OUTCOME_BADGE[r.outcome]}`}>{r.outcome}</span></td>
                         <td>{r.ip ?? '—'}</td>
                         <td>
@@ -194,8 +206,8 @@ function EventList() {
                     )}
                   </For>
                 </tbody>
-              </table>
-            </div>
+
+            </ResponsiveTable>
             <Show when={error()}>
               <ErrorAlert error={error()} retry={() => void load(items().length)} />
             </Show>

@@ -3,16 +3,19 @@
  * limit. `/budgets` lists and creates them; `/budgets/:id` edits one. Who may manage what is the server's rule
  * (administrators: all; others: budgets on their own keys); the page only hides what would be refused.
  */
-import { createMemo, createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
+import { createEffect, createMemo, createResource, createSignal, For, Match, onCleanup, Show, Switch } from 'solid-js'
 import { A, useNavigate, useParams } from '@solidjs/router'
 import { api } from '../api.ts'
-import { Empty, ErrorAlert, Loading, PageHeader } from '../ui.tsx'
+import { BackLink, Empty, ErrorAlert, Loading, PageHeader } from '../ui.tsx'
 import { usePermissions } from './api-keys/permissions.ts'
+import { Plus, Wallet } from '../icons.ts'
 import { BudgetCard } from './budgets/BudgetCard.tsx'
 import { BudgetForm, type BudgetChoices } from './budgets/BudgetForm.tsx'
 import { BUDGETS, level, type Budget, type KeyOption, type UserOption } from './budgets/types.ts'
 import './api-keys/ApiKeys.css'
 import './budgets/Budgets.css'
+
+const HOLD_RECHECK_MS = 3000
 
 export default function Budgets() {
   const params = useParams()
@@ -31,6 +34,17 @@ export default function Budgets() {
     ({ all }) => api<{ data: KeyOption[] }>('GET', `/api-internal/v1/api-keys?limit=200${all ? '&all=true' : ''}`).then((r) => r.data, () => []),
   )
   const [creating, setCreating] = createSignal(false)
+  // Money held by requests in flight (and replicas' idle slices) is given back within seconds of the last request:
+  // look again until nothing is held, so a budget never shows a hold with nothing running.
+  let holdTimer: ReturnType<typeof setTimeout> | undefined
+  let holdChecks = 0
+  createEffect(() => {
+    const held = (budgets.latest ?? []).some((b) => b.reserved_usd > 0)
+    clearTimeout(holdTimer)
+    if (!held) holdChecks = 0
+    else if (holdChecks++ < 20) holdTimer = setTimeout(() => void refetch(), HOLD_RECHECK_MS)
+  })
+  onCleanup(() => clearTimeout(holdTimer))
 
   const choices = (): BudgetChoices => ({
     scopes: isAdmin() ? ['global', 'user', 'api_key'] : ['api_key'],
@@ -67,14 +81,14 @@ export default function Budgets() {
       <Show
         when={params.id}
         fallback={
-          <PageHeader title="Budgets">
+          <PageHeader title="Budgets" description="Spending limits per day, week, month or year, for everyone, one user or one API key; a hard budget refuses requests at its limit.">
             <Show when={can('api_keys:write') && !creating()}>
-              <button type="button" onClick={() => setCreating(true)}>Create budget</button>
+              <button type="button" onClick={() => setCreating(true)}><Plus /> Create budget</button>
             </Show>
           </PageHeader>
         }
       >
-        <p><A href="/budgets">← All budgets</A></p>
+        <BackLink href="/budgets" label="All budgets" />
         <h1 id="page-title">Edit budget</h1>
       </Show>
 
@@ -115,7 +129,7 @@ export default function Budgets() {
               <Show
                 when={list().length > 0}
                 fallback={
-                  <Empty title="No budgets yet">
+                  <Empty title="No budgets yet" icon={() => <Wallet />}>
                     Budgets cap what requests may spend per day, week, month or year, for everyone, one user or one API key.
                   </Empty>
                 }

@@ -6,33 +6,22 @@
  */
 import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
 import { api } from '../api.ts'
-import type { User } from '../session.ts'
-import { ConfirmButton, Empty, ErrorAlert, Loading, PageHeader } from '../ui.tsx'
+import { useMe, type Me } from '../me.ts'
+import { ConfirmButton, Empty, ErrorAlert, Gate, Loading, PageHeader } from '../ui.tsx'
 import { ServerForm } from './mcp/ServerForm.tsx'
 import { ToolsPanel } from './mcp/ToolsPanel.tsx'
 import { SERVERS, type McpServer, type McpTest } from './mcp/types.ts'
 import './McpServers.css'
+import { ResponsiveTable } from '../table.tsx'
+import { Plug } from '../icons.ts'
 
 export default function McpServers() {
-  const [me] = createResource(() => api<User>('GET', '/api-internal/v1/auth/me'))
-  const allowed = () => me()?.permissions?.includes('mcp:use') ?? false
+  const { me } = useMe()
   return (
     <section aria-labelledby="page-title" class="mcp-page">
-      <Switch>
-        <Match when={me.error}>
-          <PageHeader title="MCP servers" />
-          <ErrorAlert error={me.error} />
-        </Match>
-        <Match when={me.loading}>
-          <PageHeader title="MCP servers" />
-          <Loading />
-        </Match>
-        <Match when={!allowed()}>
-          <PageHeader title="MCP servers" />
-          <Empty title="You do not have permission to use MCP servers">Ask an administrator for a role that includes them.</Empty>
-        </Match>
-        <Match when={me()}>{(user) => <Manage me={user()} />}</Match>
-      </Switch>
+      <Gate title="MCP servers" permission="mcp:use" what="use MCP servers">
+        <Show when={me.latest}>{(user) => <Manage me={user()} />}</Show>
+      </Gate>
     </section>
   )
 }
@@ -41,7 +30,7 @@ type TestState = McpTest | 'running' | { failed: unknown }
 /** What opens under a row: its test outcome, or its tools. */
 type Open = { id: string; what: 'tools' } | null
 
-function Manage(props: { me: User }) {
+function Manage(props: { me: Me }) {
   const isAdmin = () => props.me.permissions?.includes('mcp:admin') ?? false
   const canEdit = (s: McpServer) => isAdmin() || s.owner_id === props.me.id
   const [servers, { refetch, mutate }] = createResource(() => api<{ data: McpServer[] }>('GET', SERVERS).then((r) => r.data))
@@ -92,12 +81,11 @@ function Manage(props: { me: User }) {
         <Match when={servers.error}><ErrorAlert error={servers.error} retry={() => void refetch()} /></Match>
         <Match when={servers.loading && !servers.latest}><Loading label="Loading MCP servers…" /></Match>
         <Match when={servers.latest?.length === 0}>
-          <Empty title="No MCP servers yet">Add one to give agents its tools, e.g. https://mcp.example.com/mcp.</Empty>
+          <Empty title="No MCP servers yet" icon={() => <Plug />}>Add one to give agents its tools, e.g. https://mcp.example.com/mcp.</Empty>
         </Match>
         <Match when={servers.latest}>
           {(list) => (
-            <div class="table-wrap">
-              <table aria-label="MCP servers">
+            <ResponsiveTable label="MCP servers">
                 <thead>
                   <tr>
                     <th scope="col">Name</th>
@@ -177,8 +165,8 @@ function Manage(props: { me: User }) {
                     )}
                   </For>
                 </tbody>
-              </table>
-            </div>
+
+            </ResponsiveTable>
           )}
         </Match>
       </Switch>

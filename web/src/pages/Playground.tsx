@@ -4,8 +4,10 @@
  */
 import { createEffect, createResource, createSignal, Match, Switch } from 'solid-js'
 import { api } from '../api.ts'
-import type { User } from '../session.ts'
-import { Empty, ErrorAlert, Loading, PageHeader } from '../ui.tsx'
+import { Cpu, Send } from '../icons.ts'
+import { useMe } from '../me.ts'
+import { Tabs } from '../tabs.tsx'
+import { Empty, ErrorAlert, Gate, Loading, PageHeader } from '../ui.tsx'
 import { Chat } from './playground/Chat.tsx'
 import { Embeddings } from './playground/Embeddings.tsx'
 import { ModelPicker } from './playground/ModelPicker.tsx'
@@ -13,17 +15,25 @@ import { looksLikeEmbedding, type PlaygroundModel } from './playground/models.ts
 import './Playground.css'
 
 type Tab = 'chat' | 'embeddings'
-const TABS: { id: Tab; label: string }[] = [
-  { id: 'chat', label: 'Chat' },
-  { id: 'embeddings', label: 'Embeddings' },
-]
+const TABS = [
+  { id: 'chat', label: 'Chat', icon: () => <Send /> },
+  { id: 'embeddings', label: 'Embeddings', icon: () => <Cpu /> },
+] as const
 
 export default function Playground() {
-  // Permission first, so a read-only account sees a notice instead of provoking a refused request.
-  const [me] = createResource(() => api<User>('GET', '/api-internal/v1/auth/me'))
-  const allowed = () => me()?.permissions?.includes('llm:use') ?? false
+  return (
+    <section aria-labelledby="page-title" class="playground">
+      <Gate title="Playground" permission="llm:use" what="use the playground">
+        <Models />
+      </Gate>
+    </section>
+  )
+}
+
+function Models() {
+  const { can } = useMe()
   const [models, { refetch }] = createResource(
-    () => allowed() || undefined,
+    () => can('llm:use') || undefined,
     () => api<{ data: PlaygroundModel[] }>('GET', '/api-internal/v1/llm/models').then((r) => r.data),
   )
   const [tab, setTab] = createSignal<Tab>('chat')
@@ -32,65 +42,29 @@ export default function Playground() {
 
   // Sensible first choices: a chat model for chat, an embedding model for embeddings (by name; see models.ts).
   createEffect(() => {
-    const list = models()
+    const list = models.latest
     if (!list?.length) return
     if (!list.some((m) => m.id === chatModel())) setChatModel((list.find((m) => !looksLikeEmbedding(m.id)) ?? list[0])?.id ?? '')
     if (!list.some((m) => m.id === embedModel())) setEmbedModel((list.find((m) => looksLikeEmbedding(m.id)) ?? list[0])?.id ?? '')
   })
-  const find = (id: string) => models()?.find((m) => m.id === id)
-
-  /** Arrow keys move between tabs, as the ARIA tabs pattern expects. */
-  function onTabKey(e: KeyboardEvent) {
-    if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') return
-    const i = TABS.findIndex((t) => t.id === tab())
-    const next = TABS[(i + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length]
-    if (!next) return
-    setTab(next.id)
-    document.getElementById(`tab-${next.id}`)?.focus()
-  }
+  const find = (id: string) => models.latest?.find((m) => m.id === id)
 
   return (
-    <section aria-labelledby="page-title" class="playground">
-      <PageHeader title="Playground" />
+    <>
+      <PageHeader title="Playground" description="Try the models you may use. Requests are charged to you, under your budgets, and can be copied as code for the API." />
       <Switch>
-        <Match when={me.error}>
-          <ErrorAlert error={me.error} />
-        </Match>
-        <Match when={me() && !allowed()}>
-          <Empty title="You do not have permission to use the playground">
-            Your account may not send requests to models. Ask an administrator for a role that includes it.
-          </Empty>
-        </Match>
         <Match when={models.error}>
           <ErrorAlert error={models.error} retry={() => void refetch()} />
         </Match>
-        <Match when={me.loading || models.loading}>
-          <Loading label="Loading models…" />
-        </Match>
-        <Match when={models()?.length === 0}>
-          <Empty title="No models available">
+        <Match when={models.latest?.length === 0}>
+          <Empty title="No models available" icon={() => <Cpu />}>
             No provider offers a model you may use. An administrator can add a provider under Providers.
           </Empty>
         </Match>
-        <Match when={models()}>
+        <Match when={models.latest}>
           {(list) => (
             <>
-              <div class="tabs" role="tablist" aria-label="Playground mode" onKeyDown={onTabKey}>
-                {TABS.map((t) => (
-                  <button
-                    type="button"
-                    role="tab"
-                    id={`tab-${t.id}`}
-                    class="tab"
-                    aria-selected={tab() === t.id}
-                    aria-controls={`panel-${t.id}`}
-                    tabIndex={tab() === t.id ? 0 : -1}
-                    onClick={() => setTab(t.id)}
-                  >
-                    {t.label}
-                  </button>
-                ))}
-              </div>
+              <Tabs label="Playground mode" tabs={TABS} value={tab()} onChange={setTab} />
               <div role="tabpanel" id="panel-chat" aria-labelledby="tab-chat" hidden={tab() !== 'chat'} class="stack">
                 <ModelPicker id="chat-model" models={list()} value={chatModel()} onChange={setChatModel} />
                 <Chat model={() => find(chatModel())} />
@@ -102,7 +76,10 @@ export default function Playground() {
             </>
           )}
         </Match>
+        <Match when={true}>
+          <Loading label="Loading models…" />
+        </Match>
       </Switch>
-    </section>
+    </>
   )
 }

@@ -5,38 +5,21 @@
  */
 import { createMemo, createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
 import { api } from '../api.ts'
-import type { User } from '../session.ts'
-import { ConfirmButton, Empty, ErrorAlert, formatDate, Loading, PageHeader } from '../ui.tsx'
+import { Pencil, Plug, Plus, RefreshCw, Server, Trash } from '../icons.ts'
+import { toast } from '../toast.tsx'
+import { ConfirmButton, Empty, ErrorAlert, formatDate, Gate, Loading, PageHeader } from '../ui.tsx'
 import { ModelsTable } from './providers/ModelsTable.tsx'
 import { ProviderForm } from './providers/ProviderForm.tsx'
 import { CATALOG, PROVIDERS, type CatalogModel, type ProviderView, type TestResult } from './providers/types.ts'
 import './Providers.css'
+import { ResponsiveTable } from '../table.tsx'
 
 export default function Providers() {
-  const [me] = createResource(() => api<User>('GET', '/api-internal/v1/auth/me'))
-  const allowed = () => me()?.permissions?.includes('providers:manage') ?? false
   return (
     <section aria-labelledby="page-title" class="providers-page">
-      <Switch>
-        <Match when={me.error}>
-          <PageHeader title="Providers" />
-          <ErrorAlert error={me.error} />
-        </Match>
-        <Match when={me.loading}>
-          <PageHeader title="Providers" />
-          <Loading />
-        </Match>
-        <Match when={!allowed()}>
-          <PageHeader title="Providers" />
-          <Empty title="You do not have permission to manage providers">
-            Providers and model prices are managed by administrators. Ask one if something needs changing; the models you
-            may use are listed in the Playground.
-          </Empty>
-        </Match>
-        <Match when={allowed()}>
-          <Manage />
-        </Match>
-      </Switch>
+      <Gate title="Providers" permission="providers:manage" what="manage providers">
+        <Manage />
+      </Gate>
     </section>
   )
 }
@@ -54,7 +37,7 @@ function Manage() {
   const [catalog, { refetch: refetchCatalog }] = createResource(() => api<{ data: CatalogModel[] }>('GET', CATALOG).then((r) => r.data))
   /** null: no form; 'new': adding; a provider: editing it. */
   const [form, setForm] = createSignal<ProviderView | 'new' | null>(null)
-  const [notice, setNotice] = createSignal<string | null>(null)
+  const setNotice = (text: string | null) => text && toast(text)
   const [tests, setTests] = createSignal<Record<string, TestResult | 'running' | { failed: unknown }>>({})
 
   const modelCount = createMemo(() => {
@@ -81,12 +64,12 @@ function Manage() {
 
   return (
     <>
-      <PageHeader title="Providers">
+      <PageHeader title="Providers" description="The upstreams that serve models: privatemode for confidential inference in a TEE, or any OpenAI-compatible server.">
+        <button type="button" class="secondary" onClick={refreshAll} aria-label="Refresh providers and models"><RefreshCw /></button>
         <Show when={form() === null}>
-          <button type="button" onClick={() => { setNotice(null); setForm('new') }}>Add provider</button>
+          <button type="button" onClick={() => setForm('new')}><Plus /> Add provider</button>
         </Show>
       </PageHeader>
-      <Show when={notice()}><p class="alert ok-note" role="status">{notice()}</p></Show>
       <Show when={form()}>
         {(f) => (
           <ProviderForm
@@ -106,21 +89,19 @@ function Manage() {
         <Match when={providers.error}><ErrorAlert error={providers.error} retry={() => void refetchProviders()} /></Match>
         <Match when={providers.loading && !providers.latest}><Loading label="Loading providers…" /></Match>
         <Match when={providers.latest?.length === 0}>
-          <Empty title="No providers yet">Add one to offer models: privatemode for confidential (TEE) inference, or any OpenAI-compatible server.</Empty>
+          <Empty title="No providers yet" icon={() => <Server />}>Add one to offer models: privatemode for confidential (TEE) inference, or any OpenAI-compatible server.</Empty>
         </Match>
         <Match when={providers.latest}>
           {(list) => (
-            <div class="table-wrap">
-              <table>
+            <ResponsiveTable>
                 <caption class="sr-only">Providers with their health and model count</caption>
                 <thead>
                   <tr>
                     <th scope="col">Name</th>
-                    <th scope="col">Kind</th>
                     <th scope="col">Base URL</th>
                     <th scope="col">TEE</th>
                     <th scope="col">Health</th>
-                    <th scope="col">Models</th>
+                    <th scope="col" class="num">Models</th>
                     <th scope="col"><span class="sr-only">Actions</span></th>
                   </tr>
                 </thead>
@@ -131,47 +112,48 @@ function Manage() {
                         <tr>
                           <th scope="row">
                             {p.name}
-                            <Show when={p.source === 'configuration'}>
-                              <span class="hint block">from configuration</span>
-                            </Show>
+                            <span class="hint block">{p.kind}{p.source === 'configuration' ? ', from configuration' : ''}</span>
                           </th>
-                          <td>{p.kind}</td>
-                          <td class="url">{p.base_url}</td>
+                          <td class="url"><code>{p.base_url}</code></td>
                           <td>
                             <Show when={p.kind === 'privatemode'} fallback={<span class="badge warn">no</span>}>
-                              <span class="badge ok">TEE</span>
-                              <Show when={p.health?.attestation}>
-                                {(a) => (
-                                  <span class="hint block">
-                                    {a().status === 'verified'
-                                      ? `Attested by privatemode-proxy; last verified exchange ${formatDate(a().verified_at)}`
-                                      : a().status === 'failing'
-                                        ? 'Attestation failing: the proxy answers nothing'
-                                        : 'Attestation not yet shown by an exchange'}
-                                  </span>
-                                )}
-                              </Show>
+                              <span
+                                class="badge ok"
+                                title={
+                                  p.health?.attestation?.status === 'verified'
+                                    ? `Attested by privatemode-proxy; last verified exchange ${formatDate(p.health.attestation.verified_at)}`
+                                    : p.health?.attestation?.status === 'failing'
+                                      ? 'Attestation failing: the proxy answers nothing'
+                                      : 'Attestation not yet shown by an exchange'
+                                }
+                              >
+                                TEE
+                              </span>
+                              <Show when={p.health?.attestation?.status === 'verified'}><span class="hint block">attested</span></Show>
+                              <Show when={p.health?.attestation?.status === 'failing'}><span class="hint block text-bad">attestation failing</span></Show>
                             </Show>
                           </td>
                           <td>
                             {circuitBadge(p)}
                             <Show when={p.health?.last_error}>
-                              <span class="hint block">Last error: {p.health?.last_error}</span>
+                              <span class="hint block one-line" title={p.health?.last_error ?? ''}>Last error: {p.health?.last_error}</span>
                             </Show>
-                            <Show when={p.health?.last_success_at}>
-                              <span class="hint block">Last success: {formatDate(p.health?.last_success_at)}</span>
+                            <Show when={p.health?.last_success_at && !p.health?.last_error}>
+                              <span class="hint block">OK {formatDate(p.health?.last_success_at)}</span>
                             </Show>
                           </td>
-                          <td>{catalog.latest ? (modelCount().get(p.name) ?? 0) : '…'}</td>
+                          <td class="num">{catalog.latest ? (modelCount().get(p.name) ?? 0) : '…'}</td>
                           <td>
-                            <div class="actions">
+                            <div class="actions row-actions">
                               <button type="button" class="secondary small" disabled={tests()[p.name] === 'running'} onClick={() => void testProvider(p.name)} aria-label={`Test connection to ${p.name}`}>
-                                {tests()[p.name] === 'running' ? 'Testing…' : 'Test connection'}
+                                <Plug /> {tests()[p.name] === 'running' ? 'Testing…' : 'Test'}
                               </button>
                               <Show when={p.source === 'database'}>
-                                <button type="button" class="secondary small" onClick={() => { setNotice(null); setForm(p) }} aria-label={`Edit ${p.name}`}>Edit</button>
+                                <button type="button" class="secondary small" onClick={() => setForm(p)} aria-label={`Edit ${p.name}`}><Pencil /> Edit</button>
                                 <ConfirmButton
                                   label="Delete"
+                                  icon={() => <Trash />}
+                                  ariaLabel={`Delete ${p.name}`}
                                   title={`Delete provider ${p.name}?`}
                                   message={`Its models stop being offered at once, and requests for them fail. The stored API key is deleted. This cannot be undone.`}
                                   confirmLabel="Delete provider"
@@ -187,7 +169,7 @@ function Manage() {
                         </tr>
                         <Show when={tests()[p.name] && tests()[p.name] !== 'running'}>
                           <tr class="test-row">
-                            <td colSpan={7}>
+                            <td colSpan={6}>
                               <TestOutcome name={p.name} result={tests()[p.name] as TestResult | { failed: unknown }} />
                             </td>
                           </tr>
@@ -196,21 +178,21 @@ function Manage() {
                     )}
                   </For>
                 </tbody>
-              </table>
-            </div>
+
+            </ResponsiveTable>
           )}
         </Match>
       </Switch>
 
       <h2 class="section-title">Models and prices</h2>
-      <p class="hint">Prices are US dollars per 1M tokens and are what budgets and usage are charged at. Models without custom prices use the provider's defaults.</p>
+      <p class="hint">Prices are US dollars per 1M tokens and are what budgets and usage are charged at. Models without custom prices use the provider's defaults. Edit a model for its provider, upstream id, output cap, fallback and whether it is offered at all.</p>
       <Switch>
         <Match when={catalog.error}><ErrorAlert error={catalog.error} retry={() => void refetchCatalog()} /></Match>
         <Match when={catalog.loading && !catalog.latest}><Loading label="Loading models…" /></Match>
         <Match when={catalog.latest?.length === 0}>
           <Empty title="No models">None of the providers lists a model yet. Test a provider's connection to see what it offers.</Empty>
         </Match>
-        <Match when={catalog.latest}>{(list) => <ModelsTable models={list()} onChanged={() => void refetchCatalog()} />}</Match>
+        <Match when={catalog.latest}>{(list) => <ModelsTable models={list()} providers={providers.latest?.map((p) => p.name) ?? []} onChanged={() => void refetchCatalog()} />}</Match>
       </Switch>
     </>
   )

@@ -3,10 +3,10 @@
  * blocked addresses, suspended keys), and its thresholds. Reading needs audit:read (security events are audit
  * events); blocking, lifting, suspending, reinstating and changing settings need settings:manage.
  */
-import { createResource, Match, Show, Switch } from 'solid-js'
+import { createResource, Show } from 'solid-js'
 import { api } from '../api.ts'
-import { ErrorAlert, formatNumber, Loading, PageHeader } from '../ui.tsx'
-import { NoPermission, useMe } from './users/access.tsx'
+import { ErrorAlert, formatNumber, Gate, Loading, PageHeader } from '../ui.tsx'
+import { useMe } from '../me.ts'
 import { SecurityBlocks, SuspendedKeys } from './security/Blocks.tsx'
 import { SecurityEvents } from './security/Events.tsx'
 import { SecuritySettingsForm } from './security/Settings.tsx'
@@ -16,18 +16,12 @@ import './security/Security.css'
 const DLP: Record<Overview['dlp_mode'], string> = { off: 'Off', redact: 'Redact', block: 'Block' }
 
 export default function Security() {
-  const { me, can } = useMe()
+  const { can } = useMe()
   const [overview, { refetch }] = createResource(() => can('audit:read'), () => api<Overview>('GET', `${SECURITY}/overview`))
   return (
     <section aria-labelledby="page-title" class="stack">
-      <PageHeader title="Security" />
-      <Switch>
-        <Match when={me.error}><ErrorAlert error={me.error} /></Match>
-        <Match when={me.loading}><Loading /></Match>
-        <Match when={!can('audit:read')}>
-          <NoPermission what="see security events" permission="audit:read" role={me()?.role} />
-        </Match>
-        <Match when={true}>
+      <Gate title="Security" permission="audit:read" what="see security events">
+        <PageHeader title="Security" description="Confidentiality and guardrails, what threat detection saw (events, blocked addresses, suspended keys), and its thresholds." />
           <Show when={!overview.error} fallback={<ErrorAlert error={overview.error} retry={refetch} />}>
             <Show when={overview.latest} fallback={<Loading label="Loading…" />}>
               {(o) => (
@@ -46,8 +40,7 @@ export default function Security() {
           <SuspendedKeys canManage={can('settings:manage')} onChange={() => void refetch()} />
           <SecurityEvents />
           <SecuritySettingsForm canManage={can('settings:manage')} onSaved={() => void refetch()} />
-        </Match>
-      </Switch>
+      </Gate>
     </section>
   )
 }

@@ -10,6 +10,7 @@ import { PasswordForm } from './settings/PasswordForm.tsx'
 import { Platform } from './settings/Platform.tsx'
 import { Sessions } from './settings/Sessions.tsx'
 import { ThemeChoice } from './settings/ThemeChoice.tsx'
+import { YourData } from './settings/YourData.tsx'
 import './Settings.css'
 
 export default function Settings() {
@@ -41,7 +42,11 @@ export default function Settings() {
                       <For each={u().permissions}>{(p) => <li>{permissionText(p)}</li>}</For>
                     </ul>
                   </details>
-                  <p class="hint">Only an administrator can change your email, username or role.</p>
+                  <p class="hint">
+                    {can('users:manage')
+                      ? 'Another administrator changes your email, username or role: nobody changes their own. Your password, theme and sessions are below.'
+                      : 'An administrator changes your email, username or role. Your password, theme and sessions are below.'}
+                  </p>
                 </>
               )}
             </Match>
@@ -56,6 +61,7 @@ export default function Settings() {
         <Show when={can('settings:manage')}>
           <Platform />
         </Show>
+        <YourData />
       </div>
     </section>
   )

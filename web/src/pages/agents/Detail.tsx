@@ -5,7 +5,7 @@
 import { createResource, createSignal, Match, Switch } from 'solid-js'
 import { A, useNavigate } from '@solidjs/router'
 import { api } from '../../api.ts'
-import { ConfirmButton, ErrorAlert, Loading, PageHeader } from '../../ui.tsx'
+import { BackLink, ConfirmButton, ErrorAlert, Loading, PageHeader } from '../../ui.tsx'
 import { AgentForm } from './AgentForm.tsx'
 import { RecentRuns } from './Runs.tsx'
 import { TestRun } from './TestRun.tsx'
@@ -18,7 +18,7 @@ export function AgentDetail(props: { id: string }) {
   const navigate = useNavigate()
   return (
     <>
-      <p class="back"><A href="/agents">← All agents</A></p>
+      <BackLink href="/agents" label="All agents" />
       <Switch>
         <Match when={agent.error}>
           <PageHeader title="Agent" />

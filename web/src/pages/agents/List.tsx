@@ -4,6 +4,8 @@ import { A } from '@solidjs/router'
 import { api } from '../../api.ts'
 import { ConfirmButton, Empty, ErrorAlert, formatDate, Loading, PageHeader } from '../../ui.tsx'
 import { AGENTS, toolLabel, type Agent } from './types.ts'
+import { ResponsiveTable } from '../../table.tsx'
+import { Workflow } from '../../icons.ts'
 
 export function AgentList() {
   const [agents, { refetch }] = createResource(() => api<{ data: Agent[] }>('GET', AGENTS).then((r) => r.data))
@@ -22,12 +24,11 @@ export function AgentList() {
         <Match when={agents.error}><ErrorAlert error={agents.error} retry={() => void refetch()} /></Match>
         <Match when={agents.loading && !agents.latest}><Loading label="Loading agents…" /></Match>
         <Match when={agents.latest?.length === 0}>
-          <Empty title="No agents yet">Create one with “New agent”: pick a model, write its instructions and give it tools.</Empty>
+          <Empty title="No agents yet" icon={() => <Workflow />}>Create one with “New agent”: pick a model, write its instructions and give it tools.</Empty>
         </Match>
         <Match when={agents.latest}>
           {(list) => (
-            <div class="table-wrap">
-              <table aria-label="Agents">
+            <ResponsiveTable label="Agents">
                 <thead>
                   <tr>
                     <th scope="col">Name</th>
@@ -62,8 +63,8 @@ export function AgentList() {
                     )}
                   </For>
                 </tbody>
-              </table>
-            </div>
+
+            </ResponsiveTable>
           )}
         </Match>
       </Switch>

@@ -1,7 +1,7 @@
 import { createResource, createSignal, For, Match, Show, Switch, type JSX } from 'solid-js'
 import { A, useNavigate } from '@solidjs/router'
 import { api } from '../../api.ts'
-import { ConfirmButton, ErrorAlert, formatDate, formatNumber, Loading } from '../../ui.tsx'
+import { BackLink, ConfirmButton, ErrorAlert, formatDate, formatNumber, Loading } from '../../ui.tsx'
 import { KeyForm } from './KeyForm.tsx'
 import { KeyUsage } from './KeyUsage.tsx'
 import { namesOf, type Lookups } from './lookups.ts'
@@ -63,7 +63,7 @@ export function KeyDetail(props: { id: string; lookups: Lookups; canWrite: boole
 
   return (
     <section aria-labelledby="page-title" class="stack">
-      <p><A href="/api-keys">← All API keys</A></p>
+      <BackLink href="/api-keys" label="All API keys" />
       <Switch>
         <Match when={key.error}>
           <h1 id="page-title">API key</h1>
@@ -132,7 +132,11 @@ export function KeyDetail(props: { id: string; lookups: Lookups; canWrite: boole
                       <dt>Expires</dt><dd>{k().expires_at ? formatDate(k().expires_at) : 'Never'}</dd>
                       <dt>Created</dt><dd>{formatDate(k().created_at)}</dd>
                       <dt>Last used</dt><dd>{lastUsed(k()) ? formatDate(lastUsed(k())) : 'Never'}</dd>
-                      <dt>Requests</dt><dd>{formatNumber(counters()?.request_count ?? k().request_count)}</dd>
+                      <dt>API calls</dt>
+                      <dd>
+                        {formatNumber(counters()?.request_count ?? k().request_count)}{' '}
+                        <span class="muted small-text">every call made with the key, to any endpoint (model requests are counted under Usage)</span>
+                      </dd>
                     </dl>
                   </div>
                 }

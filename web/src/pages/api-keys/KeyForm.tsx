@@ -1,6 +1,6 @@
 import { createSignal, For, Show } from 'solid-js'
 import { ApiError } from '../../api.ts'
-import { ErrorAlert, Field } from '../../ui.tsx'
+import { aboutField, ErrorAlert, errorFor, Field, FieldError } from '../../ui.tsx'
 import { SCOPES, type ApiKey, type KeyInput, type Scope } from './types.tsx'
 import type { Lookups, Named } from './lookups.ts'
 
@@ -51,6 +51,20 @@ function Choices(props: { legend: string; hint: string; options: Named[]; chosen
  * Create or edit a key: name, scopes, restrictions, rate limits and expiry. Editing sends only what changed, so an
  * untouched past expiry (an expired key being renamed) is not re-validated. Server errors appear above the buttons.
  */
+/** The fields an error can be shown beside, in words (the API's messages name them by their JSON names). */
+const FIELD_LABELS: Record<string, string> = {
+  name: 'Name',
+  scopes: 'Scopes',
+  allowed_endpoints: 'Allowed endpoints',
+  allowed_ips: 'Allowed IP addresses',
+  allowed_origins: 'Allowed web origins',
+  expires_at: 'Expiry',
+  rate_limit_per_minute: 'Requests per minute',
+  rate_limit_per_hour: 'Requests per hour',
+  rate_limit_per_day: 'Requests per day',
+  rate_limit_tokens_per_minute: 'Tokens per minute',
+}
+
 export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel: string; onSubmit: (body: KeyInput) => Promise<unknown>; onCancel?: () => void }) {
   const init = props.initial
   const [name, setName] = createSignal(init?.name ?? '')
@@ -84,7 +98,11 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
     return e instanceof ApiError && (e.param ?? '').split(/[/.[]/)[0] === field
   }
 
-  function build(): KeyInput | string {
+  /** A check of the form's own: its message goes beside `param`'s field, like the server's. */
+  const fail = (message: string, param: string) => new ApiError(400, message, 'validation_failed', param)
+  const shown = (field: string) => errorFor(error(), field, FIELD_LABELS)
+
+  function build(): KeyInput | ApiError {
     const body: KeyInput = {
       name: name().trim(),
       scopes: scopes(),
@@ -99,14 +117,14 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
       // The input has minute precision: untouched, it keeps the stored instant exactly.
       expires_at: expires() === toLocalInput(init?.expires_at ?? null) ? (init?.expires_at ?? null) : fromLocalInput(expires()),
     }
-    if (!body.name) return 'Give the key a name.'
+    if (!body.name) return fail('Give the key a name.', 'name')
     for (const [field, label] of LIMITS) {
       const raw = limits()[field].trim()
       if (raw === '') body[field] = null
       else if (/^[1-9]\d*$/.test(raw)) body[field] = Number(raw)
-      else return `${label} must be a whole number of at least 1, or empty for no limit.`
+      else return fail(`${label} must be a whole number of at least 1, or empty for no limit.`, field)
     }
-    if (body.expires_at && body.expires_at !== init?.expires_at && new Date(body.expires_at).getTime() <= Date.now()) return 'The expiry must be in the future.'
+    if (body.expires_at && body.expires_at !== init?.expires_at && new Date(body.expires_at).getTime() <= Date.now()) return fail('The expiry must be in the future.', 'expires_at')
     if (!init) {
       // A new key: leave out what is empty, so the server's defaults apply.
       return Object.fromEntries(
@@ -120,7 +138,7 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
   async function submit(e: SubmitEvent) {
     e.preventDefault()
     const body = build()
-    if (typeof body === 'string') return setError(new ApiError(400, body))
+    if (body instanceof ApiError) return setError(body)
     if (Object.keys(body).length === 0) return props.onCancel?.()
     setBusy(true)
     setError(null)
@@ -134,20 +152,21 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
   }
 
   const textarea = (id: string, field: string, label: string, hint: string, value: () => string, set: (v: string) => void) => (
-    <Field label={label} for={id} hint={hint}>
-      <textarea id={id} rows="3" aria-describedby={`${id}-hint`} aria-invalid={invalid(field)} value={value()} onInput={(e) => set(e.currentTarget.value)} />
+    <Field label={label} for={id} hint={hint} error={shown(field)}>
+      <textarea id={id} rows="3" aria-describedby={`${id}-hint${shown(field) ? ` ${id}-error` : ''}`} aria-invalid={invalid(field)} value={value()} onInput={(e) => set(e.currentTarget.value)} />
     </Field>
   )
 
   return (
     <form class="stack key-form" onSubmit={(e) => void submit(e)} novalidate>
-      <Field label="Name" for="key-name" hint="Something that tells you where the key is used, e.g. “billing service”.">
-        <input id="key-name" required maxlength="100" aria-describedby="key-name-hint" aria-invalid={invalid('name')} value={name()} onInput={(e) => setName(e.currentTarget.value)} />
+      <Field label="Name" for="key-name" hint="Something that tells you where the key is used, e.g. “billing service”." error={shown('name')}>
+        <input id="key-name" required maxlength="100" aria-describedby={`key-name-hint${shown('name') ? ' key-name-error' : ''}`} aria-invalid={invalid('name')} value={name()} onInput={(e) => setName(e.currentTarget.value)} />
       </Field>
 
       <fieldset class="choices" aria-invalid={invalid('scopes')}>
         <legend>Scopes</legend>
         <p class="hint">What the key may be used for.</p>
+        <FieldError id="key-scopes" error={shown('scopes')} />
         <For each={SCOPES}>
           {(s) => (
             <label class="check">
@@ -199,7 +218,7 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
         <div class="row">
           <For each={LIMITS}>
             {([field, label]) => (
-              <Field label={label} for={`key-${field}`}>
+              <Field label={label} for={`key-${field}`} error={shown(field)}>
                 <input
                   id={`key-${field}`}
                   type="number"
@@ -216,11 +235,11 @@ export function KeyForm(props: { initial?: ApiKey; lookups: Lookups; submitLabel
         </div>
       </fieldset>
 
-      <Field label="Expires" for="key-expires" hint="Empty: the key never expires.">
-        <input id="key-expires" type="datetime-local" aria-describedby="key-expires-hint" aria-invalid={invalid('expires_at')} value={expires()} onInput={(e) => setExpires(e.currentTarget.value)} />
+      <Field label="Expires" for="key-expires" hint="Empty: the key never expires." error={shown('expires_at')}>
+        <input id="key-expires" type="datetime-local" aria-describedby={`key-expires-hint${shown('expires_at') ? ' key-expires-error' : ''}`} aria-invalid={invalid('expires_at')} value={expires()} onInput={(e) => setExpires(e.currentTarget.value)} />
       </Field>
 
-      <Show when={error()}><ErrorAlert error={error()} /></Show>
+      <Show when={error() && !aboutField(error(), Object.keys(FIELD_LABELS))}><ErrorAlert error={error()} /></Show>
       <div class="actions">
         <Show when={props.onCancel}>
           <button type="button" class="secondary" onClick={() => props.onCancel?.()}>Cancel</button>

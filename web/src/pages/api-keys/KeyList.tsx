@@ -3,12 +3,12 @@ import { A } from '@solidjs/router'
 import { formatDate, formatNumber } from '../../ui.tsx'
 import { namesOf, type Named } from './lookups.ts'
 import { StatusBadge, type ApiKey } from './types.tsx'
+import { ResponsiveTable } from '../../table.tsx'
 
 /** The keys as a table; each name leads to the key's page with its actions and usage. `owners` adds an owner column. */
 export function KeyList(props: { keys: ApiKey[]; owners?: Named[] | undefined }) {
   return (
-    <div class="table-wrap">
-      <table class="keys-table" aria-label="API keys">
+    <ResponsiveTable class="keys-table" label="API keys">
         <thead>
           <tr>
             <th scope="col">Name</th>
@@ -17,7 +17,7 @@ export function KeyList(props: { keys: ApiKey[]; owners?: Named[] | undefined })
             <th scope="col">Status</th>
             <th scope="col">Last used</th>
             <th scope="col">Expires</th>
-            <th scope="col" class="num">Requests</th>
+            <th scope="col" class="num">API calls</th>
           </tr>
         </thead>
         <tbody>
@@ -35,7 +35,7 @@ export function KeyList(props: { keys: ApiKey[]; owners?: Named[] | undefined })
             )}
           </For>
         </tbody>
-      </table>
-    </div>
+
+    </ResponsiveTable>
   )
 }

@@ -50,6 +50,7 @@ export function KeyUsage(props: { keyId: string }) {
     <section class="card stack" aria-labelledby="usage-title" aria-busy={usage.loading}>
       <div class="page-header">
         <h2 id="usage-title">Usage</h2>
+        <p class="hint usage-note">Requests to models (chat, embeddings, chatbots, agents) from the usage records, per UTC day.</p>
         <div class="actions">
           <label class="inline-label" for="usage-range">Period</label>
           <select id="usage-range" class="compact" value={days()} onChange={(e) => setDays(Number(e.currentTarget.value))}>
@@ -62,22 +63,24 @@ export function KeyUsage(props: { keyId: string }) {
         <Match when={usage.loading && !usage.latest}><Loading label="Loading usage…" /></Match>
         <Match when={usage.latest}>
           <dl class="totals" data-testid="usage-totals">
-            <dt>Requests</dt><dd>{formatNumber(total((p) => p.requests))}</dd>
+            <dt>Model requests</dt><dd>{formatNumber(total((p) => p.requests))}</dd>
             <dt>Tokens</dt><dd>{formatNumber(total((p) => p.prompt + p.completion))}</dd>
             <dt>Cost</dt><dd>{dollars(total((p) => p.cost))}</dd>
           </dl>
           <Show when={total((p) => p.requests) > 0} fallback={<Empty title={`No requests in the last ${days()} days`}>Requests made with this key appear here, per day.</Empty>}>
           <div class="usage-charts">
-            <TimeChart title="Requests per day" bars x={x()} series={[{ label: 'Requests', values: (usage() ?? []).map((p) => p.requests), format: formatNumber }]} />
+            <TimeChart title="Model requests per day" unit="requests per day" bucketSeconds={DAY_S} bars x={x()} series={[{ label: 'Requests', values: (usage() ?? []).map((p) => p.requests), format: formatNumber }]} />
             <TimeChart
               title="Tokens per day"
+              unit="tokens per day"
+              bucketSeconds={DAY_S}
               x={x()}
               series={[
                 { label: 'Prompt tokens', values: (usage() ?? []).map((p) => p.prompt), format: formatNumber },
                 { label: 'Completion tokens', values: (usage() ?? []).map((p) => p.completion), format: formatNumber },
               ]}
             />
-            <TimeChart title="Cost per day" bars x={x()} series={[{ label: 'Cost', values: (usage() ?? []).map((p) => p.cost), format: dollars }]} />
+            <TimeChart title="Cost per day" unit="US dollars per day" bucketSeconds={DAY_S} bars x={x()} series={[{ label: 'Cost', values: (usage() ?? []).map((p) => p.cost), format: dollars }]} />
           </div>
           </Show>
         </Match>

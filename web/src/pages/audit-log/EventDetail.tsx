@@ -1,12 +1,15 @@
 import { createResource, Match, Show, Switch } from 'solid-js'
 import { A, useLocation } from '@solidjs/router'
 import { api, ApiError } from '../../api.ts'
-import { Empty, ErrorAlert, formatDate, Loading } from '../../ui.tsx'
+import { BackLink, Empty, ErrorAlert, formatDate, Loading } from '../../ui.tsx'
 import { actorName, OUTCOME_BADGE, type AuditRecord } from './model.ts'
+import { ResourceCell, useResourceNames } from './names.tsx'
+import { ResourceTable } from './changes.tsx'
 
 /** One event, every field; `details` is data, shown formatted as JSON. `canSeeUsers` links user resources. */
 export function EventDetail(props: { id: string; canSeeUsers: boolean }) {
   const location = useLocation()
+  const names = useResourceNames()
   const [event, { refetch }] = createResource(
     () => props.id,
     (id) => api<AuditRecord>('GET', `/api-internal/v1/audit/${encodeURIComponent(id)}`),
@@ -17,7 +20,7 @@ export function EventDetail(props: { id: string; canSeeUsers: boolean }) {
 
   return (
     <section aria-labelledby="page-title">
-      <p><A href={back()}>← All events</A></p>
+      <BackLink href={back()} label="All events" />
       <h1 id="page-title">Audit event</h1>
       <Switch>
         <Match when={notFound()}>
@@ -47,19 +50,16 @@ export function EventDetail(props: { id: string; canSeeUsers: boolean }) {
                   <Show when={e().actor_user_id}><dt>Actor user id</dt><dd><code>{e().actor_user_id}</code></dd></Show>
                   <Show when={e().actor_api_key_id}><dt>API key id</dt><dd><code>{e().actor_api_key_id}</code></dd></Show>
                   <dt>Resource</dt>
-                  <dd>
-                    <Show when={e().resource_type} fallback="—">
-                      {e().resource_type}{' '}
-                      <Show when={e().resource_type === 'user' && props.canSeeUsers && e().resource_id} fallback={<code>{e().resource_id}</code>}>
-                        <A href={`/users/${e().resource_id}`}><code>{e().resource_id}</code></A>
-                      </Show>
-                    </Show>
+                  <dd data-testid="event-resource">
+                    <ResourceCell record={e()} names={names} />
+                    <Show when={e().resource_id}>{(rid) => <span class="hint block"><code>{rid()}</code></span>}</Show>
                   </dd>
                   <dt>IP address</dt><dd>{e().ip ?? '—'}</dd>
                   <dt>User agent</dt><dd>{e().user_agent ?? '—'}</dd>
                   <dt>Request id</dt><dd><code>{e().request_id ?? '—'}</code></dd>
                 </dl>
               </div>
+              <ResourceTable details={e().details} />
               <div class="card">
                 <h2 id="details-title">Details</h2>
                 <Show when={Object.keys(e().details).length > 0} fallback={<p class="muted">This event records no further details.</p>}>

@@ -1,8 +1,8 @@
-import { createResource, For, Show } from 'solid-js'
+import { createResource, createSignal, For, Show } from 'solid-js'
 import type { AuditFacetsSchema } from '../../../../src/audit/model.ts'
 import { api } from '../../api.ts'
 import { Field } from '../../ui.tsx'
-import { FILTER_KEYS, OUTCOMES, type Filters } from './model.ts'
+import { FILTER_KEYS, OUTCOMES, RANGES, type Filters } from './model.ts'
 
 type Facets = typeof AuditFacetsSchema.static
 
@@ -13,6 +13,10 @@ const withCurrent = (known: string[] | undefined, current: string | undefined) =
 /** The filter form; applying it writes the filters to the URL, which is what the list follows. */
 export function AuditFilters(props: { filters: Filters; problem: string | null; onApply: (f: Filters) => void }) {
   const [facets] = createResource(() => api<Facets>('GET', '/api-internal/v1/audit/facets'))
+  /** The period: one ending now, any time ('' ), or custom start and end times. */
+  const [period, setPeriod] = createSignal(props.filters.range ?? (props.filters.from || props.filters.to ? 'custom' : ''))
+  /** A day from an older link becomes that day's first (or last) minute in the time fields. */
+  const asMinute = (v: string | undefined, end: boolean) => (v && /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T${end ? '23:59' : '00:00'}` : (v ?? ''))
 
   function submit(e: SubmitEvent) {
     e.preventDefault()
@@ -22,6 +26,13 @@ export function AuditFilters(props: { filters: Filters; problem: string | null; 
       const value = String(form.get(key) ?? '').trim()
       if (value) next[key] = value
     }
+    // A period ending now, or custom times: never both.
+    if (period() === 'custom') delete next.range
+    else {
+      delete next.from
+      delete next.to
+      if (period()) next.range = period()
+    }
     props.onApply(next)
   }
 
@@ -30,6 +41,7 @@ export function AuditFilters(props: { filters: Filters; problem: string | null; 
     e.preventDefault()
     for (const el of (e.currentTarget as HTMLFormElement).elements)
       if (el instanceof HTMLInputElement || el instanceof HTMLSelectElement) el.value = ''
+    setPeriod('')
     props.onApply({})
   }
 
@@ -60,12 +72,21 @@ export function AuditFilters(props: { filters: Filters; problem: string | null; 
         <Field label="Resource id" for="f-resource-id">
           <input id="f-resource-id" name="resource_id" maxlength="200" value={props.filters.resource_id ?? ''} />
         </Field>
-        <Field label="From" for="f-from">
-          <input id="f-from" name="from" type="date" value={props.filters.from ?? ''} />
+        <Field label="Period" for="f-range">
+          <select id="f-range" name="range" value={period()} onChange={(e) => setPeriod(e.currentTarget.value)}>
+            <option value="">Any time</option>
+            <For each={RANGES}>{(r) => <option value={r.value}>{r.label}</option>}</For>
+            <option value="custom">Custom times…</option>
+          </select>
         </Field>
-        <Field label="To" for="f-to" hint="Both days included, in your time zone">
-          <input id="f-to" name="to" type="date" value={props.filters.to ?? ''} aria-describedby="f-to-hint" />
-        </Field>
+        <Show when={period() === 'custom'}>
+          <Field label="From" for="f-from" hint="Your time zone, to the minute">
+            <input id="f-from" name="from" type="datetime-local" value={asMinute(props.filters.from, false)} aria-describedby="f-from-hint" />
+          </Field>
+          <Field label="To" for="f-to" hint="Included">
+            <input id="f-to" name="to" type="datetime-local" value={asMinute(props.filters.to, true)} aria-describedby="f-to-hint" />
+          </Field>
+        </Show>
       </div>
       <Show when={props.problem}>
         <div class="alert error" role="alert">{props.problem}</div>

@@ -6,13 +6,25 @@ export type AuditRecord = Wire<typeof AuditRecordSchema.static>
 
 export const OUTCOMES = ['success', 'failure', 'denied'] as const
 
-/** The URL's filter keys. `from`/`to` are local calendar days (YYYY-MM-DD), both included. */
-export const FILTER_KEYS = ['action', 'actor', 'outcome', 'resource_type', 'resource_id', 'from', 'to'] as const
+/**
+ * The URL's filter keys. `range` is a period ending now (15m, 1h, 24h, 7d, 30d); otherwise `from`/`to` are local
+ * times (YYYY-MM-DDTHH:MM, to the minute, both included) or, in links made before, calendar days (YYYY-MM-DD).
+ */
+export const FILTER_KEYS = ['action', 'actor', 'outcome', 'resource_type', 'resource_id', 'range', 'from', 'to'] as const
 export type FilterKey = (typeof FILTER_KEYS)[number]
 export type Filters = Partial<Record<FilterKey, string>>
 
+export const RANGES: { value: string; label: string; seconds: number }[] = [
+  { value: '15m', label: 'Last 15 minutes', seconds: 15 * 60 },
+  { value: '1h', label: 'Last hour', seconds: 3600 },
+  { value: '24h', label: 'Last 24 hours', seconds: 86_400 },
+  { value: '7d', label: 'Last 7 days', seconds: 7 * 86_400 },
+  { value: '30d', label: 'Last 30 days', seconds: 30 * 86_400 },
+]
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DAY = /^\d{4}-\d{2}-\d{2}$/
+const MINUTE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/
 
 /** The search parameters the router hands over, reduced to the known filters with non-empty values. */
 export function readFilters(params: Partial<Record<string, string | string[]>>): Filters {
@@ -25,33 +37,48 @@ export function readFilters(params: Partial<Record<string, string | string[]>>):
   return out
 }
 
-/** Local midnight of a calendar day, as the API's ISO instant; `plusDays` 1 gives the exclusive end of `to`. */
-function dayStart(day: string, plusDays = 0): string | null {
-  if (!DAY.test(day)) return null
-  const [y, m, d] = day.split('-').map(Number) as [number, number, number]
-  return new Date(y, m - 1, d + plusDays).toISOString()
+/**
+ * A filter's time as the API's ISO instant: a local minute (its start; `end`: the minute after, so "to 14:05"
+ * includes 14:05), or a calendar day (its local midnight; `end`: the next one).
+ */
+export function instant(value: string, end = false): string | null {
+  if (MINUTE.test(value)) {
+    const t = new Date(value)
+    if (Number.isNaN(t.getTime())) return null
+    return new Date(t.getTime() + (end ? 60_000 : 0)).toISOString()
+  }
+  if (!DAY.test(value)) return null
+  const [y, m, d] = value.split('-').map(Number) as [number, number, number]
+  return new Date(y, m - 1, d + (end ? 1 : 0)).toISOString()
 }
 
 /** The API query for the filters: an actor that is a user id filters by id, anything else by email or label. */
-export function apiQuery(f: Filters): URLSearchParams {
+export function apiQuery(f: Filters, now = Date.now()): URLSearchParams {
   const q = new URLSearchParams()
   if (f.action) q.set('action', f.action)
   if (f.actor) q.set(UUID.test(f.actor) ? 'actor_user_id' : 'actor', f.actor)
   if (f.outcome) q.set('outcome', f.outcome)
   if (f.resource_type) q.set('resource_type', f.resource_type)
   if (f.resource_id) q.set('resource_id', f.resource_id)
-  const since = f.from ? dayStart(f.from) : null
-  const until = f.to ? dayStart(f.to, 1) : null
-  if (since) q.set('since', since)
-  if (until) q.set('until', until)
+  const range = RANGES.find((r) => r.value === f.range)
+  if (range) q.set('since', new Date(now - range.seconds * 1000).toISOString())
+  else {
+    const since = f.from ? instant(f.from) : null
+    const until = f.to ? instant(f.to, true) : null
+    if (since) q.set('since', since)
+    if (until) q.set('until', until)
+  }
   return q
 }
 
 /** A sentence about filters the API cannot take, or null. */
 export function filterProblem(f: Filters): string | null {
-  if (f.from && !DAY.test(f.from)) return 'The start date is not a valid date.'
-  if (f.to && !DAY.test(f.to)) return 'The end date is not a valid date.'
-  if (f.from && f.to && f.from > f.to) return 'The start date must be on or before the end date.'
+  if (f.range && !RANGES.some((r) => r.value === f.range)) return 'Choose a period from the list.'
+  if (!f.range) {
+    if (f.from && !instant(f.from)) return 'The start is not a valid date and time.'
+    if (f.to && !instant(f.to)) return 'The end is not a valid date and time.'
+    if (f.from && f.to && (instant(f.from) ?? '') >= (instant(f.to, true) ?? '')) return 'The start must be before the end.'
+  }
   if (f.outcome && !(OUTCOMES as readonly string[]).includes(f.outcome)) return 'Choose an outcome from the list.'
   return null
 }
@@ -65,9 +92,5 @@ export function actorName(r: AuditRecord): string {
   return 'System'
 }
 
-export function resourceName(r: AuditRecord): string {
-  if (!r.resource_type) return '—'
-  return r.resource_id ? `${r.resource_type} ${r.resource_id.length > 13 ? `${r.resource_id.slice(0, 8)}…` : r.resource_id}` : r.resource_type
-}
 
 export const OUTCOME_BADGE: Record<AuditRecord['outcome'], string> = { success: 'ok', failure: 'bad', denied: 'warn' }

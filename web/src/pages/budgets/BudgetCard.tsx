@@ -1,7 +1,8 @@
 import { Show } from 'solid-js'
 import { A } from '@solidjs/router'
-import { ConfirmButton, formatMicros } from '../../ui.tsx'
-import { level, PERIODS, toMicros, type Budget } from './types.ts'
+import { Pencil, Trash } from '../../icons.ts'
+import { ConfirmButton, formatUsd } from '../../ui.tsx'
+import { level, PERIODS, type Budget } from './types.ts'
 
 const LEVEL_TEXT = { ok: 'within budget', warn: 'near the limit', bad: 'limit reached' } as const
 
@@ -34,15 +35,19 @@ export function BudgetCard(props: { budget: Budget; target: string; canManage: b
         <span style={{ width: width() }} />
       </div>
       <p class="budget-numbers">
-        <strong>{formatMicros(toMicros(b().spent_usd))}</strong> spent
-        <Show when={b().reserved_usd > 0}> + {formatMicros(toMicros(b().reserved_usd))} reserved</Show> of{' '}
-        <strong>{formatMicros(toMicros(b().limit_usd))}</strong> ({b().used_pct}%) · warns at {b().warn_threshold_pct}%
+        <strong>{formatUsd(b().spent_usd)}</strong> spent of <strong>{formatUsd(b().limit_usd)}</strong> ({b().used_pct}%) · warns at {b().warn_threshold_pct}%
       </p>
+      <Show when={b().reserved_usd > 0}>
+        <p class="hint budget-held" title="Requests running now hold their worst-case cost until they finish; idle holds are given back within seconds.">
+          {formatUsd(b().reserved_usd)} held for requests in progress
+        </p>
+      </Show>
       <Show when={props.canManage}>
         <div class="actions">
-          <A class="button secondary small" href={`/budgets/${b().id}`} aria-label={`Edit ${b().name}`}>Edit</A>
+          <A class="button secondary small" href={`/budgets/${b().id}`} aria-label={`Edit ${b().name}`}><Pencil /> Edit</A>
           <ConfirmButton
             label="Delete"
+            icon={() => <Trash />}
             title={`Delete the budget "${b().name}"?`}
             message="Spending it covered is no longer limited by it. This cannot be undone."
             confirmLabel="Delete budget"

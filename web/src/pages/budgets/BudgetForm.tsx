@@ -1,6 +1,6 @@
 import { createSignal, For, Show } from 'solid-js'
 import { ApiError } from '../../api.ts'
-import { ErrorAlert, Field } from '../../ui.tsx'
+import { aboutField, ErrorAlert, errorFor, Field } from '../../ui.tsx'
 import { PERIODS, SCOPE_LABEL, type Budget, type BudgetPeriod, type BudgetScope, type KeyOption, type UserOption } from './types.ts'
 
 export interface BudgetChoices {
@@ -43,6 +43,9 @@ export function BudgetForm(props: {
     return e instanceof ApiError && (e.param ?? '').split(/[/.[]/)[0] === field
   }
   const fail = (message: string, param: string) => new ApiError(400, message, 'validation_failed', param)
+  /** An error about a field is shown beside it, in the form's words. */
+  const LABELS: Record<string, string> = { name: 'Name', user_id: 'User', api_key_id: 'API key', limit_usd: 'Limit', warn_threshold_pct: 'Warn at', period_start: 'Start', period_end: 'End' }
+  const shown = (field: string) => errorFor(error(), field, LABELS)
 
   function build(): Body | ApiError {
     const body: Body = { name: name().trim() }
@@ -93,7 +96,7 @@ export function BudgetForm(props: {
 
   return (
     <form class="stack" onSubmit={(e) => void submit(e)} novalidate>
-      <Field label="Name" for="budget-name">
+      <Field label="Name" for="budget-name" error={shown('name')}>
         <input id="budget-name" required maxlength="100" aria-invalid={invalid('name')} value={name()} onInput={(e) => setName(e.currentTarget.value)} />
       </Field>
       <Show when={!init}>
@@ -104,7 +107,7 @@ export function BudgetForm(props: {
             </select>
           </Field>
           <Show when={scope() === 'user'}>
-            <Field label="User" for="budget-user">
+            <Field label="User" for="budget-user" error={shown('user_id')}>
               <select id="budget-user" aria-invalid={invalid('user_id')} value={userId()} onChange={(e) => setUserId(e.currentTarget.value)}>
                 <option value="">Choose a user…</option>
                 <For each={props.choices.users}>{(u) => <option value={u.id}>{u.email}</option>}</For>
@@ -112,7 +115,7 @@ export function BudgetForm(props: {
             </Field>
           </Show>
           <Show when={scope() === 'api_key'}>
-            <Field label="API key" for="budget-key" hint={props.choices.keys.length ? 'The key whose spending this limits.' : 'Create an API key first.'}>
+            <Field label="API key" for="budget-key" hint={props.choices.keys.length ? 'The key whose spending this limits.' : 'Create an API key first.'} error={shown('api_key_id')}>
               <select id="budget-key" aria-describedby="budget-key-hint" aria-invalid={invalid('api_key_id')} value={keyId()} onChange={(e) => setKeyId(e.currentTarget.value)}>
                 <option value="">Choose a key…</option>
                 <For each={props.choices.keys}>{(k) => <option value={k.id}>{k.name} ({k.key_prefix}…)</option>}</For>
@@ -122,7 +125,7 @@ export function BudgetForm(props: {
         </div>
       </Show>
       <div class="row">
-        <Field label="Limit (US dollars)" for="budget-limit">
+        <Field label="Limit (US dollars)" for="budget-limit" error={shown('limit_usd')}>
           <input id="budget-limit" type="number" min="0" step="0.01" inputmode="decimal" aria-invalid={invalid('limit_usd')} value={limit()} onInput={(e) => setLimit(e.currentTarget.value)} />
         </Field>
         <Show when={!init}>
@@ -132,16 +135,16 @@ export function BudgetForm(props: {
             </select>
           </Field>
         </Show>
-        <Field label="Warn at (% of the limit)" for="budget-warn">
+        <Field label="Warn at (% of the limit)" for="budget-warn" error={shown('warn_threshold_pct')}>
           <input id="budget-warn" type="number" min="1" max="100" step="1" aria-invalid={invalid('warn_threshold_pct')} value={warnAt()} onInput={(e) => setWarnAt(e.currentTarget.value)} />
         </Field>
       </div>
       <Show when={!init && period() === 'custom'}>
         <div class="row">
-          <Field label="Starts" for="budget-start">
+          <Field label="Starts" for="budget-start" error={shown('period_start')}>
             <input id="budget-start" type="datetime-local" value={start()} onInput={(e) => setStart(e.currentTarget.value)} />
           </Field>
-          <Field label="Ends" for="budget-end">
+          <Field label="Ends" for="budget-end" error={shown('period_end')}>
             <input id="budget-end" type="datetime-local" aria-invalid={invalid('period_end')} value={end()} onInput={(e) => setEnd(e.currentTarget.value)} />
           </Field>
         </div>
@@ -156,7 +159,7 @@ export function BudgetForm(props: {
           Active
         </label>
       </Show>
-      <Show when={error()}><ErrorAlert error={error()} /></Show>
+      <Show when={error() && !aboutField(error(), Object.keys(LABELS))}><ErrorAlert error={error()} /></Show>
       <div class="actions">
         <button type="button" class="secondary" onClick={() => props.onCancel()}>Cancel</button>
         <button type="submit" disabled={busy()}>{busy() ? 'Saving…' : props.submitLabel}</button>

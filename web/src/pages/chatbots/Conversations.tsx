@@ -2,8 +2,11 @@
 import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
 import { api } from '../../api.ts'
 import { ConfirmButton, Empty, ErrorAlert, formatDate, Loading } from '../../ui.tsx'
+import { Markdown } from '../../markdown.tsx'
 import { SourceList } from './SourceList.tsx'
 import { BASE, type Chatbot, type Conversation, type StoredMessage } from './types.ts'
+import { ResponsiveTable } from '../../table.tsx'
+import { Bot } from '../../icons.ts'
 
 const SOURCE_LABELS: Record<string, string> = { internal: 'Test chat', api: 'API or widget', plugin: 'Plugin' }
 
@@ -30,12 +33,11 @@ export function ConversationsView(props: { bot: Chatbot }) {
           <Match when={list.error}><ErrorAlert error={list.error} retry={() => void refetch()} /></Match>
           <Match when={list.loading && !list.latest}><Loading label="Loading conversations…" /></Match>
           <Match when={list.latest?.length === 0}>
-            <Empty title="No conversations yet">Conversations from the test chat, the API and the widget appear here.</Empty>
+            <Empty title="No conversations yet" icon={() => <Bot />}>Conversations from the test chat, the API and the widget appear here.</Empty>
           </Match>
           <Match when={list.latest}>
             {(items) => (
-              <div class="table-wrap">
-                <table>
+              <ResponsiveTable>
                   <caption class="sr-only">Conversations, newest first</caption>
                   <thead>
                     <tr><th scope="col">First message</th><th scope="col">From</th><th scope="col">Last activity</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
@@ -61,8 +63,8 @@ export function ConversationsView(props: { bot: Chatbot }) {
                       )}
                     </For>
                   </tbody>
-                </table>
-              </div>
+
+              </ResponsiveTable>
             )}
           </Match>
         </Switch>
@@ -90,7 +92,7 @@ export function ConversationsView(props: { bot: Chatbot }) {
                             {m.role === 'user' ? 'User' : 'Chatbot'} · {formatDate(m.created_at)}
                             <Show when={m.role !== 'user' && m.model}> · {m.model}</Show>
                           </span>
-                          <div class="bubble-text">{m.content}</div>
+                          <Show when={m.role === 'assistant'} fallback={<div class="bubble-text">{m.content}</div>}><Markdown text={m.content} /></Show>
                           <Show when={m.sources?.length}><SourceList sources={m.sources ?? []} /></Show>
                         </li>
                       )}

@@ -5,57 +5,78 @@ import { api } from '../../api.ts'
 import { ConfirmButton, Empty, ErrorAlert, Field, Loading, PageHeader } from '../../ui.tsx'
 import { BASE, CHATBOT_TYPES, TYPE_LABELS, type Chatbot, type ChatbotType, type Model } from './types.ts'
 import { ModelSelect } from './ModelSelect.tsx'
+import { ResponsiveTable } from '../../table.tsx'
+import { useOwners } from '../../owners.ts'
+import { Bot, FileText, Plus, Trash } from '../../icons.ts'
 
 export function ChatbotList() {
+  const owners = useOwners()
   const [bots, { refetch }] = createResource(() => api<{ data: Chatbot[] }>('GET', BASE).then((r) => r.data))
+  const [onlyMine, setOnlyMine] = createSignal(false)
+  // An administrator's list holds everyone's chatbots: it says whose each one is, and can be narrowed to one's own.
+  const mixed = () => owners.mixed(bots.latest)
+  const shown = () => (bots.latest ?? []).filter((b) => !onlyMine() || owners.mine(b.owner_id))
   return (
     <section aria-labelledby="page-title" class="stack chatbots-page">
-      <PageHeader title="Chatbots">
-        <A class="button secondary" href="/chatbots/templates">Prompt templates</A>
+      <PageHeader title="Chatbots" description="Assistants over the models, grounded in your documents, for the test chat, the API and a widget on your site.">
+        <A class="button secondary" href="/chatbots/templates"><FileText /> Prompt templates</A>
       </PageHeader>
       <CreateForm />
       <Switch>
         <Match when={bots.error}><ErrorAlert error={bots.error} retry={() => void refetch()} /></Match>
         <Match when={bots.loading && !bots.latest}><Loading label="Loading chatbots…" /></Match>
         <Match when={bots.latest?.length === 0}>
-          <Empty title="No chatbots yet">Create one above: give it a name and a model, then shape it in the builder.</Empty>
+          <Empty title="No chatbots yet" icon={() => <Bot />}>Create one above: give it a name and a model, then shape it in the builder.</Empty>
         </Match>
         <Match when={bots.latest}>
-          {(list) => (
-            <div class="table-wrap">
-              <table>
-                <caption class="sr-only">Your chatbots</caption>
-                <thead>
-                  <tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Model</th><th scope="col">Status</th><th scope="col">Collections</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
-                </thead>
-                <tbody>
-                  <For each={list()}>
-                    {(bot) => (
-                      <tr>
-                        <td><A href={`/chatbots/${bot.id}`}>{bot.name}</A></td>
-                        <td>{TYPE_LABELS[bot.type]}</td>
-                        <td><code>{bot.model}</code></td>
-                        <td>{bot.is_active ? <span class="badge ok">active</span> : <span class="badge warn">inactive</span>}</td>
-                        <td>{bot.rag_collections.length}</td>
-                        <td>
-                          <ConfirmButton
-                            label="Delete"
-                            title={`Delete ${bot.name}?`}
-                            message={<>The chatbot and all of its conversations are deleted. Widgets and API clients using it stop working.</>}
-                            confirmLabel="Delete chatbot"
-                            action={async () => {
-                              await api('DELETE', `${BASE}/${bot.id}`)
-                              await refetch()
-                            }}
-                          />
-                        </td>
-                      </tr>
-                    )}
-                  </For>
-                </tbody>
-              </table>
-            </div>
-          )}
+          <div class="section-head">
+            <h2 id="chatbot-list-title">{mixed() && !onlyMine() ? 'All chatbots' : 'Your chatbots'}</h2>
+            <Show when={mixed()}>
+              <label class="check">
+                <input type="checkbox" checked={onlyMine()} onChange={(e) => setOnlyMine(e.currentTarget.checked)} />
+                Only mine
+              </label>
+            </Show>
+          </div>
+          <ResponsiveTable label={mixed() && !onlyMine() ? 'All chatbots' : 'Your chatbots'}>
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <Show when={mixed()}><th scope="col">Owner</th></Show>
+                <th scope="col">Type</th><th scope="col">Model</th><th scope="col">Status</th><th scope="col" class="num">Collections</th>
+                <th scope="col"><span class="sr-only">Actions</span></th>
+              </tr>
+            </thead>
+            <tbody>
+              <For each={shown()}>
+                {(bot) => (
+                  <tr>
+                    <td><A href={`/chatbots/${bot.id}`}>{bot.name}</A></td>
+                    <Show when={mixed()}><td data-testid="owner">{owners.name(bot.owner_id)}</td></Show>
+                    <td>{TYPE_LABELS[bot.type]}</td>
+                    <td><code>{bot.model}</code></td>
+                    <td>{bot.is_active ? <span class="badge ok">active</span> : <span class="badge warn">inactive</span>}</td>
+                    <td class="num">{bot.rag_collections.length}</td>
+                    <td>
+                      <ConfirmButton
+                        label="Delete"
+                        icon={() => <Trash />}
+                        ariaLabel={`Delete ${bot.name}`}
+                        title={`Delete ${bot.name}?`}
+                        message={<>The chatbot and all of its conversations are deleted. Widgets and API clients using it stop working.</>}
+                        confirmLabel="Delete chatbot"
+                        done={`${bot.name} deleted`}
+                        action={async () => {
+                          await api('DELETE', `${BASE}/${bot.id}`)
+                          await refetch()
+                        }}
+                      />
+                    </td>
+                  </tr>
+                )}
+              </For>
+            </tbody>
+          </ResponsiveTable>
         </Match>
       </Switch>
     </section>
@@ -101,7 +122,7 @@ function CreateForm() {
       </div>
       <Show when={error()}><ErrorAlert error={error()} /></Show>
       <div class="actions">
-        <button type="submit" disabled={busy() || !model()}>{busy() ? 'Creating…' : 'Create chatbot'}</button>
+        <button type="submit" disabled={busy() || !model()}><Plus /> {busy() ? 'Creating…' : 'Create chatbot'}</button>
       </div>
     </form>
   )

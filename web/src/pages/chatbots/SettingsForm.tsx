@@ -6,10 +6,12 @@ import { createEffect, createMemo, createResource, createSignal, For, Show } fro
 import { createStore, reconcile } from 'solid-js/store'
 import { A } from '@solidjs/router'
 import { api, ApiError } from '../../api.ts'
-import { ErrorAlert, Field } from '../../ui.tsx'
+import { ErrorAlert, Field, fieldMessage } from '../../ui.tsx'
+import { toast } from '../../toast.tsx'
 import { FieldError } from './FieldError.tsx'
 import { ModelSelect } from './ModelSelect.tsx'
 import { PromptEditor } from './PromptEditor.tsx'
+import { VariablesEditor } from './Variables.tsx'
 import { BASE, CHATBOT_TYPES, TYPE_LABELS, type Chatbot, type ChatbotType, type Collection, type Model, type RagMode } from './types.ts'
 
 interface FormState {
@@ -17,8 +19,10 @@ interface FormState {
   type: ChatbotType
   model: string
   system_prompt: string
+  prompt_variables: Record<string, string>
   temperature: string
   max_tokens: string
+  context_window: string
   memory_length: string
   rag_collections: string[]
   rag_top_k: string
@@ -26,6 +30,8 @@ interface FormState {
   rag_mode: RagMode | ''
   fallback_response: string
   must_cite: boolean
+  confidential_only: boolean
+  exclude_flagged_context: boolean
   is_active: boolean
 }
 
@@ -36,8 +42,10 @@ const fromBot = (b: Chatbot): FormState => ({
   type: b.type,
   model: b.model,
   system_prompt: b.system_prompt,
+  prompt_variables: { ...b.prompt_variables },
   temperature: String(b.temperature),
   max_tokens: String(b.max_tokens),
+  context_window: String(b.context_window),
   memory_length: String(b.memory_length),
   rag_collections: [...b.rag_collections],
   rag_top_k: String(b.rag_top_k),
@@ -45,6 +53,8 @@ const fromBot = (b: Chatbot): FormState => ({
   rag_mode: b.rag_mode ?? '',
   fallback_response: b.fallback_response ?? '',
   must_cite: b.must_cite,
+  confidential_only: b.confidential_only,
+  exclude_flagged_context: b.exclude_flagged_context,
   is_active: b.is_active,
 })
 
@@ -76,7 +86,12 @@ function changes(f: FormState, b: Chatbot): { patch: Partial<Chatbot>; errors: E
   else put('system_prompt', f.system_prompt, b.system_prompt)
   num('temperature', 'Temperature', 0, 2, false)
   num('max_tokens', 'Max tokens', 1, 100_000, true)
+  num('context_window', 'Context window', 512, 2_000_000, true)
   num('memory_length', 'Memory length', 0, 200, true)
+  // Empty values are not sent: the placeholder then keeps its default (or is sent as written).
+  const sorted = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).sort(([a], [c]) => a.localeCompare(c)))
+  const variables = sorted(Object.fromEntries(Object.entries(f.prompt_variables).filter(([, v]) => v.trim() !== '')))
+  if (JSON.stringify(variables) !== JSON.stringify(sorted(b.prompt_variables))) patch.prompt_variables = variables
   num('rag_top_k', 'Top k', 1, 50, true)
   if (f.rag_score_threshold.trim() === '') put('rag_score_threshold', null, b.rag_score_threshold)
   else {
@@ -88,6 +103,8 @@ function changes(f: FormState, b: Chatbot): { patch: Partial<Chatbot>; errors: E
   put('rag_mode', f.rag_mode || null, b.rag_mode)
   put('fallback_response', f.fallback_response.trim() ? f.fallback_response : null, b.fallback_response)
   put('must_cite', f.must_cite, b.must_cite)
+  put('confidential_only', f.confidential_only, b.confidential_only)
+  put('exclude_flagged_context', f.exclude_flagged_context, b.exclude_flagged_context)
   put('is_active', f.is_active, b.is_active)
   return { patch: patch as Partial<Chatbot>, errors }
 }
@@ -124,16 +141,18 @@ export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => v
       props.onSaved(saved)
       setForm(reconcile(fromBot(saved)))
       setStatus('Saved.')
+      toast(`${saved.name} saved`)
     } catch (err) {
-      setServerError(err)
-      // The server names the offending field; show its message there too.
-      if (err instanceof ApiError && err.param && err.param in form) setErrors({ [err.param]: err.message })
+      // The server names the offending field: its message goes there, in the field's words; others above Save.
+      const field = err instanceof ApiError ? err.param?.split('.')[0] : undefined
+      if (err instanceof ApiError && field && field in form) setErrors({ [field]: fieldMessage(err) })
+      else setServerError(err)
     } finally {
       setBusy(false)
     }
   }
 
-  const text = (key: 'name' | 'temperature' | 'max_tokens' | 'memory_length' | 'rag_top_k' | 'rag_score_threshold') => ({
+  const text = (key: 'name' | 'temperature' | 'max_tokens' | 'context_window' | 'memory_length' | 'rag_top_k' | 'rag_score_threshold') => ({
     id: `bot-${key}`,
     // Getters keep the spread reactive: Solid reads them when the store or the errors change.
     get value() {
@@ -172,6 +191,12 @@ export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => v
         model={form.model}
         error={errors().system_prompt}
       />
+      <VariablesEditor
+        prompt={form.system_prompt}
+        values={form.prompt_variables}
+        onChange={(v) => setForm('prompt_variables', reconcile(v))}
+        error={errors().prompt_variables}
+      />
 
       <div class="row">
         <Field label="Temperature" for="bot-temperature" hint="0 is focused, 2 is most varied.">
@@ -185,6 +210,10 @@ export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => v
         <Field label="Memory length" for="bot-memory_length" hint="Earlier messages sent with each turn.">
           <input {...text('memory_length')} type="number" min="0" max="200" step="1" />
           <FieldError id="bot-memory_length" error={errors().memory_length} />
+        </Field>
+        <Field label="Context window" for="bot-context_window" hint="Tokens the prompt may fill; the oldest history is trimmed first.">
+          <input {...text('context_window')} type="number" min="512" max="2000000" step="1" />
+          <FieldError id="bot-context_window" error={errors().context_window} />
         </Field>
       </div>
 
@@ -242,6 +271,17 @@ export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => v
         </label>
       </fieldset>
 
+      <fieldset>
+        <legend>Safety</legend>
+        <label class="check">
+          <input type="checkbox" checked={form.confidential_only} onChange={(e) => setForm('confidential_only', e.currentTarget.checked)} />
+          Confidential only: answer only with models served in a TEE (others are refused)
+        </label>
+        <label class="check">
+          <input type="checkbox" checked={form.exclude_flagged_context} onChange={(e) => setForm('exclude_flagged_context', e.currentTarget.checked)} />
+          Keep passages flagged as prompt injection out of the context
+        </label>
+      </fieldset>
       <label class="check">
         <input type="checkbox" checked={form.is_active} onChange={(e) => setForm('is_active', e.currentTarget.checked)} />
         Active (inactive chatbots refuse to chat)

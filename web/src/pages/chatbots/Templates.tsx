@@ -7,7 +7,7 @@ import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js
 import { A } from '@solidjs/router'
 import { api } from '../../api.ts'
 import type { User } from '../../session.ts'
-import { ConfirmButton, Empty, ErrorAlert, Field, Loading, PageHeader } from '../../ui.tsx'
+import { BackLink, ConfirmButton, Empty, ErrorAlert, Field, Loading, PageHeader } from '../../ui.tsx'
 import { BASE, CHATBOT_TYPES, TYPE_LABELS, type ChatbotType, type Templates } from './types.ts'
 
 type Custom = Templates['custom'][number]
@@ -19,7 +19,7 @@ export function TemplatesView() {
 
   return (
     <section aria-labelledby="page-title" class="stack chatbots-page">
-      <p class="back"><A href="/chatbots">← All chatbots</A></p>
+      <BackLink href="/chatbots" label="All chatbots" />
       <PageHeader title="Prompt templates" />
       <Switch>
         <Match when={data.error}><ErrorAlert error={data.error} retry={() => void refetch()} /></Match>

@@ -6,6 +6,8 @@
 import { createSignal, For, onCleanup, Show } from 'solid-js'
 import { createStore, produce } from 'solid-js/store'
 import { ApiError, authorizedFetch } from '../../api.ts'
+import { Send, Square } from '../../icons.ts'
+import { Markdown } from '../../markdown.tsx'
 import { ErrorAlert, Field } from '../../ui.tsx'
 import { readEvents } from './sse.ts'
 import { SourceList } from './SourceList.tsx'
@@ -130,7 +132,9 @@ export function TestChat(props: { bot: Chatbot; unsaved: boolean }) {
           {(t) => (
             <li class={`bubble ${t.role}`}>
               <span class="sr-only">{t.role === 'user' ? 'You:' : 'Chatbot:'}</span>
-              <div class="bubble-text">{t.content || (t.pending ? '…' : '')}</div>
+              <Show when={t.role === 'assistant' && t.content} fallback={<div class="bubble-text">{t.content || (t.pending ? '…' : '')}</div>}>
+                <Markdown text={t.content} />
+              </Show>
               <Show when={t.stopped}><span class="hint">Stopped before the end.</span></Show>
               <Show when={t.role === 'assistant' && !t.pending && t.sources.length}>
                 <SourceList sources={t.sources} />
@@ -158,8 +162,8 @@ export function TestChat(props: { bot: Chatbot; unsaved: boolean }) {
           />
         </Field>
         <div class="actions">
-          <Show when={busy()} fallback={<button type="submit" disabled={!message().trim()}>Send</button>}>
-            <button type="button" class="danger" onClick={stop}>Stop</button>
+          <Show when={busy()} fallback={<button type="submit" disabled={!message().trim()}><Send /> Send</button>}>
+            <button type="button" class="danger" onClick={stop}><Square /> Stop</button>
           </Show>
         </div>
       </form>

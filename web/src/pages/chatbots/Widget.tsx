@@ -23,8 +23,12 @@ interface Key {
   is_active: boolean
 }
 
-export const snippet = (origin: string, chatbotId: string, key: string) =>
-  `<script src="${origin}/widget.js" data-chatbot="${chatbotId}" data-key="${key}" async></script>`
+/** Text for an HTML attribute value: the chatbot's name may hold quotes or angle brackets. */
+const attr = (s: string) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+
+/** The script tag; `data-title` puts the chatbot's name in the widget's header and button (else they say "Chat"). */
+export const snippet = (origin: string, chatbotId: string, key: string, title: string) =>
+  `<script src="${origin}/widget.js" data-chatbot="${chatbotId}" data-key="${key}" data-title="${attr(title)}" async></script>`
 
 /** One origin per line or comma; `https://shop.example.com/` is accepted as `https://shop.example.com`. */
 function parseOrigins(text: string): { origins: string[]; invalid: string[] } {
@@ -39,7 +43,7 @@ export function WidgetView(props: { bot: Chatbot }) {
       r.data.filter((k) => k.allowed_chatbots.includes(props.bot.id) && k.allowed_origins.length > 0 && k.scopes.includes('chatbots')),
     ),
   )
-  const code = () => snippet(window.location.origin, props.bot.id, created() ?? KEY_PLACEHOLDER)
+  const code = () => snippet(window.location.origin, props.bot.id, created() ?? KEY_PLACEHOLDER, props.bot.name)
 
   return (
     <div class="stack widget-view">

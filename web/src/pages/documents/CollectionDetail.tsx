@@ -1,11 +1,14 @@
 /**
- * One collection (/documents/:id): its settings and counts, uploads, the live documents table, one document's
- * details (?doc=<id>, so the view can be linked) and the search tester.
+ * One collection (/documents/:id): its settings and counts (editable), uploads, the live documents table, one
+ * document's details in a drawer (?doc=<id>, so the view can be linked; opening it never scrolls the page) and the
+ * search tester.
  */
-import { createResource, Match, onCleanup, Show, Switch } from 'solid-js'
-import { A, useNavigate, useSearchParams } from '@solidjs/router'
+import { createEffect, createResource, createSignal, Match, onCleanup, Show, Switch } from 'solid-js'
+import { useNavigate, useSearchParams } from '@solidjs/router'
 import { api } from '../../api.ts'
-import { ConfirmButton, ErrorAlert, Loading, PageHeader, formatNumber } from '../../ui.tsx'
+import { Pencil, Trash } from '../../icons.ts'
+import { ConfirmButton, Drawer, ErrorAlert, Loading, PageHeader, formatNumber } from '../../ui.tsx'
+import { CollectionForm } from './CreateCollection.tsx'
 import { DocumentPanel } from './DocumentPanel.tsx'
 import { DocumentTable } from './DocumentTable.tsx'
 import { createDocuments } from './live.ts'
@@ -19,7 +22,8 @@ const COUNTS_DELAY_MS = 500
 export function CollectionDetail(props: { id: string }) {
   const navigate = useNavigate()
   const [params] = useSearchParams<{ doc?: string }>()
-  const [collection, { refetch }] = createResource(() => props.id, (id) => api<Collection>('GET', `${RAG}/collections/${id}`))
+  const [collection, { refetch, mutate }] = createResource(() => props.id, (id) => api<Collection>('GET', `${RAG}/collections/${id}`))
+  const [editing, setEditing] = createSignal(false)
   let countsTimer: ReturnType<typeof setTimeout> | undefined
   onCleanup(() => clearTimeout(countsTimer))
   const documents = createDocuments(props.id, () => {
@@ -33,10 +37,14 @@ export function CollectionDetail(props: { id: string }) {
   // A document linked to (or found by search) that is not on the loaded page of the list.
   const [fetched] = createResource(
     () => (params.doc && documents.loaded() && !inList(params.doc) ? params.doc : null),
-    // Deleted meanwhile (here, elsewhere, or linked to when already gone): nothing is shown, nothing is thrown.
-    (id) => api<Doc>('GET', `${RAG}/documents/${id}`).catch(() => undefined),
+    // Deleted meanwhile (here, elsewhere, or linked to when already gone): nothing is thrown; the details close.
+    (id) => api<Doc>('GET', `${RAG}/documents/${id}`).catch(() => null),
   )
   const selected = () => (params.doc ? (inList(params.doc) ?? (fetched.latest?.id === params.doc ? fetched.latest : undefined)) : undefined)
+  const close = () => navigate(base, { scroll: false, replace: true })
+  createEffect(() => {
+    if (params.doc && documents.loaded() && !inList(params.doc) && fetched.state === 'ready' && fetched() === null) close()
+  })
 
   async function remove(c: Collection) {
     await api('DELETE', `${RAG}/collections/${c.id}`)
@@ -45,46 +53,75 @@ export function CollectionDetail(props: { id: string }) {
 
   return (
     <section aria-labelledby="page-title" class="stack">
-      <p class="breadcrumb"><A href="/documents">← All collections</A></p>
       <Switch>
-        <Match when={collection.error}><ErrorAlert error={collection.error} retry={() => void refetch()} /></Match>
-        <Match when={collection.loading && !collection.latest}><Loading label="Loading collection…" /></Match>
+        <Match when={collection.error}>
+          <PageHeader title="Collection" back={{ href: '/documents', label: 'All collections' }} />
+          <ErrorAlert error={collection.error} retry={() => void refetch()} />
+        </Match>
+        <Match when={collection.loading && !collection.latest}>
+          <PageHeader title="Collection" back={{ href: '/documents', label: 'All collections' }} />
+          <Loading label="Loading collection…" />
+        </Match>
         <Match when={collection.latest}>
           {(c) => (
             <>
-              <PageHeader title={c().name}>
-                <ConfirmButton
-                  label="Delete collection"
-                  title={`Delete the collection "${c().name}"?`}
-                  message={`Its ${count(c().document_count, 'document')}, their chunks and stored files are deleted for good.`}
-                  action={() => remove(c())}
-                />
+              <PageHeader title={c().name} back={{ href: '/documents', label: 'All collections' }}>
+                  <Show when={!editing()}>
+                    <button type="button" class="secondary" onClick={() => setEditing(true)}><Pencil /> Edit collection</button>
+                  </Show>
+                  <ConfirmButton
+                    label="Delete collection"
+                    class="danger"
+                    icon={() => <Trash />}
+                    title={`Delete the collection "${c().name}"?`}
+                    message={`Its ${count(c().document_count, 'document')}, their chunks and stored files are deleted for good.`}
+                    action={() => remove(c())}
+                  />
               </PageHeader>
-              <div class="card">
-                <Show when={c().description}><p class="docs-description">{c().description}</p></Show>
-                <dl class="collection-facts" data-testid="collection-facts">
-                  <dt>Search</dt>
-                  <dd>{c().embedding_model ? `hybrid (embedding model ${c().embedding_model})` : 'lexical only (no embedding model)'}</dd>
-                  <dt>Chunking</dt>
-                  <dd>{formatNumber(c().chunk_tokens)} tokens, {formatNumber(c().chunk_overlap)} overlap</dd>
-                  <dt>Contents</dt>
-                  <dd>{count(c().document_count, 'document')}, {count(c().chunk_count, 'chunk')}, {formatBytes(c().bytes)}</dd>
-                  <dt>Updates</dt>
-                  <dd>
-                    {documents.liveness() === 'live' ? 'live' : documents.liveness() === 'polling' ? 'checking every few seconds (live updates unavailable)' : 'connecting…'}
-                  </dd>
-                </dl>
-              </div>
+              <Show
+                when={editing()}
+                fallback={
+                  <div class="card">
+                    <Show when={c().description}><p class="docs-description">{c().description}</p></Show>
+                    <dl class="collection-facts" data-testid="collection-facts">
+                      <dt>Search</dt>
+                      <dd>{c().embedding_model ? `hybrid (embedding model ${c().embedding_model})` : 'lexical only (no embedding model)'}</dd>
+                      <dt>Chunking</dt>
+                      <dd>{formatNumber(c().chunk_tokens)} tokens, {formatNumber(c().chunk_overlap)} overlap</dd>
+                      <dt>Contents</dt>
+                      <dd>{count(c().document_count, 'document')}, {count(c().chunk_count, 'chunk')}, {formatBytes(c().bytes)}</dd>
+                      <dt>Updates</dt>
+                      <dd>
+                        {documents.liveness() === 'live' ? 'live' : documents.liveness() === 'polling' ? 'checking every few seconds (live updates unavailable)' : 'connecting…'}
+                      </dd>
+                    </dl>
+                  </div>
+                }
+              >
+                <CollectionForm
+                  collection={c()}
+                  onCancel={() => setEditing(false)}
+                  onSaved={(saved) => {
+                    mutate(saved)
+                    setEditing(false)
+                    // A re-index sets every document back to queued: the table hears it from the live events.
+                  }}
+                />
+              </Show>
               <Uploader collectionId={props.id} docs={documents.docs} onAccepted={(doc) => documents.added(doc)} />
               <DocumentTable documents={documents} detailsHref={(doc) => detailsHref(doc.id)} />
-              <Show when={params.doc}>
+              <Drawer
+                open={Boolean(params.doc)}
+                title={selected()?.title || selected()?.filename || 'Document'}
+                onClose={close}
+                testid="document-drawer"
+              >
                 <Switch>
-                  <Match when={selected()}>{(doc) => <DocumentPanel doc={doc()} closeHref={base} />}</Match>
-                  <Match when={fetched.error}><ErrorAlert error={fetched.error} /></Match>
-                  <Match when={documents.loaded()}><Loading label="Loading document…" /></Match>
+                  <Match when={selected()}>{(doc) => <DocumentPanel doc={doc()} />}</Match>
+                  <Match when={true}><Loading label="Loading document…" /></Match>
                 </Switch>
-              </Show>
-              <SearchTester collection={c()} detailsHref={detailsHref} />
+              </Drawer>
+              <SearchTester collection={c()} docs={documents.docs} detailsHref={detailsHref} />
             </>
           )}
         </Match>

@@ -1,8 +1,7 @@
 /** One document: its facts and its chunks (position, page, section, text), reloaded when it is indexed again. */
 import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
-import { A } from '@solidjs/router'
 import { api } from '../../api.ts'
-import { Empty, ErrorAlert, formatDate, formatNumber } from '../../ui.tsx'
+import { Empty, ErrorAlert, formatDate, formatNumber, Loading } from '../../ui.tsx'
 import { StatusCell } from './DocumentTable.tsx'
 import { RAG, formatBytes, type Chunk, type Doc } from './types.ts'
 
@@ -18,7 +17,7 @@ function where(chunk: Chunk): string[] {
   return parts
 }
 
-export function DocumentPanel(props: { doc: Doc; closeHref: string }) {
+export function DocumentPanel(props: { doc: Doc }) {
   const [extra, setExtra] = createSignal<Chunk[]>([])
   // Keyed on the status and the indexing time: a re-indexed document has new chunks.
   const [chunks, { refetch }] = createResource(
@@ -42,11 +41,7 @@ export function DocumentPanel(props: { doc: Doc; closeHref: string }) {
   }
 
   return (
-    <section class="card stack doc-panel" aria-labelledby="doc-panel-title">
-      <div class="page-header">
-        <h2 id="doc-panel-title">{props.doc.title || props.doc.filename}</h2>
-        <A class="button secondary small" href={props.closeHref}>Close details</A>
-      </div>
+    <div class="stack doc-panel">
       <dl>
         <dt>File</dt><dd>{props.doc.filename} ({props.doc.format}, {formatBytes(props.doc.size)})</dd>
         <dt>Status</dt><dd><StatusCell doc={props.doc} /></dd>
@@ -61,7 +56,7 @@ export function DocumentPanel(props: { doc: Doc; closeHref: string }) {
         <Match when={props.doc.status === 'failed'}><p class="muted">Indexing failed, so there are no chunks. Fix the file and upload it again, or reprocess it.</p></Match>
         <Match when={props.doc.status !== 'indexed'}><p class="muted" role="status">The chunks appear once the document is indexed.</p></Match>
         <Match when={chunks.error}><ErrorAlert error={chunks.error} retry={() => void refetch()} /></Match>
-        <Match when={chunks.loading && !chunks.latest}><p class="muted" role="status">Loading chunks…</p></Match>
+        <Match when={chunks.loading && !chunks.latest}><Loading label="Loading chunks…" /></Match>
         <Match when={shown().length === 0}><Empty title="No chunks">The document held no text to index.</Empty></Match>
         <Match when={true}>
           <ol class="chunks" aria-label={`Chunks of ${props.doc.filename}`}>
@@ -82,6 +77,6 @@ export function DocumentPanel(props: { doc: Doc; closeHref: string }) {
           </Show>
         </Match>
       </Switch>
-    </section>
+    </div>
   )
 }

@@ -5,6 +5,8 @@ import { ConfirmButton, Empty, ErrorAlert, formatDate, formatNumber } from '../.
 import { deleteDocument, download } from './actions.ts'
 import type { Documents } from './live.ts'
 import { formatBytes, type Doc } from './types.ts'
+import { ResponsiveTable } from '../../table.tsx'
+import { FileText } from '../../icons.ts'
 
 export function StatusCell(props: { doc: Doc }) {
   return (
@@ -49,11 +51,10 @@ export function DocumentTable(props: { documents: Documents; detailsHref: (doc: 
         </Match>
         <Match when={!props.documents.loaded()}><p class="muted" role="status">Loading documents…</p></Match>
         <Match when={docs().length === 0}>
-          <Empty title="No documents yet">Upload files above; they are indexed in the background.</Empty>
+          <Empty title="No documents yet" icon={() => <FileText />}>Upload files above; they are indexed in the background.</Empty>
         </Match>
         <Match when={true}>
-          <div class="table-wrap docs-table-wrap">
-            <table>
+          <ResponsiveTable wrapClass="docs-table-wrap">
               <caption class="sr-only">Documents</caption>
               <thead>
                 <tr>
@@ -70,7 +71,7 @@ export function DocumentTable(props: { documents: Documents; detailsHref: (doc: 
                   {(doc) => (
                     <tr data-testid="document-row">
                       <td class="doc-name">
-                        <A href={props.detailsHref(doc)} aria-label={`Details of ${doc.filename}`}>{doc.filename}</A>
+                        <A noScroll href={props.detailsHref(doc)} aria-label={`Details of ${doc.filename}`}>{doc.filename}</A>
                         <div class="muted">{doc.format}</div>
                       </td>
                       <td class="doc-status" aria-live="polite"><StatusCell doc={doc} /></td>
@@ -105,8 +106,8 @@ export function DocumentTable(props: { documents: Documents; detailsHref: (doc: 
                   )}
                 </For>
               </tbody>
-            </table>
-          </div>
+
+          </ResponsiveTable>
           <Show when={docs().length < props.documents.total()}>
             <button
               class="secondary"

@@ -4,7 +4,9 @@
  */
 import { createSignal, For, onCleanup, Show } from 'solid-js'
 import { ApiError, authorizedFetch } from '../../api.ts'
-import { ConfirmButton, ErrorAlert, Field, formatNumber } from '../../ui.tsx'
+import { Send, Square, Trash } from '../../icons.ts'
+import { Markdown } from '../../markdown.tsx'
+import { ConfirmButton, describedBy, ErrorAlert, Field, formatNumber } from '../../ui.tsx'
 import { CodeView } from './CodeView.tsx'
 import { costLabel, type PlaygroundModel, type Usage } from './models.ts'
 import { sseEvents } from '../../live.ts'
@@ -59,6 +61,10 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
   const [paramErrors, setParamErrors] = createSignal<ParamErrors>({})
   let controller: AbortController | undefined
   let input: HTMLTextAreaElement | undefined
+  let log: HTMLOListElement | undefined
+  /** Follows the answer as it grows, unless the person scrolled up to read. */
+  let pinned = true
+  const scrollSoon = () => queueMicrotask(() => log && pinned && (log.scrollTop = log.scrollHeight))
   onCleanup(() => controller?.abort())
 
   const setParam = (key: keyof Params, value: string) => {
@@ -107,7 +113,10 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
     setTurns([...history, { role: 'user', content: text }])
     setDraft('')
     setError(null)
+    // The last answer's tokens, cost and TEE flag belong to it alone: a request that fails must not show them.
+    setLast(null)
     setPartial('')
+    scrollSoon()
     controller = new AbortController()
     let answer = ''
     let usage: Usage | null = null
@@ -131,7 +140,10 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
         }
         if (chunk.error) throw new StreamError(chunk.error.message ?? 'The answer broke off.')
         const delta = chunk.choices?.[0]?.delta?.content
-        if (delta) setPartial((answer += delta))
+        if (delta) {
+          setPartial((answer += delta))
+          scrollSoon()
+        }
         if (chunk.usage) usage = chunk.usage
       }
     } catch (err) {
@@ -151,6 +163,7 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
       setTurns(history)
       setDraft(text)
     }
+    scrollSoon()
     input?.focus()
   }
 
@@ -162,25 +175,29 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
   return (
     <div class="chat-layout">
       <div class="stack chat-main">
-        <Show when={turns().length || partial() !== null} fallback={<p class="muted chat-empty">Send a message to start. Answers appear as they are written.</p>}>
-          <ol class="conversation" aria-label="Conversation">
+        <ol class="chat-log" aria-label="Conversation" ref={log} onScroll={(e) => (pinned = e.currentTarget.scrollHeight - e.currentTarget.scrollTop - e.currentTarget.clientHeight < 40)}>
+          <Show when={turns().length || partial() !== null} fallback={<li class="chat-empty">Send a message to start. Answers appear as they are written.</li>}>
             <For each={turns()}>
               {(t) => (
-                <li class={`turn ${t.role}`}>
-                  <span class="turn-role">{t.role === 'user' ? 'You' : 'Assistant'}</span>
-                  <div class="turn-text">{t.content}</div>
+                <li class={`bubble ${t.role}`}>
+                  <span class="bubble-role">{t.role === 'user' ? 'You' : 'Assistant'}</span>
+                  <Show when={t.role === 'assistant'} fallback={<div class="turn-text">{t.content}</div>}>
+                    <Markdown text={t.content} />
+                  </Show>
                   <Show when={t.stopped}><span class="hint">Stopped before the end.</span></Show>
                 </li>
               )}
             </For>
             <Show when={partial() !== null}>
-              <li class="turn assistant" aria-busy="true">
-                <span class="turn-role">Assistant</span>
-                <div class="turn-text">{partial() || <span class="muted">Waiting for the first token…</span>}</div>
+              <li class="bubble assistant" aria-busy="true">
+                <span class="bubble-role">Assistant</span>
+                <Show when={partial()} fallback={<span class="muted">Waiting for the first token…</span>}>
+                  <Markdown text={partial() ?? ''} />
+                </Show>
               </li>
             </Show>
-          </ol>
-        </Show>
+          </Show>
+        </ol>
         <Show when={error()}><ErrorAlert error={error()} /></Show>
         <form class="composer" onSubmit={(e) => void send(e)} aria-label="Send a message">
           <Field label="Message" for="chat-input" hint="Enter sends; Shift+Enter adds a line.">
@@ -199,6 +216,7 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
               <ConfirmButton
                 label="Clear conversation"
                 class="secondary"
+                icon={() => <Trash />}
                 title="Clear the conversation?"
                 message="The messages on screen are removed. Nothing is stored, so they cannot be brought back."
                 confirmLabel="Clear"
@@ -211,9 +229,9 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
             </Show>
             <Show
               when={partial() !== null}
-              fallback={<button type="submit" disabled={!props.model()}>Send</button>}
+              fallback={<button type="submit" disabled={!props.model()}><Send /> Send</button>}
             >
-              <button type="button" class="danger" onClick={() => controller?.abort()}>Stop</button>
+              <button type="button" class="danger" onClick={() => controller?.abort()}><Square /> Stop</button>
             </Show>
           </div>
         </form>
@@ -237,7 +255,7 @@ export function Chat(props: { model: () => PlaygroundModel | undefined }) {
 
 function ParamInput(props: { id: string; label: string; min: string; max: string; step: string; hint: string; value: string; error: string | undefined; onInput: (v: string) => void }) {
   return (
-    <Field label={props.label} for={props.id} hint={props.hint}>
+    <Field label={props.label} for={props.id} hint={props.hint} error={props.error}>
       <input
         id={props.id}
         type="number"
@@ -248,9 +266,8 @@ function ParamInput(props: { id: string; label: string; min: string; max: string
         value={props.value}
         onInput={(e) => props.onInput(e.currentTarget.value)}
         aria-invalid={props.error ? 'true' : undefined}
-        aria-describedby={props.error ? `${props.id}-error ${props.id}-hint` : `${props.id}-hint`}
+        aria-describedby={describedBy(props.id, { hint: true, error: props.error })}
       />
-      <Show when={props.error}><p class="field-error" id={`${props.id}-error`}>{props.error}</p></Show>
     </Field>
   )
 }
@@ -260,7 +277,7 @@ function LastAnswer(props: { run: LastRun | null }) {
   return (
     <Show when={props.run}>
       {(run) => (
-        <section class="card last-answer" aria-labelledby="last-title">
+        <section class="card last-answer" aria-labelledby="last-title" data-testid="last-answer">
           <h2 id="last-title">Last answer</h2>
           <dl>
             <dt>Confidential</dt>

@@ -8,6 +8,7 @@ import { api, type Wire } from '../../api.ts'
 import type { CronRunSchema, PluginHostCallSchema, PluginLogRetentionSchema, PluginLogSchema } from '../../../../src/plugins/model.ts'
 import { ErrorAlert, formatDate, formatNumber, Loading } from '../../ui.tsx'
 import { pluginPath, type PluginStats } from './types.tsx'
+import { ResponsiveTable } from '../../table.tsx'
 
 type LogLine = Wire<typeof PluginLogSchema.static>
 type LogRetention = typeof PluginLogRetentionSchema.static
@@ -134,8 +135,7 @@ export function Logs(props: { name: string }) {
       }
     >
       {(rows) => (
-        <div class="table-wrap">
-          <table>
+        <ResponsiveTable>
             <caption class="sr-only">Plugin log lines, newest first</caption>
             <thead><tr><th scope="col">Time</th><th scope="col">Level</th><th scope="col">Message</th></tr></thead>
             <tbody>
@@ -149,8 +149,8 @@ export function Logs(props: { name: string }) {
                 )}
               </For>
             </tbody>
-          </table>
-        </div>
+
+        </ResponsiveTable>
       )}
     </Section>
   )
@@ -167,8 +167,7 @@ export function CronHistory(props: { name: string; hasJobs: boolean }) {
       empty={props.hasJobs ? 'No scheduled runs yet.' : 'This plugin has no scheduled jobs.'}
     >
       {(rows) => (
-        <div class="table-wrap">
-          <table>
+        <ResponsiveTable>
             <caption class="sr-only">Scheduled runs, newest first</caption>
             <thead><tr><th scope="col">Job</th><th scope="col">Scheduled for</th><th scope="col">Status</th><th scope="col">Duration</th><th scope="col">Error</th></tr></thead>
             <tbody>
@@ -184,8 +183,8 @@ export function CronHistory(props: { name: string; hasJobs: boolean }) {
                 )}
               </For>
             </tbody>
-          </table>
-        </div>
+
+        </ResponsiveTable>
       )}
     </Section>
   )
@@ -196,8 +195,7 @@ export function HostCalls(props: { name: string }) {
   return (
     <Section id="host-calls" title="Host calls" data={calls} refetch={() => void refetch()} empty="No host calls yet. Calls to storage, settings, models and the network appear here, allowed or refused.">
       {(rows) => (
-        <div class="table-wrap">
-          <table>
+        <ResponsiveTable>
             <caption class="sr-only">Host calls, newest first</caption>
             <thead><tr><th scope="col">Time</th><th scope="col">Call</th><th scope="col">Outcome</th><th scope="col">Detail</th></tr></thead>
             <tbody>
@@ -212,8 +210,8 @@ export function HostCalls(props: { name: string }) {
                 )}
               </For>
             </tbody>
-          </table>
-        </div>
+
+        </ResponsiveTable>
       )}
     </Section>
   )

@@ -5,10 +5,11 @@
 import { createResource, createSignal, Match, Show, Switch } from 'solid-js'
 import { A, useNavigate } from '@solidjs/router'
 import { api } from '../../api.ts'
-import { ConfirmButton, ErrorAlert, formatDate, Loading, PageHeader } from '../../ui.tsx'
+import { BackLink, ConfirmButton, ErrorAlert, formatDate, Loading, PageHeader } from '../../ui.tsx'
 import { CronHistory, HostCalls, Logs, Stats } from './Activity.tsx'
 import { GrantForm } from './GrantForm.tsx'
 import { SettingsForm } from './SettingsForm.tsx'
+import { ExecutePanel } from './Execute.tsx'
 import { pluginPath, pluginStatus, StatusBadge, type Plugin } from './types.tsx'
 
 export function PluginDetail(props: { name: string }) {
@@ -56,7 +57,7 @@ export function PluginDetail(props: { name: string }) {
 
   return (
     <section aria-labelledby="page-title" class="plugins-page stack">
-      <p class="crumb"><A href="/plugins">← All plugins</A></p>
+      <BackLink href="/plugins" label="All plugins" />
       <Switch>
         <Match when={plugin.error}>
           <PageHeader title={props.name} />
@@ -123,6 +124,7 @@ export function PluginDetail(props: { name: string }) {
               </section>
               <GrantForm plugin={p()} changed={(next) => { mutate(next); setNote(null) }} />
               <SettingsForm name={p().name} />
+              <Show when={p().enabled}><ExecutePanel name={p().name} /></Show>
               <div class="activity-grid">
                 <Stats name={p().name} />
                 <CronHistory name={p().name} hasJobs={p().cron.length > 0} />

@@ -6,6 +6,7 @@ import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js
 import { A, useNavigate } from '@solidjs/router'
 import { api, authorizedFetch } from '../../api.ts'
 import { Empty, ErrorAlert, formatNumber, Loading, PageHeader } from '../../ui.tsx'
+import { Puzzle, RefreshCw, Upload as UploadIcon } from '../../icons.ts'
 import { ADMIN, pluginPath, pluginStatus, StatusBadge, type Plugin, type PluginStats } from './types.tsx'
 
 export function PluginList() {
@@ -34,9 +35,9 @@ export function PluginList() {
 
   return (
     <section aria-labelledby="page-title" class="plugins-page stack">
-      <PageHeader title="Plugins">
+      <PageHeader title="Plugins" description="Sandboxed extensions: each runs only with the permissions an administrator grants it.">
         <button class="secondary" type="button" disabled={scanning()} onClick={() => void discover()}>
-          {scanning() ? 'Scanning…' : 'Scan plugin folders'}
+          <RefreshCw /> {scanning() ? 'Scanning…' : 'Scan plugin folders'}
         </button>
       </PageHeader>
       <Show when={scanError()}><ErrorAlert error={scanError()} /></Show>
@@ -45,7 +46,7 @@ export function PluginList() {
         <Match when={plugins.error}><ErrorAlert error={plugins.error} retry={() => void refetch()} /></Match>
         <Match when={plugins.loading && !plugins()}><Loading label="Loading plugins…" /></Match>
         <Match when={plugins()?.length === 0}>
-          <Empty title="No plugins yet">
+          <Empty title="No plugins yet" icon={() => <Puzzle />}>
             Put plugin folders in the server's plugin directories and scan them, or upload a plugin archive below.
           </Empty>
         </Match>
@@ -57,7 +58,8 @@ export function PluginList() {
           )}
         </Match>
       </Switch>
-      <Upload installed={() => void refetch()} />
+      {/* Below the list, once it is there: appearing earlier, it would be pushed down as the list arrives. */}
+      <Show when={plugins.latest}><Upload installed={() => void refetch()} /></Show>
     </section>
   )
 }
@@ -86,7 +88,7 @@ function PluginCard(props: { plugin: Plugin }) {
         <Show when={p().enabled && !p().loaded}>Enabled but not loaded on this server. </Show>
         <Show when={p().disabled_reason}>{p().disabled_reason}</Show>
       </p>
-      <Show when={stats()}>
+      <Show when={stats()} fallback={<Show when={stats.loading}><p class="small-text muted" aria-hidden="true">Last 7 days: …</p></Show>}>
         {(s) => (
           <p class="small-text" data-testid={`health-${p().name}`}>
             Last 7 days: {formatNumber(s().invocations)} invocation{s().invocations === 1 ? '' : 's'},{' '}
@@ -145,7 +147,7 @@ function Upload(props: { installed: () => void }) {
         </div>
         <Show when={problem()}><div class="alert error" role="alert">{problem()}</div></Show>
         <Show when={error()}><ErrorAlert error={error()} /></Show>
-        <button type="submit" disabled={busy()}>{busy() ? 'Installing…' : 'Install'}</button>
+        <button type="submit" disabled={busy()}><UploadIcon /> {busy() ? 'Installing…' : 'Install'}</button>
       </form>
     </section>
   )

@@ -5,7 +5,7 @@
 import { createResource, createSignal, Match, Switch } from 'solid-js'
 import { A, useNavigate } from '@solidjs/router'
 import { api } from '../../api.ts'
-import { ConfirmButton, ErrorAlert, Loading, PageHeader } from '../../ui.tsx'
+import { BackLink, ConfirmButton, ErrorAlert, Loading, PageHeader } from '../../ui.tsx'
 import { fromPrompt, type PromptFormState } from './form.ts'
 import { PromptForm } from './PromptForm.tsx'
 import { PROMPTS, type Prompt } from './types.ts'
@@ -19,7 +19,7 @@ export function PromptDetail(props: { id: string }) {
   const navigate = useNavigate()
   return (
     <>
-      <p class="back"><A href="/prompts">← All prompts</A></p>
+      <BackLink href="/prompts" label="All prompts" />
       <Switch>
         <Match when={prompt.error}>
           <PageHeader title="Prompt" />

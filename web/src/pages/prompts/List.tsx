@@ -4,6 +4,8 @@ import { A } from '@solidjs/router'
 import { api } from '../../api.ts'
 import { ConfirmButton, Empty, ErrorAlert, formatDate, Loading, PageHeader } from '../../ui.tsx'
 import { PROMPTS, type Prompt } from './types.ts'
+import { ResponsiveTable } from '../../table.tsx'
+import { FileCode } from '../../icons.ts'
 
 export function PromptList() {
   const [prompts, { refetch }] = createResource(() => api<{ data: Prompt[] }>('GET', PROMPTS).then((r) => r.data))
@@ -22,12 +24,11 @@ export function PromptList() {
         <Match when={prompts.error}><ErrorAlert error={prompts.error} retry={() => void refetch()} /></Match>
         <Match when={prompts.loading && !prompts.latest}><Loading label="Loading prompts…" /></Match>
         <Match when={prompts.latest?.length === 0}>
-          <Empty title="No prompts yet">Create one with “New prompt”, then use it from code with its id.</Empty>
+          <Empty title="No prompts yet" icon={() => <FileCode />}>Create one with “New prompt”, then use it from code with its id.</Empty>
         </Match>
         <Match when={prompts.latest}>
           {(list) => (
-            <div class="table-wrap">
-              <table aria-label="Prompts">
+            <ResponsiveTable label="Prompts">
                 <thead>
                   <tr>
                     <th scope="col">Name</th>
@@ -65,8 +66,8 @@ export function PromptList() {
                     )}
                   </For>
                 </tbody>
-              </table>
-            </div>
+
+            </ResponsiveTable>
           )}
         </Match>
       </Switch>

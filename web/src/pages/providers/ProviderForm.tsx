@@ -4,7 +4,7 @@
  */
 import { createSignal, Show } from 'solid-js'
 import { api, ApiError } from '../../api.ts'
-import { ErrorAlert, Field } from '../../ui.tsx'
+import { ErrorAlert, Field, FieldError, fieldMessage } from '../../ui.tsx'
 import { PROVIDERS, type ProviderKind, type ProviderView } from './types.ts'
 
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/
@@ -69,7 +69,7 @@ export function ProviderForm(props: { editing: ProviderView | null; onSaved: (p:
       props.onSaved(saved)
     } catch (err) {
       // A message about one field goes next to that field; anything else above the buttons.
-      if (err instanceof ApiError && (err.param === 'name' || err.param === 'base_url' || err.param === 'api_key')) setErrors({ [err.param]: err.message })
+      if (err instanceof ApiError && (err.param === 'name' || err.param === 'base_url' || err.param === 'api_key')) setErrors({ [err.param]: fieldMessage(err, { base_url: 'Base URL', api_key: 'API key' }) })
       else setError(err)
     } finally {
       setBusy(false)
@@ -80,9 +80,9 @@ export function ProviderForm(props: { editing: ProviderView | null; onSaved: (p:
     [err ? `${id}-error` : '', hint ? `${id}-hint` : ''].filter(Boolean).join(' ') || undefined
 
   return (
-    <form class="card stack provider-form" onSubmit={(e) => void submit(e)} aria-labelledby="provider-form-title" novalidate>
+    <form class="card form-grid provider-form" onSubmit={(e) => void submit(e)} aria-labelledby="provider-form-title" novalidate>
       <h2 id="provider-form-title">{editing ? `Edit provider ${editing.name}` : 'Add a provider'}</h2>
-      <div class="row">
+      <div>
         <Field label="Name" for="pf-name" hint={editing ? 'The name cannot be changed.' : 'Lower-case letters, digits, "-" and "_".'}>
           <input
             id="pf-name"
@@ -94,9 +94,17 @@ export function ProviderForm(props: { editing: ProviderView | null; onSaved: (p:
             aria-invalid={errors().name ? 'true' : undefined}
             aria-describedby={describe('pf-name', errors().name)}
           />
-          <Show when={errors().name}><p class="field-error" id="pf-name-error">{errors().name}</p></Show>
+          <FieldError id="pf-name" error={errors().name} />
         </Field>
-        <Field label="Kind" for="pf-kind" hint="privatemode runs models in a TEE (confidential).">
+        <Field
+          label="Kind"
+          for="pf-kind"
+          hint={
+            kind() === 'privatemode'
+              ? 'Confidential: models run in a TEE behind privatemode-proxy, which attests and encrypts.'
+              : 'Not confidential: prompts and answers reach this server as they are; its models are marked so.'
+          }
+        >
           <select id="pf-kind" value={kind()} disabled={!!editing} onChange={(e) => { setKind(e.currentTarget.value as ProviderKind); clearError('base_url') }} aria-describedby="pf-kind-hint">
             <option value="privatemode">privatemode (confidential, TEE)</option>
             <option value="openai-compatible">openai-compatible</option>
@@ -119,7 +127,7 @@ export function ProviderForm(props: { editing: ProviderView | null; onSaved: (p:
           aria-invalid={errors().base_url ? 'true' : undefined}
           aria-describedby={describe('pf-url', errors().base_url)}
         />
-        <Show when={errors().base_url}><p class="field-error" id="pf-url-error">{errors().base_url}</p></Show>
+        <FieldError id="pf-url" error={errors().base_url} />
       </Field>
       <Field
         label="API key"
@@ -142,7 +150,7 @@ export function ProviderForm(props: { editing: ProviderView | null; onSaved: (p:
           aria-invalid={errors().api_key ? 'true' : undefined}
           aria-describedby={describe('pf-key', errors().api_key)}
         />
-        <Show when={errors().api_key}><p class="field-error" id="pf-key-error">{errors().api_key}</p></Show>
+        <FieldError id="pf-key" error={errors().api_key} />
       </Field>
       <Show when={editing?.has_api_key}>
         <label class="check">
@@ -155,7 +163,7 @@ export function ProviderForm(props: { editing: ProviderView | null; onSaved: (p:
         Active (its models are offered)
       </label>
       <Show when={error()}><ErrorAlert error={error()} /></Show>
-      <div class="actions">
+      <div class="form-actions">
         <button type="button" class="secondary" onClick={() => props.onCancel()}>Cancel</button>
         <button type="submit" disabled={busy()}>{busy() ? 'Saving…' : editing ? 'Save changes' : 'Add provider'}</button>
       </div>

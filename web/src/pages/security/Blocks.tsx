@@ -6,6 +6,8 @@ import { createResource, createSignal, For, Show } from 'solid-js'
 import { api } from '../../api.ts'
 import { ConfirmButton, Empty, ErrorAlert, Field, formatDate, Loading } from '../../ui.tsx'
 import { isLive, SECURITY, type IpBlock, type SuspendedKey } from './types.ts'
+import { ResponsiveTable } from '../../table.tsx'
+import { ShieldCheck } from '../../icons.ts'
 
 const REASONS: Record<string, string> = { credential_stuffing: 'Credential stuffing', probing: 'Probing', manual: 'Blocked by hand' }
 
@@ -49,9 +51,8 @@ export function SecurityBlocks(props: { canManage: boolean; onChange: () => void
       <Show when={!blocks.error} fallback={<ErrorAlert error={blocks.error} retry={refetch} />}>
         <Show when={blocks.latest} fallback={<Loading label="Loading blocks…" />}>
           {(list) => (
-            <Show when={list().length > 0} fallback={<Empty title="No address has been blocked">Credential stuffing and probing block their address here.</Empty>}>
-              <div class="table-wrap">
-                <table data-testid="security-blocks">
+            <Show when={list().length > 0} fallback={<Empty title="No address has been blocked" icon={() => <ShieldCheck />}>Credential stuffing and probing block their address here.</Empty>}>
+              <ResponsiveTable testid="security-blocks">
                   <thead><tr><th>Address</th><th>Why</th><th>Since</th><th>Until</th><th>State</th><th><span class="sr-only">Actions</span></th></tr></thead>
                   <tbody>
                     <For each={list()}>
@@ -71,8 +72,8 @@ export function SecurityBlocks(props: { canManage: boolean; onChange: () => void
                       )}
                     </For>
                   </tbody>
-                </table>
-              </div>
+
+              </ResponsiveTable>
             </Show>
           )}
         </Show>
@@ -95,8 +96,7 @@ export function SuspendedKeys(props: { canManage: boolean; onChange: () => void 
         <Show when={keys.latest} fallback={<Loading label="Loading keys…" />}>
           {(list) => (
             <Show when={list().length > 0} fallback={<p class="muted">No key is suspended.</p>}>
-              <div class="table-wrap">
-                <table data-testid="suspended-keys">
+              <ResponsiveTable testid="suspended-keys">
                   <thead><tr><th>Key</th><th>Owner</th><th>Why</th><th>Since</th><th><span class="sr-only">Actions</span></th></tr></thead>
                   <tbody>
                     <For each={list()}>
@@ -115,8 +115,8 @@ export function SuspendedKeys(props: { canManage: boolean; onChange: () => void 
                       )}
                     </For>
                   </tbody>
-                </table>
-              </div>
+
+              </ResponsiveTable>
             </Show>
           )}
         </Show>

@@ -7,6 +7,8 @@ import { api } from '../../api.ts'
 import { Empty, ErrorAlert, Field, formatDate, formatNumber, Loading } from '../../ui.tsx'
 import { download } from '../audit-log/download.ts'
 import { actionLabel, eventSummary, SECURITY, SEVERITY_BADGE, type SecurityEvent, type Severity } from './types.ts'
+import { ResponsiveTable } from '../../table.tsx'
+import { ShieldCheck } from '../../icons.ts'
 
 const PAGE = 50
 const KINDS = [
@@ -101,10 +103,9 @@ export function SecurityEvents() {
       </form>
       <Show when={error()}><ErrorAlert error={error()} retry={() => void load(0)} /></Show>
       <Show when={total() !== null} fallback={<Show when={!error()}><Loading label="Loading events…" /></Show>}>
-        <Show when={items().length > 0} fallback={<Empty title="No security events">Nothing matches these filters.</Empty>}>
+        <Show when={items().length > 0} fallback={<Empty title="No security events" icon={() => <ShieldCheck />}>Nothing matches these filters.</Empty>}>
           <p class="muted">{formatNumber(total() ?? 0)} events</p>
-          <div class="table-wrap">
-            <table data-testid="security-events">
+          <ResponsiveTable testid="security-events">
               <thead>
                 <tr><th>When</th><th>Severity</th><th>Event</th><th>About</th><th>Address</th><th>Who</th></tr>
               </thead>
@@ -122,8 +123,8 @@ export function SecurityEvents() {
                   )}
                 </For>
               </tbody>
-            </table>
-          </div>
+
+          </ResponsiveTable>
           <Show when={items().length < (total() ?? 0)}>
             <button class="secondary" type="button" onClick={() => void load(items().length)}>Load more</button>
           </Show>

@@ -1,7 +1,7 @@
 import { createResource, createSignal, For, Match, Show, Switch } from 'solid-js'
 import { A, useNavigate } from '@solidjs/router'
 import { api, ApiError } from '../../api.ts'
-import { ConfirmButton, Empty, ErrorAlert, Field, formatDate, Loading } from '../../ui.tsx'
+import { BackLink, ConfirmButton, Empty, ErrorAlert, Field, formatDate, Loading } from '../../ui.tsx'
 import { roleLabel, type Me } from './access.tsx'
 import { TemporaryPassword } from './SecretOnce.tsx'
 import type { RolesSource } from './UserList.tsx'
@@ -95,7 +95,7 @@ export function UserDetail(props: { id: string; me: Me; roles: RolesSource; canM
 
   return (
     <section aria-labelledby="page-title">
-      <p><A href="/users">← All users</A></p>
+      <BackLink href="/users" label="All users" />
       <Switch>
         <Match when={notFound()}>
           <h1 id="page-title">User</h1>
@@ -120,7 +120,7 @@ export function UserDetail(props: { id: string; me: Me; roles: RolesSource; canM
               <Show when={!manageable()}>
                 <p class="muted" role="note">
                   {isSelf()
-                    ? 'This is you. Change your own account under Settings.'
+                    ? 'This is you. Nobody changes their own email, username, role or status: another administrator does. Your password, theme and sessions are under Settings.'
                     : props.canManage
                       ? `Your role cannot manage a ${roleLabel(u().role)}; this view is read-only.`
                       : 'Your role can see users but not change them; this view is read-only.'}

@@ -7,6 +7,7 @@ import { CreateUser, type Created } from './CreateUser.tsx'
 import { RolesCard } from './Roles.tsx'
 import { PasswordOnce } from './SecretOnce.tsx'
 import { isLocked, USERS, type RoleInfo, type UserRecord } from './model.ts'
+import { ResponsiveTable } from '../../table.tsx'
 
 const PAGE_SIZE = 50
 
@@ -128,8 +129,7 @@ export function UserList(props: { roles: RolesSource; canManage: boolean }) {
           <Match when={current()}>
             {(list) => (
               <>
-                <div class="table-wrap" aria-busy={users.loading}>
-                  <table aria-label="Users">
+                <ResponsiveTable label="Users">
                     <thead>
                       <tr>
                         <th scope="col">Email</th>
@@ -157,8 +157,8 @@ export function UserList(props: { roles: RolesSource; canManage: boolean }) {
                         )}
                       </For>
                     </tbody>
-                  </table>
-                </div>
+
+                </ResponsiveTable>
                 <div class="users-pager">
                   <span class="muted" role="status">
                     {formatNumber(page().from)}–{formatNumber(page().to)} of {formatNumber(page().total)}
