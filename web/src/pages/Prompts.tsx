@@ -2,9 +2,8 @@
  * Prompt templates for the Responses API: the list (`/prompts`), a new prompt's form (`/prompts/new`; ids are
  * `pmpt_…`, so it never collides) and one prompt with its versions and usage (`/prompts/:id`). Needs llm:use.
  */
-import { Match, Switch } from 'solid-js'
-import { useNavigate, useParams } from '@solidjs/router'
-import { Gate, PageHeader } from '../ui.tsx'
+import { ResourceRoutes } from '../resource.tsx'
+import { Gate } from '../ui.tsx'
 import { PromptDetail } from './prompts/Detail.tsx'
 import { PromptForm } from './prompts/PromptForm.tsx'
 import { PromptList } from './prompts/List.tsx'
@@ -14,24 +13,15 @@ export default function Prompts() {
   return (
     <section aria-labelledby="page-title" class="stack prompts-page">
       <Gate title="Prompts" permission="llm:use" what="use prompts">
-        <Route />
+        <ResourceRoutes
+          base="/prompts"
+          newTitle="New prompt"
+          all="All prompts"
+          list={() => <PromptList />}
+          form={(saved, cancel) => <PromptForm prompt={null} onSaved={saved} onCancel={cancel} />}
+          detail={(id) => <PromptDetail id={id} />}
+        />
       </Gate>
     </section>
-  )
-}
-
-function Route() {
-  const params = useParams()
-  const navigate = useNavigate()
-  return (
-    <Switch>
-      <Match when={!params.id}><PromptList /></Match>
-      <Match when={params.id === 'new'}>
-        <PageHeader title="New prompt" back={{ href: '/prompts', label: 'All prompts' }} />
-        <PromptForm prompt={null} onSaved={(p) => navigate(`/prompts/${p.id}`)} onCancel={() => navigate('/prompts')} />
-      </Match>
-      {/* Keyed: another prompt's id starts afresh instead of reusing this one's form state. */}
-      <Match when={params.id} keyed>{(id) => <PromptDetail id={id} />}</Match>
-    </Switch>
   )
 }
