@@ -5,6 +5,7 @@
  * other modules are untouched; status and stats, audit, and bad input.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { within } from '../../test/fixtures/within.ts'
 import { createTestEnv, type TestEnv } from '../../test/harness.ts'
 
 let A: TestEnv
@@ -27,15 +28,6 @@ afterAll(async () => {
 })
 
 const MODULES = '/api-internal/v1/modules'
-
-async function within(ms: number, check: () => Promise<boolean> | boolean): Promise<number> {
-  const start = Date.now()
-  for (;;) {
-    if (await check()) return Date.now() - start
-    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`)
-    await Bun.sleep(20)
-  }
-}
 
 describe('modules', () => {
   test('everyone signed in reads their status; only administrators see stats', async () => {

@@ -5,6 +5,7 @@
  * read_only with each move audited.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { within } from '../../test/fixtures/within.ts'
 import { createTestEnv, type TestEnv } from '../../test/harness.ts'
 
 let A: TestEnv
@@ -22,16 +23,6 @@ afterAll(async () => {
 
 const ROLES = '/api-internal/v1/roles'
 const name = (base: string) => `${base}_${Math.random().toString(36).slice(2, 8)}`
-
-/** Polls `check` until it holds or a second has passed (a change must reach every replica within one). */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const start = Date.now()
-  for (;;) {
-    if (await check()) return Date.now() - start
-    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`)
-    await Bun.sleep(20)
-  }
-}
 
 async function userWithRole(role: string) {
   const u = await A.user('user')

@@ -5,6 +5,7 @@
  * within a second: registration, rate limits, lockout, upload limit, default models, widget origins.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { within } from '../../test/fixtures/within.ts'
 import { createTestEnv, type TestEnv } from '../../test/harness.ts'
 
 let A: TestEnv
@@ -22,15 +23,6 @@ afterAll(async () => {
 
 const SETTINGS = '/api-internal/v1/settings'
 const patch = (body: unknown, token = admin, env = A) => env.call('PATCH', SETTINGS, { token, body })
-
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const start = Date.now()
-  for (;;) {
-    if (await check()) return Date.now() - start
-    if (Date.now() - start > ms) throw new Error(`not within ${ms} ms`)
-    await Bun.sleep(20)
-  }
-}
 
 describe('GET /settings', () => {
   test('every runtime setting, platform and security, with the environment defaults and what needs a restart', async () => {
