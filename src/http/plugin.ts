@@ -266,7 +266,12 @@ export function httpBasics(log: Logger) {
     .onAfterHandle(({ request, set, response }) => {
       const timing = response instanceof Response ? response.headers.get('server-timing') : null
       if (timing === null) set.headers['server-timing'] = totalTiming(request)
-      else if (timing.startsWith('gateway;') && response instanceof Response) response.headers.set('server-timing', gatewayTiming(request, timing))
+      else if (timing.startsWith('gateway;') && response instanceof Response)
+        try {
+          response.headers.set('server-timing', gatewayTiming(request, timing))
+        } catch {
+          // Immutable headers (a fetched Response passed through): the gateway's own figure stands.
+        }
     })
     .onAfterResponse(({ request, set, path, responseValue }) => {
       // A handler's own Response carries its status; everything else (errors included) went through `set`.
