@@ -38,7 +38,8 @@ export function capChoices(answer: Record<string, unknown>, cap: number | null):
     const message = choice?.message
     if (typeof message !== 'object' || message === null) continue
     if (typeof message.content === 'string') {
-      if (cap !== null) {
+      // Every token holds at least one character: text no longer than the cap is within it, uncounted.
+      if (cap !== null && message.content.length > cap) {
         const cut = truncateTokens(message.content, cap)
         if (cut.truncated) {
           message.content = cut.text

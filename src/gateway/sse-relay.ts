@@ -84,25 +84,39 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
     return `data: ${JSON.stringify({ id: lastChunk?.id, object: 'chat.completion.chunk', created: lastChunk?.created, model: opts.rewriteModel ?? lastChunk?.model, choices: [], usage })}\n\n`
   }
 
-  /** Applies the cap to one chunk's choices (in place); true when every choice is now full. */
-  function hold(chunk: Chunk): boolean {
-    if (cap === null || !Array.isArray(chunk.choices)) return false
-    chunk.choices = chunk.choices.filter((c) => !full.has(c.index ?? 0))
+  /**
+   * Applies the cap to one chunk's choices (in place). `changed`: the chunk differs from what the upstream sent (a
+   * choice dropped or cut), so it must be serialised again; `full`: every choice is now at its cap.
+   */
+  function hold(chunk: Chunk): { changed: boolean; full: boolean } {
+    if (cap === null || !Array.isArray(chunk.choices)) return { changed: false, full: false }
+    let changed = false
+    if (full.size > 0) {
+      const kept = chunk.choices.filter((c) => !full.has(c.index ?? 0))
+      changed = kept.length !== chunk.choices.length
+      chunk.choices = kept
+    }
     for (const c of chunk.choices) {
       const index = c.index ?? 0
       const used = relayed.get(index) ?? 0
-      const args = (c.delta?.tool_calls ?? []).map((t) => t.function?.arguments ?? '').join('')
+      const toolCalls = c.delta?.tool_calls
+      const args = toolCalls?.length ? toolCalls.map((t) => t.function?.arguments ?? '').join('') : ''
+      const argTokens = args ? countTokens(args) : 0
       const content = c.delta?.content ?? ''
-      const room = cap.tokensPerChoice - used - (args ? countTokens(args) : 0)
+      const room = cap.tokensPerChoice - used - argTokens
       const cut = truncateTokens(content, Math.max(0, room))
-      if (c.delta && typeof c.delta.content === 'string') c.delta.content = cut.text
-      relayed.set(index, used + cut.tokens + (args ? countTokens(args) : 0))
+      if (c.delta && typeof c.delta.content === 'string' && cut.truncated) {
+        c.delta.content = cut.text
+        changed = true
+      }
+      relayed.set(index, used + cut.tokens + argTokens)
       if (cut.truncated || (relayed.get(index) ?? 0) >= cap.tokensPerChoice) {
         full.add(index)
+        if (c.finish_reason !== 'length') changed = true
         c.finish_reason = 'length'
       }
     }
-    return full.size >= cap.choices
+    return { changed, full: full.size >= cap.choices }
   }
 
   const finish = (end: StreamOutcome['end']) => {
@@ -114,11 +128,15 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
 
   /** Returns the bytes to forward for one complete event, or null to drop it; throws on garbage. */
   function handleEvent(event: string): string | null {
-    const data = event
-      .split('\n')
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).trimStart())
-      .join('\n')
+    // The usual event is one `data: ` line; anything else (comments, several data lines, other fields) is split.
+    const data =
+      event.startsWith('data: ') && !event.includes('\n')
+        ? event.slice(6).trimStart()
+        : event
+            .split('\n')
+            .filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trimStart())
+            .join('\n')
     if (!data) return `${event}\n\n`
     if (data === '[DONE]') {
       sawDone = true
@@ -127,9 +145,11 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
     const chunk = JSON.parse(data) as Chunk
     if (chunk.usage && typeof chunk.usage.completion_tokens === 'number')
       outcome.usage = { prompt_tokens: chunk.usage.prompt_tokens ?? 0, completion_tokens: chunk.usage.completion_tokens }
-    const before = cap === null ? '' : JSON.stringify(chunk.choices ?? null)
-    if (hold(chunk)) capped = true
-    const changed = cap !== null && JSON.stringify(chunk.choices ?? null) !== before
+    // What hold() changed is known from hold() itself: comparing the choices serialised before and after cost two
+    // JSON.stringify calls per event.
+    const held = hold(chunk)
+    if (held.full) capped = true
+    const changed = held.changed
     lastChunk = chunk
     for (const c of chunk.choices ?? []) {
       const piece = (c.delta?.content ?? '') + (c.delta?.tool_calls ?? []).map((t) => t.function?.arguments ?? '').join('')

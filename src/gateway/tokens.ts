@@ -3,11 +3,6 @@ import { countTokensOf } from './token-pool.ts'
 
 export { countTokens }
 
-/** Loading the ranks takes a fraction of a second; the server warms them up at start-up, off the request path. */
-export function warmTokenizer(): void {
-  countTokens('warm up')
-}
-
 type Content = string | null | undefined | { type?: string; text?: string }[]
 
 function contentText(content: Content): string {
