@@ -6,6 +6,7 @@ import type { CollectionRow, CollectionService, RagActor } from './collections.t
 import type { RagEvents } from './events.ts'
 import { formatOf } from './extract/index.ts'
 import { UnreadableFileError, type FileStore } from './file-store.ts'
+import type { CollectionVersion, LexicalCache } from './lexical-cache.ts'
 import type { VectorStore } from './vectors/index.ts'
 
 export const INGEST_JOB = 'rag.ingest'
@@ -93,13 +94,17 @@ export interface Rejection {
   message: string
 }
 
-/** Removes a document's chunks (their postings and vectors go with them) and corrects the collection's totals. */
+/**
+ * Removes a document's chunks (their postings and vectors go with them) and corrects the collection's totals. With
+ * nothing to remove (the indexer clears a document before its first write) the collection is left as it was: its
+ * version, which keeps the replicas' in-memory postings (lexical-cache.ts), does not move.
+ */
 export async function removeChunks(tx: Queryable, collectionId: string, documentId: string): Promise<void> {
   await tx`
     WITH gone AS (DELETE FROM rag_chunks WHERE document_id = ${documentId} RETURNING terms)
     UPDATE rag_collections SET chunk_count = chunk_count - (SELECT count(*) FROM gone),
       term_count = term_count - (SELECT coalesce(sum(terms), 0) FROM gone), updated_at = now()
-    WHERE id = ${collectionId}`
+    WHERE id = ${collectionId} AND EXISTS (SELECT 1 FROM gone)`
 }
 
 /** Uploads, listing, download, reprocessing and deletion of documents; the indexing itself runs as a job. */
@@ -112,6 +117,8 @@ export class DocumentService {
     readonly vectors: VectorStore,
     readonly events: RagEvents,
     maxFileBytes: number | (() => number),
+    /** The replica's in-memory postings, told of the version an upload moves. */
+    readonly lexical?: LexicalCache,
   ) {
     this.#maxFileBytes = typeof maxFileBytes === 'number' ? () => maxFileBytes : maxFileBytes
   }
@@ -156,6 +163,7 @@ export class DocumentService {
       const id = crypto.randomUUID()
       const wrappedKey = await this.files.put(collection.id, id, file.bytes)
       try {
+        let versions: { before: CollectionVersion; after: CollectionVersion } | undefined
         const row = await this.sql.begin(async (tx) => {
           const jobId = await this.queue.enqueue(INGEST_JOB, { documentId: id }, { sql: tx })
           const [doc] = await tx<DocumentRow[]>`
@@ -168,12 +176,17 @@ export class DocumentService {
             await tx`DELETE FROM jobs WHERE id = ${jobId}`
             return null
           }
-          await tx`
+          // The version before and after, read under the row's lock, for the lexical cache (its postings are unchanged).
+          const [before] = await tx<CollectionVersion[]>`
+            SELECT updated_at, chunk_count, term_count FROM rag_collections WHERE id = ${collection.id} FOR NO KEY UPDATE`
+          const [after] = await tx<CollectionVersion[]>`
             UPDATE rag_collections SET document_count = document_count + 1, bytes = bytes + ${file.bytes.byteLength},
               updated_at = now()
-            WHERE id = ${collection.id}`
+            WHERE id = ${collection.id} RETURNING updated_at, chunk_count, term_count`
+          if (before && after) versions = { before, after }
           return doc
         })
+        if (versions) this.lexical?.relabel(collection.id, versions.before, versions.after)
         if (!row) {
           await this.files.delete(collection.id, id)
           const [existing] = await this.sql<{ filename: string }[]>`

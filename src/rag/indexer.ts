@@ -10,6 +10,7 @@ import { ExtractionError, extractFile } from './extract/index.ts'
 import { UnreadableFileError, type FileStore } from './file-store.ts'
 import { termFrequencies } from './text/analyzer.ts'
 import { chunkSections } from './text/chunker.ts'
+import type { CollectionVersion, LexicalCache, WrittenChunk } from './lexical-cache.ts'
 import type { VectorStore } from './vectors/index.ts'
 import type { ChunkScreen } from '../security/chunk-screen.ts'
 import type { InjectionVerdict } from '../security/injection.ts'
@@ -51,6 +52,8 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       screen?: ChunkScreen | null
       /** Hears a document whose indexing gave up, once (the notification document.failed). */
       onFailed?: ((doc: DocumentRow, error: string) => void) | undefined
+      /** The replica's in-memory postings, told of every batch written. */
+      lexical?: LexicalCache | undefined
     },
   ) {}
 
@@ -121,6 +124,8 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       }
       const stillOurs = await this.#write(collection, doc, job, batch, vectors, verdicts)
       if (!stillOurs) return
+      // The replica's in-memory postings follow its own writes (a search right after indexing needs no reload).
+      this.deps.lexical?.applyWrite(collection.id, stillOurs.before, stillOurs.after, stillOurs.chunks)
       written += batch.length
       await ctl.progress(0.05 + (0.95 * written) / chunks.length)
       await this.#status(doc.id, job.id, { progress: 0.05 + (0.95 * written) / chunks.length })
@@ -190,7 +195,10 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     return out
   }
 
-  /** One transaction: chunks, their postings and vectors, the collection's totals. False when the document is no longer ours. */
+  /**
+   * One transaction: chunks, their postings and vectors, the collection's totals. False when the document is no longer
+   * ours; otherwise the chunks written and the collection's version before and after (for the lexical cache).
+   */
   async #write(
     collection: CollectionRow,
     doc: DocumentRow,
@@ -198,7 +206,7 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     batch: PreparedChunk[],
     vectors: Float32Array[] | null,
     verdicts: InjectionVerdict[] | null,
-  ): Promise<boolean> {
+  ): Promise<false | { before: CollectionVersion; after: CollectionVersion; chunks: WrittenChunk[] }> {
     const postings: { term: string[]; chunk: number[]; tf: number[]; length: number[] } = { term: [], chunk: [], tf: [], length: [] }
     const terms = batch.map((c) => termFrequencies(c.context ? `${c.context}\n${c.text}` : c.text))
     const lengths = terms.map((tf) => [...tf.values()].reduce((a, b) => a + b, 0))
@@ -240,11 +248,16 @@ export class Indexer implements JobHandler<{ documentId: string }> {
           batch.map((c, i) => ({ chunkId: idOf.get(c.position)!, documentId: doc.id, vector: vectors[i]!, metadata: c.metadata })),
           tx,
         )
-      await tx`
+      // Locked and read first, so `before` is the version this write follows, whatever committed meanwhile. (NO KEY:
+      // the chunks inserted above hold a key-share lock on the row, which FOR UPDATE would wait on across writers.)
+      const [before] = await tx<CollectionVersion[]>`
+        SELECT updated_at, chunk_count, term_count FROM rag_collections WHERE id = ${collection.id} FOR NO KEY UPDATE`
+      const [after] = await tx<CollectionVersion[]>`
         UPDATE rag_collections SET chunk_count = chunk_count + ${batch.length},
           term_count = term_count + ${lengths.reduce((a, b) => a + b, 0)}, updated_at = now()
-        WHERE id = ${collection.id}`
-      return true
+        WHERE id = ${collection.id} RETURNING updated_at, chunk_count, term_count`
+      if (!before || !after) return false
+      return { before, after, chunks: batch.map((c, i) => ({ id: idOf.get(c.position)!, length: lengths[i]!, terms: terms[i]! })) }
     })
   }
 

@@ -316,6 +316,34 @@ describe('search', () => {
     expect(fromSql.length).toBeGreaterThan(3)
   })
 
+  test("this replica's own writes keep its in-memory postings current: no reload after indexing, the same ranking as SQL", async () => {
+    const fresh = await collection(owner.token)
+    // One file at a time, so the writes reach the cache in the order they committed whatever the backend's pool.
+    for (const [name, text] of corpus) {
+      await upload({ token: owner.token }, fresh.id, [[name, text]])
+      await settled(owner.token, fresh.id)
+    }
+    const col = await env.s.rag.collections.get({ userId: owner.id, isAdmin: false }, fresh.id)
+    const query = 'moon sun ocean bees language garbage collection sunlight electricity'
+    // Current at once: get() would otherwise answer undefined and start a load.
+    expect(env.s.rag.lexical.get(col)).toBeDefined()
+    const fromMemory = await env.s.rag.search.bm25(col, query, 10)
+    env.s.rag.lexical.drop(col.id)
+    const fromSql = await env.s.rag.search.bm25(col, query, 10)
+    await env.s.rag.lexical.settled()
+    const reloaded = await env.s.rag.search.bm25(col, query, 10)
+    expect(fromSql.length).toBeGreaterThan(3)
+    for (const other of [fromMemory, reloaded]) {
+      expect(other.map((h) => h.chunkId)).toEqual(fromSql.map((h) => h.chunkId))
+      other.forEach((h, i) => expect(h.score).toBeCloseTo(fromSql[i]!.score, 9))
+    }
+    // A write it did not see (a delete moves the version) leaves the snapshot stale, never wrong.
+    const [first] = await settled(owner.token, fresh.id)
+    expect((await env.call('DELETE', `${R}/documents/${first.id}`, { token: owner.token })).status).toBe(204)
+    const after = await env.s.rag.collections.get({ userId: owner.id, isAdmin: false }, fresh.id)
+    expect(env.s.rag.lexical.get(after)).toBeUndefined()
+  })
+
   test('a lexical-only collection refuses vector mode clearly', async () => {
     const plain = await collection(owner.token)
     const res = await search(owner.token, plain.id, { query: 'x', mode: 'vector' })
