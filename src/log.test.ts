@@ -1,6 +1,6 @@
 import { expect, test } from 'bun:test'
 import { Writable } from 'node:stream'
-import { createLogger, redactSecrets } from './log.ts'
+import { accessLogger, createLogger, redactSecrets } from './log.ts'
 
 function capture() {
   const lines: Record<string, unknown>[] = []
@@ -55,4 +55,23 @@ test('errors keep their message and stack', () => {
   log.error({ err: new Error('boom') }, 'failed')
   expect(lines[0]).toMatchObject({ msg: 'failed', err: { message: 'boom', type: 'Error' } })
   expect(String((lines[0]!.err as { stack: string }).stack)).toContain('boom')
+})
+
+test('an access line is written exactly as pino writes the same fields', () => {
+  const line = { request_id: 'r-1"\\', method: 'POST', path: '/api/v1/chat/completions?x="y"', status: 200, ms: 1.5 }
+  const viaPino = capture()
+  viaPino.log.info(line, 'request')
+  const direct = capture()
+  accessLogger(direct.log)('info', line, 'request')
+  const { time: t1, ...a } = viaPino.lines[0]!
+  const { time: t2, ...b } = direct.lines[0]!
+  expect(b).toEqual(a)
+  expect(Object.keys(direct.lines[0]!)).toEqual(Object.keys(viaPino.lines[0]!))
+  expect(typeof t2).toBe(typeof t1)
+  // The level is honoured.
+  const quiet = { lines: [] as Record<string, unknown>[] }
+  const warnOnly = createLogger('warn', new Writable({ write: (c, _e, done) => (quiet.lines.push(JSON.parse(String(c))), done()) }))
+  accessLogger(warnOnly)('info', line, 'request')
+  accessLogger(warnOnly)('warn', line, 'request failed')
+  expect(quiet.lines.map((l) => l.msg)).toEqual(['request failed'])
 })
