@@ -1,137 +1,199 @@
 /**
- * Plugin runtime costs, measured through the real platform (embedded defaults) in one run:
- * - added latency of a plugin route against the same handler as a native Elysia route of the same app
- *   (sequential requests, interleaved, over HTTP);
- * - cold start: from the enable call to the first answered request;
- * - sandbox memory with 1, 10 and 100 idle plugins loaded;
- * - throughput with 10 plugins under concurrent load, against the native route.
+ * Plugin runtime costs through the HTTP API of the real server (`bun src/index.ts` in its own process, embedded
+ * defaults), with this process as the client, in one run:
+ * - added latency of a plugin route with no host calls against the native `/health`, sequential and interleaved;
+ * - the shipped `hello` plugin's `GET /hello` (three host calls: config.get, kv.get, kv.set);
+ * - cold start of a further plugin: from the enable call to its first answered request (the first plugin also
+ *   starts the sandbox process, reported apart);
+ * - saturation (wrk, or an in-process fallback) of ten plugins in turn against the native route;
+ * - the sandbox's resident memory with 1, 10 and 100 idle plugins.
  *
- *   bun bench/plugins.ts            BENCH_REQUESTS (default 2000), BENCH_SECONDS (default 5), BENCH_CONCURRENCY (32)
+ *   bun bench/plugins.ts     BENCH_REQUESTS [2000] per route, BENCH_SAT_S [6], BENCH_SAT_CONNECTIONS [32], BENCH_ROUNDS [3]
+ *                            BENCH_SERVER_ROOT=<dir> runs another checkout's server (before/after comparisons)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createApp } from '../src/app.ts'
-import { parseConfig, type Config } from '../src/config.ts'
-import { createLogger } from '../src/log.ts'
-import { openPlatform } from '../src/platform.ts'
-import { summarize } from './lib/stats.ts'
+import { codeVersion, ROOT, spawnServer, tail, type Child } from './lib/procs.ts'
+import { fmt, summarize } from './lib/stats.ts'
+import { runWrkPaths, wrkPath } from './lib/wrk.ts'
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000)
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5)
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32)
+const SAT_S = Number(process.env.BENCH_SAT_S ?? 6)
+const SAT_CONNECTIONS = Number(process.env.BENCH_SAT_CONNECTIONS ?? 32)
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
+const PLUGINS = 100
+const ADMIN_PASSWORD = 'bench-admin-password-0123'
+const log = (msg: string) => console.error(`[plugins ${new Date().toISOString().slice(11, 19)}] ${msg}`)
 
 const root = mkdtempSync(join(tmpdir(), 'enclava-bench-plugins-'))
 const pluginsDir = join(root, 'plugins')
-const handlerSource = `() => Response.json({ hello: 'world' })`
-for (let i = 0; i < 100; i++) {
+for (let i = 0; i < PLUGINS; i++) {
   const name = `bench-${i}`
   mkdirSync(join(pluginsDir, name, 'src'), { recursive: true })
   writeFileSync(join(pluginsDir, name, 'plugin.json'), JSON.stringify({ name, version: '1.0.0', routes: [{ method: 'GET', path: '/hello', auth: 'public' }] }))
   writeFileSync(
     join(pluginsDir, name, 'src/index.ts'),
-    `import { BasePlugin } from 'enclava:plugin'\nexport default class B extends BasePlugin { override routes = { 'GET /hello': ${handlerSource} } }\n`,
+    `import { BasePlugin } from 'enclava:plugin'\nexport default class B extends BasePlugin { override routes = { 'GET /hello': () => Response.json({ hello: 'world' }) } }\n`,
   )
 }
 
-const config = {
-  ...parseConfig({ DATA_DIR: join(root, 'data'), LOG_LEVEL: 'error', ADMIN_PASSWORD: 'bench-admin-password', PLUGINS_DIRS: pluginsDir, PLUGIN_RATE_LIMIT_PER_MINUTE: '100000000' }),
-  JWT_SECRET: 'x'.repeat(48),
-  ENCRYPTION_KEY: 'ab'.repeat(32),
-} as Config
-const platform = await openPlatform(config, createLogger('error'))
-const s = platform.services
-const adminId = (await s.users.byEmail(config.ADMIN_EMAIL))!.id
-const server = createApp(s)
-  // The same handler as the plugin's, as a native route of the same app (same middleware in front of it).
-  .get('/bench/native', () => Response.json({ hello: 'world' }))
-  .listen({ port: 0, hostname: '127.0.0.1' })
-const base = `http://127.0.0.1:${server.server!.port}`
-const pluginUrl = (i: number) => `${base}/api/v1/plugins/bench-${i}/hello`
-const nativeUrl = `${base}/bench/native`
+/** Resident size of the server's child processes (the plugin sandbox), MB. */
+function sandboxRss(serverPid: number): number {
+  let total = 0
+  const children = (() => {
+    try {
+      return readFileSync(`/proc/${serverPid}/task/${serverPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+    } catch {
+      return []
+    }
+  })()
+  for (const pid of children) {
+    try {
+      total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total / 2 ** 20
+}
 
 async function get(url: string): Promise<void> {
   const res = await fetch(url)
-  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${await res.text()}`)
-  await res.arrayBuffer()
+  const body = await res.arrayBuffer()
+  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${new TextDecoder().decode(body).slice(0, 300)}`)
 }
 
+let server: Child | undefined
+const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ')
 try {
-  const enable = (i: number) => s.plugins.enable(`bench-${i}`, {}, adminId)
-
-  // Cold start: the first plugin also starts the sandbox process; the next ones only add an isolate.
-  let t0 = performance.now()
-  await enable(0)
-  await get(pluginUrl(0))
-  const firstCold = performance.now() - t0
-  const rssOf = async () => {
-    await Bun.sleep(500)
-    return (await s.plugins.sandboxRss()) / 1024 / 1024
+  const dataDir = join(root, 'data')
+  server = await spawnServer({
+    env: {
+      DATA_DIR: dataDir,
+      ADMIN_PASSWORD,
+      LOG_LEVEL: 'warn',
+      PLUGINS_DIRS: `${pluginsDir},${join(ROOT, 'plugins')}`,
+      PLUGIN_RATE_LIMIT_PER_MINUTE: '100000000',
+      RATE_LIMIT_INTERNAL_PER_MINUTE: '1000000',
+    },
+    logPath: join(root, 'server.log'),
+    root: process.env.BENCH_SERVER_ROOT || undefined,
+  })
+  const base = server.url
+  const login = await fetch(`${base}/api-internal/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'admin@enclava.local', password: ADMIN_PASSWORD }),
+  })
+  const { access_token } = (await login.json()) as { access_token: string }
+  const enable = async (name: string) => {
+    const res = await fetch(`${base}/api-internal/v1/plugin-admin/plugins/${name}/enable`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json' },
+      body: '{}',
+    })
+    if (!res.ok) throw new Error(`enable ${name}: ${res.status} ${await res.text()}`)
   }
-  const rss1 = await rssOf()
+  const pluginPath = (i: number) => `/api/v1/plugins/bench-${i}/hello`
+  const native = `${base}/health`
+
+  // ---- cold start: the first plugin also starts the sandbox process; the next ones only add an isolate
+  log('cold starts')
+  let t0 = performance.now()
+  await enable('bench-0')
+  await get(base + pluginPath(0))
+  const firstCold = performance.now() - t0
   const colds: number[] = []
   for (let i = 1; i < 10; i++) {
     t0 = performance.now()
-    await enable(i)
-    await get(pluginUrl(i))
+    await enable(`bench-${i}`)
+    await get(base + pluginPath(i))
     colds.push(performance.now() - t0)
   }
-  const rss10 = await rssOf()
+  await Bun.sleep(500)
+  const rss10 = sandboxRss(server.proc.pid)
+  await enable('hello')
+
+  // ---- latency: sequential requests, the routes interleaved so both see the same machine
+  log(`latency: ${REQUESTS} sequential requests per route, interleaved`)
+  const routes = { native, plugin: base + pluginPath(0), hello: `${base}/api/v1/plugins/hello/hello?name=bench` }
+  for (let i = 0; i < 300; i++) for (const url of Object.values(routes)) await get(url)
+  const times: Record<keyof typeof routes, number[]> = { native: [], plugin: [], hello: [] }
+  for (let i = 0; i < REQUESTS; i++)
+    for (const [name, url] of Object.entries(routes) as [keyof typeof routes, string][]) {
+      const t = performance.now()
+      await get(url)
+      times[name].push(performance.now() - t)
+    }
+  const [n, p, h] = [summarize(times.native), summarize(times.plugin), summarize(times.hello)]
+
+  // ---- saturation: ten plugins in turn against the native route, interleaved in rounds
+  log(`saturation: ${ROUNDS} rounds of ${SAT_S / ROUNDS} s per target, ${SAT_CONNECTIONS} connections`)
+  const sat = { native: [] as number[], plugins: [] as number[], refused: 0 }
+  const tenPaths = Array.from({ length: 10 }, (_, i) => pluginPath(i))
+  for (let round = 0; round < ROUNDS; round++) {
+    const opts = { connections: SAT_CONNECTIONS, durationS: Math.max(1, Math.round(SAT_S / ROUNDS)), threads: 1, timeoutS: 10 }
+    if (wrkPath()) {
+      sat.native.push((await runWrkPaths(base, ['/health'], opts)).okRps)
+      const w = await runWrkPaths(base, tenPaths, opts)
+      sat.plugins.push(w.okRps)
+      sat.refused += w.errors.status
+    } else {
+      // In-process fallback: it competes with the server for the CPU.
+      const load = async (url: (k: number) => string) => {
+        let done = 0
+        const end = performance.now() + opts.durationS * 1000
+        await Promise.all(
+          Array.from({ length: SAT_CONNECTIONS }, async (_, w) => {
+            for (let k = w; performance.now() < end; k += SAT_CONNECTIONS) {
+              const res = await fetch(url(k))
+              await res.arrayBuffer()
+              if (res.status === 200) done++
+              else sat.refused++
+            }
+          }),
+        )
+        return done / opts.durationS
+      }
+      sat.native.push(await load(() => native))
+      sat.plugins.push(await load((k) => base + pluginPath(k % 10)))
+    }
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+  const [nativeRps, pluginRps] = [mean(sat.native), mean(sat.plugins)]
+
+  // ---- memory with 100 idle plugins
+  log('memory: enabling 90 more plugins')
+  for (let i = 10; i < PLUGINS; i++) await enable(`bench-${i}`)
+  await Bun.sleep(1000)
+  const rss100 = sandboxRss(server.proc.pid)
   const cold = summarize(colds)
-  console.log(`cold start (enable -> first response): first plugin incl. sandbox start ${firstCold.toFixed(1)} ms; next 9: p50 ${cold.p50.toFixed(1)} ms  max ${cold.max.toFixed(1)} ms`)
 
-  // Added latency, sequential and interleaved so both see the same machine.
-  for (let i = 0; i < 200; i++) await Promise.all([get(pluginUrl(0)), get(nativeUrl)])
-  const plugin: number[] = []
-  const native: number[] = []
-  for (let i = 0; i < REQUESTS; i++) {
-    t0 = performance.now()
-    await get(pluginUrl(0))
-    plugin.push(performance.now() - t0)
-    t0 = performance.now()
-    await get(nativeUrl)
-    native.push(performance.now() - t0)
-  }
-  const p = summarize(plugin)
-  const n = summarize(native)
-  console.log(`latency over ${REQUESTS} sequential requests each: native p50 ${n.p50.toFixed(3)} ms p99 ${n.p99.toFixed(3)} ms; plugin p50 ${p.p50.toFixed(3)} ms p99 ${p.p99.toFixed(3)} ms`)
-  console.log(`added by the plugin runtime: p50 ${(p.p50 - n.p50).toFixed(3)} ms  p99 ${(p.p99 - n.p99).toFixed(3)} ms`)
-
-  // Throughput with 10 plugins, round-robin, against the native route.
-  // A plugin refuses more than its maxConcurrent (8) invocations at once with a 503: counted, not hidden.
-  async function load(url: (k: number) => string): Promise<{ rps: number; refused: number }> {
-    let done = 0
-    let refused = 0
-    const end = performance.now() + SECONDS * 1000
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async (_, w) => {
-        for (let k = w; performance.now() < end; k += CONCURRENCY) {
-          const res = await fetch(url(k))
-          await res.arrayBuffer()
-          if (res.status === 200) done++
-          else if (res.status === 503) refused++
-          else throw new Error(`${url(k)}: ${res.status}`)
-        }
-      }),
-    )
-    return { rps: done / SECONDS, refused }
-  }
-  const nativeLoad = await load(() => nativeUrl)
-  const pluginLoad = await load((k) => pluginUrl(k % 10))
-  console.log(
-    `throughput, ${CONCURRENCY} concurrent clients, ${SECONDS} s: native ${nativeLoad.rps.toFixed(0)} req/s; 10 plugins ` +
-      `${pluginLoad.rps.toFixed(0)} req/s (ratio ${(pluginLoad.rps / nativeLoad.rps).toFixed(2)}; ${pluginLoad.refused} refused at a plugin's concurrency limit)`,
+  const out: string[] = []
+  out.push('', `Enclava plugins benchmark  ${new Date().toISOString()}  server code ${codeVersion(process.env.BENCH_SERVER_ROOT || ROOT) ?? '?'}`)
+  out.push(`loadavg before ${loadBefore} / after ${loadavg().map((l) => l.toFixed(2)).join(' ')}; client: this process, server: its own process (embedded defaults)`)
+  out.push(`latency over ${REQUESTS} sequential requests each (ms, p50/p99): /health ${fmt(n.p50, 3)}/${fmt(n.p99, 3)}; plugin route, no host calls ${fmt(p.p50, 3)}/${fmt(p.p99, 3)}; hello /hello (3 host calls) ${fmt(h.p50, 3)}/${fmt(h.p99, 3)}`)
+  out.push(`cold start (enable -> first answer): first plugin, sandbox start included, ${fmt(firstCold, 1)} ms; next 9: p50 ${fmt(cold.p50, 1)} ms, max ${fmt(cold.max, 1)} ms`)
+  out.push(
+    `saturation, ${SAT_CONNECTIONS} connections, ${wrkPath() ? 'wrk' : 'in-process client'}: /health ${fmt(nativeRps, 0)} req/s; ten plugins in turn ${fmt(pluginRps, 0)} req/s ` +
+      `(slices: ${sat.native.map((x) => fmt(x, 0)).join('/')} vs ${sat.plugins.map((x) => fmt(x, 0)).join('/')}; ${sat.refused} refused at a plugin's concurrency limit)`,
   )
-
-  // Memory: the sandbox's resident size with 1, 10 (measured above) and 100 idle plugins loaded.
-  for (let i = 10; i < 100; i++) await enable(i)
-  const rss100 = await rssOf()
-  console.log(
-    `sandbox RSS: 1 plugin ${rss1.toFixed(1)} MB, 10 plugins ${rss10.toFixed(1)} MB, 100 plugins ${rss100.toFixed(1)} MB; ` +
-      `per idle plugin (10 -> 100) ${((rss100 - rss10) / 90).toFixed(2)} MB`,
-  )
+  out.push(`sandbox RSS (a Node process of its own): 10 plugins ${fmt(rss10, 1)} MB, 100 plugins ${fmt(rss100, 1)} MB; per idle plugin ${fmt((rss100 - rss10) / 90, 2)} MB`)
+  out.push('', 'Targets (issue 20), beside the figures:')
+  const added50 = p.p50 - n.p50
+  const added99 = p.p99 - n.p99
+  out.push(`  plugin route without host calls, added p50 <= 0.3 ms: ${fmt(added50, 3)} ms -> ${added50 <= 0.3 ? 'PASS' : 'FAIL'}`)
+  out.push(`  plugin route without host calls, added p99 <= 1.5 ms: ${fmt(added99, 3)} ms -> ${added99 <= 1.5 ? 'PASS' : 'FAIL'}`)
+  out.push(`  hello (three host calls) p50 <= 1 ms: ${fmt(h.p50, 3)} ms -> ${h.p50 <= 1 ? 'PASS' : 'FAIL'}`)
+  out.push(`  ten plugins' saturation >= 0.3 x a native route: ${fmt(pluginRps / nativeRps, 3)} -> ${pluginRps / nativeRps >= 0.3 ? 'PASS' : 'FAIL'}`)
+  out.push(`  cold start of a further plugin <= 20 ms: p50 ${fmt(cold.p50, 1)} ms (max ${fmt(cold.max, 1)}) -> ${cold.p50 <= 20 ? 'PASS' : 'FAIL'}`)
+  console.log(out.join('\n'))
+} catch (err) {
+  console.error(err)
+  console.error(`--- server log tail ---\n${tail(join(root, 'server.log'))}\n${tail(join(root, 'server.log.stderr'))}`)
+  process.exitCode = 1
 } finally {
-  await server.stop(true)
-  await platform.close()
+  await server?.stop()
   rmSync(root, { recursive: true, force: true })
 }

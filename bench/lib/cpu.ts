@@ -80,3 +80,11 @@ export function threadsBetween(a: ReturnType<typeof threadSnapshot>, b: ReturnTy
     .filter((t) => t.cores >= 0.005)
     .sort((x, y) => y.cores - x.cores)
 }
+
+/** CPU time (user + system) a process has used so far, all its threads, in ms; NaN when it cannot be read. */
+export function processCpuMs(pid: number): number {
+  const stat = read(`/proc/${pid}/stat`)
+  if (!stat) return Number.NaN
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+  return (((f[11] ?? 0) + (f[12] ?? 0)) * 1000) / CLK_TCK
+}

@@ -21,6 +21,8 @@ export interface Sample {
   ttftMs: number
   /** The gateway's own `Server-Timing: gateway;dur=X`, NaN when absent (direct calls). */
   gatewayMs: number
+  /** `Server-Timing: upstream;dur=X`: the upstream's share as the gateway measured it; NaN when absent. */
+  upstreamMs: number
 }
 
 export interface LoadResult {
@@ -39,6 +41,7 @@ export interface LoadResult {
 
 const CONTENT_RE = /"content":"[^"]/
 const GATEWAY_DUR_RE = /gateway;dur=([\d.]+)/
+const UPSTREAM_DUR_RE = /upstream;dur=([\d.]+)/
 
 function countError(errors: Record<string, number>, kind: string): void {
   errors[kind] = (errors[kind] ?? 0) + 1
@@ -58,8 +61,11 @@ export async function once(target: Target, timeoutMs: number): Promise<Sample | 
   } catch (err) {
     return (err as Error).name === 'TimeoutError' ? 'timeout' : 'connect'
   }
-  const dur = GATEWAY_DUR_RE.exec(res.headers.get('server-timing') ?? '')?.[1]
+  const timing = res.headers.get('server-timing') ?? ''
+  const dur = GATEWAY_DUR_RE.exec(timing)?.[1]
   const gatewayMs = dur === undefined ? NaN : Number(dur)
+  const up = UPSTREAM_DUR_RE.exec(timing)?.[1]
+  const upstreamMs = up === undefined ? NaN : Number(up)
   try {
     if (res.status !== 200) {
       await res.arrayBuffer()
@@ -69,7 +75,7 @@ export async function once(target: Target, timeoutMs: number): Promise<Sample | 
       const text = await res.text()
       const totalMs = performance.now() - sent
       if (!text.includes('echo:')) return 'bad_body'
-      return { totalMs, ttftMs: NaN, gatewayMs }
+      return { totalMs, ttftMs: NaN, gatewayMs, upstreamMs }
     }
     const body = res.body
     if (!body) return 'bad_body'
@@ -85,7 +91,7 @@ export async function once(target: Target, timeoutMs: number): Promise<Sample | 
     }
     const totalMs = performance.now() - sent
     if (Number.isNaN(ttftMs) || !text.includes('data: [DONE]')) return 'bad_stream'
-    return { totalMs, ttftMs, gatewayMs }
+    return { totalMs, ttftMs, gatewayMs, upstreamMs }
   } catch (err) {
     return (err as Error).name === 'TimeoutError' ? 'timeout' : 'read'
   }
@@ -161,4 +167,20 @@ export async function closedLoop(target: Target, connections: number, durationS:
   result.planned = result.sent
   result.wallS = (performance.now() - start) / 1000
   return result
+}
+
+/** Several runs against one target as one result (slices of an interleaved phase). */
+export function mergeResults(parts: readonly LoadResult[]): LoadResult {
+  const out: LoadResult = { planned: 0, sent: 0, ok: 0, errors: {}, samples: [], lag: [], wallS: 0, peakInFlight: 0 }
+  for (const p of parts) {
+    out.planned += p.planned
+    out.sent += p.sent
+    out.ok += p.ok
+    for (const [k, v] of Object.entries(p.errors)) out.errors[k] = (out.errors[k] ?? 0) + v
+    for (const s of p.samples) out.samples.push(s)
+    for (const l of p.lag) out.lag.push(l)
+    out.wallS += p.wallS
+    out.peakInFlight = Math.max(out.peakInFlight, p.peakInFlight)
+  }
+  return out
 }

@@ -83,6 +83,11 @@ export interface ServerOptions {
   logPath: string
   /** Run under `bun --cpu-prof`, writing `<dir>/<name>` when the server exits. */
   cpuProfile?: { dir: string; name: string; intervalUs: number }
+  /**
+   * Preload bench/lib/server-probe.ts, which appends the main thread's event-loop delay and the process's memory to
+   * this file every second (read it with bench/lib/probe.ts).
+   */
+  probeFile?: string
 }
 
 /** A port that was free a moment ago (for a server that will not log its URL). */
@@ -109,10 +114,18 @@ export async function spawnServer(opts: ServerOptions): Promise<Child> {
       `--cpu-prof-name=${opts.cpuProfile.name}`,
       `--cpu-prof-interval=${opts.cpuProfile.intervalUs}`,
     )
+  if (opts.probeFile) cmd.push('--preload', join(import.meta.dir, 'server-probe.ts'))
   cmd.push(opts.entry ?? 'src/index.ts')
   const proc = Bun.spawn(cmd, {
     cwd: opts.root ?? ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: level, ...opts.env, PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      LOG_LEVEL: level,
+      ...(opts.probeFile ? { BENCH_PROBE_FILE: opts.probeFile } : {}),
+      ...opts.env,
+      PORT: String(port),
+    },
     stdin: 'ignore',
     stdout: Bun.file(opts.logPath),
     stderr: Bun.file(`${opts.logPath}.stderr`),

@@ -96,3 +96,61 @@ export async function runWrk(
     rmSync(dir, { recursive: true, force: true })
   }
 }
+
+/**
+ * GET requests at saturation, rotating over `paths` of `base` (one path per request, in turn per connection): for
+ * comparing routes, e.g. ten plugins against one native route. Same result shape as runWrk.
+ */
+export async function runWrkPaths(
+  base: string,
+  paths: readonly string[],
+  opts: { connections: number; durationS: number; threads: number; timeoutS: number },
+): Promise<WrkResult> {
+  const bin = wrkPath()
+  if (!bin) throw new Error('wrk is not installed')
+  const dir = mkdtempSync(join(tmpdir(), 'enclava-wrk-'))
+  const luaPath = join(dir, 'get.lua')
+  writeFileSync(
+    luaPath,
+    `
+local paths = { ${paths.map(luaString).join(', ')} }
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+`,
+  )
+  try {
+    const proc = Bun.spawn([bin, `-t${opts.threads}`, `-c${opts.connections}`, `-d${opts.durationS}s`, '--timeout', `${opts.timeoutS}s`, '-s', luaPath, base], {
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
+    const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+    const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '))
+    if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}): ${err}\n${out}`)
+    const j = JSON.parse(line.slice('BENCH_JSON '.length)) as Record<string, number>
+    const durationS = (j.duration_us ?? 0) / 1e6
+    const requests = j.requests ?? 0
+    const status = j.status ?? 0
+    return {
+      requests,
+      durationS,
+      rps: requests / durationS,
+      okRps: (requests - status) / durationS,
+      p50Ms: (j.p50_us ?? 0) / 1000,
+      p99Ms: (j.p99_us ?? 0) / 1000,
+      errors: { connect: j.connect ?? 0, read: j.read ?? 0, write: j.write ?? 0, status, timeout: j.timeout ?? 0 },
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
