@@ -10,7 +10,8 @@ afterAll(() => env.close())
 
 const INTERNAL = '/api-internal/v1'
 const PUBLIC = '/api/v1'
-const PUBLIC_INTERNAL = new Set([`POST ${INTERNAL}/auth/login`, `POST ${INTERNAL}/auth/refresh`, `POST ${INTERNAL}/auth/register`])
+// auth/options tells the sign-in page whether it may offer registration: nothing but that flag, before any sign-in.
+const PUBLIC_INTERNAL = new Set([`POST ${INTERNAL}/auth/login`, `POST ${INTERNAL}/auth/refresh`, `POST ${INTERNAL}/auth/register`, `GET ${INTERNAL}/auth/options`])
 const isDocs = (path: string) => path === `${PUBLIC}/docs` || path.startsWith(`${PUBLIC}/docs/`)
 // Plugins' own routes: each declares its auth in its manifest (API key, or public for signed webhooks), so this
 // one entry cannot be guarded as a whole; src/plugins/plugins.test.ts checks every kind.

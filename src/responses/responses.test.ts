@@ -89,6 +89,8 @@ describe('responses', () => {
     expect(again.output_text).toBe('seen 2 messages')
     expect(again.instructions).toBe('Be brief.')
     expect(again.output).toEqual(r.output)
+    // Usage records wait briefly to share a transaction (gateway/usage.ts): written once flushed.
+    await env.s.ledger.flush()
     const [rec] = await env.db.sql<{ endpoint: string; n: string }[]>`
       SELECT endpoint, count(*)::text AS n FROM usage_records WHERE user_id = ${owner.id} AND endpoint = '/responses' GROUP BY endpoint`
     expect(Number(rec?.n)).toBeGreaterThanOrEqual(1)
