@@ -1,4 +1,6 @@
 import { Elysia, t } from 'elysia'
+import { changes } from '../audit/changes.ts'
+import { auditFor } from '../audit/service.ts'
 import type { VerifiedKey } from '../api-keys/verifier.ts'
 import { guards } from '../auth/guards.ts'
 import { holds } from '../auth/roles.ts'
@@ -31,6 +33,7 @@ const caller = (request: Request, userId: string, apiKey: VerifiedKey | null): C
  */
 export function agentRoutes(s: Services) {
   const { agents, agentRunner } = s
+  const audit = auditFor(s.audit, 'agent')
 
   /** A run, answered whole or as server-sent events (step, tool_call, tool_result, delta, done). */
   async function run(request: Request, agent: AgentRow, body: RunInput, who: Caller) {
@@ -64,10 +67,12 @@ export function agentRoutes(s: Services) {
     })
     .post(
       '/',
-      async ({ user, body, set }) => {
+      async ({ user, body, set, meta }) => {
         await checkAgent(user.id, { name: body.name, model: body.model, tools: body.tools ?? [], confidential_only: body.confidential_only ?? false })
+        const row = await agents.create(user.id, body)
+        await audit(user, 'agent.create', row.id, meta, { name: row.name, model: row.model, tools: row.tools.map((t) => t.type) })
         set.status = 201
-        return presentAgent(await agents.create(user.id, body))
+        return presentAgent(row)
       },
       { permission: 'agents:use', body: CreateAgentBody, response: { 201: AgentSchema }, detail: { summary: 'Create an agent: a model, instructions and tools' } },
     )
@@ -79,7 +84,7 @@ export function agentRoutes(s: Services) {
     })
     .patch(
       '/:id',
-      async ({ user, params, body }) => {
+      async ({ user, params, body, meta }) => {
         const current = await agents.get(userActor(user), params.id)
         if (body.tools || body.model || body.confidential_only)
           await checkAgent(current.owner_id, {
@@ -88,14 +93,18 @@ export function agentRoutes(s: Services) {
             tools: body.tools ?? [],
             confidential_only: body.confidential_only ?? current.confidential_only,
           })
-        return presentAgent(await agents.update(userActor(user), params.id, body))
+        const row = presentAgent(await agents.update(userActor(user), params.id, body))
+        const fields = Object.keys(body)
+        await audit(user, 'agent.update', row.id, meta, { fields, changes: changes(presentAgent(current), row, fields) })
+        return row
       },
       { permission: 'agents:use', params: IdParams, body: UpdateAgentBody, response: AgentSchema, detail: { summary: 'Change an agent' } },
     )
     .delete(
       '/:id',
-      async ({ user, params, set }) => {
+      async ({ user, params, set, meta }) => {
         await agents.delete(userActor(user), params.id)
+        await audit(user, 'agent.delete', params.id, meta)
         set.status = 204
       },
       { permission: 'agents:use', params: IdParams, detail: { summary: 'Delete an agent and its runs' } },

@@ -135,3 +135,15 @@ export class AuditLog {
     return { actions: actions.map((r) => r.v), resource_types: types.map((r) => r.v) }
   }
 }
+
+/**
+ * The audit call of a domain's routes: a user's successful action on one of its resources.
+ *
+ * @example
+ * const audit = auditFor(s.audit, 'chatbot')
+ * await audit(user, 'chatbot.update', row.id, meta, { fields, changes: changes(before, after, fields) })
+ */
+export function auditFor(log: AuditLog, resourceType: string) {
+  return (user: { id: string; email: string }, action: string, id: string, meta: RequestMeta, details?: Record<string, unknown>) =>
+    log.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: resourceType, id }, ...(details ? { details } : {}) }, meta)
+}

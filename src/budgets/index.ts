@@ -1,8 +1,8 @@
 import { Elysia, t } from 'elysia'
+import { auditFor } from '../audit/service.ts'
 import { guards } from '../auth/guards.ts'
 import { holds } from '../auth/roles.ts'
 import { ApiError } from '../http/errors.ts'
-import type { RequestMeta } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
 import type { UserRow } from '../users/service.ts'
 import { BudgetSchema, CreateBudgetBody, presentBudget, UpdateBudgetBody } from './model.ts'
@@ -33,8 +33,7 @@ export function budgetRoutes(s: Services) {
     return budget
   }
 
-  const audit = (user: UserRow, action: string, id: string, meta: RequestMeta, details: Record<string, unknown> = {}) =>
-    s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'budget', id }, details }, meta)
+  const audit = auditFor(s.audit, 'budget')
 
   return new Elysia({ prefix: '/api-internal/v1/budgets', tags: ['budgets'] })
     .use(guards(s.guardDeps))

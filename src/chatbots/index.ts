@@ -1,4 +1,5 @@
 import { Elysia, t } from 'elysia'
+import { auditFor } from '../audit/service.ts'
 import { guards } from '../auth/guards.ts'
 import { holds } from '../auth/roles.ts'
 import { ApiError } from '../http/errors.ts'
@@ -31,8 +32,7 @@ const ConversationHeader = t.Object({
 export function chatbotRoutes(s: Services) {
   const { chatbots } = s
   const { templates } = chatbots
-  const audit = (user: UserRow, action: string, id: string, meta: Parameters<typeof s.audit.record>[1], details?: Record<string, unknown>) =>
-    s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'chatbot', id }, ...(details ? { details } : {}) }, meta)
+  const audit = auditFor(s.audit, 'chatbot')
 
   const internal = new Elysia({ prefix: '/api-internal/v1', tags: ['chatbots'] })
     .use(guards(s.guardDeps))

@@ -1,8 +1,8 @@
 import { Elysia, t } from 'elysia'
+import { changes } from '../audit/changes.ts'
+import { auditFor } from '../audit/service.ts'
 import { guards } from '../auth/guards.ts'
-import type { RequestMeta } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
-import type { UserRow } from '../users/service.ts'
 import type { Provider } from './provider.ts'
 import type { ProviderRow } from './registry.ts'
 import {
@@ -58,8 +58,7 @@ export function gatewayAdminRoutes(s: Services) {
       health: live?.health() ?? null,
     }
   }
-  const audit = (user: UserRow, action: string, id: string, meta: RequestMeta, details: Record<string, unknown> = {}) =>
-    s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'provider', id }, details }, meta)
+  const audit = auditFor(s.audit, 'provider')
 
   return new Elysia({ prefix: '/api-internal/v1/llm', tags: ['providers'] })
     .use(guards(s.guardDeps))
@@ -94,8 +93,11 @@ export function gatewayAdminRoutes(s: Services) {
     .patch(
       '/providers/:name',
       async ({ params, body, user, meta }) => {
+        const before = presentRow(await s.gatewayAdmin.getProvider(params.name))
         const row = await s.gatewayAdmin.updateProvider(params.name, body)
-        await audit(user, 'provider.update', row.name, meta, { fields: Object.keys(body) })
+        const fields = Object.keys(body)
+        // api_key is a secret: recorded as changed, never with its value (audit/changes.ts).
+        await audit(user, 'provider.update', row.name, meta, { fields, changes: changes(before, presentRow(row), fields) })
         return presentRow(row)
       },
       {
@@ -151,8 +153,12 @@ export function gatewayAdminRoutes(s: Services) {
     .put(
       '/model-settings/*',
       async ({ params, body, user, meta }) => {
+        const previous = (await s.gatewayAdmin.listModelSettings()).find((m) => m.id === params['*'])
         const row = await s.gatewayAdmin.putModelSettings(params['*'], body)
-        await audit(user, 'model.settings', params['*'], meta, body)
+        const after = presentModelSettings(row)
+        // A PUT replaces the whole row: every field is compared, from nothing for a model without settings before.
+        const fields = Object.keys(after).filter((f) => f !== 'id' && f !== 'updated_at' && f !== 'created_at')
+        await audit(user, 'model.settings', params['*'], meta, { fields: Object.keys(body), changes: changes(previous ? presentModelSettings(previous) : {}, after, fields) })
         return presentModelSettings(row)
       },
       { permission: 'providers:manage', body: ModelSettingsBody, response: ModelSettingsSchema, detail: { summary: 'Set a model\'s provider, prices (USD per 1M tokens), cap and fallback' } },

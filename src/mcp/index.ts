@@ -1,4 +1,6 @@
 import { Elysia, t } from 'elysia'
+import { changes } from '../audit/changes.ts'
+import { auditFor } from '../audit/service.ts'
 import { guards } from '../auth/guards.ts'
 import { holds } from '../auth/roles.ts'
 import type { Services } from '../services.ts'
@@ -16,8 +18,7 @@ const actorOf = (user: UserRow): McpActor => ({ userId: user.id, isAdmin: holds(
  */
 export function mcpRoutes(s: Services) {
   const { mcp } = s
-  const audit = (user: UserRow, action: string, id: string, meta: Parameters<typeof s.audit.record>[1], details: Record<string, unknown> = {}) =>
-    s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'mcp_server', id }, details }, meta)
+  const audit = auditFor(s.audit, 'mcp_server')
 
   const internal = new Elysia({ prefix: '/api-internal/v1/mcp-servers', tags: ['mcp'] })
     .use(guards(s.guardDeps))
@@ -50,9 +51,15 @@ export function mcpRoutes(s: Services) {
     .patch(
       '/:id',
       async ({ user, params, body, meta }) => {
+        const before = presentMcpServer(await mcp.get(actorOf(user), params.id))
         const row = await mcp.update(actorOf(user), params.id, body)
-        // The header names changed, never their values.
-        await audit(user, 'mcp_server.update', row.id, meta, { fields: Object.keys(body), headers: body.headers ? Object.keys(body.headers) : undefined })
+        // The header names changed, never their values (`headers` is a secret field to changes()).
+        const fields = Object.keys(body)
+        await audit(user, 'mcp_server.update', row.id, meta, {
+          fields,
+          changes: changes(before, presentMcpServer(row), fields),
+          headers: body.headers ? Object.keys(body.headers) : undefined,
+        })
         return presentMcpServer(row)
       },
       {

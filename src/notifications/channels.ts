@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { changes } from '../audit/changes.ts'
 import dns from 'node:dns'
 import { isIP } from 'node:net'
 import type { AuditLog } from '../audit/service.ts'
@@ -188,6 +189,7 @@ export class NotificationChannels {
 
   async update(actor: Actor, id: string, patch: UpdateChannelInput, meta: RequestMeta): Promise<ChannelViewValue> {
     const row = await this.#get(actor, id)
+    const before = await this.get(actor, id)
     const scope = row.owner_id === null ? 'admin' : 'user'
     const events = patch.events ? this.#checkEvents(patch.events, scope) : row.events
     const target = patch.url !== undefined || patch.address !== undefined ? await this.#target(row.type, patch, scope) : row.target
@@ -195,8 +197,10 @@ export class NotificationChannels {
       UPDATE notification_channels SET name = ${patch.name ?? row.name}, target = ${target}, events = ${events},
         is_active = ${patch.is_active ?? row.is_active}, updated_at = now()
       WHERE id = ${id}`
-    await this.#audit(actor, 'notification.channel_update', id, meta, { fields: Object.keys(patch) })
-    return this.get(actor, id)
+    const after = await this.get(actor, id)
+    const fields = Object.keys(patch)
+    await this.#audit(actor, 'notification.channel_update', id, meta, { fields, changes: changes(before, after, fields) })
+    return after
   }
 
   async rotateSecret(actor: Actor, id: string, meta: RequestMeta): Promise<ChannelViewValue & { secret: string | null }> {

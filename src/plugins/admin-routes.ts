@@ -1,8 +1,9 @@
 import { Elysia, t } from 'elysia'
+import { changes } from '../audit/changes.ts'
+import { auditFor } from '../audit/service.ts'
 import { guards } from '../auth/guards.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Services } from '../services.ts'
-import type { UserRow } from '../users/service.ts'
 import { CronRunSchema, GrantSchema, PluginHostCallSchema, PluginLogRetentionSchema, PluginLogSchema, PluginSchema, PluginSettingsSchema, PluginStatsSchema } from './model.ts'
 import { presentPlugin, type PluginRow } from './store.ts'
 
@@ -14,8 +15,7 @@ const NewestQuery = t.Object({ limit: t.Integer({ minimum: 1, maximum: 1000, def
 export function pluginAdminRoutes(s: Services) {
   const { plugins } = s
   const present = (row: PluginRow) => presentPlugin(row, { loaded: plugins.isLoaded(row.name) })
-  const audit = (user: UserRow, action: string, name: string, meta: Parameters<typeof s.audit.record>[1], details: Record<string, unknown> = {}) =>
-    s.audit.record({ action, outcome: 'success', actor: { userId: user.id, label: user.email }, resource: { type: 'plugin', id: name }, details }, meta)
+  const audit = auditFor(s.audit, 'plugin')
 
   const admin = new Elysia({ prefix: '/api-internal/v1/plugin-admin/plugins', tags: ['plugins'] })
     .use(guards(s.guardDeps))
@@ -110,9 +110,15 @@ export function pluginAdminRoutes(s: Services) {
     .put(
       '/:name/config',
       async ({ params, body, user, meta }) => {
+        const before = await plugins.settings(params.name)
         await plugins.saveSettings(params.name, body.values)
-        await audit(user, 'plugin.config', params.name, meta, { fields: Object.keys(body.values) })
-        return plugins.settings(params.name)
+        const after = await plugins.settings(params.name)
+        // A PUT replaces the settings: every plain field is compared; a secret sent is recorded as changed, no value.
+        const plain = [...new Set([...Object.keys(before.values), ...Object.keys(after.values)])]
+        const secrets = Object.keys(after.secrets).filter((f) => f in body.values)
+        const diff = { ...changes(before.values, after.values, plain), ...Object.fromEntries(secrets.map((f) => [f, { changed: true }])) }
+        await audit(user, 'plugin.config', params.name, meta, { fields: Object.keys(body.values), changes: diff })
+        return after
       },
       {
         permission: 'plugins:manage',

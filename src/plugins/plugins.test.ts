@@ -237,6 +237,11 @@ describe('routes', () => {
     expect(JSON.stringify(saved.body)).not.toContain('s3cret-token')
     const [row] = await env.s.sql<{ secrets: Record<string, string> }[]>`SELECT secrets FROM plugins WHERE name = 'notes'`
     expect(JSON.stringify(row!.secrets)).not.toContain('s3cret-token')
+    // Audited with before and after for the plain field, the secrets as changed without their values.
+    const [audited] = (await env.call('GET', '/api-internal/v1/audit?action=plugin.config&limit=1', { token: admin })).body.data
+    expect(audited.details.changes).toEqual({ greeting: { from: null, to: 'hi' }, token: { changed: true }, hook_secret: { changed: true } })
+    expect(JSON.stringify(audited)).not.toContain('s3cret')
+    expect(JSON.stringify(audited)).not.toContain('whsec')
     // The plugin reads the secret it was granted (token) but not the one it was not (hook_secret).
     const seen = await (await pub('/notes/settings', { headers: { authorization: `Bearer ${key}` } })).json()
     expect(seen).toEqual({ greeting: 'hi', token: 's3cret-token' })

@@ -1,4 +1,6 @@
 import { Elysia, t } from 'elysia'
+import { changes } from '../audit/changes.ts'
+import { auditFor } from '../audit/service.ts'
 import type { VerifiedKey } from '../api-keys/verifier.ts'
 import { guards } from '../auth/guards.ts'
 import type { Caller } from '../gateway/service.ts'
@@ -32,6 +34,7 @@ const items = (raw: readonly unknown[]) => raw.map((item, i) => normalizeItem(it
  */
 export function responseRoutes(s: Services) {
   const { responseStore: store, responseEngine: engine, prompts } = s
+  const audit = auditFor(s.audit, 'prompt')
 
   const publicApi = new Elysia({ prefix: '/api/v1', tags: ['responses'] })
     .use(guards(s.guardDeps))
@@ -142,9 +145,11 @@ export function responseRoutes(s: Services) {
     })
     .post(
       '/',
-      async ({ user, body, set }) => {
+      async ({ user, body, set, meta }) => {
+        const row = await prompts.create(user.id, body)
+        await audit(user, 'prompt.create', row.id, meta, { name: row.name })
         set.status = 201
-        return prompts.create(user.id, body)
+        return row
       },
       { permission: 'llm:use', body: CreatePromptBody, response: { 201: PromptSchema }, detail: { summary: 'Create a prompt template (version 1)' } },
     )
@@ -161,17 +166,29 @@ export function responseRoutes(s: Services) {
       response: t.Object({ data: t.Array(PromptVersionSchema) }),
       detail: { summary: "A prompt template's versions, newest first" },
     })
-    .patch('/:id', async ({ user, params, body }) => prompts.update(user.id, params.id, body), {
+    .patch(
+      '/:id',
+      async ({ user, params, body, meta }) => {
+        const before = await prompts.get(user.id, params.id)
+        const after = await prompts.update(user.id, params.id, body)
+        // Each save is a new version, kept: the audit names both and what differs between them.
+        const fields = Object.keys(body)
+        await audit(user, 'prompt.update', params.id, meta, { from_version: before.version, to_version: after.version, fields, changes: changes(before, after, fields) })
+        return after
+      },
+      {
       permission: 'llm:use',
       params: t.Object({ id: Id }),
       body: UpdatePromptBody,
       response: PromptSchema,
       detail: { summary: 'Save a new version (instructions, messages, variables), or rename' },
-    })
+      },
+    )
     .delete(
       '/:id',
-      async ({ user, params, set }) => {
+      async ({ user, params, set, meta }) => {
         await prompts.delete(user.id, params.id)
+        await audit(user, 'prompt.delete', params.id, meta)
         set.status = 204
       },
       { permission: 'llm:use', params: t.Object({ id: Id }), detail: { summary: 'Delete a prompt template and its versions' } },
