@@ -28,6 +28,7 @@ const SOURCES: Record<string, Source> = {
   budget: { permission: 'api_keys:read', list: named('/api-internal/v1/budgets') },
   agent: { permission: 'agents:use', list: named('/api-internal/v1/agents') },
   mcp_server: { permission: 'mcp:use', list: named('/api-internal/v1/mcp-servers') },
+  prompt: { permission: 'llm:use', list: named('/api-internal/v1/prompts') },
 }
 
 /** The page a resource of a type lives on, when it has one. */
