@@ -258,6 +258,47 @@ describe('chatbots page', () => {
     }
   })
 
+  test('agent mode: tools chosen in the settings are saved; a tool missing its fields is marked on its card', async () => {
+    const { page, context, errors } = await d.page()
+    try {
+      const token = await d.adminToken()
+      await openChatbots(page)
+      const id = await createChatbot(page, 'Tool bot')
+      const mode = page.getByRole('group', { name: 'Agent mode: tools' })
+      await mode.getByText('No tools: the chatbot only answers from the model.').waitFor()
+      await mode.getByLabel('Kind of tool').selectOption('web_fetch')
+      await mode.getByRole('button', { name: 'Add tool' }).click()
+      // Hosts left empty: refused beside the card, nothing sent.
+      await page.getByRole('button', { name: 'Save', exact: true }).click()
+      await mode.getByText('List at least one host it may reach').waitFor()
+      expect((await d.call('GET', `/api-internal/v1/chatbots/${id}`, { token })).body.tools).toEqual([])
+      await mode.getByLabel('Hosts').fill('docs.example.com\n*.example.org')
+      await mode.getByLabel('Kind of tool').selectOption('code_interpreter')
+      await mode.getByRole('button', { name: 'Add tool' }).click()
+      await mode.getByLabel('Tool steps').fill('3')
+      await page.getByRole('button', { name: 'Save', exact: true }).click()
+      await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
+      const saved = (await d.call('GET', `/api-internal/v1/chatbots/${id}`, { token })).body
+      expect(saved.tools).toEqual([{ type: 'web_fetch', hosts: ['docs.example.com', '*.example.org'] }, { type: 'code_interpreter' }])
+      expect(saved.max_tool_steps).toBe(3)
+      // Loaded again, the form equals what was saved (whatever order the database keeps keys in): nothing to save.
+      await page.reload()
+      await mode.getByLabel('Hosts').waitFor()
+      expect(await mode.getByLabel('Hosts').inputValue()).toBe('docs.example.com\n*.example.org')
+      await page.getByRole('button', { name: 'Save', exact: true }).click()
+      await page.getByRole('status').filter({ hasText: 'No changes to save.' }).waitFor()
+      // Removing a tool is saved too.
+      await mode.getByRole('button', { name: 'Remove Tool 2: Code interpreter' }).click()
+      await page.getByRole('button', { name: 'Save', exact: true }).click()
+      await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
+      expect((await d.call('GET', `/api-internal/v1/chatbots/${id}`, { token })).body.tools).toEqual([{ type: 'web_fetch', hosts: ['docs.example.com', '*.example.org'] }])
+      await d.screenshot(page, 'chatbots-agent-mode')
+      expect(errors.list).toEqual([])
+    } finally {
+      await context.close()
+    }
+  })
+
   test("an administrator's list says whose each chatbot is, and narrows to their own", async () => {
     const { page, context, errors } = await d.page()
     try {

@@ -1,8 +1,8 @@
 /**
- * The agent's tools: one card per tool spec, with the fields its kind takes. Collections and MCP servers are picked
- * from what the signed-in person may use; the server checks them again when the agent is saved.
+ * The tools of an agent or of a chatbot in agent mode: one card per tool spec, with the fields its kind takes.
+ * Collections and MCP servers are picked from what the signed-in person may use; the server checks them again on save.
  */
-import { createSignal, For, Match, Show, Switch, type Resource } from 'solid-js'
+import { createSignal, For, Match, Show, Switch, type JSX, type Resource } from 'solid-js'
 import { A } from '@solidjs/router'
 import { ErrorAlert, Field } from '../../ui.tsx'
 import { FieldError } from '../chatbots/FieldError.tsx'
@@ -10,8 +10,15 @@ import type { Collection } from '../chatbots/types.ts'
 import type { McpServer } from '../mcp/types.ts'
 import type { ToolDraft } from './form.ts'
 import { TOOL_TYPES, toolLabel, type ToolType } from './types.ts'
+import './ToolsEditor.css'
 
 export interface ToolsEditorProps {
+  /** Whose tools these are, in the hints ("the agent", "the chatbot"). */
+  subject?: string
+  /** The fieldset's legend; "Tools" unless given. */
+  legend?: string
+  /** Fields shown after the tools, inside the same fieldset (a chatbot's tool steps). */
+  children?: JSX.Element
   tools: ToolDraft[]
   errors: Record<number, string>
   /** A refusal about the tools as a whole (two tools with one name, say). */
@@ -27,9 +34,9 @@ export function ToolsEditor(props: ToolsEditorProps) {
   const [kind, setKind] = createSignal<ToolType>('rag_search')
   return (
     <fieldset class="tools-editor">
-      <legend>Tools</legend>
-      <p class="hint">What the agent may use while it works; each call runs with your permissions and is audited.</p>
-      <Show when={props.tools.length === 0}><p class="muted">No tools: the agent only answers from the model.</p></Show>
+      <legend>{props.legend ?? 'Tools'}</legend>
+      <p class="hint">What {props.subject ?? 'the agent'} may use while it works; each call runs with your permissions and is audited.</p>
+      <Show when={props.tools.length === 0}><p class="muted">No tools: {props.subject ?? 'the agent'} only answers from the model.</p></Show>
       <For each={props.tools}>
         {(tool, i) => (
           <ToolCard
@@ -54,6 +61,7 @@ export function ToolsEditor(props: ToolsEditorProps) {
           <button type="button" class="secondary" onClick={() => props.add(kind())}>Add tool</button>
         </div>
       </div>
+      {props.children}
     </fieldset>
   )
 }

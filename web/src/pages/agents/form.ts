@@ -49,7 +49,8 @@ export function newTool(type: ToolType, from: Partial<ToolDraft> = {}): ToolDraf
   return { key: ++nextKey, type, collections: [], top_k: '', hosts: '', max_bytes: null, server_id: '', allowed_tools: '', plugin: '', tool: '', ...from }
 }
 
-function toDraft(spec: ToolSpec): ToolDraft {
+/** A saved tool spec as the editor's draft. */
+export function toDraft(spec: ToolSpec): ToolDraft {
   switch (spec.type) {
     case 'rag_search':
       return newTool('rag_search', { collections: [...(spec.collections ?? [])], top_k: spec.top_k === undefined ? '' : String(spec.top_k) })
@@ -78,7 +79,7 @@ export const fromAgent = (a: Agent | null): AgentFormState => ({
 const list = (text: string) => [...new Set(text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean))]
 
 /** A draft as the API takes it, or what is missing. Only fields the kind has are sent (the schema refuses others). */
-function toSpec(d: ToolDraft): ToolSpec | string {
+export function toSpec(d: ToolDraft): ToolSpec | string {
   switch (d.type) {
     case 'rag_search': {
       const topK = d.top_k.trim()

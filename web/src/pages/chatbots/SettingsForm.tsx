@@ -12,6 +12,10 @@ import { FieldError } from './FieldError.tsx'
 import { ModelSelect } from './ModelSelect.tsx'
 import { PromptEditor } from './PromptEditor.tsx'
 import { VariablesEditor } from './Variables.tsx'
+import { newTool, toDraft, toSpec, type ToolDraft } from '../agents/form.ts'
+import { ToolsEditor } from '../agents/ToolsEditor.tsx'
+import type { ToolSpec } from '../agents/types.ts'
+import { SERVERS, type McpServer } from '../mcp/types.ts'
 import { BASE, CHATBOT_TYPES, TYPE_LABELS, type Chatbot, type ChatbotType, type Collection, type Model, type RagMode } from './types.ts'
 
 interface FormState {
@@ -33,6 +37,9 @@ interface FormState {
   confidential_only: boolean
   exclude_flagged_context: boolean
   is_active: boolean
+  /** Agent mode: the tools the model may call while answering, and how many model calls one answer may take. */
+  tools: ToolDraft[]
+  max_tool_steps: string
 }
 
 type Errors = Partial<Record<keyof FormState, string>>
@@ -56,6 +63,8 @@ const fromBot = (b: Chatbot): FormState => ({
   confidential_only: b.confidential_only,
   exclude_flagged_context: b.exclude_flagged_context,
   is_active: b.is_active,
+  tools: b.tools.map(toDraft),
+  max_tool_steps: String(b.max_tool_steps),
 })
 
 function number(value: string, label: string, min: number, max: number, integer: boolean): number | string {
@@ -67,8 +76,9 @@ function number(value: string, label: string, min: number, max: number, integer:
 }
 
 /** The fields that differ from the saved chatbot, converted to the API's types, or the errors that stop a save. */
-function changes(f: FormState, b: Chatbot): { patch: Partial<Chatbot>; errors: Errors } {
+function changes(f: FormState, b: Chatbot): { patch: Partial<Chatbot>; errors: Errors; toolErrors: Record<number, string> } {
   const errors: Errors = {}
+  const toolErrors: Record<number, string> = {}
   const patch: Record<string, unknown> = {}
   const put = <K extends keyof FormState>(key: K, value: unknown, saved: unknown) => {
     if (JSON.stringify(value) !== JSON.stringify(saved)) patch[key] = value
@@ -106,7 +116,16 @@ function changes(f: FormState, b: Chatbot): { patch: Partial<Chatbot>; errors: E
   put('confidential_only', f.confidential_only, b.confidential_only)
   put('exclude_flagged_context', f.exclude_flagged_context, b.exclude_flagged_context)
   put('is_active', f.is_active, b.is_active)
-  return { patch: patch as Partial<Chatbot>, errors }
+  const tools: ToolSpec[] = []
+  f.tools.forEach((d, i) => {
+    const spec = toSpec(d)
+    if (typeof spec === 'string') toolErrors[i] = spec
+    else tools.push(spec)
+  })
+  // The saved tools go through the same conversion, so another key order or omitted defaults from the database are equal.
+  if (!Object.keys(toolErrors).length) put('tools', tools, b.tools.map((t) => toSpec(toDraft(t))))
+  num('max_tool_steps', 'Tool steps', 1, 16, true)
+  return { patch: patch as Partial<Chatbot>, errors, toolErrors }
 }
 
 export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => void; onDirty: (dirty: boolean) => void }) {
@@ -117,6 +136,8 @@ export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => v
   const [busy, setBusy] = createSignal(false)
   const [models] = createResource(() => api<{ data: Model[] }>('GET', '/api-internal/v1/llm/models').then((r) => r.data))
   const [collections] = createResource(() => api<{ data: Collection[] }>('GET', '/api-internal/v1/rag/collections').then((r) => r.data))
+  const [servers] = createResource(() => api<{ data: McpServer[] }>('GET', SERVERS).then((r) => r.data))
+  const [toolErrors, setToolErrors] = createSignal<Record<number, string>>({})
 
   const diff = createMemo(() => changes(form, props.bot))
   createEffect(() => props.onDirty(Object.keys(diff().patch).length > 0))
@@ -125,10 +146,11 @@ export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => v
     e.preventDefault()
     setStatus('')
     setServerError(null)
-    const { patch, errors: found } = diff()
+    const { patch, errors: found, toolErrors: foundTools } = diff()
     setErrors(found)
-    if (Object.keys(found).length) {
-      document.querySelector<HTMLElement>('.settings [aria-invalid="true"]')?.focus()
+    setToolErrors(foundTools)
+    if (Object.keys(found).length || Object.keys(foundTools).length) {
+      document.querySelector<HTMLElement>('.settings [aria-invalid="true"], .settings .tool-card.invalid :is(input, textarea, select, button)')?.focus()
       return
     }
     if (!Object.keys(patch).length) {
@@ -144,15 +166,17 @@ export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => v
       toast(`${saved.name} saved`)
     } catch (err) {
       // The server names the offending field: its message goes there, in the field's words; others above Save.
-      const field = err instanceof ApiError ? err.param?.split('.')[0] : undefined
-      if (err instanceof ApiError && field && field in form) setErrors({ [field]: fieldMessage(err) })
+      const [field, index] = err instanceof ApiError ? (err.param?.split('.') ?? []) : []
+      // A tool the server refuses (`tools.2.server_id`) is marked on its card.
+      if (err instanceof ApiError && field === 'tools' && index !== undefined && /^\d+$/.test(index)) setToolErrors({ [Number(index)]: fieldMessage(err) })
+      else if (err instanceof ApiError && field && field in form) setErrors({ [field]: fieldMessage(err) })
       else setServerError(err)
     } finally {
       setBusy(false)
     }
   }
 
-  const text = (key: 'name' | 'temperature' | 'max_tokens' | 'context_window' | 'memory_length' | 'rag_top_k' | 'rag_score_threshold') => ({
+  const text = (key: 'name' | 'temperature' | 'max_tokens' | 'context_window' | 'memory_length' | 'rag_top_k' | 'rag_score_threshold' | 'max_tool_steps') => ({
     id: `bot-${key}`,
     // Getters keep the spread reactive: Solid reads them when the store or the errors change.
     get value() {
@@ -270,6 +294,26 @@ export function SettingsForm(props: { bot: Chatbot; onSaved: (bot: Chatbot) => v
           Must cite sources
         </label>
       </fieldset>
+
+      <ToolsEditor
+        legend="Agent mode: tools"
+        subject="the chatbot"
+        tools={form.tools}
+        errors={toolErrors()}
+        error={errors().tools}
+        collections={collections}
+        servers={servers}
+        add={(type) => setForm('tools', form.tools.length, newTool(type))}
+        update={(index, patch) => setForm('tools', index, patch)}
+        remove={(index) => setForm('tools', (list) => list.filter((_, i) => i !== index))}
+      >
+        <Show when={form.tools.length > 0}>
+          <Field label="Tool steps" for="bot-max_tool_steps" hint="Model calls one answer may take; the last is offered no tools, so it answers.">
+            <input {...text('max_tool_steps')} type="number" min="1" max="16" step="1" />
+            <FieldError id="bot-max_tool_steps" error={errors().max_tool_steps} />
+          </Field>
+        </Show>
+      </ToolsEditor>
 
       <fieldset>
         <legend>Safety</legend>
