@@ -22,6 +22,7 @@ import { openLoop } from './lib/load.ts'
 import { readProbe } from './lib/probe.ts'
 import { codeVersion, ROOT, spawnServer, spawnUpstream, type Child } from './lib/procs.ts'
 import { fmt, table } from './lib/stats.ts'
+import { api } from './lib/api.ts'
 
 const GROWTH_S = Number(process.env.BENCH_GROWTH_S ?? 120)
 const GROWTH_RATE = Number(process.env.BENCH_GROWTH_RATE ?? 500)
@@ -56,17 +57,6 @@ async function childrenRss(pid: number): Promise<{ pid: number; name: string; rs
     out.push({ pid: child, name: cmd.slice(0, 60), rss: (await status(child).catch(() => ({ rss: NaN }))).rss })
   }
   return out
-}
-
-async function api<T>(base: string, method: string, path: string, body?: unknown, token?: string): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await res.text()
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-  return (text ? JSON.parse(text) : null) as T
 }
 
 /** Waits `seconds`, then reads the server's status and the probe's last line (JS heap, object types). */

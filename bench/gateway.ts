@@ -44,6 +44,7 @@ import { codeVersion, ROOT, spawnNullProxy, spawnServer, spawnUpstream, tail, ty
 import { summarizeFile } from './lib/profile-summary.ts'
 import { fmt, summarize, table, type Summary } from './lib/stats.ts'
 import { runWrk, wrkPath } from './lib/wrk.ts'
+import { api } from './lib/api.ts'
 
 // ---------------------------------------------------------------------------
 // configuration
@@ -112,17 +113,6 @@ function requestBody(stream: boolean): string {
 
 const log = (msg: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`)
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ')
-
-async function api<T>(base: string, method: string, path: string, body: unknown, token?: string): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await res.text()
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`)
-  return JSON.parse(text) as T
-}
 
 /**
  * Waits until the server wrote every request off the response path. With the budget: nothing reserved any more

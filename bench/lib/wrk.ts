@@ -19,6 +19,16 @@ export function wrkPath(): string | null {
   return Bun.which('wrk')
 }
 
+/** wrk's end-of-run hook: one line of JSON the runner parses (counts, errors, p50/p99 in microseconds). */
+const DONE = `function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+`
+
 /** A Lua string literal: JSON string escapes (\" \\ \n \uXXXX for controls) are valid Lua for ASCII text. */
 function luaString(s: string): string {
   if (!/^[\x20-\x7e]*$/.test(s)) throw new Error('wrk script: only printable ASCII is supported in bodies and headers')
@@ -34,14 +44,7 @@ wrk.method = "POST"
 wrk.body = ${luaString(target.body)}
 ${headers}
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-`
+${DONE}`
 }
 
 export async function runWrk(
@@ -120,14 +123,7 @@ request = function()
   return wrk.format("GET", paths[i])
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
-    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-`,
+${DONE}`,
   )
   try {
     const proc = Bun.spawn([bin, `-t${opts.threads}`, `-c${opts.connections}`, `-d${opts.durationS}s`, '--timeout', `${opts.timeoutS}s`, '-s', luaPath, base], {
