@@ -152,6 +152,8 @@ describe('playground', () => {
     await chat.getByLabel('Message', { exact: true }).fill(markdown)
     await chat.getByRole('button', { name: 'Send' }).click()
     const answer = chat.getByRole('list', { name: 'Conversation' }).locator('.bubble.assistant').last()
+    // The answer streams in: counts are taken once it is whole (its figures appear when the stream has ended).
+    await chat.getByRole('region', { name: 'Last answer' }).getByText(/\d+ in, \d+ out/).waitFor()
     await answer.locator('strong', { hasText: 'bold' }).waitFor()
     await answer.locator('code', { hasText: 'inline code' }).waitFor()
     expect(await answer.locator('li').count()).toBe(2)
