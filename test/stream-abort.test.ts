@@ -61,9 +61,12 @@ async function stopBeforeFirstToken(path: string, body: unknown): Promise<string
   return id ?? ''
 }
 
-/** The server's log lines about requests to `path`, once the request has been logged as ended. */
-async function linesFor(path: string): Promise<Record<string, unknown>[]> {
-  const parsed = () => server.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.path === path)
+/**
+ * The server's log lines about requests to `path` written since line `from` (so an earlier test's request to the same
+ * path does not count), once the request has been logged as ended.
+ */
+async function linesFor(path: string, from: number): Promise<Record<string, unknown>[]> {
+  const parsed = () => server.lines.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.path === path)
   const deadline = Date.now() + 10_000
   while (!parsed().some((l) => l.status !== undefined) && Date.now() < deadline) await Bun.sleep(50)
   return parsed()
@@ -73,8 +76,9 @@ describe('Stop before the first token', () => {
   test('the playground path: 499 at info, no error and no dump', async () => {
     up.setBehavior('slow-first-byte')
     const path = '/api-internal/v1/llm/chat/completions'
+    const from = server.lines.length
     await stopBeforeFirstToken(path, { model: 'mock-chat', stream: true, messages: [{ role: 'user', content: 'hi' }] })
-    const lines = await linesFor(path)
+    const lines = await linesFor(path, from)
     expect(lines.filter((l) => l.level === 'error')).toEqual([])
     expect(lines.some((l) => 'err' in l)).toBe(false)
     expect(lines.find((l) => l.status !== undefined)).toMatchObject({ level: 'info', status: 499, msg: 'client closed the request' })
@@ -90,8 +94,9 @@ describe('Stop before the first token', () => {
     const bot = (await created.json()) as { id: string }
     up.setBehavior('slow-first-byte')
     const path = `/api-internal/v1/chatbot/${bot.id}/chat`
+    const from = server.lines.length
     await stopBeforeFirstToken(path, { message: 'hi', stream: true })
-    const lines = await linesFor(path)
+    const lines = await linesFor(path, from)
     expect(lines.filter((l) => l.level === 'error')).toEqual([])
     expect(lines.find((l) => l.status !== undefined)).toMatchObject({ level: 'info', status: 499 })
   }, 30_000)
@@ -99,9 +104,10 @@ describe('Stop before the first token', () => {
   test('a request that fails for real is still an error with its details', async () => {
     up.setBehavior('ok')
     // Not aborted: an ordinary refusal keeps its warn line.
+    const from = server.lines.length
     const res = await post('/api-internal/v1/llm/chat/completions', { model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] })
     expect(res.status).toBe(404)
-    const lines = await linesFor('/api-internal/v1/llm/chat/completions')
+    const lines = await linesFor('/api-internal/v1/llm/chat/completions', from)
     expect(lines.some((l) => l.level === 'warn' && l.status === 404)).toBe(true)
   }, 30_000)
 })
