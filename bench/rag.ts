@@ -11,6 +11,8 @@
  *   BENCH_BM25=k1,b                       BM25 parameters to try (tune on train only; bench/lib/rag-server.ts sets them)
  *   LEXICAL_CACHE_MB=0                    every lexical query answered by SQL instead of the in-memory postings
  *   BENCH_KEEP_SCHEMA=1                   keeps the PostgreSQL schema for inspection (EXPLAIN)
+ *   BENCH_PROFILE_DIR=<dir>               the server runs under `bun --cpu-prof`, writing <dir>/rag.cpuprofile
+ *                                         (bun bench/lib/profile-summary.ts, with --from/--to for the ingestion window)
  *   BENCH_SERVER_ROOT=<dir>               runs another checkout's server (before/after comparisons, as bench/gateway.ts)
  *
  * Prints nDCG@10 / recall@100 on train (the split parameters were tuned on) and test (reported only), from document
@@ -88,7 +90,7 @@ async function apiKey(base: string): Promise<string> {
 }
 
 /** Every abstract as a one-record jsonl document, then waits until none is queued or processing. */
-async function ingest(call: Call, collectionId: string): Promise<{ seconds: number; failed: number; chunks: number }> {
+async function ingest(call: Call, collectionId: string): Promise<{ seconds: number; uploadSeconds: number; failed: number; chunks: number }> {
   const started = performance.now()
   const R = `/api/v1/rag/collections/${collectionId}`
   for (let i = 0; i < corpus.length; i += FILES_PER_UPLOAD) {
@@ -98,11 +100,12 @@ async function ingest(call: Call, collectionId: string): Promise<{ seconds: numb
     const { rejected } = await call<{ rejected: { filename: string; message: string }[] }>('POST', `${R}/documents`, form)
     for (const r of rejected) console.log(`  refused ${r.filename}: ${r.message}`)
   }
+  const uploadSeconds = (performance.now() - started) / 1000
   const count = async (status: string) => (await call<{ total: number }>('GET', `${R}/documents?status=${status}&limit=1`)).total
   while ((await count('queued')) + (await count('processing')) > 0) await Bun.sleep(250)
   const seconds = (performance.now() - started) / 1000
   const { chunk_count } = await call<{ chunk_count: number }>('GET', R)
-  return { seconds, failed: await count('failed'), chunks: chunk_count }
+  return { seconds, uploadSeconds, failed: await count('failed'), chunks: chunk_count }
 }
 
 async function run(backend: string): Promise<void> {
@@ -130,7 +133,7 @@ async function run(backend: string): Promise<void> {
   if (embeddingUrl) env.OPENAI_COMPAT_URL = embeddingUrl
   let server: Child | undefined
   try {
-    server = await spawnServer({ env, logPath, root: process.env.BENCH_SERVER_ROOT || undefined, ...(tunedBm25 ? { entry: 'bench/lib/rag-server.ts' } : {}) })
+    server = await spawnServer({ env, logPath, root: process.env.BENCH_SERVER_ROOT || undefined, ...(tunedBm25 ? { entry: 'bench/lib/rag-server.ts' } : {}), ...(process.env.BENCH_PROFILE_DIR ? { cpuProfile: { dir: process.env.BENCH_PROFILE_DIR, name: 'rag.cpuprofile', intervalUs: 1000 } } : {}) })
     const call = client(server.url, await apiKey(server.url))
     const cache = process.env.LEXICAL_CACHE_MB ?? 'default'
     console.log(`\n== ${backend} (server ${server.url}, BM25 k1=${bm25[0]} b=${bm25[1]}, lexical cache ${cache} MB) ==`)
@@ -143,9 +146,10 @@ async function run(backend: string): Promise<void> {
     }
 
     for (const [mode, collectionId] of collections) {
-      const { seconds, failed, chunks } = await ingest(call, collectionId)
+      const { seconds, uploadSeconds, failed, chunks } = await ingest(call, collectionId)
       console.log(
         `ingest ${mode}: ${corpus.length} documents -> ${chunks} chunks in ${seconds.toFixed(1)} s = ${(corpus.length / seconds).toFixed(0)} docs/s` +
+          ` (the uploads, ${FILES_PER_UPLOAD} files per request, took ${uploadSeconds.toFixed(1)} s; indexing ended ${(seconds - uploadSeconds).toFixed(1)} s after them)` +
           (failed ? ` (${failed} failed)` : ''),
       )
       const search = (query: string, body: Record<string, unknown>) =>
