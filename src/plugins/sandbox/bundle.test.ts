@@ -127,4 +127,16 @@ describe('bundlePlugin bundles', () => {
     writeFileSync(entry, `${CLASS}export const v = 'two'\n`)
     expect((await bundlePlugin(entry, root)).code).toContain('"two"')
   })
+
+  test('a server with more plugins than 64 finds the first ones still bundled when they are enabled', async () => {
+    // As at discovery: every folder bundled once, more of them than the cache's old limit of 64 entries.
+    const folders = Array.from({ length: 70 }, (_, i) => plugin({ 'index.ts': `${CLASS}export const v = ${i}\n` }))
+    await Promise.all(folders.map((f) => bundlePlugin(f.entry, f.root)))
+    // A bundler that cannot start: only a cached bundle can answer now.
+    const noBundler = { nodePath: join(work, 'no-such-node') }
+    expect((await bundlePlugin(folders[0]!.entry, folders[0]!.root, noBundler)).code).toContain('v = 0')
+    // An unseen folder does need the bundler, which proves the answer above came from the cache.
+    const fresh = plugin({ 'index.ts': CLASS })
+    await expect(bundlePlugin(fresh.entry, fresh.root, noBundler)).rejects.toThrow(PluginBundleError)
+  }, 120_000)
 })

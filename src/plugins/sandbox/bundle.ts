@@ -21,7 +21,12 @@ const MAX_PARALLEL = 2
 /** Folders hashed for the cache; a larger one is bundled every time. */
 const CACHE_MAX_FILES = 2_000
 const CACHE_MAX_BYTES = 10 * 1024 * 1024
-const CACHE_ENTRIES = 64
+/**
+ * Characters of bundled code the cache keeps, least recently used dropped first. Sized by bytes, not entries: with
+ * a count of 64, a server with 100 plugins had bundled the first ones at discovery and bundled them again, one Node
+ * process of 0.3 s each, when they were enabled (`bun bench/plugins.ts`). A plugin's bundle is typically a few KB.
+ */
+const CACHE_MAX_CHARS = 32 * 1024 * 1024
 const MAX_MANIFEST_BYTES = 256 * 1024
 
 export interface BundleOptions {
@@ -53,6 +58,7 @@ export class PluginBundleError extends Error {
 type BundlerAnswer = { ok: true; code: string; inputs: string[] } | { ok: false; problems: string[] }
 
 const cache = new Map<string, PluginBundle>()
+let cachedChars = 0
 let running = 0
 const waiting: (() => void)[] = []
 
@@ -79,7 +85,12 @@ export async function bundlePlugin(entryPath: string, root = dirname(entryPath),
   const sandboxDir = options.sandboxDir ?? join(REPO_ROOT, 'sandbox')
   const key = folderKey(realRoot, entry, sandboxDir)
   const cached = key === null ? undefined : cache.get(key)
-  if (cached !== undefined) return { code: cached.code, inputs: [...cached.inputs] }
+  if (cached !== undefined) {
+    // Most recently used: last in the Map's order.
+    cache.delete(key!)
+    cache.set(key!, cached)
+    return { code: cached.code, inputs: [...cached.inputs] }
+  }
 
   const answer = await oneAtATime(() => runBundler(realRoot, entry, sandboxDir, options)).catch((err: unknown): BundlerAnswer => {
     return { ok: false, problems: [`the bundler failed: ${err instanceof Error ? err.message : String(err)}`] }
@@ -88,9 +99,16 @@ export async function bundlePlugin(entryPath: string, root = dirname(entryPath),
   const bundle = { code: answer.code, inputs: answer.inputs }
   // Cached only when the folder did not change while it was bundled.
   if (key !== null && folderKey(realRoot, entry, sandboxDir) === key) {
+    const previous = cache.get(key)
+    if (previous) cachedChars -= previous.code.length
     cache.delete(key)
     cache.set(key, bundle)
-    for (const old of cache.keys()) if (cache.size > CACHE_ENTRIES) cache.delete(old)
+    cachedChars += bundle.code.length
+    for (const [old, dropped] of cache) {
+      if (cachedChars <= CACHE_MAX_CHARS || old === key) break
+      cache.delete(old)
+      cachedChars -= dropped.code.length
+    }
   }
   return { code: bundle.code, inputs: [...bundle.inputs] }
 }
