@@ -25,6 +25,19 @@ export interface SandboxPoolOptions {
   /** The process of `plugin` came back after a crash: load it again (unless `crash.quarantined` names it). */
   onRestart: (plugin: string, crash: SandboxCrash) => Promise<void>
   logger: Logger
+  /**
+   * Keep one started, unused process ready once a plugin has been loaded: the next plugin adopts it (a Node start
+   * saved, ~120 ms) and another spare starts behind it. It has run no code when adopted, so isolation is as with a
+   * fresh process. Default false.
+   */
+  spare?: boolean
+}
+
+/** A started process nobody has used, for the next plugin whose memory ceiling it has. */
+interface Spare {
+  client: SandboxClient
+  ceiling: number
+  ready: boolean
 }
 
 /**
@@ -46,6 +59,7 @@ export class SandboxPool {
   readonly #clients = new Map<string, SandboxClient>()
   readonly #starting = new Map<string, Promise<SandboxClient>>()
   readonly #ceilings = new Map<string, number>()
+  #spare: Spare | null = null
   #stopped = false
 
   constructor(readonly options: SandboxPoolOptions) {}
@@ -120,7 +134,8 @@ export class SandboxPool {
   /** Ends every process (in parallel: shutdown must not wait for each one in turn). */
   async stop(): Promise<void> {
     this.#stopped = true
-    const clients = [...this.#clients.values()]
+    const clients = [...this.#clients.values(), ...(this.#spare ? [this.#spare.client] : [])]
+    this.#spare = null
     this.#clients.clear()
     this.#starting.clear()
     await Promise.all(clients.map((c) => c.stop()))
@@ -132,16 +147,13 @@ export class SandboxPool {
     if (existing !== undefined) return existing
     let starting = this.#starting.get(plugin)
     if (starting === undefined) {
-      const client = new SandboxClient({
-        ...(this.options.nodePath ? { nodePath: this.options.nodePath } : {}),
-        ...(this.options.sandboxDir ? { sandboxDir: this.options.sandboxDir } : {}),
-        owner: plugin,
-        maxRssMb: processCeilingMb(limits),
-        onHostCall: this.options.onHostCall,
-        onLog: this.options.onLog,
-        onRestart: (crash) => this.options.onRestart(plugin, crash),
-        logger: this.options.logger.child({ plugin }),
-      })
+      const ceiling = processCeilingMb(limits)
+      const onRestart = (crash: SandboxCrash) => this.options.onRestart(plugin, crash)
+      const logger = this.options.logger.child({ plugin })
+      const spare = this.#takeSpare(ceiling)
+      spare?.adopt(plugin, { onRestart, logger })
+      const client = spare ?? this.#newClient(ceiling, { owner: plugin, onRestart, logger })
+      // The spare is started already; its start() returns at once.
       starting = client.start().then(() => {
         if (this.#starting.get(plugin) !== starting) {
           void client.stop()
@@ -156,7 +168,45 @@ export class SandboxPool {
       starting.catch(() => {
         if (this.#starting.get(plugin) === starting) this.#starting.delete(plugin)
       })
+      this.#replenish(ceiling)
     }
     return starting
+  }
+
+  #newClient(ceiling: number, own: { owner: string; onRestart: (crash: SandboxCrash) => Promise<void>; logger: Logger } | null): SandboxClient {
+    return new SandboxClient({
+      ...(this.options.nodePath ? { nodePath: this.options.nodePath } : {}),
+      ...(this.options.sandboxDir ? { sandboxDir: this.options.sandboxDir } : {}),
+      maxRssMb: ceiling,
+      onHostCall: this.options.onHostCall,
+      onLog: this.options.onLog,
+      ...(own ?? { logger: this.options.logger.child({ sandbox: 'spare' }) }),
+    })
+  }
+
+  /** The spare, when it is up and has the ceiling asked for; it is then no longer the spare. */
+  #takeSpare(ceiling: number): SandboxClient | null {
+    const spare = this.#spare
+    // Not while it is down (a spare's process can die too; its client restarts it).
+    if (spare === null || !spare.ready || spare.ceiling !== ceiling || spare.client.pid === null) return null
+    this.#spare = null
+    return spare.client
+  }
+
+  /** Starts a spare behind the one just taken (or the first), unless there is one or spares are off. */
+  #replenish(ceiling: number): void {
+    if (!this.options.spare || this.#stopped || this.#spare !== null) return
+    const spare: Spare = { client: this.#newClient(ceiling, null), ceiling, ready: false }
+    this.#spare = spare
+    spare.client.start().then(
+      () => {
+        if (this.#spare === spare) spare.ready = true
+        else void spare.client.stop()
+      },
+      (err: unknown) => {
+        if (this.#spare === spare) this.#spare = null
+        this.options.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'a spare plugin sandbox did not start')
+      },
+    )
   }
 }

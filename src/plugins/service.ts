@@ -98,6 +98,7 @@ export class PluginService {
     this.cron = new CronRunner({ plugins: this, sql: deps.sql, log: deps.log, replica: deps.replica })
     this.#pool = new SandboxPool({
       ...sandbox,
+      spare: c.PLUGIN_SPARE_SANDBOX,
       onHostCall: (plugin, invocationId, name, args, ended) => this.host.handle(plugin, invocationId, name, args, ended),
       onLog: (plugin, level, message, invocationId) => this.records.log(plugin, level, message, invocationId ?? null),
       onRestart: (plugin, crash) => this.#afterCrash(plugin, crash),

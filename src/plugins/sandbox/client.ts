@@ -123,7 +123,7 @@ const unavailable = (message: string) => new SandboxError('sandbox_unavailable',
  * const out = await sandbox.invoke('hello', 'execute', { input: { q: 1 }, identity }, { wallMs: 5_000 })
  */
 export class SandboxClient {
-  readonly #options: SandboxClientOptions
+  #options: SandboxClientOptions
   readonly #nodePath: string
   readonly #sandboxDir: string
   readonly #limits = new Map<string, Limits>()
@@ -151,6 +151,16 @@ export class SandboxClient {
 
   get pid(): number | null {
     return this.#proc?.pid ?? null
+  }
+
+  /**
+   * Hands a process that has served nobody yet (a warm spare, started without an owner) to `owner`: from now on its
+   * crashes are charged to that plugin alone, a restart reloads it through `onRestart`, and its log names it.
+   * Refused once the process has an owner or has loaded anything, so no code of one plugin ever shares it.
+   */
+  adopt(owner: string, hooks: { onRestart: NonNullable<SandboxClientOptions['onRestart']>; logger?: SandboxClientOptions['logger'] }): void {
+    if (this.#options.owner !== undefined || this.#limits.size > 0) throw new Error('this sandbox process already serves a plugin')
+    this.#options = { ...this.#options, owner, onRestart: hooks.onRestart, ...(hooks.logger ? { logger: hooks.logger } : {}) }
   }
 
   /** Starts the sandbox; rejects with sandbox_unavailable when Node.js or the sandbox cannot start. */
@@ -386,7 +396,8 @@ export class SandboxClient {
   }
 
   async #pipeStderr(proc: Subprocess<'ignore', 'ignore', 'pipe'>): Promise<void> {
-    const log = this.#options.logger
+    // The logger is read per line: a spare's process gets its plugin's logger when adopted.
+    const log = () => this.#options.logger
     let buffered = ''
     const decoder = new TextDecoder()
     for await (const chunk of proc.stderr) {
@@ -395,7 +406,7 @@ export class SandboxClient {
       while ((nl = buffered.indexOf('\n')) !== -1) {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
-        if (line.trim() !== '') log?.warn({ sandboxPid: proc.pid, line: line.slice(0, 4096) }, 'plugin sandbox stderr')
+        if (line.trim() !== '') log()?.warn({ sandboxPid: proc.pid, line: line.slice(0, 4096) }, 'plugin sandbox stderr')
       }
       if (buffered.length > 65536) buffered = ''
     }
