@@ -53,15 +53,17 @@ describe('a warm spare sandbox process', () => {
     const before = new Set(sandboxChildren())
     await p.load('first', GOOD_PLUGIN, TEST_LIMITS)
     const first = p.pid('first')!
-    // The spare: a process of this pool that serves nobody.
+    // The spare: a process of this pool that serves nobody, adoptable once it is up (its process exists earlier).
     const spares = () => sandboxChildren().filter((pid) => !before.has(pid) && pid !== first && pid !== p.pid('second'))
-    await until(() => spares().length === 1)
-    const spare = spares()[0]!
+    await until(() => p.sparePid() !== null)
+    const spare = p.sparePid()!
+    expect(spares()).toEqual([spare])
     await p.load('second', GOOD_PLUGIN, TEST_LIMITS)
     expect(p.pid('second')).toBe(spare)
     expect(await p.invoke('second', 'execute', { input: { n: 2 } } as never, { wallMs: 2_000 })).toEqual({ ok: true, input: { n: 2 } })
     // A new spare, not one of the two plugins' processes.
-    await until(() => spares().length === 1 && spares()[0] !== spare)
+    await until(() => p.sparePid() !== null && p.sparePid() !== spare)
+    expect(spares()).toEqual([p.sparePid()!])
 
     // The adopted process crashes: charged to its plugin alone, which comes back; the other never noticed.
     process.kill(spare, 'SIGKILL')
@@ -80,8 +82,8 @@ describe('a warm spare sandbox process', () => {
     const before = new Set(sandboxChildren())
     await p.load('small', GOOD_PLUGIN, TEST_LIMITS)
     const spares = () => sandboxChildren().filter((pid) => !before.has(pid) && pid !== p.pid('small') && pid !== p.pid('large'))
-    await until(() => spares().length === 1)
-    const spare = spares()[0]!
+    await until(() => p.sparePid() !== null)
+    const spare = p.sparePid()!
     const large = { ...TEST_LIMITS, memoryMb: 200 }
     expect(processCeilingMb(large)).not.toBe(processCeilingMb(TEST_LIMITS))
     await p.load('large', GOOD_PLUGIN, large)
@@ -95,6 +97,7 @@ describe('a warm spare sandbox process', () => {
     const before = new Set(sandboxChildren())
     await p.load('only', GOOD_PLUGIN, TEST_LIMITS)
     await Bun.sleep(1_000)
+    expect(p.sparePid()).toBeNull()
     expect(sandboxChildren().filter((pid) => !before.has(pid))).toEqual([p.pid('only')!])
     await p.stop()
     await until(() => sandboxChildren().every((pid) => before.has(pid)))

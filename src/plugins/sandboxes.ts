@@ -100,6 +100,11 @@ export class SandboxPool {
     return this.#clients.get(plugin)?.pid ?? null
   }
 
+  /** The spare's process, once it is up and can be adopted; null otherwise. */
+  sparePid(): number | null {
+    return this.#spare?.ready ? this.#spare.client.pid : null
+  }
+
   async stats(plugin: string) {
     const client = this.#clients.get(plugin)
     if (client === undefined) return null
