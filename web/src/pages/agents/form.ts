@@ -111,15 +111,23 @@ function optionalNumber(text: string, label: string): number | null | { error: s
   return Number.isFinite(n) ? n : { error: `${label} must be a number, or empty.` }
 }
 
+/** The drafts as the API takes them, and what is missing in each by its position (an agent's or a chatbot's tools). */
+export function toSpecs(drafts: readonly ToolDraft[]): { tools: ToolSpec[]; errors: Record<number, string> } {
+  const tools: ToolSpec[] = []
+  const errors: Record<number, string> = {}
+  drafts.forEach((d, i) => {
+    const spec = toSpec(d)
+    if (typeof spec === 'string') errors[i] = spec
+    else tools.push(spec)
+  })
+  return { tools, errors }
+}
+
 /** The whole body the form stands for, or the errors that stop a save. */
 export function toBody(f: AgentFormState): { body: Record<string, unknown>; errors: FormErrors } {
   const errors = noErrors()
-  const tools: ToolSpec[] = []
-  f.tools.forEach((d, i) => {
-    const spec = toSpec(d)
-    if (typeof spec === 'string') errors.tools[i] = spec
-    else tools.push(spec)
-  })
+  const { tools, errors: toolErrors } = toSpecs(f.tools)
+  errors.tools = toolErrors
   if (!f.name.trim()) errors.fields.name = 'Give the agent a name.'
   if (!f.model) errors.fields.model = 'Choose a model.'
   const steps = Number(f.max_steps.trim())

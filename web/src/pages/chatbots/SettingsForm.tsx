@@ -12,9 +12,8 @@ import { FieldError } from './FieldError.tsx'
 import { ModelSelect } from './ModelSelect.tsx'
 import { PromptEditor } from './PromptEditor.tsx'
 import { VariablesEditor } from './Variables.tsx'
-import { newTool, toDraft, toSpec, type ToolDraft } from '../agents/form.ts'
+import { newTool, toDraft, toSpec, toSpecs, type ToolDraft } from '../agents/form.ts'
 import { ToolsEditor } from '../agents/ToolsEditor.tsx'
-import type { ToolSpec } from '../agents/types.ts'
 import { SERVERS, type McpServer } from '../mcp/types.ts'
 import { BASE, CHATBOT_TYPES, TYPE_LABELS, type Chatbot, type ChatbotType, type Collection, type Model, type RagMode } from './types.ts'
 
@@ -78,7 +77,6 @@ function number(value: string, label: string, min: number, max: number, integer:
 /** The fields that differ from the saved chatbot, converted to the API's types, or the errors that stop a save. */
 function changes(f: FormState, b: Chatbot): { patch: Partial<Chatbot>; errors: Errors; toolErrors: Record<number, string> } {
   const errors: Errors = {}
-  const toolErrors: Record<number, string> = {}
   const patch: Record<string, unknown> = {}
   const put = <K extends keyof FormState>(key: K, value: unknown, saved: unknown) => {
     if (JSON.stringify(value) !== JSON.stringify(saved)) patch[key] = value
@@ -116,12 +114,7 @@ function changes(f: FormState, b: Chatbot): { patch: Partial<Chatbot>; errors: E
   put('confidential_only', f.confidential_only, b.confidential_only)
   put('exclude_flagged_context', f.exclude_flagged_context, b.exclude_flagged_context)
   put('is_active', f.is_active, b.is_active)
-  const tools: ToolSpec[] = []
-  f.tools.forEach((d, i) => {
-    const spec = toSpec(d)
-    if (typeof spec === 'string') toolErrors[i] = spec
-    else tools.push(spec)
-  })
+  const { tools, errors: toolErrors } = toSpecs(f.tools)
   // The saved tools go through the same conversion, so another key order or omitted defaults from the database are equal.
   if (!Object.keys(toolErrors).length) put('tools', tools, b.tools.map((t) => toSpec(toDraft(t))))
   num('max_tool_steps', 'Tool steps', 1, 16, true)
