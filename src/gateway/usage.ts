@@ -1,9 +1,10 @@
-import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AuditLog } from '../audit/service.ts'
 import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import type { BudgetRow, BudgetService, Reservation } from '../budgets/service.ts'
+import { AppendJournal, type Journal, journalLines, MappedJournal } from './journal.ts'
 
 /** What made the call: the public API, the dashboard's playground, or a platform feature for a user. */
 export type UsageSource = 'api' | 'playground' | 'rag' | 'chatbot' | 'plugin' | 'agent'
@@ -80,7 +81,7 @@ export class UsageLedger {
    * also synced to disk, so a machine that goes down then loses none either.
    */
   readonly #spoolFile: string | null
-  #journal: number | null = null
+  #journal: Journal | null = null
   #journaled = 0
 
   /**
@@ -122,18 +123,25 @@ export class UsageLedger {
     } else this.#schedule(FLUSH_DELAY_MS)
   }
 
-  /** Appends one record to the journal: one write, no sync (a killed process's writes are in the page cache). */
+  /** Appends one record to the journal, no sync (a killed process's records are in the page cache). */
   #append(p: Pending): void {
     if (this.#spoolFile === null) return
     try {
-      if (this.#journal === null) {
-        mkdirSync(this.#spoolDir!, { recursive: true })
-        this.#journal = openSync(this.#spoolFile, 'a')
-      }
-      writeSync(this.#journal, `${JSON.stringify({ entry: p.entry, reservation: p.reservation, at: p.at.toISOString() })}\n`)
+      this.#journal ??= this.#openJournal(this.#spoolFile)
+      this.#journal.append(`${JSON.stringify({ entry: p.entry, reservation: p.reservation, at: p.at.toISOString() })}\n`)
       this.#journaled++
     } catch (err) {
       this.#log.error({ err: (err as Error).message, file: this.#spoolFile }, 'usage record not journaled')
+    }
+  }
+
+  /** A mapped file where one can be had; otherwise a file written a line at a time, as durable, just dearer. */
+  #openJournal(file: string): Journal {
+    try {
+      return new MappedJournal(file)
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message, file }, 'usage journal not mapped; writing it a line at a time')
+      return new AppendJournal(file)
     }
   }
 
@@ -196,7 +204,7 @@ export class UsageLedger {
   #sync(): void {
     if (this.#journal === null) return
     try {
-      fsyncSync(this.#journal)
+      this.#journal = this.#journal.durable()
     } catch (err) {
       this.#log.error({ err: (err as Error).message, file: this.#spoolFile }, 'usage journal not synced')
     }
@@ -206,8 +214,13 @@ export class UsageLedger {
   #unspool(): void {
     if (this.#journal === null || this.#journaled === 0 || this.#queue.length > 0) return
     try {
-      ftruncateSync(this.#journal, 0)
+      this.#journal.reset()
       this.#journaled = 0
+      // The outage that made it an ordinary file is over: the next record maps the file again.
+      if (!this.#journal.mapped) {
+        this.#journal.close(false)
+        this.#journal = null
+      }
     } catch (err) {
       this.#log.error({ err: (err as Error).message, file: this.#spoolFile }, 'usage journal not emptied')
     }
@@ -233,8 +246,7 @@ export class UsageLedger {
       }
       const pending: Pending[] = []
       let unreadable = 0
-      for (const line of readFileSync(claimed, 'utf8').split('\n')) {
-        if (!line.trim()) continue
+      for (const line of journalLines(readFileSync(claimed, 'utf8'))) {
         try {
           const r = JSON.parse(line) as { entry: UsageEntry; reservation: Reservation | null; at: string }
           pending.push({ entry: r.entry, reservation: r.reservation, attempts: 0, at: new Date(r.at) })
@@ -337,13 +349,12 @@ export class UsageLedger {
     const journal = this.#journal
     this.#journal = null
     if (!this.#queue.length) {
-      if (journal !== null) closeSync(journal)
+      if (journal !== null) journal.close(true)
       if (this.#spoolFile !== null) rmSync(this.#spoolFile, { force: true })
       return
     }
     if (journal !== null) {
-      fsyncSync(journal)
-      closeSync(journal)
+      journal.durable().close(false)
       this.#log.warn({ unwritten: this.#queue.length, file: this.#spoolFile }, 'usage records kept in the journal; the next start writes them')
     } else this.#log.error({ unwritten: this.#queue.map((p) => p.entry) }, 'usage records could not be written before shutdown')
   }
