@@ -1,5 +1,5 @@
 /** The PostgreSQL job queue: claims, retries with backoff, permanent failures, leases that resume a dead worker's job. */
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { testDatabase, type TestDatabase } from '../../test/harness.ts'
 import { migrate } from '../db/migrate.ts'
 import { createLogger } from '../log.ts'
@@ -154,4 +154,152 @@ test('stopping hands an interrupted job back without counting the attempt', asyn
   await startedP
   await q.stop(50)
   expect(await jobRow(id)).toMatchObject({ status: 'queued', attempts: 0 })
+})
+
+describe('batches', () => {
+  /** A handler that records the batches it is given and fails the jobs the test names, each its own way. */
+  function batching(size: number, fail: (job: Job) => unknown = () => undefined) {
+    const batches: string[][] = []
+    const alone: string[] = []
+    const handler = {
+      run: async (job: Job) => {
+        alone.push(job.id)
+        const err = fail(job)
+        if (err) throw err
+      },
+      batch: {
+        size,
+        when: { small: true },
+        run: async (jobs: Job[]) => {
+          batches.push(jobs.map((j) => j.id))
+          const failures = new Map<string, unknown>()
+          for (const j of jobs) {
+            const err = fail(j)
+            if (err) failures.set(j.id, err)
+          }
+          return failures
+        },
+      },
+    }
+    return { handler, batches, alone }
+  }
+
+  test('enqueueMany keeps each payload with its id; jobs marked for batching are claimed together, up to the size, others alone', async () => {
+    const { handler, batches, alone } = batching(8)
+    const q = queue('w-batch')
+    q.register('batched', handler)
+    const ids = await q.enqueueMany('batched', Array.from({ length: 20 }, (_, i) => ({ i, small: true })))
+    const big = await q.enqueue('batched', { i: 20 })
+    const rows = await db.sql<{ id: string; payload: { i: number } }[]>`SELECT id, payload FROM jobs WHERE id IN ${db.sql(ids)}`
+    expect(new Map(rows.map((r) => [r.id, r.payload.i]))).toEqual(new Map(ids.map((id, i) => [id, i])))
+    q.start()
+    await until(async () => (await Promise.all([...ids, big].map(jobRow))).every((r) => r.status === 'done'))
+    expect(batches.flat().sort()).toEqual([...ids].sort())
+    expect(Math.max(...batches.map((b) => b.length))).toBe(8)
+    expect(batches.length).toBeLessThanOrEqual(4)
+    expect(alone).toEqual([big])
+    for (const id of ids) expect(await jobRow(id)).toMatchObject({ status: 'done', attempts: 1, progress: 1 })
+    await q.stop()
+  })
+
+  test("each job of a batch has its own outcome: one given up, one retried, the rest done; a batch that throws fails every job", async () => {
+    let flakyRuns = 0
+    const gaveUp: string[] = []
+    const retried: string[] = []
+    const { handler } = batching(10, (job) => {
+      if (job.payload.kind === 'corrupt') return new PermanentJobError('corrupt input')
+      if (job.payload.kind === 'flaky' && flakyRuns++ === 0) return new Error('blip')
+      return undefined
+    })
+    const q = queue('w-batch-outcomes')
+    q.register('outcomes', { ...handler, onGiveUp: async (job) => void gaveUp.push(job.id), onRetry: async (job) => void retried.push(job.id) })
+    const [corrupt, flaky, ...fine] = await q.enqueueMany('outcomes', [
+      { kind: 'corrupt', small: true },
+      { kind: 'flaky', small: true },
+      ...Array.from({ length: 5 }, () => ({ kind: 'fine', small: true })),
+    ])
+    q.start()
+    await until(async () => (await jobRow(flaky!)).status === 'done' && (await jobRow(corrupt!)).status === 'failed')
+    expect(await jobRow(corrupt!)).toMatchObject({ status: 'failed', attempts: 1, error: 'corrupt input' })
+    expect(await jobRow(flaky!)).toMatchObject({ status: 'done', attempts: 2 })
+    for (const id of fine) expect(await jobRow(id)).toMatchObject({ status: 'done', attempts: 1 })
+    expect(gaveUp).toEqual([corrupt!])
+    expect(retried).toEqual([flaky!])
+    await q.stop()
+
+    const thrower = queue('w-batch-throws')
+    thrower.register('throws', {
+      run: async () => {},
+      batch: { size: 4, when: { small: true }, run: async () => Promise.reject(new Error('database gone')) },
+    })
+    const all = await thrower.enqueueMany('throws', Array.from({ length: 4 }, () => ({ small: true })), { maxAttempts: 1 })
+    thrower.start()
+    await until(async () => (await Promise.all(all.map(jobRow))).every((r) => r.status === 'failed'))
+    for (const id of all) expect((await jobRow(id)).error).toBe('database gone')
+    await thrower.stop()
+  })
+
+  test('a running batch keeps every lease; a job taken over meanwhile is aborted alone and not marked done by this worker', async () => {
+    const q = queue('w-batch-lease', { leaseMs: 300 })
+    const aborted: string[] = []
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let started!: (jobs: Job[]) => void
+    const startedP = new Promise<Job[]>((r) => (started = r))
+    q.register('leased', {
+      run: async () => {},
+      batch: {
+        size: 3,
+        when: { small: true },
+        run: async (jobs, control) => {
+          for (const j of jobs) control(j).signal.addEventListener('abort', () => aborted.push(j.id))
+          started(jobs)
+          await held
+          return new Map()
+        },
+      },
+    })
+    const ids = await q.enqueueMany('leased', Array.from({ length: 3 }, () => ({ small: true })))
+    const rival = queue('w-batch-rival', { leaseMs: 300 })
+    const rivalRan: string[] = []
+    rival.register('leased', { run: async (job) => void rivalRan.push(job.id) })
+    q.start()
+    const jobs = await startedP
+    expect(jobs.map((j) => j.id).sort()).toEqual([...ids].sort())
+    rival.start()
+    // Three lease lengths: without renewal the rival would have taken every job over.
+    await Bun.sleep(900)
+    expect(rivalRan).toEqual([])
+    // One job is taken over (as a rival that found its lease run out would): the next renewal aborts it alone.
+    await db.sql`UPDATE jobs SET locked_by = 'w-batch-rival' WHERE id = ${ids[0]!}`
+    await until(async () => aborted.length > 0)
+    expect(aborted).toEqual([ids[0]!])
+    release()
+    await until(async () => (await jobRow(ids[1]!)).status === 'done' && (await jobRow(ids[2]!)).status === 'done')
+    expect((await jobRow(ids[0]!)).status).toBe('processing')
+    await Promise.all([q.stop(), rival.stop()])
+  })
+
+  test('stopping hands a running batch back without counting the attempts', async () => {
+    const q = queue('w-batch-stop')
+    let started!: () => void
+    const startedP = new Promise<void>((r) => (started = r))
+    q.register('batch-long', {
+      run: async () => {},
+      batch: {
+        size: 5,
+        when: { small: true },
+        run: (jobs, control) =>
+          new Promise((_, reject) => {
+            started()
+            control(jobs[0]!).signal.addEventListener('abort', () => reject(control(jobs[0]!).signal.reason))
+          }),
+      },
+    })
+    const ids = await q.enqueueMany('batch-long', Array.from({ length: 5 }, () => ({ small: true })))
+    q.start()
+    await startedP
+    await q.stop(50)
+    for (const id of ids) expect(await jobRow(id)).toMatchObject({ status: 'queued', attempts: 0 })
+  })
 })

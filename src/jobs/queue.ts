@@ -18,6 +18,17 @@ export interface JobControl {
 
 export interface JobHandler<P = any> {
   run(job: Job<P>, ctl: JobControl): Promise<void>
+  /**
+   * Several jobs at once, for work that costs mostly round trips (a small document is a handful of statements,
+   * whichever the count of rows): a worker that claims a job whose payload contains `when` claims up to `size - 1`
+   * more such jobs of the kind with it and hands them over together. Each job keeps its own lease, attempts and
+   * outcome: `run` answers with the jobs that failed and why (absent: done), as `run` would have thrown.
+   */
+  batch?: {
+    size: number
+    when: Record<string, unknown>
+    run(jobs: Job<P>[], control: (job: Job<P>) => JobControl): Promise<Map<string, unknown>>
+  }
   /** Called once when the job will not be tried again (last attempt failed, or a PermanentJobError). */
   onGiveUp?(job: Job<P>, error: string): Promise<void>
   /** Called when a failed attempt will be retried later. */
@@ -51,6 +62,8 @@ export class JobQueue {
   #stopped = true
   #polling: Promise<void> | undefined
   #again = false
+  /** Claimed work running now, a batch counting once (QueueOptions.concurrency). */
+  #slots = 0
   #tasks = new Set<Promise<void>>()
 
   constructor(
@@ -72,6 +85,20 @@ export class JobQueue {
       RETURNING id`
     this.wake()
     return row!.id
+  }
+
+  /** Several jobs of one kind in one statement; their ids in the payloads' order. */
+  async enqueueMany(kind: string, payloads: Record<string, unknown>[], opts: { maxAttempts?: number; sql?: Queryable } = {}): Promise<string[]> {
+    if (payloads.length === 0) return []
+    const sql = opts.sql ?? this.sql
+    // Ids made here, so which id is whose does not hang on the order RETURNING happens to give.
+    const ids = payloads.map(() => crypto.randomUUID())
+    await sql`
+      INSERT INTO jobs (id, kind, payload, max_attempts)
+      SELECT t.id, ${kind}, t.payload::jsonb, ${opts.maxAttempts ?? 5}
+      FROM unnest(${ids}::uuid[], ${payloads.map((p) => JSON.stringify(p))}::text[]) AS t(id, payload)`
+    this.wake()
+    return ids
   }
 
   /** Looks for work now instead of at the next poll. */
@@ -120,10 +147,17 @@ export class JobQueue {
 
   async #claimAvailable(): Promise<void> {
     const kinds = [...this.#handlers.keys()]
-    while (!this.#stopped && this.#running.size < this.#opts.concurrency && kinds.length > 0) {
+    while (!this.#stopped && this.#slots < this.#opts.concurrency && kinds.length > 0) {
       const job = await this.#claim(kinds)
       if (!job) return
-      const task = this.#execute(job).finally(() => {
+      const batch = this.#handlers.get(job.kind)!.batch
+      let jobs = [job]
+      if (batch && batch.size > 1 && contains(job.payload, batch.when))
+        // Claimed already, the first job runs even if its companions cannot be claimed now.
+        jobs = jobs.concat(await this.#claimMore(job.kind, batch.when, batch.size - 1).catch(() => []))
+      this.#slots++
+      const task = (jobs.length > 1 ? this.#executeBatch(jobs) : this.#execute(job)).finally(() => {
+        this.#slots--
         this.#tasks.delete(task)
         this.wake()
       })
@@ -132,55 +166,112 @@ export class JobQueue {
   }
 
   async #claim(kinds: string[]): Promise<Job | undefined> {
-    const [job] = await this.sql<Job[]>`
-      UPDATE jobs SET status = 'processing', attempts = attempts + 1, locked_by = ${this.#opts.workerId},
-        lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
-      WHERE id = (
-        SELECT id FROM jobs
-        WHERE kind IN ${this.sql(kinds)}
-          AND ((status = 'queued' AND run_after <= now()) OR (status = 'processing' AND lease_until < now()))
-        ORDER BY run_after
-        FOR UPDATE SKIP LOCKED
-        LIMIT 1
-      )
-      RETURNING id, kind, payload, attempts, max_attempts`
+    const [job] = await this.#claimWhere(this.sql`kind IN ${this.sql(kinds)}`, 1)
     return job
   }
 
-  async #execute(job: Job): Promise<void> {
-    const handler = this.#handlers.get(job.kind)!
-    const ctl = new AbortController()
-    this.#running.set(job.id, ctl)
-    /** Extends the lease (and records progress, when given); a lease found taken over aborts the handler. */
-    const renew = async (fraction?: number) => {
+  #claimMore(kind: string, when: Record<string, unknown>, n: number): Promise<Job[]> {
+    return this.#claimWhere(this.sql`kind = ${kind} AND payload @> ${this.sql.json(when as never)}`, n)
+  }
+
+  async #claimWhere(filter: ReturnType<Sql>, n: number): Promise<Job[]> {
+    return this.sql<Job[]>`
+      UPDATE jobs SET status = 'processing', attempts = attempts + 1, locked_by = ${this.#opts.workerId},
+        lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
+      WHERE id IN (
+        SELECT id FROM jobs
+        WHERE ${filter}
+          AND ((status = 'queued' AND run_after <= now()) OR (status = 'processing' AND lease_until < now()))
+        ORDER BY run_after
+        FOR UPDATE SKIP LOCKED
+        LIMIT ${n}
+      )
+      RETURNING id, kind, payload, attempts, max_attempts`
+  }
+
+  /** Extends a job's lease (and records progress, when given); a lease found taken over aborts the job. */
+  #renewal(job: Job, ctl: AbortController): (fraction?: number) => Promise<void> {
+    return async (fraction) => {
       const progress = fraction === undefined ? this.sql`progress` : this.sql`${Math.min(1, Math.max(0, fraction))}`
       const rows = await this.sql`
         UPDATE jobs SET progress = ${progress}, lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
         WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId} AND status = 'processing'`
       if (rows.count === 0) ctl.abort(new Error('job lease lost'))
     }
+  }
+
+  #control(job: Job, ctl: AbortController): JobControl {
+    const renew = this.#renewal(job, ctl)
+    return {
+      signal: ctl.signal,
+      progress: async (fraction) => {
+        if (ctl.signal.aborted) throw ctl.signal.reason
+        await renew(fraction)
+        if (ctl.signal.aborted) throw ctl.signal.reason
+      },
+    }
+  }
+
+  #done(ids: string[]) {
+    return this.sql`
+      UPDATE jobs SET status = 'done', progress = 1, error = NULL, lease_until = NULL, locked_by = NULL, updated_at = now()
+      WHERE id IN ${this.sql(ids)} AND locked_by = ${this.#opts.workerId}`
+  }
+
+  async #execute(job: Job): Promise<void> {
+    const handler = this.#handlers.get(job.kind)!
+    const ctl = new AbortController()
+    this.#running.set(job.id, ctl)
+    const renew = this.#renewal(job, ctl)
     const renewer = setInterval(() => void renew().catch(() => {}), Math.max(50, this.#opts.leaseMs / 3))
     try {
-      await handler.run(job, {
-        signal: ctl.signal,
-        progress: async (fraction) => {
-          if (ctl.signal.aborted) throw ctl.signal.reason
-          await renew(fraction)
-          if (ctl.signal.aborted) throw ctl.signal.reason
-        },
-      })
+      await handler.run(job, this.#control(job, ctl))
       clearInterval(renewer)
-      await this.sql`
-        UPDATE jobs SET status = 'done', progress = 1, error = NULL, lease_until = NULL, locked_by = NULL, updated_at = now()
-        WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId}`
+      await this.#done([job.id])
     } catch (err) {
       clearInterval(renewer)
-      await this.#failed(job, handler, err, ctl.signal.aborted && this.#stopped).catch((e) =>
-        this.log.error({ job: job.id, err: (e as Error).message }, 'could not record a job failure'),
-      )
+      await this.#settleFailure(job, handler, err, ctl)
     } finally {
       this.#running.delete(job.id)
     }
+  }
+
+  async #executeBatch(jobs: Job[]): Promise<void> {
+    const handler = this.#handlers.get(jobs[0]!.kind)!
+    const ctls = new Map(jobs.map((j) => [j.id, new AbortController()]))
+    for (const [id, ctl] of ctls) this.#running.set(id, ctl)
+    // One statement renews every lease of the batch; a job whose lease was taken over is aborted alone.
+    const renewAll = async () => {
+      const held = await this.sql<{ id: string }[]>`
+        UPDATE jobs SET lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
+        WHERE id IN ${this.sql([...ctls.keys()])} AND locked_by = ${this.#opts.workerId} AND status = 'processing'
+        RETURNING id`
+      const alive = new Set(held.map((r) => r.id))
+      for (const [id, ctl] of ctls) if (!alive.has(id)) ctl.abort(new Error('job lease lost'))
+    }
+    const renewer = setInterval(() => void renewAll().catch(() => {}), Math.max(50, this.#opts.leaseMs / 3))
+    let failures: Map<string, unknown>
+    try {
+      failures = await handler.batch!.run(jobs, (job) => this.#control(job, ctls.get(job.id)!))
+    } catch (err) {
+      failures = new Map(jobs.map((j) => [j.id, err]))
+    }
+    clearInterval(renewer)
+    try {
+      const done = jobs.filter((j) => !failures.has(j.id)).map((j) => j.id)
+      if (done.length > 0)
+        // Not recorded: the leases run out and the jobs run again, which handlers must bear anyway.
+        await this.#done(done).catch((err) => this.log.error({ jobs: done.length, err: (err as Error).message }, 'could not record finished jobs'))
+      for (const job of jobs) if (failures.has(job.id)) await this.#settleFailure(job, handler, failures.get(job.id), ctls.get(job.id)!)
+    } finally {
+      for (const job of jobs) this.#running.delete(job.id)
+    }
+  }
+
+  #settleFailure(job: Job, handler: JobHandler, err: unknown, ctl: AbortController): Promise<void> {
+    return this.#failed(job, handler, err, ctl.signal.aborted && this.#stopped).catch((e) =>
+      this.log.error({ job: job.id, err: (e as Error).message }, 'could not record a job failure'),
+    )
   }
 
   async #failed(job: Job, handler: JobHandler, err: unknown, handBack: boolean): Promise<void> {
@@ -209,4 +300,9 @@ export class JobQueue {
       WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId}`
     if (rows.count > 0) await handler.onRetry?.(job, message, runAfter)
   }
+}
+
+/** Whether every key of `when` has that value in the payload (what `payload @> when` asks of shallow values). */
+function contains(payload: Record<string, unknown>, when: Record<string, unknown>): boolean {
+  return Object.entries(when).every(([k, v]) => payload[k] === v)
 }
