@@ -160,7 +160,16 @@ function surfaceRoutes(s: Services, surface: Surface) {
           ctx.body.files.map(async (f) => ({ filename: f.name, contentType: f.type || null, bytes: new Uint8Array(await f.arrayBuffer()) })),
         )
         const result = await rag.documents.upload(surface.actor(c), ctx.params.id, files)
-        for (const d of result.accepted) await audit(c, 'rag.document.upload', 'document', d.id, { filename: d.filename, size: d.size })
+        await s.audit.recordMany(
+          result.accepted.map((d) => ({
+            action: 'rag.document.upload',
+            outcome: 'success' as const,
+            actor: surface.label(c),
+            resource: { type: 'document', id: d.id },
+            details: { filename: d.filename, size: d.size },
+          })),
+          c.meta,
+        )
         if (result.accepted.length > 0) {
           ctx.set.status = 202
           return result
