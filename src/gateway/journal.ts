@@ -56,7 +56,10 @@ export class AppendJournal implements Journal {
   }
 }
 
-/** Room made at a time: ~1,300 records of ~800 bytes. A full journal doubles. */
+/**
+ * Room made at a time: ~1,300 records of ~800 bytes. A fixed step, not doubling: under sustained load the queue may
+ * not empty for a while and the journal keeps growing, and doubling a large file wrote megabytes of zeros in one go.
+ */
 const GROWTH_BYTES = 1 << 20
 const ZEROS = new Uint8Array(64 * 1024)
 const encoder = new TextEncoder()
@@ -103,7 +106,7 @@ export class MappedJournal implements Journal {
     if (done.read < line.length) {
       // Too little room. The partial copy goes, so that a growth that fails (a full disk) leaves no half line behind.
       this.#map.fill(0, this.#used, this.#used + done.written)
-      this.#map = this.#grow(Math.max(this.#map.length, line.length * 3))
+      this.#map = this.#grow(Math.max(GROWTH_BYTES, line.length * 3))
       done = encoder.encodeInto(line, this.#map.subarray(this.#used))
       if (done.read < line.length) throw new Error('the journal could not grow')
     }
