@@ -334,9 +334,9 @@ export function snippet(text: string, terms: ReadonlySet<string>): string {
   const { starts, ends, count } = wordSpans(text)
   if (count === 0) return text.slice(0, SNIPPET_CHARS)
   const hit = new Uint8Array(count)
-  const heads = headsOf(terms)
-  if (heads) {
-    const memo = new Map<string, boolean>()
+  const query = queryOf(terms)
+  if (query) {
+    const { heads, memo } = query
     heads.lastIndex = 0
     let w = 0
     for (let m = heads.exec(text); m; m = heads.exec(text)) {
@@ -392,14 +392,17 @@ function isSpace(c: number): boolean {
   return c === 160 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff
 }
 
-/** One pattern of the query terms' first three letters, shared by every result of the query. */
-const headPatterns = new WeakMap<ReadonlySet<string>, RegExp | null>()
-function headsOf(terms: ReadonlySet<string>): RegExp | null {
-  let re = headPatterns.get(terms)
-  if (re === undefined) {
+/**
+ * One pattern of the query terms' first three letters, and the words found to hold a term or not, shared by every
+ * result of the query (its results share most of their words).
+ */
+const queries = new WeakMap<ReadonlySet<string>, { heads: RegExp; memo: Map<string, boolean> } | null>()
+function queryOf(terms: ReadonlySet<string>): { heads: RegExp; memo: Map<string, boolean> } | null {
+  let q = queries.get(terms)
+  if (q === undefined) {
     const heads = [...new Set([...terms].map((t) => t.slice(0, 3)).filter((h) => h.length > 0))]
-    re = heads.length ? new RegExp(heads.map((h) => h.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')).join('|'), 'giu') : null
-    headPatterns.set(terms, re)
+    q = heads.length ? { heads: new RegExp(heads.map((h) => h.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&')).join('|'), 'giu'), memo: new Map() } : null
+    queries.set(terms, q)
   }
-  return re
+  return q
 }
