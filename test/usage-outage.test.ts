@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import { UsageLedger, type UsageEntry } from '../src/gateway/usage.ts'
+import { journalLines } from '../src/gateway/journal.ts'
 import type { Sql } from '../src/db/client.ts'
 import { startUpstream, type Upstream } from './fixtures/upstream.ts'
 import { TcpProxy } from '../src/cache/testing.ts'
@@ -86,6 +87,50 @@ describe('the usage spool', () => {
     await env.s.budgets.returnLeases()
     const [b] = await env.db.sql<{ spent: string }[]>`SELECT spent_micros AS spent FROM budgets WHERE id = ${budget.body.id}`
     expect(Number(b?.spent)).toBe(1_000 + 1_001 + 1_002)
+  })
+
+  test('under steady load the journal starts new files instead of growing, and every record not yet written is in one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'enclava-spool-rotate-'))
+    // Each write takes a while, so records keep arriving during it: the queue is never empty when a write ends.
+    const slow = new Proxy(env.db.sql, {
+      get: (target, prop, receiver) =>
+        prop === 'begin' ? async (...args: unknown[]) => (await Bun.sleep(15), (target.begin as (...a: unknown[]) => unknown)(...args)) : Reflect.get(target, prop, receiver),
+    }) as Sql
+    const ledger = new UsageLedger({ sql: slow, budgets: env.s.budgets, audit: env.s.audit, log: env.s.log, spoolDir: dir, rotateBytes: 8 * 1024 })
+    const { id: userId } = await env.user('user')
+    const ids: string[] = []
+    const seenFiles = new Set<string>()
+    let checked = 0
+    for (let i = 0; i < 400; i++) {
+      const entry: UsageEntry = {
+        id: crypto.randomUUID(), requestId: `rotate-${i}`, source: 'api', apiKeyId: null, userId, model: 'm', provider: 'p',
+        endpoint: '/chat/completions', promptTokens: 10, completionTokens: 5, costMicros: 1, latencyMs: 5, ttftMs: null,
+        status: 200, errorCode: null, isTee: true, streamed: false,
+      }
+      ledger.record(entry, null)
+      ids.push(entry.id)
+      await Bun.sleep(2)
+      if (i % 50 !== 49) continue
+      // The journal first, then the database: a record missing from the journal must already be written.
+      const journaled = new Set<string>()
+      for (const f of readdirSync(dir)) {
+        seenFiles.add(f)
+        for (const line of journalLines(readFileSync(join(dir, f), 'utf8'))) journaled.add((JSON.parse(line) as { entry: UsageEntry }).entry.id)
+      }
+      const written = new Set((await env.db.sql<{ id: string }[]>`SELECT id FROM usage_records WHERE id IN ${env.db.sql(ids)}`).map((r) => r.id))
+      expect(ids.filter((id) => !journaled.has(id) && !written.has(id))).toEqual([])
+      // Without rotation the journal would hold every record so far (the first writes take ~65 ms to come).
+      if (i >= 149) expect(journaled.size).toBeLessThan(ids.length / 2)
+      checked++
+    }
+    expect(checked).toBe(8)
+    expect(seenFiles.size).toBeGreaterThan(1)
+    await ledger.flush()
+    await ledger.stop(1_000)
+    expect(readdirSync(dir)).toEqual([])
+    const [{ n }] = (await env.db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM usage_records WHERE id IN ${env.db.sql(ids)}`) as unknown as [{ n: number }]
+    expect(n).toBe(400)
+    rmSync(dir, { recursive: true, force: true })
   })
 })
 

@@ -9,6 +9,8 @@ import { dirname } from 'node:path'
 export interface Journal {
   /** Whether appending is a copy into memory (a mapped file) rather than a system call. */
   readonly mapped: boolean
+  /** Bytes of lines it holds. */
+  readonly bytes: number
   /** Appends one line. Throws when it cannot (the caller logs it). */
   append(line: string): void
   /**
@@ -30,15 +32,21 @@ export class AppendJournal implements Journal {
   readonly mapped = false
   readonly #file: string
   readonly #fd: number
+  #bytes: number
 
   constructor(file: string) {
     mkdirSync(dirname(file), { recursive: true })
     this.#file = file
     this.#fd = openSync(file, 'a')
+    this.#bytes = fstatSync(this.#fd).size
+  }
+
+  get bytes(): number {
+    return this.#bytes
   }
 
   append(line: string): void {
-    writeSync(this.#fd, line)
+    this.#bytes += writeSync(this.#fd, line)
   }
 
   durable(): Journal {
@@ -48,6 +56,7 @@ export class AppendJournal implements Journal {
 
   reset(): void {
     ftruncateSync(this.#fd, 0)
+    this.#bytes = 0
   }
 
   close(remove: boolean): void {
@@ -93,6 +102,10 @@ export class MappedJournal implements Journal {
       closeSync(this.#fd)
       throw err
     }
+  }
+
+  get bytes(): number {
+    return this.#used
   }
 
   /** Zeros appended to the file, and the whole file mapped again. */

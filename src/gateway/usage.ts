@@ -53,6 +53,8 @@ const BATCH = 200
  * answer ends, so the wait risks nothing; budgets hold the request's reservation meanwhile, erring on their side.
  */
 const FLUSH_DELAY_MS = 50
+/** Past this size the journal starts a new file holding only the records still queued (see #rotate). */
+const ROTATE_BYTES = 8 << 20
 const COLUMNS =
   'id, created_at, request_id, source, api_key_id, user_id, model, provider, endpoint, prompt_tokens, completion_tokens, ' +
   'cost_micros, latency_ms, ttft_ms, status, error_code, is_tee, streamed'
@@ -80,7 +82,9 @@ export class UsageLedger {
    * included) leaves its unwritten records there, and the next start writes them; during a database outage it is
    * also synced to disk, so a machine that goes down then loses none either.
    */
-  readonly #spoolFile: string | null
+  #spoolFile: string | null
+  /** Names a rotated journal's file apart from the one before it. */
+  #rotations = 0
   #journal: Journal | null = null
   #journaled = 0
 
@@ -95,7 +99,10 @@ export class UsageLedger {
     log: Logger
     onRecorded?: (userIds: (string | null)[]) => void
     spoolDir?: string
+    /** For tests: the journal's size that starts a new file (ROTATE_BYTES). */
+    rotateBytes?: number
   }) {
+    this.#rotateBytes = deps.rotateBytes ?? ROTATE_BYTES
     this.#onRecorded = deps.onRecorded ?? (() => {})
     this.#sql = deps.sql
     this.#budgets = deps.budgets
@@ -106,6 +113,7 @@ export class UsageLedger {
   }
 
   readonly #spoolDir: string | null
+  readonly #rotateBytes: number
 
   get pending(): number {
     return this.#queue.length
@@ -128,7 +136,7 @@ export class UsageLedger {
     if (this.#spoolFile === null) return
     try {
       this.#journal ??= this.#openJournal(this.#spoolFile)
-      this.#journal.append(`${JSON.stringify({ entry: p.entry, reservation: p.reservation, at: p.at.toISOString() })}\n`)
+      this.#journal.append(journalLine(p))
       this.#journaled++
     } catch (err) {
       this.#log.error({ err: (err as Error).message, file: this.#spoolFile }, 'usage record not journaled')
@@ -196,9 +204,40 @@ export class UsageLedger {
       this.#queue.splice(0, batch.length)
       this.#afterCommit(batch, crossed)
     }
-    if (this.#queue.length) this.#schedule(FLUSH_DELAY_MS)
-    else this.#unspool()
+    if (this.#queue.length) {
+      this.#rotate()
+      this.#schedule(FLUSH_DELAY_MS)
+    } else this.#unspool()
     return true
+  }
+
+  /**
+   * Under steady load the queue is seldom empty when a write ends, so the journal would never start over: it grew for
+   * as long as the load lasted (~800 bytes a record: 240 MB in 10 minutes at 500 req/s, resident as a mapping). Past
+   * the rotation size the records still queued are copied to a new file, then the old one is removed; a process killed
+   * in between leaves both, and a record replayed twice is skipped (replaySpool).
+   */
+  #rotate(): void {
+    const old = this.#journal
+    if (old === null || this.#spoolDir === null || old.bytes < this.#rotateBytes) return
+    const file = join(this.#spoolDir, `usage-${process.pid}-${Date.now()}-${++this.#rotations}.jsonl`)
+    let fresh: Journal | null = null
+    try {
+      fresh = this.#openJournal(file)
+      for (const p of this.#queue) fresh.append(journalLine(p))
+    } catch (err) {
+      fresh?.close(true)
+      this.#log.error({ err: (err as Error).message, file }, 'usage journal not rotated; it keeps growing')
+      return
+    }
+    this.#journal = fresh
+    this.#spoolFile = file
+    this.#journaled = this.#queue.length
+    try {
+      old.close(true)
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'a rotated usage journal could not be removed; the next start replays it, harmlessly')
+    }
   }
 
   #sync(): void {
@@ -361,3 +400,5 @@ export class UsageLedger {
 }
 
 const charged = (e: UsageEntry) => e.chargedMicros ?? e.costMicros
+
+const journalLine = (p: Pending) => `${JSON.stringify({ entry: p.entry, reservation: p.reservation, at: p.at.toISOString() })}\n`
