@@ -217,6 +217,7 @@ async function dispatch(invocation, method, args) {
         match = params === null ? null : { route, params }
       } else match = matchRoute(String(wire.method).toUpperCase(), args.path ?? new URL(wire.url).pathname)
       if (match === null) throw runtimeError('route_not_found', `no route of the plugin matches ${wire.method} ${args.routeKey ?? args.path ?? wire.url}`)
+      seedUrl(wire.url, wire.urlFields)
       const req = new Request(wire.url, { method: wire.method, headers: wire.headers, body: wire.body ?? null })
       return match.route.handler.call(plugin, req, makeContext(invocation, args, match.params))
     }

@@ -158,6 +158,33 @@ describe('routes', () => {
     const err = await failure(h.client.invoke('hello', 'route', { request, path: '/nowhere' }))
     expect(err.code).toBe('route_not_found')
   })
+
+  test('the handler sees the request URL as the WHATWG parser gives it, however often it parses it', async () => {
+    // The sandbox parses a route's URL before the isolate does (runtime/url.js keeps the parse): it must be the same.
+    const code = `import { BasePlugin } from 'enclava:plugin'
+export default class U extends BasePlugin {
+  routes = { 'GET /u/*': (req) => { const a = new URL(req.url); const b = new URL(req.url); b.search = ''; return { url: req.url, href: a.href, q: a.searchParams.getAll('q'), path: a.pathname, b: b.href, again: new URL(req.url).search } } }
+}`
+    await h.client.load('urls', code, TEST_LIMITS)
+    const cases: [string, string][] = [
+      ['http://plugin/u/a/./b/../c?q=x%20y&q=2#frag', 'http://plugin/u/a/c?q=x%20y&q=2#frag'],
+      ['HTTP://Plugin/u/%7Efine?q=ü', 'http://plugin/u/%7Efine?q=%C3%BC'],
+    ]
+    for (const [given, url] of cases) {
+      const request = await toWireRequest(new Request('http://localhost/x'), given)
+      const result = (await h.client.invoke('urls', 'route', { request, routeKey: 'GET /u/*', path: '/u/x' })) as RouteResult
+      const got = (await toResponse(result).json()) as { url: string; href: string; q: string[]; path: string; b: string; again: string }
+      const expected = new URL(given)
+      expect(got).toEqual({
+        url,
+        href: url,
+        q: expected.searchParams.getAll('q'),
+        path: expected.pathname,
+        b: `${expected.origin}${expected.pathname}${expected.hash}`,
+        again: expected.search,
+      })
+    }
+  })
 })
 
 describe('isolation between plugins', () => {

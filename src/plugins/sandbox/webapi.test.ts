@@ -47,6 +47,17 @@ const CASES: [string, string, unknown][] = [
     ['http://h/q%20r?a=1&b=x+y%26z#h', 'TypeError', false, 'http://xn--4ca0b.de/', '{"u":"http://x/"}'],
   ],
   [
+    'a URL parsed again (from the parse cache) is its own object: changing one leaves the other and the next parse alone',
+    `const a = new URL('http://h/p?a=1')
+     a.pathname = '/changed'
+     a.searchParams.append('b', '2')
+     const b = new URL('http://h/p?a=1')
+     const before = b.href
+     b.hash = 'x'
+     return [a.href, before, b.href, new URL('http://h/p?a=1').href, Object.isFrozen(b), [...b.searchParams.keys()]]`,
+    ['http://h/changed?a=1&b=2', 'http://h/p?a=1', 'http://h/p?a=1#x', 'http://h/p?a=1', false, ['a']],
+  ],
+  [
     'URLSearchParams from string, record and pairs; sort and size',
     `const p = new URLSearchParams('?b=2&a=1&a=0&c=%E2%9C%93+x')
      p.sort()
