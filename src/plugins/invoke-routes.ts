@@ -4,9 +4,9 @@ import { ApiError } from '../http/errors.ts'
 import { readCapped } from '../http/read-capped.ts'
 import { requestMeta } from '../http/request-meta.ts'
 import type { Services } from '../services.ts'
-import { pluginHost, pluginRequestHeaders, pluginResponse, type PluginIdentity } from './boundary.ts'
+import { pluginHost, pluginRequestHeaderPairs, pluginResponse, type PluginIdentity } from './boundary.ts'
 import { matchRoute, signatureValid } from './routing.ts'
-import { SandboxError, toWireRequest, type RouteResult } from './sandbox/index.ts'
+import { SandboxError, type RouteResult, type WireRequest } from './sandbox/index.ts'
 
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024
 /** How long the connection of a plugin call may stay silent beyond the plugin's own wall-clock limit. */
@@ -76,9 +76,15 @@ export function pluginInvokeRoutes(s: Services) {
       if (typeof secret !== 'string' || !signatureValid(route.signature, secret, raw, request.headers.get(route.signature.header)))
         throw new ApiError('invalid_request', `The ${route.signature.header} signature is missing or does not match`)
     }
-    const wire = await toWireRequest(
-      new Request(`http://plugin${path}${url.search}`, { method: request.method, headers: pluginRequestHeaders(request.headers), ...(raw.byteLength ? { body: raw } : {}) }),
-    )
+    // Built directly rather than through a Request and toWireRequest: the same pairs and bytes, without a Request,
+    // two Headers and an extra copy of the body per call.
+    const wire: WireRequest = {
+      method: request.method,
+      url: new URL(`http://plugin${path}${url.search}`).href,
+      headers: pluginRequestHeaderPairs(request.headers),
+      body: raw.byteLength === 0 ? null : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64'),
+      bodyEncoding: 'base64',
+    }
     // Bun closes a connection that stays silent for 10 s; a plugin may take up to its wall-clock limit.
     server?.timeout?.(request, Math.ceil(loaded.limits.wallMs / 1000) + IDLE_GRACE_S)
     try {
