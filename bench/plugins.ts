@@ -9,11 +9,14 @@
  * - the sandbox's resident memory with 1, 10 and 100 idle plugins.
  *
  *   bun bench/plugins.ts     BENCH_REQUESTS [2000] per route, BENCH_SAT_S [6], BENCH_SAT_CONNECTIONS [32], BENCH_ROUNDS [3]
+ *                            BENCH_SPARE_WAIT_MS [500] pause before each cold start, for the spare process to be up
  *                            BENCH_SERVER_ROOT=<dir> runs another checkout's server (before/after comparisons)
+ *                            BENCH_PROFILE=<file.cpuprofile> runs the server under `bun --cpu-prof` (interval
+ *                            BENCH_PROFILE_INTERVAL_US [200]); read it with bench/lib/profile-summary.ts
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { codeVersion, ROOT, spawnServer, tail, type Child } from './lib/procs.ts'
 import { fmt, summarize } from './lib/stats.ts'
 import { runWrkPaths, wrkPath } from './lib/wrk.ts'
@@ -22,6 +25,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000)
 const SAT_S = Number(process.env.BENCH_SAT_S ?? 6)
 const SAT_CONNECTIONS = Number(process.env.BENCH_SAT_CONNECTIONS ?? 32)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
+const SPARE_WAIT_MS = Number(process.env.BENCH_SPARE_WAIT_MS ?? 500)
 const PLUGINS = 100
 const ADMIN_PASSWORD = 'bench-admin-password-0123'
 const log = (msg: string) => console.error(`[plugins ${new Date().toISOString().slice(11, 19)}] ${msg}`)
@@ -83,6 +87,15 @@ try {
     },
     logPath: join(root, 'server.log'),
     root: process.env.BENCH_SERVER_ROOT || undefined,
+    ...(process.env.BENCH_PROFILE
+      ? {
+          cpuProfile: {
+            dir: dirname(resolve(process.env.BENCH_PROFILE)),
+            name: basename(process.env.BENCH_PROFILE),
+            intervalUs: Number(process.env.BENCH_PROFILE_INTERVAL_US ?? 200),
+          },
+        }
+      : {}),
   })
   const base = server.url
   const login = await fetch(`${base}/api-internal/v1/auth/login`, {
@@ -110,6 +123,10 @@ try {
   const firstCold = performance.now() - t0
   const colds: number[] = []
   for (let i = 1; i < 10; i++) {
+    // The server keeps one started process spare, and starts the next when a plugin takes it (~200 ms of Node start
+    // on two busy cores): enabling back to back found it ready every other time, and the p50 flipped between ~30 and
+    // ~170 ms from run to run. An administrator enabling plugins one by one leaves it the time; so does this.
+    await Bun.sleep(SPARE_WAIT_MS)
     t0 = performance.now()
     await enable(`bench-${i}`)
     await get(base + pluginPath(i))
@@ -181,7 +198,7 @@ try {
   out.push('', `Enclava plugins benchmark  ${new Date().toISOString()}  server code ${codeVersion(process.env.BENCH_SERVER_ROOT || ROOT) ?? '?'}`)
   out.push(`loadavg before ${loadBefore} / after ${loadavg().map((l) => l.toFixed(2)).join(' ')}; client: this process, server: its own process (embedded defaults)`)
   out.push(`latency over ${REQUESTS} sequential requests each (ms, p50/p99): /health ${fmt(n.p50, 3)}/${fmt(n.p99, 3)}; plugin route, no host calls ${fmt(p.p50, 3)}/${fmt(p.p99, 3)}; hello /hello (3 host calls) ${fmt(h.p50, 3)}/${fmt(h.p99, 3)}`)
-  out.push(`cold start (enable -> first answer): first plugin, sandbox start included, ${fmt(firstCold, 1)} ms; next 9: p50 ${fmt(cold.p50, 1)} ms, max ${fmt(cold.max, 1)} ms`)
+  out.push(`cold start (enable -> first answer): first plugin, sandbox start included, ${fmt(firstCold, 1)} ms; next 9 (${SPARE_WAIT_MS} ms apart): p50 ${fmt(cold.p50, 1)} ms, max ${fmt(cold.max, 1)} ms`)
   out.push(
     `saturation, ${SAT_CONNECTIONS} connections, ${wrkPath() ? 'wrk' : 'in-process client'}: /health ${fmt(nativeRps, 0)} req/s; ten plugins in turn ${fmt(pluginRps, 0)} req/s ` +
       `(slices: ${sat.native.map((x) => fmt(x, 0)).join('/')} vs ${sat.plugins.map((x) => fmt(x, 0)).join('/')}; ${sat.refused} refused at a plugin's concurrency limit)`,
