@@ -7,6 +7,7 @@
 import { CodeRun } from './code-runner.ts'
 import { PluginSlot, SlotError, type SlotHost } from './plugin-slot.ts'
 import {
+  DEFAULT_LIMITS,
   INVOKE_METHODS,
   MAX_CODE_CHARS,
   checkCodeLimits,
@@ -32,6 +33,11 @@ const codeRuns = new Map<string, CodeRun>()
 const calls = new Map<string, PluginSlot>()
 let callSeq = 0
 const startedAt = Date.now()
+/**
+ * An isolate with the runtime, built while this process waits for its first load (the server keeps a started
+ * process ready for the next plugin): the first load with the default memory and result limits takes it.
+ */
+let prepared: ReturnType<typeof PluginSlot.prepare> | null = null
 
 function send(message: SandboxMessage): void {
   try {
@@ -81,7 +87,8 @@ async function load(id: string, plugin: string, code: string, limits: unknown): 
   const problem = checkLimits(limits)
   if (problem !== null) return replyError(id, { code: 'bad_request', message: problem })
   slots.get(plugin)?.unload()
-  const slot = new PluginSlot(plugin, code, limits as Limits, host)
+  const slot = new PluginSlot(plugin, code, limits as Limits, host, prepared)
+  prepared = null
   slots.set(plugin, slot)
   try {
     reply(id, await slot.load())
@@ -125,6 +132,9 @@ function handle(raw: unknown): void {
       const problem = checkCodeLimits(message.limits)
       if (problem !== null) return replyError(id, { code: 'bad_request', message: problem })
       if (codeRuns.has(id)) return
+      // A process that runs code runs no plugin: the isolate prepared for one would only hold memory.
+      if (prepared !== null) PluginSlot.discard(prepared)
+      prepared = null
       const run = new CodeRun(id, code, message.limits, send, () => codeRuns.delete(id))
       codeRuns.set(id, run)
       return run.start()
@@ -197,3 +207,4 @@ function watchMemory(): void {
 if (MAX_RSS_BYTES > 0) setInterval(watchMemory, 100).unref()
 
 send({ type: 'ready', pid: process.pid, node: process.version })
+prepared = PluginSlot.prepare(DEFAULT_LIMITS)
