@@ -1,31 +1,23 @@
 import type { Queryable } from '../db/client.ts'
 import { PermanentJobError, type Job, type JobControl } from '../jobs/queue.ts'
-import type { InjectionVerdict } from '../security/injection.ts'
 import type { CollectionRow } from './collections.ts'
 import type { DocumentRow } from './documents.ts'
-import { asRead, summary, type Indexer, type PreparedChunk } from './indexer.ts'
+import { asRead, chunkKey, indexTerms, insertChunks, insertPostings, WRITE_BATCH, type ChunkRows } from './chunk-rows.ts'
+import { summary, type Indexer } from './indexer.ts'
 import type { CollectionVersion, WrittenChunk } from './lexical-cache.ts'
-import { termFrequencies } from './text/analyzer.ts'
 
 type IngestJob = Job<{ documentId: string }>
 
 /** A small document read, chunked, screened and embedded, waiting for the batch's transaction. */
-interface Staged {
+interface Staged extends ChunkRows {
   job: IngestJob
   doc: DocumentRow
   collection: CollectionRow
-  chunks: PreparedChunk[]
-  terms: Map<string, number>[]
-  lengths: number[]
   records: number
   title: string | null
   metadata: Record<string, unknown>
   vectors: Float32Array[] | null
-  verdicts: InjectionVerdict[] | null
 }
-
-/** Chunks written per transaction, across the batch's documents (a document on its own writes this many). */
-const CHUNKS_PER_WRITE = 128
 
 /**
  * Indexes small documents together: one statement marks them all processing, and one transaction per ~128 chunks
@@ -102,7 +94,7 @@ function failed(s: Staged, controls: Map<string, JobControl>, failures: Map<stri
 /** Reads, chunks, screens and embeds one document; null when it holds more chunks than one write (it runs alone). */
 async function stage(indexer: Indexer, job: IngestJob, doc: DocumentRow, collection: CollectionRow, signal: AbortSignal): Promise<Staged | null> {
   const { extracted, chunks } = await indexer.extract(doc, collection)
-  if (chunks.length > CHUNKS_PER_WRITE) return null
+  if (chunks.length > WRITE_BATCH) return null
   // Vectors of an earlier index (kept outside the database by Qdrant); the chunks go in the write's transaction.
   await indexer.deps.vectors.deleteDocument(collection.id, doc.id)
   const { screen } = indexer.deps
@@ -113,14 +105,12 @@ async function stage(indexer: Indexer, job: IngestJob, doc: DocumentRow, collect
     throw new PermanentJobError(
       `${doc.filename}: the model ${collection.embedding_model} returned ${dims}-dimensional vectors; the collection has ${collection.embedding_dimensions}`,
     )
-  const terms = chunks.map((c) => termFrequencies(asRead(c)))
   return {
     job,
     doc,
     collection,
     chunks,
-    terms,
-    lengths: terms.map((tf) => [...tf.values()].reduce((a, b) => a + b, 0)),
+    ...indexTerms(chunks),
     records: extracted.documents.length,
     ...summary(extracted),
     vectors,
@@ -128,12 +118,12 @@ async function stage(indexer: Indexer, job: IngestJob, doc: DocumentRow, collect
   }
 }
 
-/** The staged documents in runs of at most CHUNKS_PER_WRITE chunks, so no transaction holds the connection long. */
+/** The staged documents in runs of at most WRITE_BATCH chunks, so no transaction holds the connection long. */
 function* groups(staged: Staged[]): Generator<Staged[]> {
   let group: Staged[] = []
   let size = 0
   for (const s of staged) {
-    if (size + s.chunks.length > CHUNKS_PER_WRITE && group.length > 0) {
+    if (size + s.chunks.length > WRITE_BATCH && group.length > 0) {
       yield group
       group = []
       size = 0
@@ -171,7 +161,7 @@ async function write(indexer: Indexer, group: Staged[]): Promise<void> {
       if (s.vectors)
         await indexer.deps.vectors.upsert(
           s.collection.id,
-          s.chunks.map((c, i) => ({ chunkId: ids.get(`${s.doc.id}:${c.position}`)!, documentId: s.doc.id, vector: s.vectors![i]!, metadata: c.metadata })),
+          s.chunks.map((c, i) => ({ chunkId: ids.get(chunkKey(s.doc.id, c.position))!, documentId: s.doc.id, vector: s.vectors![i]!, metadata: c.metadata })),
           tx,
         )
     const totals = new Map<string, { chunks: number; terms: number; dims: number | null }>()
@@ -207,7 +197,7 @@ async function write(indexer: Indexer, group: Staged[]): Promise<void> {
     const chunks: WrittenChunk[] = []
     for (const s of done.mine)
       if (s.collection.id === a.id)
-        s.chunks.forEach((c, i) => chunks.push({ id: done.ids.get(`${s.doc.id}:${c.position}`)!, length: s.lengths[i]!, terms: s.terms[i]! }))
+        s.chunks.forEach((c, i) => chunks.push({ id: done.ids.get(chunkKey(s.doc.id, c.position))!, length: s.lengths[i]!, terms: s.terms[i]! }))
     lexical?.applyWrite(a.id, b, a, chunks)
   }
   for (const row of done.rows) events.publish(row)
@@ -239,48 +229,4 @@ async function owned(tx: Queryable, group: Staged[]): Promise<Staged[]> {
     FOR SHARE OF d, j`
   const ids = new Set(rows.map((r) => r.id))
   return group.filter((s) => ids.has(s.doc.id))
-}
-
-/** Every chunk of the group in one statement; their ids by `documentId:position`. */
-async function insertChunks(tx: Queryable, mine: Staged[]): Promise<Map<string, number>> {
-  const all = mine.flatMap((s) => s.chunks.map((c, i) => ({ s, c, i })))
-  const rows = await tx<{ id: string; document_id: string; position: number }[]>`
-    INSERT INTO rag_chunks (collection_id, document_id, position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata,
-      injection_score, injection_flagged, injection_signals)
-    SELECT t.collection_id, t.document_id, t.position, t.text, t.tokens, t.terms, t.heading, t.page, t.sheet, t.row_from, t.row_to, t.metadata::jsonb,
-      t.injection_score, coalesce(t.injection_flagged = 1, false), coalesce(string_to_array(nullif(t.injection_signals, ''), ','), '{}')
-    FROM unnest(
-      ${all.map(({ s }) => s.collection.id)}::uuid[], ${all.map(({ s }) => s.doc.id)}::uuid[],
-      ${all.map(({ c }) => c.position)}::int[], ${all.map(({ c }) => c.text)}::text[], ${all.map(({ c }) => c.tokens)}::int[],
-      ${all.map(({ s, i }) => s.lengths[i]!)}::int[], ${all.map(({ c }) => c.heading)}::text[], ${all.map(({ c }) => c.page)}::int[],
-      ${all.map(({ c }) => c.sheet)}::text[], ${all.map(({ c }) => c.rows?.[0] ?? null)}::int[],
-      ${all.map(({ c }) => c.rows?.[1] ?? null)}::int[], ${all.map(({ c }) => JSON.stringify(c.metadata))}::text[],
-      ${all.map(({ s, i }) => s.verdicts?.[i]?.score ?? null)}::real[],
-      ${all.map(({ s, i }) => { const v = s.verdicts?.[i]; return v ? Number(v.flagged) : null })}::int[],
-      ${all.map(({ s, i }) => s.verdicts?.[i]?.signals.join(',') ?? null)}::text[]
-    ) AS t(collection_id, document_id, position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata,
-      injection_score, injection_flagged, injection_signals)
-    RETURNING id, document_id, position`
-  return new Map(rows.map((r) => [`${r.document_id}:${r.position}`, Number(r.id)]))
-}
-
-async function insertPostings(tx: Queryable, mine: Staged[], ids: Map<string, number>): Promise<void> {
-  const p: { collection: string[]; term: string[]; chunk: number[]; tf: number[]; length: number[] } = { collection: [], term: [], chunk: [], tf: [], length: [] }
-  for (const s of mine)
-    s.chunks.forEach((c, i) => {
-      const chunkId = ids.get(`${s.doc.id}:${c.position}`)!
-      for (const [term, tf] of s.terms[i]!) {
-        p.collection.push(s.collection.id)
-        p.term.push(term)
-        p.chunk.push(chunkId)
-        p.tf.push(tf)
-        p.length.push(s.lengths[i]!)
-      }
-    })
-  if (p.term.length === 0) return
-  await tx`
-    INSERT INTO rag_postings (collection_id, term, chunk_id, tf, length)
-    SELECT t.collection_id, t.term, t.chunk_id, t.tf, t.length
-    FROM unnest(${p.collection}::uuid[], ${p.term}::text[], ${p.chunk}::bigint[], ${p.tf}::int[], ${p.length}::int[])
-      AS t(collection_id, term, chunk_id, tf, length)`
 }

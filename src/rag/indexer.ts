@@ -8,7 +8,7 @@ import { removeChunks, type DocumentRow } from './documents.ts'
 import type { RagEvents } from './events.ts'
 import { ExtractionError, extractFile } from './extract/index.ts'
 import { UnreadableFileError, type FileStore } from './file-store.ts'
-import { termFrequencies } from './text/analyzer.ts'
+import { asRead, chunkKey, indexTerms, insertChunks, insertPostings, WRITE_BATCH, type ChunkRows, type PreparedChunk } from './chunk-rows.ts'
 import { chunkSections } from './text/chunker.ts'
 import type { CollectionVersion, LexicalCache, WrittenChunk } from './lexical-cache.ts'
 import type { VectorStore } from './vectors/index.ts'
@@ -16,8 +16,6 @@ import type { ChunkScreen } from '../security/chunk-screen.ts'
 import { indexBatch } from './indexer-batch.ts'
 import type { InjectionVerdict } from '../security/injection.ts'
 
-/** Chunks written per transaction: short transactions keep the single embedded connection free for requests. */
-const WRITE_BATCH = 128
 /** Inputs per embeddings request. */
 const EMBED_BATCH = 64
 /**
@@ -25,19 +23,6 @@ const EMBED_BATCH = 64
  * time: one-abstract files went at ~90 documents/s, each paying ~20 round trips to the database on its own.
  */
 export const INGEST_BATCH = 32
-
-export interface PreparedChunk {
-  position: number
-  text: string
-  tokens: number
-  heading: string | null
-  page: number | null
-  sheet: string | null
-  rows: [number, number] | null
-  metadata: Record<string, unknown>
-  /** Title and heading go into the index terms and the embedded text, so a chunk is found by its context too. */
-  context: string
-}
 
 /**
  * The ingestion job: decrypt the original, extract text, chunk it, write BM25 postings and embeddings in short
@@ -224,45 +209,16 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     vectors: Float32Array[] | null,
     verdicts: InjectionVerdict[] | null,
   ): Promise<false | { before: CollectionVersion; after: CollectionVersion; chunks: WrittenChunk[] }> {
-    const postings: { term: string[]; chunk: number[]; tf: number[]; length: number[] } = { term: [], chunk: [], tf: [], length: [] }
-    const terms = batch.map((c) => termFrequencies(asRead(c)))
-    const lengths = terms.map((tf) => [...tf.values()].reduce((a, b) => a + b, 0))
+    const rows: ChunkRows = { collection, doc, chunks: batch, ...indexTerms(batch), verdicts }
     return this.deps.sql.begin(async (tx) => {
       if (!(await this.#owns(tx, doc.id, job))) return false
-      const ids = await tx<{ id: string; position: number }[]>`
-        INSERT INTO rag_chunks (collection_id, document_id, position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata,
-          injection_score, injection_flagged, injection_signals)
-        SELECT ${collection.id}, ${doc.id}, t.position, t.text, t.tokens, t.terms, t.heading, t.page, t.sheet, t.row_from, t.row_to, t.metadata::jsonb,
-          t.injection_score, coalesce(t.injection_flagged = 1, false), coalesce(string_to_array(nullif(t.injection_signals, ''), ','), '{}')
-        FROM unnest(
-          ${batch.map((c) => c.position)}::int[], ${batch.map((c) => c.text)}::text[], ${batch.map((c) => c.tokens)}::int[],
-          ${lengths}::int[], ${batch.map((c) => c.heading)}::text[], ${batch.map((c) => c.page)}::int[],
-          ${batch.map((c) => c.sheet)}::text[], ${batch.map((c) => c.rows?.[0] ?? null)}::int[],
-          ${batch.map((c) => c.rows?.[1] ?? null)}::int[], ${batch.map((c) => JSON.stringify(c.metadata))}::text[],
-          ${batch.map((_, i) => verdicts?.[i]?.score ?? null)}::real[], ${batch.map((_, i) => { const v = verdicts?.[i]; return v ? Number(v.flagged) : null })}::int[],
-          ${batch.map((_, i) => verdicts?.[i]?.signals.join(',') ?? null)}::text[]
-        ) AS t(position, text, tokens, terms, heading, page, sheet, row_from, row_to, metadata, injection_score, injection_flagged, injection_signals)
-        RETURNING id, position`
-      const idOf = new Map(ids.map((r) => [r.position, Number(r.id)]))
-      batch.forEach((c, i) => {
-        const chunkId = idOf.get(c.position)!
-        for (const [term, tf] of terms[i]!) {
-          postings.term.push(term)
-          postings.chunk.push(chunkId)
-          postings.tf.push(tf)
-          postings.length.push(lengths[i]!)
-        }
-      })
-      if (postings.term.length > 0)
-        await tx`
-          INSERT INTO rag_postings (collection_id, term, chunk_id, tf, length)
-          SELECT ${collection.id}, t.term, t.chunk_id, t.tf, t.length
-          FROM unnest(${postings.term}::text[], ${postings.chunk}::bigint[], ${postings.tf}::int[], ${postings.length}::int[])
-            AS t(term, chunk_id, tf, length)`
+      const ids = await insertChunks(tx, [rows])
+      await insertPostings(tx, [rows], ids)
+      const idOf = (c: PreparedChunk) => ids.get(chunkKey(doc.id, c.position))!
       if (vectors)
         await this.deps.vectors.upsert(
           collection.id,
-          batch.map((c, i) => ({ chunkId: idOf.get(c.position)!, documentId: doc.id, vector: vectors[i]!, metadata: c.metadata })),
+          batch.map((c, i) => ({ chunkId: idOf(c), documentId: doc.id, vector: vectors[i]!, metadata: c.metadata })),
           tx,
         )
       // Locked and read first, so `before` is the version this write follows, whatever committed meanwhile. (NO KEY:
@@ -271,10 +227,10 @@ export class Indexer implements JobHandler<{ documentId: string }> {
         SELECT updated_at, chunk_count, term_count FROM rag_collections WHERE id = ${collection.id} FOR NO KEY UPDATE`
       const [after] = await tx<CollectionVersion[]>`
         UPDATE rag_collections SET chunk_count = chunk_count + ${batch.length},
-          term_count = term_count + ${lengths.reduce((a, b) => a + b, 0)}, updated_at = now()
+          term_count = term_count + ${rows.lengths.reduce((a, b) => a + b, 0)}, updated_at = now()
         WHERE id = ${collection.id} RETURNING updated_at, chunk_count, term_count`
       if (!before || !after) return false
-      return { before, after, chunks: batch.map((c, i) => ({ id: idOf.get(c.position)!, length: lengths[i]!, terms: terms[i]! })) }
+      return { before, after, chunks: batch.map((c, i) => ({ id: idOf(c), length: rows.lengths[i]!, terms: rows.terms[i]! })) }
     })
   }
 
@@ -312,8 +268,6 @@ export function summary(extracted: { format: string; documents: readonly { title
 }
 
 /** A chunk as the model reads it, and as it is indexed: with its title and heading, so it is found by its context too. */
-export const asRead = (c: PreparedChunk): string => (c.context ? `${c.context}\n${c.text}` : c.text)
-
 /** Chunks every extracted document (a jsonl file has one per record) and carries its title and metadata along. */
 function prepare(documents: readonly ExtractedLike[], collection: CollectionRow, perRecord: boolean): PreparedChunk[] {
   const out: PreparedChunk[] = []
