@@ -138,22 +138,25 @@ test('two workers never run the same job', async () => {
   await Promise.all([a.stop(), b.stop()])
 })
 
-test('stopping hands an interrupted job back without counting the attempt', async () => {
-  const q = queue('w-stop')
+test.each([
+  ['an interrupted job', 1],
+  ['a running batch', 5],
+])('stopping hands %s back without counting the attempts', async (_, n) => {
+  const q = queue(`w-stop-${n}`)
   let started!: () => void
   const startedP = new Promise<void>((r) => (started = r))
-  q.register('long', {
-    run: (_job, ctl) =>
-      new Promise((_, reject) => {
-        started()
-        ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason))
-      }),
-  })
+  const hang = (signal: AbortSignal) =>
+    new Promise<never>((_, reject) => {
+      started()
+      signal.addEventListener('abort', () => reject(signal.reason))
+    })
+  const kind = `long-${n}`
+  q.register(kind, { run: (_job, ctl) => hang(ctl.signal), batch: { size: 5, when: { small: true }, run: (jobs, control) => hang(control(jobs[0]!).signal) } })
+  const ids = n === 1 ? [await q.enqueue(kind, {})] : await q.enqueueMany(kind, Array.from({ length: n }, () => ({ small: true })))
   q.start()
-  const id = await q.enqueue('long', {})
   await startedP
   await q.stop(50)
-  expect(await jobRow(id)).toMatchObject({ status: 'queued', attempts: 0 })
+  for (const id of ids) expect(await jobRow(id)).toMatchObject({ status: 'queued', attempts: 0 })
 })
 
 describe('batches', () => {
@@ -278,28 +281,5 @@ describe('batches', () => {
     await until(async () => (await jobRow(ids[1]!)).status === 'done' && (await jobRow(ids[2]!)).status === 'done')
     expect((await jobRow(ids[0]!)).status).toBe('processing')
     await Promise.all([q.stop(), rival.stop()])
-  })
-
-  test('stopping hands a running batch back without counting the attempts', async () => {
-    const q = queue('w-batch-stop')
-    let started!: () => void
-    const startedP = new Promise<void>((r) => (started = r))
-    q.register('batch-long', {
-      run: async () => {},
-      batch: {
-        size: 5,
-        when: { small: true },
-        run: (jobs, control) =>
-          new Promise((_, reject) => {
-            started()
-            control(jobs[0]!).signal.addEventListener('abort', () => reject(control(jobs[0]!).signal.reason))
-          }),
-      },
-    })
-    const ids = await q.enqueueMany('batch-long', Array.from({ length: 5 }, () => ({ small: true })))
-    q.start()
-    await startedP
-    await q.stop(50)
-    for (const id of ids) expect(await jobRow(id)).toMatchObject({ status: 'queued', attempts: 0 })
   })
 })

@@ -79,12 +79,8 @@ export class JobQueue {
   }
 
   async enqueue(kind: string, payload: Record<string, unknown>, opts: { maxAttempts?: number; sql?: Queryable } = {}): Promise<string> {
-    const sql = opts.sql ?? this.sql
-    const [row] = await sql<{ id: string }[]>`
-      INSERT INTO jobs (kind, payload, max_attempts) VALUES (${kind}, ${sql.json(payload as never)}, ${opts.maxAttempts ?? 5})
-      RETURNING id`
-    this.wake()
-    return row!.id
+    const [id] = await this.enqueueMany(kind, [payload], opts)
+    return id!
   }
 
   /** Several jobs of one kind in one statement; their ids in the payloads' order. */
@@ -189,24 +185,32 @@ export class JobQueue {
       RETURNING id, kind, payload, attempts, max_attempts`
   }
 
-  /** Extends a job's lease (and records progress, when given); a lease found taken over aborts the job. */
-  #renewal(job: Job, ctl: AbortController): (fraction?: number) => Promise<void> {
-    return async (fraction) => {
-      const progress = fraction === undefined ? this.sql`progress` : this.sql`${Math.min(1, Math.max(0, fraction))}`
-      const rows = await this.sql`
-        UPDATE jobs SET progress = ${progress}, lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
-        WHERE id = ${job.id} AND locked_by = ${this.#opts.workerId} AND status = 'processing'`
-      if (rows.count === 0) ctl.abort(new Error('job lease lost'))
-    }
+  /**
+   * Extends the leases of running jobs in one statement (and records the progress of one, when given); a job whose
+   * lease was taken over is aborted alone.
+   */
+  async #renew(ctls: Map<string, AbortController>, fraction?: number): Promise<void> {
+    const progress = fraction === undefined ? this.sql`progress` : this.sql`${Math.min(1, Math.max(0, fraction))}`
+    const held = await this.sql<{ id: string }[]>`
+      UPDATE jobs SET progress = ${progress}, lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
+      WHERE id IN ${this.sql([...ctls.keys()])} AND locked_by = ${this.#opts.workerId} AND status = 'processing'
+      RETURNING id`
+    const alive = new Set(held.map((r) => r.id))
+    for (const [id, ctl] of ctls) if (!alive.has(id)) ctl.abort(new Error('job lease lost'))
+  }
+
+  /** Renews the leases a third of the way through each, until cleared. */
+  #renewing(ctls: Map<string, AbortController>): Timer {
+    return setInterval(() => void this.#renew(ctls).catch(() => {}), Math.max(50, this.#opts.leaseMs / 3))
   }
 
   #control(job: Job, ctl: AbortController): JobControl {
-    const renew = this.#renewal(job, ctl)
+    const one = new Map([[job.id, ctl]])
     return {
       signal: ctl.signal,
       progress: async (fraction) => {
         if (ctl.signal.aborted) throw ctl.signal.reason
-        await renew(fraction)
+        await this.#renew(one, fraction)
         if (ctl.signal.aborted) throw ctl.signal.reason
       },
     }
@@ -222,8 +226,7 @@ export class JobQueue {
     const handler = this.#handlers.get(job.kind)!
     const ctl = new AbortController()
     this.#running.set(job.id, ctl)
-    const renew = this.#renewal(job, ctl)
-    const renewer = setInterval(() => void renew().catch(() => {}), Math.max(50, this.#opts.leaseMs / 3))
+    const renewer = this.#renewing(new Map([[job.id, ctl]]))
     try {
       await handler.run(job, this.#control(job, ctl))
       clearInterval(renewer)
@@ -241,15 +244,7 @@ export class JobQueue {
     const ctls = new Map(jobs.map((j) => [j.id, new AbortController()]))
     for (const [id, ctl] of ctls) this.#running.set(id, ctl)
     // One statement renews every lease of the batch; a job whose lease was taken over is aborted alone.
-    const renewAll = async () => {
-      const held = await this.sql<{ id: string }[]>`
-        UPDATE jobs SET lease_until = now() + ${this.#opts.leaseMs} * interval '1 millisecond', updated_at = now()
-        WHERE id IN ${this.sql([...ctls.keys()])} AND locked_by = ${this.#opts.workerId} AND status = 'processing'
-        RETURNING id`
-      const alive = new Set(held.map((r) => r.id))
-      for (const [id, ctl] of ctls) if (!alive.has(id)) ctl.abort(new Error('job lease lost'))
-    }
-    const renewer = setInterval(() => void renewAll().catch(() => {}), Math.max(50, this.#opts.leaseMs / 3))
+    const renewer = this.#renewing(ctls)
     let failures: Map<string, unknown>
     try {
       failures = await handler.batch!.run(jobs, (job) => this.#control(job, ctls.get(job.id)!))
