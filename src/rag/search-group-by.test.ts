@@ -30,7 +30,9 @@ const record = (text: string, team: string) => JSON.stringify({ text, team })
 const FILES: [string, string][] = [
   [
     'a.jsonl',
-    Array.from({ length: 10 }, (_, i) => record(`Zebra ${i}: zebra stripes, a zebra herd, zebras and more zebra stripes.`, 'red')).join('\n'),
+    // Each chunk one "zebra" more than the one before, so A's chunks rank in the same order lexically and by vector:
+    // ten equal vectors left their vector ranks to the index's order of ties, and hybrid's first chunk with them.
+    Array.from({ length: 10 }, (_, i) => record(`Zebra ${i}: zebra stripes, a zebra herd, zebras and more zebra stripes.${' zebra'.repeat(i)}`, 'red')).join('\n'),
   ],
   ['b.jsonl', record('A field guide to the savanna: lions, giraffes, elephants and one zebra near the river at dusk.', 'blue')],
   [
