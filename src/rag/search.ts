@@ -325,64 +325,74 @@ const SNIPPET_CHARS = 240
 
 /**
  * The stretch of the chunk with the most query terms, cut at word boundaries. Analysing every word is what costs
- * here (a hundred results of 300 words each took most of a 100-chunk search's time): a stem nearly always starts
- * like its word, so one case-insensitive pass finds the words holding a query stem's first three letters, and only
- * those are analysed, each distinct word once.
+ * here (a hundred results of 300 words each took most of a 100-chunk search's time), and so did walking every
+ * character in JavaScript: a stem nearly always starts like its word, so one case-insensitive pass of the query
+ * stems' first three letters (a compiled pattern) finds the words worth analysing, each distinct word once, and the
+ * window is chosen among those words alone, looking at the text only around them.
+ *
+ * The choice is the word-by-word one's (src/rag/snippet.test.ts keeps it as the reference): the earliest word from
+ * which a window of SNIPPET_CHARS holds the most matching words (a word longer than that counts alone).
  */
 export function snippet(text: string, terms: ReadonlySet<string>): string {
   if (text.length <= SNIPPET_CHARS) return text
-  const { starts, ends, count } = wordSpans(text)
-  if (count === 0) return text.slice(0, SNIPPET_CHARS)
-  const hit = new Uint8Array(count)
-  const query = queryOf(terms)
-  if (query) {
-    const { heads, memo } = query
-    heads.lastIndex = 0
-    let w = 0
-    for (let m = heads.exec(text); m; m = heads.exec(text)) {
-      while (w < count && ends[w]! <= m.index) w++
-      if (w === count) break
-      if (starts[w]! <= m.index) {
-        const lower = text.slice(starts[w]!, ends[w]!).toLowerCase()
-        let h = memo.get(lower)
-        if (h === undefined) memo.set(lower, (h = analyze(lower).some((t) => terms.has(t))))
-        hit[w] = h ? 1 : 0
-        w++
-      }
-      // On to the next word: each is looked at once.
-      heads.lastIndex = w < count ? starts[w]! : text.length
+  const hits = matchingWords(text, terms)
+  let from: number
+  if (hits.length === 0) {
+    from = nextWordStart(text, 0)
+    if (from === text.length) return text.slice(0, SNIPPET_CHARS)
+  } else {
+    // The first matching word whose window holds the most of them, and the last matching word in that window.
+    let best = 0
+    let bestLast = 0
+    for (let a = 0, b = 0; a < hits.length; a += 2) {
+      if (b < a) b = a
+      while (b + 2 < hits.length && hits[b + 3]! - hits[a]! <= SNIPPET_CHARS) b += 2
+      if (b - a > bestLast - best) [best, bestLast] = [a, b]
     }
+    // Any earlier word start whose window still reaches that last word holds the same words, and the earliest is
+    // the reference's choice; none lies before the first matching word's predecessor, or the window would hold more.
+    from = nextWordStart(text, Math.min(hits[best]!, hits[bestLast + 1]! - SNIPPET_CHARS))
   }
-  let bestStart = 0
-  let bestHits = -1
-  for (let i = 0, j = 0, hits = 0; i < count; i++) {
-    while (j < count && (j === i || ends[j]! - starts[i]! <= SNIPPET_CHARS)) hits += hit[j++]!
-    if (hits > bestHits) {
-      bestHits = hits
-      bestStart = i
-    }
-    hits -= hit[i]!
-  }
-  const from = starts[bestStart]!
-  let to = from
-  for (let j = bestStart; j < count && ends[j]! - from <= SNIPPET_CHARS; j++) to = ends[j]!
+  const to = lastWordEnd(text, from, from + SNIPPET_CHARS)
   return `${from > 0 ? '… ' : ''}${text.slice(from, to)}${to < text.length ? ' …' : ''}`
 }
 
-/** Where each run of non-space characters (as /\S+/ has them) starts and ends. */
-function wordSpans(text: string): { starts: Uint32Array; ends: Uint32Array; count: number } {
-  const starts = new Uint32Array((text.length >> 1) + 1)
-  const ends = new Uint32Array(starts.length)
-  let count = 0
-  let inWord = false
-  for (let i = 0; i < text.length; i++) {
-    const space = isSpace(text.charCodeAt(i))
-    if (!space && !inWord) starts[count] = i
-    else if (space && inWord) ends[count++] = i
-    inWord = !space
+/** Start and end (pairs, in text order) of the words holding a query term. */
+function matchingWords(text: string, terms: ReadonlySet<string>): number[] {
+  const out: number[] = []
+  const query = queryOf(terms)
+  if (!query) return out
+  const { heads, memo } = query
+  heads.lastIndex = 0
+  for (let m = heads.exec(text); m; m = heads.exec(text)) {
+    let start = m.index
+    while (start > 0 && !isSpace(text.charCodeAt(start - 1))) start--
+    let end = m.index + m[0].length
+    while (end < text.length && !isSpace(text.charCodeAt(end))) end++
+    const lower = text.slice(start, end).toLowerCase()
+    let hit = memo.get(lower)
+    if (hit === undefined) memo.set(lower, (hit = analyze(lower).some((t) => terms.has(t))))
+    if (hit) out.push(start, end)
+    // On to the next word: each is looked at once.
+    heads.lastIndex = end
   }
-  if (inWord) ends[count++] = text.length
-  return { starts, ends, count }
+  return out
+}
+
+/** The first word start at or after `at` (the text's length when there is none). */
+function nextWordStart(text: string, at: number): number {
+  let i = Math.max(0, at)
+  if (i > 0 && i < text.length && !isSpace(text.charCodeAt(i - 1))) while (i < text.length && !isSpace(text.charCodeAt(i))) i++
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++
+  return i
+}
+
+/** The last word end after `from` and at most at `limit`; `from` when the word at `from` ends beyond it. */
+function lastWordEnd(text: string, from: number, limit: number): number {
+  let i = Math.min(limit, text.length)
+  if (i < text.length && !isSpace(text.charCodeAt(i))) while (i > from && !isSpace(text.charCodeAt(i - 1))) i--
+  while (i > from && isSpace(text.charCodeAt(i - 1))) i--
+  return i
 }
 
 /** JavaScript's \s: ASCII and Unicode spaces, line and paragraph separators, the BOM. */
