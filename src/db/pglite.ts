@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto'
-import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { PGlite, type Extension } from '@electric-sql/pglite'
 import { vector } from '@electric-sql/pglite-pgvector'
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
+import { PGliteServer } from './pglite-server.ts'
 
 export interface EmbeddedPostgres {
   /** Unix socket that postgres.js connects to, so embedded and server PostgreSQL share one SQL path. */
@@ -72,8 +71,7 @@ export async function createPGlite(dataDir: string | undefined, files?: PGliteFi
  */
 export async function serveOverSocket(db: PGlite, socketDir: string): Promise<EmbeddedPostgres> {
   const socketPath = socketPathFor(socketDir)
-  rmSync(socketPath, { force: true })
-  const server = new PGLiteSocketServer({ db, path: socketPath })
+  const server = new PGliteServer(db, socketPath)
   await server.start()
   return {
     socketPath,
