@@ -66,10 +66,11 @@ function sandboxRss(serverPid: number): number {
   return total / 2 ** 20
 }
 
-async function get(url: string): Promise<void> {
+async function get(url: string): Promise<string> {
   const res = await fetch(url)
-  const body = await res.arrayBuffer()
-  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${new TextDecoder().decode(body).slice(0, 300)}`)
+  const body = await res.text()
+  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${body.slice(0, 300)}`)
+  return body
 }
 
 let server: Child | undefined
@@ -83,6 +84,9 @@ try {
       LOG_LEVEL: 'warn',
       PLUGINS_DIRS: `${pluginsDir},${join(ROOT, 'plugins')}`,
       PLUGIN_RATE_LIMIT_PER_MINUTE: '100000000',
+      // hello counts its calls in kv: past the default 100 writes a second its kv.set is refused and it logs a warning
+      // instead (calls: null), which is not the three host calls measured here, and made its p50 vary from run to run.
+      PLUGIN_KV_WRITES_PER_SECOND: '1000000',
       RATE_LIMIT_INTERNAL_PER_MINUTE: '1000000',
     },
     logPath: join(root, 'server.log'),
@@ -141,11 +145,13 @@ try {
   const routes = { native, plugin: base + pluginPath(0), hello: `${base}/api/v1/plugins/hello/hello?name=bench` }
   for (let i = 0; i < 300; i++) for (const url of Object.values(routes)) await get(url)
   const times: Record<keyof typeof routes, number[]> = { native: [], plugin: [], hello: [] }
+  let uncounted = 0
   for (let i = 0; i < REQUESTS; i++)
     for (const [name, url] of Object.entries(routes) as [keyof typeof routes, string][]) {
       const t = performance.now()
-      await get(url)
+      const body = await get(url)
       times[name].push(performance.now() - t)
+      if (name === 'hello' && (JSON.parse(body) as { calls: number | null }).calls === null) uncounted++
     }
   const [n, p, h] = [summarize(times.native), summarize(times.plugin), summarize(times.hello)]
 
@@ -209,7 +215,10 @@ try {
   const added99 = p.p99 - n.p99
   out.push(`  plugin route without host calls, added p50 <= 0.3 ms: ${fmt(added50, 3)} ms -> ${added50 <= 0.3 ? 'PASS' : 'FAIL'}`)
   out.push(`  plugin route without host calls, added p99 <= 1.5 ms: ${fmt(added99, 3)} ms -> ${added99 <= 1.5 ? 'PASS' : 'FAIL'}`)
-  out.push(`  hello (three host calls) p50 <= 1 ms: ${fmt(h.p50, 3)} ms -> ${h.p50 <= 1 ? 'PASS' : 'FAIL'}`)
+  out.push(
+    `  hello (three host calls) p50 <= 1 ms: ${fmt(h.p50, 3)} ms -> ${h.p50 <= 1 && uncounted === 0 ? 'PASS' : 'FAIL'}` +
+      (uncounted ? ` (${uncounted} answers had no counted call: their kv.set was refused, so they did not make the three calls)` : ''),
+  )
   out.push(`  ten plugins' saturation >= 0.3 x a native route: ${fmt(pluginRps / nativeRps, 3)} -> ${pluginRps / nativeRps >= 0.3 ? 'PASS' : 'FAIL'}`)
   out.push(`  cold start of a further plugin <= 20 ms: p50 ${fmt(cold.p50, 1)} ms (max ${fmt(cold.max, 1)}) -> ${cold.p50 <= 20 ? 'PASS' : 'FAIL'}`)
   console.log(out.join('\n'))
