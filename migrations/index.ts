@@ -15,6 +15,7 @@ import m0012 from './0012_mcp_servers.sql' with { type: 'text' }
 import m0013 from './0013_responses.sql' with { type: 'text' }
 import m0014 from './0014_agent_mode.sql' with { type: 'text' }
 import m0015 from './0015_admin.sql' with { type: 'text' }
+import m0016 from './0016_plugin_kv_functions.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
@@ -32,4 +33,5 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 13, name: '0013_responses.sql', sql: m0013 },
   { version: 14, name: '0014_agent_mode.sql', sql: m0014 },
   { version: 15, name: '0015_admin.sql', sql: m0015 },
+  { version: 16, name: '0016_plugin_kv_functions.sql', sql: m0016 },
 ]

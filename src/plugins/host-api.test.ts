@@ -61,6 +61,26 @@ export default class Filler extends BasePlugin {
 )
 
 writePlugin(
+  'churner',
+  { permissions: { kv: { quota_kb: 64 } }, routes: [{ method: 'POST', path: '/churn', auth: 'public' }] },
+  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class Churner extends BasePlugin {
+  override routes = {
+    'POST /churn': async (_req: Request, ctx: PluginContext) => {
+      // Writers side by side on a few keys: new keys, overwrites of other sizes, deletes, some of keys not there.
+      const ops = Array.from({ length: 60 }, (_, i) => {
+        const key = 'k' + (i % 7)
+        return i % 5 === 4 ? ctx.kv.delete(key) : ctx.kv.set(key, 'y'.repeat(10 + ((i * 37) % 900)))
+      })
+      const results = await Promise.allSettled(ops)
+      return Response.json({ failed: results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason?.code ?? String((r as PromiseRejectedResult).reason)) })
+    },
+  }
+}
+`,
+)
+
+writePlugin(
   'cacher',
   { permissions: { kv: { quota_kb: 4 } }, routes: [{ method: 'POST', path: '/cache/:key', auth: 'public' }] },
   `import { BasePlugin, type PluginContext } from 'enclava:plugin'
@@ -107,7 +127,8 @@ export default class Bulk extends BasePlugin {
 let env: TestEnv
 
 beforeAll(async () => {
-  env = await createTestEnv({ PLUGINS_DIRS: dir })
+  // The churn test writes faster than a plugin may by default (kv_rate_limited is tested in test/plugin-hostile.test.ts).
+  env = await createTestEnv({ PLUGINS_DIRS: dir, PLUGIN_KV_WRITES_PER_SECOND: '10000' })
 })
 afterAll(async () => {
   await env.close()
@@ -130,6 +151,21 @@ describe('kv', () => {
     const [used] = await env.s.sql<{ bytes: number }[]>`SELECT coalesce(sum(bytes), 0)::int AS bytes FROM plugin_kv WHERE plugin = 'filler'`
     expect(used!.bytes).toBeLessThanOrEqual(4 * 1024)
     expect(stored).toBe(4)
+  })
+
+  test("the plugin's running total stays what its entries hold through concurrent sets, overwrites and deletes", async () => {
+    expect((await enable('churner')).status).toBe(200)
+    await Promise.all(Array.from({ length: 5 }, () => env.s.sql`SELECT pg_sleep(0.05)`))
+    for (let round = 0; round < 3; round++) {
+      const res = await pub('/churner/churn', { method: 'POST' })
+      expect(res.status).toBe(200)
+      expect(await res.json()).toEqual({ failed: [] })
+      const [held] = await env.s.sql<{ bytes: number; keys: number }[]>`
+        SELECT coalesce(sum(bytes), 0)::int AS bytes, count(*)::int AS keys FROM plugin_kv WHERE plugin = 'churner'`
+      const [total] = await env.s.sql<{ bytes: number; keys: number }[]>`SELECT bytes::int, keys FROM plugin_kv_usage WHERE plugin = 'churner'`
+      expect(total).toEqual(held!)
+      expect(held!.keys).toBeGreaterThan(0)
+    }
   })
 
   test('entries that expired no longer count against the quota', async () => {

@@ -1,5 +1,5 @@
 import type { SecretBox } from '../crypto/secretbox.ts'
-import type { Sql, Tx } from '../db/client.ts'
+import type { Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
 import type { TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -193,11 +193,7 @@ export class HostApi {
     }
     this.#takeKvWrite(plugin)
     if (call === 'kv.delete') {
-      await sql.begin(async (tx) => {
-        await lockKvUsage(tx, plugin)
-        const [gone] = await tx<{ bytes: number }[]>`DELETE FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string} RETURNING bytes`
-        if (gone) await tx`UPDATE plugin_kv_usage SET bytes = bytes - ${gone.bytes}, keys = keys - 1 WHERE plugin = ${plugin}`
-      })
+      await sql`SELECT plugin_kv_remove(${plugin}, ${key as string})`
       return null
     }
     const value = args[1]
@@ -206,32 +202,11 @@ export class HostApi {
     if (bytes > VALUE_MAX_BYTES) throw new HostCallError('kv_value_too_large', `A kv value may be at most ${VALUE_MAX_BYTES} bytes`)
     const ttl = (args[2] as { ttlSeconds?: number } | undefined)?.ttlSeconds
     const expires = typeof ttl === 'number' && ttl > 0 ? new Date(Date.now() + ttl * 1000) : null
-    const quota = quotaKb * 1024
-    // The plugin's usage row is its running total: locked, checked and moved in the same transaction as the write,
-    // so concurrent writers (on every replica) take turns on one row and each write costs the same however many keys
-    // the plugin holds.
-    const written = await sql.begin(async (tx) => {
-      let used = await lockKvUsage(tx, plugin)
-      const [old] = await tx<{ bytes: number }[]>`SELECT bytes FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string}`
-      const delta = bytes - (old?.bytes ?? 0)
-      if (used + delta > quota) {
-        // Expired entries are invisible to the plugin, so they must not use up its quota: let them go, then look again.
-        const [freed] = await tx<{ bytes: string; keys: number }[]>`
-          WITH gone AS (DELETE FROM plugin_kv WHERE plugin = ${plugin} AND expires_at <= now() AND key <> ${key as string} RETURNING bytes)
-          SELECT coalesce(sum(bytes), 0) AS bytes, count(*)::int AS keys FROM gone`
-        if (freed && Number(freed.bytes) > 0) {
-          await tx`UPDATE plugin_kv_usage SET bytes = bytes - ${Number(freed.bytes)}, keys = keys - ${freed.keys} WHERE plugin = ${plugin}`
-          used -= Number(freed.bytes)
-        }
-        if (used + delta > quota) return false
-      }
-      await tx`
-        INSERT INTO plugin_kv (plugin, key, value, bytes, expires_at)
-        VALUES (${plugin}, ${key as string}, ${sql.json((value ?? null) as never)}, ${bytes}, ${expires})
-        ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value, bytes = excluded.bytes, expires_at = excluded.expires_at, updated_at = now()`
-      await tx`UPDATE plugin_kv_usage SET bytes = bytes + ${delta}, keys = keys + ${old ? 0 : 1} WHERE plugin = ${plugin}`
-      return true
-    })
+    // One statement (migrations/0016): the plugin's usage row is its running total, locked, checked and moved with the
+    // write, so concurrent writers (on every replica) take turns on one row and each write costs the same however many
+    // keys the plugin holds.
+    const [{ written }] = await sql<[{ written: boolean }]>`
+      SELECT plugin_kv_put(${plugin}, ${key as string}, ${sql.json((value ?? null) as never)}, ${bytes}, ${expires}, ${quotaKb * 1024}) AS written`
     if (!written) throw new HostCallError('kv_quota_exceeded', `The plugin's kv quota of ${quotaKb} KB is used up`)
     return null
   }
@@ -341,14 +316,6 @@ export class HostApi {
     )
     return { status: res.status, statusText: res.statusText, headers: res.headers, body: Buffer.from(res.body).toString('base64'), bodyEncoding: 'base64' }
   }
-}
-
-/** Locks the plugin's kv usage row (creating it on the first write) and returns the bytes it holds. */
-async function lockKvUsage(tx: Tx, plugin: string): Promise<number> {
-  const [row] = await tx<{ bytes: string }[]>`
-    INSERT INTO plugin_kv_usage (plugin) VALUES (${plugin})
-    ON CONFLICT (plugin) DO UPDATE SET plugin = excluded.plugin RETURNING bytes`
-  return Number(row?.bytes ?? 0)
 }
 
 /** What the audit log keeps of a call: names and targets, never values. */
