@@ -44,59 +44,55 @@ function writePlugin(name: string, manifest: Record<string, unknown>, code: stri
   writeFileSync(join(dir, name, 'src', 'index.ts'), code)
 }
 
-writePlugin(
-  'filler',
-  { permissions: { kv: { quota_kb: 4 } }, routes: [{ method: 'POST', path: '/fill', auth: 'public' }] },
-  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
-export default class Filler extends BasePlugin {
+/** A plugin holding kv (quota in KB) with one public POST route; `body` is the handler's, with `req` and `ctx`. */
+function kvPlugin(name: string, quotaKb: number, path: string, body: string) {
+  writePlugin(
+    name,
+    { permissions: { kv: { quota_kb: quotaKb } }, routes: [{ method: 'POST', path, auth: 'public' }] },
+    `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class P extends BasePlugin {
   override routes = {
-    'POST /fill': async (_req: Request, ctx: PluginContext) => {
-      const value = 'x'.repeat(1000)
-      const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => ctx.kv.set('k' + i, value)))
-      return Response.json({ stored: results.filter((r) => r.status === 'fulfilled').length })
+    'POST ${path}': async (req: Request, ctx: PluginContext) => {
+${body}
     },
   }
 }
 `,
+  )
+}
+
+kvPlugin(
+  'filler',
+  4,
+  '/fill',
+  `      const value = 'x'.repeat(1000)
+      const results = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => ctx.kv.set('k' + i, value)))
+      return Response.json({ stored: results.filter((r) => r.status === 'fulfilled').length })`,
 )
 
-writePlugin(
+kvPlugin(
   'churner',
-  { permissions: { kv: { quota_kb: 64 } }, routes: [{ method: 'POST', path: '/churn', auth: 'public' }] },
-  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
-export default class Churner extends BasePlugin {
-  override routes = {
-    'POST /churn': async (_req: Request, ctx: PluginContext) => {
-      // Writers side by side on a few keys: new keys, overwrites of other sizes, deletes, some of keys not there.
+  64,
+  '/churn',
+  `      // Writers side by side on a few keys: new keys, overwrites of other sizes, deletes, some of keys not there.
       const ops = Array.from({ length: 60 }, (_, i) => {
         const key = 'k' + (i % 7)
         return i % 5 === 4 ? ctx.kv.delete(key) : ctx.kv.set(key, 'y'.repeat(10 + ((i * 37) % 900)))
       })
       const results = await Promise.allSettled(ops)
-      return Response.json({ failed: results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason?.code ?? String((r as PromiseRejectedResult).reason)) })
-    },
-  }
-}
-`,
+      return Response.json({ failed: results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason?.code ?? String((r as PromiseRejectedResult).reason)) })`,
 )
 
-writePlugin(
+kvPlugin(
   'cacher',
-  { permissions: { kv: { quota_kb: 4 } }, routes: [{ method: 'POST', path: '/cache/:key', auth: 'public' }] },
-  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
-export default class Cacher extends BasePlugin {
-  override routes = {
-    'POST /cache/:key': async (req: Request, ctx: PluginContext) => {
-      try {
+  4,
+  '/cache/:key',
+  `      try {
         await ctx.kv.set(ctx.params.key!, await req.text(), { ttlSeconds: 60 })
         return Response.json({ ok: true })
       } catch (err) {
         return Response.json({ ok: false, code: (err as { code?: string }).code })
-      }
-    },
-  }
-}
-`,
+      }`,
 )
 
 writePlugin(

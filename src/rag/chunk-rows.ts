@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/client.ts'
 import type { InjectionVerdict } from '../security/injection.ts'
+import type { ChunkRow } from './documents.ts'
 import { termFrequencies } from './text/analyzer.ts'
 
 /**
@@ -8,15 +9,9 @@ import { termFrequencies } from './text/analyzer.ts'
  */
 export const WRITE_BATCH = 128
 
-export interface PreparedChunk {
-  position: number
-  text: string
-  tokens: number
-  heading: string | null
-  page: number | null
-  sheet: string | null
+/** A chunk as the indexer makes it, before it has a row (`ChunkRow` is the stored one). */
+export interface PreparedChunk extends Pick<ChunkRow, 'position' | 'text' | 'tokens' | 'heading' | 'page' | 'sheet' | 'metadata'> {
   rows: [number, number] | null
-  metadata: Record<string, unknown>
   /** Title and heading go into the index terms and the embedded text, so a chunk is found by its context too. */
   context: string
 }
