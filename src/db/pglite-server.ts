@@ -14,7 +14,7 @@ const TERMINATE = 0x58 // 'X'
  * a queue, a lock, a file-system sync and a socket write of its own: a statement from postgres.js is five messages
  * (Parse, Bind, Describe, Execute, Sync), and a round trip cost 230-290 µs. Here every complete message received so
  * far goes to PGlite in one call (its main loop runs until the input is used up) and its answer leaves in one write:
- * see src/db/README.md for the figures. What the client sends is a client's to send: the protocol's own errors
+ * docs/decisions.md has the figures. What the client sends is a client's to send: the protocol's own errors
  * (a malformed message, an unknown type) are PGlite's answers, as a server's would be.
  */
 export class PGliteServer {
