@@ -4,6 +4,7 @@
  * empty environment and Node's permission model (read access to this directory and isolated-vm only, no writes,
  * no child processes, no workers). Whatever goes wrong in here, the server restarts the process.
  */
+import { setFlagsFromString } from 'node:v8'
 import { CodeRun } from './code-runner.ts'
 import { PluginSlot, SlotError, type SlotHost } from './plugin-slot.ts'
 import {
@@ -24,6 +25,14 @@ if (typeof process.send !== 'function') {
   process.stderr.write('sandbox: must be started with an IPC channel (by the Enclava server)\n')
   process.exit(2)
 }
+
+/**
+ * The stack limit of the isolates this process creates from now on, which run on its main thread: the server
+ * computes it from the thread's real stack (SandboxClient, pluginStackArgs). Set here, after Node started, so that
+ * Node's own isolate keeps its default.
+ */
+const PLUGIN_STACK_KB = Number(/^--plugin-stack-kb=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--plugin-stack-kb=')) ?? '')?.[1] ?? 0)
+if (PLUGIN_STACK_KB > 0) setFlagsFromString(`--stack-size=${PLUGIN_STACK_KB}`)
 
 const MAX_RSS_BYTES = Number(/^--max-rss-mb=(\d+)$/.exec(process.argv.find((a) => a.startsWith('--max-rss-mb=')) ?? '')?.[1] ?? 0) * 1024 * 1024
 
@@ -56,6 +65,9 @@ const host: SlotHost = {
   },
   closeCall(callId) {
     calls.delete(callId)
+  },
+  alone(slot) {
+    return slots.size === 1 && codeRuns.size === 0 && slots.values().next().value === slot
   },
 }
 
@@ -191,7 +203,8 @@ process.on('unhandledRejection', (err) => {
  * isolated-vm's memory limit is soft, and disposing an isolate does not stop code stuck in a builtin V8 cannot
  * interrupt: `new Array(2 ** 27).fill(0)` in a 32 MB isolate went on to 2.4 GB after its disposal (measured). Only
  * the process can be stopped for sure, so past its ceiling it names the likely culprits and kills itself; the
- * server restarts it.
+ * server restarts it. In a process serving one plugin this runs only between its slices (they run on this thread,
+ * PluginSlot#enter); the server watches the same ceiling from outside (SandboxClient#watch).
  */
 function watchMemory(): void {
   const rss = process.memoryUsage.rss()

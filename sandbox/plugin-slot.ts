@@ -23,6 +23,8 @@ export interface SlotHost {
   /** A process-wide id for a host call, routed back to `slot` when its result arrives. */
   openCall(slot: PluginSlot): string
   closeCall(callId: string): void
+  /** True while this process serves this one plugin and nothing else (see #enter). */
+  alone(slot: PluginSlot): boolean
 }
 
 /** The runtime's own code is small and trusted; this only guards against a runtime bug hanging a load. */
@@ -87,6 +89,8 @@ interface Invocation {
   timers: Map<number, NodeJS.Timeout>
   calls: Set<string>
   wallTimer: NodeJS.Timeout | null
+  /** Date.now() at which wallMs runs out (not performance.now(): its first use loads a module of Node, ~1 ms of a cold start). */
+  deadline: number
   settled: boolean
 }
 
@@ -267,10 +271,11 @@ export class PluginSlot {
       })
       return
     }
+    const limitMs = wallMs ?? this.#limits.wallMs
     const inv: Invocation = {
       id,
       method,
-      wallMs: wallMs ?? this.#limits.wallMs,
+      wallMs: limitMs,
       cpuNs: 0,
       hostCalls: 0,
       timersCreated: 0,
@@ -278,6 +283,7 @@ export class PluginSlot {
       timers: new Map(),
       calls: new Set(),
       wallTimer: null,
+      deadline: Date.now() + limitMs,
       settled: false,
     }
     this.#invocations.set(id, inv)
@@ -456,9 +462,18 @@ export class PluginSlot {
   // ---- running code in the isolate
 
   /**
-   * One synchronous slice of plugin code (start, host result, timer), microtasks included. The slice's timeout
-   * is what is left of the invocation's CPU budget; the isolate's cpuTime delta is charged to the invocation.
-   * Slices of one isolate run one at a time, on isolated-vm's thread pool, so this process stays responsive.
+   * One synchronous slice of plugin code (start, host result, timer), microtasks included. The slice's timeout is
+   * what is left of the invocation's CPU budget, or less when an invocation of this isolate reaches its wall-clock
+   * limit first; the isolate's cpuTime delta is charged to the invocation.
+   *
+   * A process that serves this plugin alone (as the server runs them, src/plugins/sandboxes.ts) runs the slice on
+   * its main thread (applySync): the slices of one isolate ran one at a time anyway, and isolated-vm's thread pool
+   * cost two thread hand-offs, 70-86 µs a slice against 7 µs here (Node 24 on the CI machine); a route is one slice,
+   * `hello` four. What the main thread did meanwhile is done elsewhere: a wall-clock limit now bounds the slice
+   * itself, and the server watches the process's memory ceiling and notices a process that no longer answers (a
+   * catastrophic out-of-memory error deadlocks a synchronous slice; isolated-vm's handler never runs). With several
+   * plugins in one process the slice runs on the pool as before, so the others go on and the catastrophic handler
+   * can still name the culprit.
    */
   async #enter(inv: Invocation | null, api: IsolateApi, fn: ivm.Reference, args: unknown[]): Promise<void> {
     if (this.#api !== api) return
@@ -468,7 +483,9 @@ export class PluginSlot {
     let failure: unknown = null
     this.#running++
     try {
-      await fn.apply(undefined, args, { timeout: Math.max(1, Math.ceil(budgetMs)), arguments: { copy: true } })
+      const options = { timeout: Math.max(1, Math.ceil(Math.min(budgetMs, this.#wallLeftMs()))), arguments: { copy: true as const } }
+      if (this.#host.alone(this)) fn.applySync(undefined, args, options)
+      else await fn.apply(undefined, args, options)
     } catch (err) {
       failure = err ?? new Error('unknown failure')
     } finally {
@@ -481,6 +498,20 @@ export class PluginSlot {
     }
     if (failure !== null) return this.#sliceFailed(api, inv, failure)
     if (inv !== null && !inv.settled && inv.cpuNs > this.#limits.cpuMs * 1e6) this.#cpuExceeded(api, inv)
+  }
+
+  /** Until the first in-flight invocation of this isolate reaches its wall-clock limit (Infinity when none). */
+  #wallLeftMs(): number {
+    let first = Infinity
+    for (const inv of this.#invocations.values()) if (!inv.settled && inv.deadline < first) first = inv.deadline
+    return first - Date.now()
+  }
+
+  /** The in-flight invocation whose wall-clock limit has passed, if any. */
+  #pastDeadline(): Invocation | undefined {
+    const now = Date.now()
+    for (const inv of this.#invocations.values()) if (!inv.settled && inv.deadline <= now) return inv
+    return undefined
   }
 
   #sliceFailed(api: IsolateApi, inv: Invocation | null, err: unknown): void {
@@ -496,6 +527,10 @@ export class PluginSlot {
       return
     }
     if (message === 'Script execution timed out.') {
+      // Cut short by a wall-clock limit (this invocation's or another's on the same isolate), as its timer would
+      // have done: that invocation is the culprit.
+      const late = this.#pastDeadline()
+      if (late !== undefined) return this.#wallTimeout(late)
       if (inv !== null) return this.#cpuExceeded(api, inv)
       this.#recycle(api, { code: 'isolate_recycled', message: `plugin ${this.name} ran past its CPU limit outside an invocation` }, null)
       return

@@ -1,5 +1,5 @@
 import type { Subprocess } from 'bun'
-import { existsSync, realpathSync } from 'node:fs'
+import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import {
   DEFAULT_LIMITS,
@@ -42,8 +42,8 @@ export interface SandboxClientOptions {
   /** Heap of the sandbox process itself (isolates have their own limits). Default 512. */
   maxOldSpaceMb?: number
   /**
-   * Memory ceiling of the whole sandbox process: past it, it kills itself and is restarted (isolated-vm's
-   * per-isolate limits are soft and can be overrun by far). Default 2048; 0 turns the watchdog off.
+   * Memory ceiling of the whole sandbox process: past it, it is killed and restarted (isolated-vm's per-isolate
+   * limits are soft and can be overrun by far). Default 2048; 0 turns the watchdog off.
    */
   maxRssMb?: number
   /** The host's own timer fires this long after an invocation's wallMs, in case the sandbox is wedged. */
@@ -109,6 +109,31 @@ interface Pending {
    * server's time in bench/plugins.ts (`abort` in its CPU profile).
    */
   ended?: AbortController | null
+}
+
+/** How often the server looks at a sandbox process (#watch), and how long one with work in flight may use no CPU before it is pinged. */
+const WATCH_MS = 100
+const HANG_CHECK_MS = 300
+
+/**
+ * Plugin code runs on the sandbox's main thread (sandbox/plugin-slot.ts, #enter), within V8's stack limit there:
+ * Node's default of 984 KB let a plugin recurse 12,000 calls deep and JSON.stringify 4,500 levels (isolated-vm's
+ * pool threads allowed 104,000 and 37,500). 4,000 KB allows 51,000 and 18,500. V8 trusts the number: past the
+ * thread's real stack a deep recursion would crash the process instead of throwing, and the main thread's real stack
+ * is the RLIMIT_STACK the sandbox inherits from this process, so half of it, at most 4,000 KB; nothing where it
+ * cannot be read. The sandbox sets it for the isolates it creates (main.ts), not for Node's own.
+ */
+function pluginStackArgs(): string[] {
+  let softKb: number
+  try {
+    const limit = /^Max stack size\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'latin1'))?.[1]
+    if (limit === undefined) return []
+    softKb = limit === 'unlimited' ? Infinity : Number(limit) / 1024
+  } catch {
+    return []
+  }
+  const kb = Math.min(4_000, Math.floor(softKb / 2))
+  return Number.isFinite(kb) && kb > 984 ? [`--plugin-stack-kb=${kb}`] : []
 }
 
 const unavailable = (message: string) => new SandboxError('sandbox_unavailable', message)
@@ -347,6 +372,7 @@ export class SandboxClient {
       '--disable-warning=SecurityWarning',
       'main.ts',
       `--max-rss-mb=${this.#options.maxRssMb ?? 2048}`,
+      ...pluginStackArgs(),
     ]
   }
 
@@ -379,6 +405,7 @@ export class SandboxClient {
       },
     })
     this.#proc = proc
+    this.#watch(proc)
     void this.#pipeStderr(proc)
     void proc.exited.then((code) => {
       onFail(unavailable(`the plugin sandbox exited during start (${proc.signalCode ?? code})`))
@@ -395,6 +422,52 @@ export class SandboxClient {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  /**
+   * Watches the process from outside (Linux: /proc, ~25 µs a look), for what the sandbox cannot report itself while
+   * plugin code runs on its main thread (sandbox/plugin-slot.ts, #enter):
+   * - its memory ceiling: a slice stuck in a builtin V8 cannot interrupt (`new Array(2 ** 27).fill(0)` went on to
+   *   2.4 GB) keeps the sandbox's own watchdog from running while its memory grows;
+   * - a deadlock: a catastrophic out-of-memory error inside a synchronous slice leaves the process asleep for good
+   *   (its handler needs the thread the slice holds). With work in flight and no CPU used for HANG_CHECK_MS it is
+   *   pinged (#checkAlive), and killed if it does not answer. A plugin waiting for a slow host call uses no CPU
+   *   either, but answers the ping at once; a long slice of plugin code uses CPU.
+   * Blame falls as for any crash (#onExit): the owner, or the plugins with something in flight. Elsewhere than Linux
+   * the sandbox's own watchdog acts alone, between slices, and a deadlock waits for the invocation's wall-clock limit.
+   */
+  #watch(proc: Subprocess<'ignore', 'ignore', 'pipe'>): void {
+    if (process.platform !== 'linux') return
+    const ceilingKb = (this.#options.maxRssMb ?? 2048) * 1024
+    let lastCpu = -1
+    let stillSince = performance.now()
+    const timer = setInterval(() => {
+      if (proc !== this.#proc || proc.exitCode !== null || proc.signalCode !== null) return clearInterval(timer)
+      let rssKb: number
+      let cpu: number
+      try {
+        rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${proc.pid}/status`, 'latin1'))?.[1] ?? 0)
+        // utime and stime, the 14th and 15th fields; the command name before them may hold spaces.
+        const stat = readFileSync(`/proc/${proc.pid}/stat`, 'latin1')
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        cpu = Number(fields[11]) + Number(fields[12])
+      } catch {
+        return clearInterval(timer) // gone
+      }
+      if (ceilingKb > 0 && rssKb > ceilingKb) {
+        clearInterval(timer)
+        this.#options.logger?.error({ pid: proc.pid, rssMb: Math.round(rssKb / 1024), ceilingMb: ceilingKb / 1024 }, 'plugin sandbox over its memory ceiling; killing it')
+        proc.kill('SIGKILL')
+        return
+      }
+      const now = performance.now()
+      if (cpu !== lastCpu || this.#pending.size === 0) [lastCpu, stillSince] = [cpu, now]
+      else if (now - stillSince >= HANG_CHECK_MS) {
+        stillSince = now
+        void this.#checkAlive()
+      }
+    }, WATCH_MS)
+    timer.unref()
   }
 
   async #pipeStderr(proc: Subprocess<'ignore', 'ignore', 'pipe'>): Promise<void> {

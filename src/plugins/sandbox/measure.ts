@@ -9,7 +9,10 @@ import { SandboxClient } from './client.ts'
 const SMALL_PLUGIN = `import { BasePlugin } from 'enclava:plugin'
 export default class Small extends BasePlugin {
   name = 'small'
-  routes = { 'GET /hi': () => new Response('hi') }
+  routes = {
+    'GET /hi': () => new Response('hi'),
+    'GET /calls': async (req, ctx) => ({ a: await ctx.config.get('a'), b: await ctx.kv.get('b'), c: await ctx.kv.set('b', 1) }),
+  }
   async execute(ctx) { return { echo: ctx.input } }
 }`
 
@@ -56,9 +59,16 @@ await withSandbox(async (client) => {
     console.log(`${label} (${N} sequential): p50 ${fmt(percentile(times, 0.5))}, p99 ${fmt(percentile(times, 0.99))}`)
   }
   await series('health() round trip (IPC + stats, no plugin code)', () => client.health())
-  await series('invoke execute round trip', () => client.invoke('small', 'execute', { input: { n: 1 } }))
+  // A process serving one plugin runs its code on its main thread; with a second plugin loaded, on isolated-vm's
+  // thread pool (sandbox/plugin-slot.ts, #enter): the same calls both ways, in this run.
   const request = { method: 'GET', url: 'http://localhost/hi', headers: [] as [string, string][] }
-  await series('invoke route round trip', () => client.invoke('small', 'route', { request, path: '/hi' }))
+  const calls = { method: 'GET', url: 'http://localhost/calls', headers: [] as [string, string][] }
+  for (const where of ['one plugin in the process: main thread', 'two plugins in the process: thread pool']) {
+    if (where.startsWith('two')) await client.load('other', SMALL_PLUGIN, DEFAULT_LIMITS)
+    await series(`invoke execute round trip (${where})`, () => client.invoke('small', 'execute', { input: { n: 1 } }))
+    await series(`invoke route round trip (${where})`, () => client.invoke('small', 'route', { request, path: '/hi' }))
+    await series(`invoke route with three host calls (${where})`, () => client.invoke('small', 'route', { request: calls, path: '/calls' }))
+  }
 })
 
 for (const count of [1, 10, 100]) {

@@ -97,10 +97,13 @@ describe('start and stop', () => {
   })
 })
 
+// Filling one huge array: V8 cannot get under the isolate's heap limit, and isolated-vm declares the isolate lost (a
+// catastrophic out-of-memory error).
+const CRASHER = pluginWith('const a = new Array(2 ** 26); for (let i = 0; i < a.length; i++) a[i] = i + 0.5')
+
 describe('a plugin that crashes the whole process', () => {
-  // Filling one huge array: V8 cannot get under the isolate's heap limit, isolated-vm declares the isolate lost
-  // (a catastrophic out-of-memory error), and that takes the process down. The sandbox names the plugin first.
-  const CRASHER = pluginWith('const a = new Array(2 ** 26); for (let i = 0; i < a.length; i++) a[i] = i + 0.5')
+  // With several plugins in the process, plugin code runs on isolated-vm's threads: the catastrophic error takes
+  // the process down, and the sandbox names the plugin first.
   let h: SandboxHarness
   const crashes: { suspects: string[]; quarantined: string[] }[] = []
 
@@ -164,4 +167,70 @@ test('a plugin stuck allocating past the sandbox memory ceiling takes only a res
   } finally {
     await h.stop()
   }
+})
+
+describe('a process serving one plugin, which runs plugin code on its main thread', () => {
+  test('a catastrophic out-of-memory error there (the process deadlocks) is noticed from outside: the plugin is named and restarted', async () => {
+    const crashes: string[][] = []
+    const h = await startHarness({ backoff: { initialMs: 50 }, onRestart: async (crash) => void crashes.push(crash.suspects) })
+    try {
+      await h.client.load('crasher', CRASHER, { ...TEST_LIMITS, cpuMs: 10_000 })
+      const pid = h.client.pid
+      const started = performance.now()
+      // Without the server's watch this waits for the host's wall-clock timer (20 s) and fails with wall_time_exceeded.
+      expect((await failure(h.client.invoke('crasher', 'execute', {}, { wallMs: 20_000 }))).code).toBe('sandbox_unavailable')
+      expect(performance.now() - started).toBeLessThan(10_000)
+      await until(async () => (await h.client.health()).up)
+      expect(h.client.pid).not.toBe(pid)
+      expect(crashes).toEqual([['crasher']])
+      await h.client.load('good', GOOD_PLUGIN, TEST_LIMITS)
+      expect(await h.client.invoke('good', 'execute', { input: 5 })).toEqual({ ok: true, input: 5 })
+    } finally {
+      await h.stop()
+    }
+  })
+
+  test("a slice that runs past its invocation's wall-clock limit is stopped at that limit, not at the CPU budget", async () => {
+    const h = await startHarness()
+    try {
+      await h.client.load('spinner', pluginWith('if (ctx.input === "spin") while (true) {} return "fresh"'), { ...TEST_LIMITS, cpuMs: 5_000, wallMs: 300 })
+      const started = performance.now()
+      const error = await failure(h.client.invoke('spinner', 'execute', { input: 'spin' }))
+      expect(error.code).toBe('wall_time_exceeded')
+      expect(error.limit).toEqual({ name: 'wallMs', value: 300 })
+      expect(performance.now() - started).toBeLessThan(2_000)
+      expect(await h.client.invoke('spinner', 'execute', {})).toBe('fresh')
+    } finally {
+      await h.stop()
+    }
+  })
+
+  test("plugin code on the main thread has a stack for 20,000 calls and JSON 10,000 levels deep (Node's default: 12,000 and 4,500)", async () => {
+    const h = await startHarness()
+    try {
+      const body = 'const f = (n) => (n === 0 ? 0 : 1 + f(n - 1)); let v = 1; for (let i = 0; i < 10000; i++) v = [v]; return [f(20000), JSON.stringify(v).length]'
+      await h.client.load('deep', pluginWith(body), TEST_LIMITS)
+      expect(await h.client.invoke('deep', 'execute', {})).toEqual([20000, 20001])
+    } finally {
+      await h.stop()
+    }
+  })
+
+  // Pings time out after 400 ms here: a watch that took either case for a deadlock would kill the process.
+  test.each([
+    ['waits 1.5 s for a slow host call, using no CPU', `return await ctx.kv.get('k')`, 1_500],
+    ['computes for 1.5 s in one slice', 'const end = Date.now() + 1500; while (Date.now() < end) {} return "done"', 0],
+  ])('a plugin that %s is not taken for a deadlock', async (_name, body, hostDelayMs) => {
+    const h = await startHarness({ pingTimeoutMs: 400 })
+    try {
+      h.beforeCall = () => Bun.sleep(hostDelayMs)
+      h.kv.set('slow:k', 'value')
+      await h.client.load('slow', pluginWith(body), { ...TEST_LIMITS, cpuMs: 5_000, wallMs: 10_000 })
+      const pid = h.client.pid
+      expect(await h.client.invoke('slow', 'execute', {}, { wallMs: 10_000 })).toBe(hostDelayMs > 0 ? 'value' : 'done')
+      expect(h.client.pid).toBe(pid)
+    } finally {
+      await h.stop()
+    }
+  })
 })
