@@ -95,6 +95,24 @@ kvPlugin(
       }`,
 )
 
+kvPlugin(
+  'roundtrip',
+  64,
+  '/roundtrip',
+  `      // Each value goes in as the request sent it and comes back out of kv; a second encoding (or none) changes it.
+      const values = (await req.json()) as unknown[]
+      const out: unknown[] = []
+      try {
+        for (const [i, value] of values.entries()) {
+          await ctx.kv.set('v' + i, value)
+          out.push(await ctx.kv.get('v' + i))
+        }
+      } catch (err) {
+        return Response.json({ error: String(err), code: (err as { code?: string }).code }, { status: 500 })
+      }
+      return Response.json(out)`,
+)
+
 writePlugin(
   'waiter',
   { permissions: { net: [`127.0.0.1:${remote.port}`] }, routes: [{ method: 'GET', path: '/slow', auth: 'public' }], limits: { wall_ms: 500 } },
@@ -161,6 +179,31 @@ describe('kv', () => {
       const [total] = await env.s.sql<{ bytes: number; keys: number }[]>`SELECT bytes::int, keys FROM plugin_kv_usage WHERE plugin = 'churner'`
       expect(total).toEqual(held!)
       expect(held!.keys).toBeGreaterThan(0)
+    }
+  })
+
+  test('values of every JSON type come back as they were written, and their bytes are what was counted', async () => {
+    expect((await enable('roundtrip')).status).toBe(200)
+    const values = ['text', '{"looks":"like json"}', '"quoted"', 'ünïcødé ✓', 'a backslash and u0000: \\u0000', 0, -1.5, 1e21, true, false, null, [], {}, [1, 'a', null, [2]], { a: { b: [{ c: 'd' }] }, e: null }]
+    const res = await pub('/roundtrip/roundtrip', { method: 'POST', body: JSON.stringify(values) })
+    if (res.status !== 200) throw new Error(await res.text())
+    expect(await res.json()).toEqual(values)
+    const rows = await env.s.sql<{ key: string; bytes: number }[]>`SELECT key, bytes FROM plugin_kv WHERE plugin = 'roundtrip' ORDER BY key`
+    for (const row of rows) expect(row.bytes).toBe(Buffer.byteLength(JSON.stringify(values[Number(row.key.slice(1))])) + row.key.length)
+    expect(rows.length).toBe(values.length)
+  })
+
+  test('U+0000, which PostgreSQL cannot store, is refused as bad_request naming where it is, in values and keys', async () => {
+    for (const [values, message] of [
+      [['a\u0000b'], 'kv values may not contain U+0000 (at the value itself)'],
+      [[{ list: ['ok', 'x\u0000'] }], 'kv values may not contain U+0000 (at list.1)'],
+      [[{ ['key\u0000']: 1 }], 'kv values may not contain U+0000'],
+    ] as const) {
+      const res = await pub('/roundtrip/roundtrip', { method: 'POST', body: JSON.stringify(values) })
+      expect(res.status).toBe(500)
+      const body = (await res.json()) as { error: string; code: string }
+      expect(body.code).toBe('bad_request')
+      expect(body.error).toContain(message)
     }
   })
 

@@ -1,6 +1,7 @@
 import type { SecretBox } from '../crypto/secretbox.ts'
 import type { Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
+import { nulPath } from '../http/text.ts'
 import type { TSchema } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ChatCompletionBody, EmbeddingBody, type ChatCompletionRequest, type EmbeddingRequest } from '../gateway/model.ts'
@@ -179,6 +180,8 @@ export class HostApi {
     const key = args[0]
     if (call !== 'kv.list' && (typeof key !== 'string' || key.length === 0 || key.length > KEY_MAX))
       throw new HostCallError('bad_request', `kv keys are strings of 1 to ${KEY_MAX} characters`)
+    // PostgreSQL's text and jsonb cannot hold U+0000: refused here with the rule, not failed in the database.
+    if (typeof key === 'string' && key.includes('\u0000')) throw new HostCallError('bad_request', 'kv keys may not contain U+0000')
     if (call === 'kv.get') {
       const [row] = await sql<{ value: unknown }[]>`
         SELECT value FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string} AND (expires_at IS NULL OR expires_at > now())`
@@ -198,15 +201,20 @@ export class HostApi {
     }
     const value = args[1]
     const json = JSON.stringify(value ?? null)
+    // JSON writes U+0000 as \u0000, which jsonb refuses; the text can also hold that escape escaped (a plugin's own
+    // backslash), so the value is walked only to be sure.
+    const nul = json.includes('\\u0000') ? nulPath(value) : null
+    if (nul !== null) throw new HostCallError('bad_request', `kv values may not contain U+0000 (at ${nul || 'the value itself'})`)
     const bytes = Buffer.byteLength(json) + (key as string).length
     if (bytes > VALUE_MAX_BYTES) throw new HostCallError('kv_value_too_large', `A kv value may be at most ${VALUE_MAX_BYTES} bytes`)
     const ttl = (args[2] as { ttlSeconds?: number } | undefined)?.ttlSeconds
     const expires = typeof ttl === 'number' && ttl > 0 ? new Date(Date.now() + ttl * 1000) : null
+    // The text counted above is the value sent (as text, cast in SQL: sql.json would serialise it a second time).
     // One statement (migrations/0016): the plugin's usage row is its running total, locked, checked and moved with the
     // write, so concurrent writers (on every replica) take turns on one row and each write costs the same however many
     // keys the plugin holds.
     const [{ written }] = await sql<[{ written: boolean }]>`
-      SELECT plugin_kv_put(${plugin}, ${key as string}, ${sql.json((value ?? null) as never)}, ${bytes}, ${expires}, ${quotaKb * 1024}) AS written`
+      SELECT plugin_kv_put(${plugin}, ${key as string}, ${json}::text::jsonb, ${bytes}, ${expires}, ${quotaKb * 1024}) AS written`
     if (!written) throw new HostCallError('kv_quota_exceeded', `The plugin's kv quota of ${quotaKb} KB is used up`)
     return null
   }

@@ -38,6 +38,25 @@ test('past the bytes a minute admits, lines are dropped, and one line says how m
   expect(marker?.message).toBe('40 log lines (40000 bytes) dropped: over the limit of 10000 bytes or 156 lines per minute')
 })
 
+test("U+0000 in one plugin's log line or host-call detail is stored as U+FFFD, and its neighbours' rows in the same batch are written", async () => {
+  await db.sql`DELETE FROM plugin_logs`
+  await db.sql`DELETE FROM plugin_audit`
+  const r = records()
+  r.log('q', 'info', 'a neighbour', 'inv')
+  r.log('p', 'info', 'nul \u0000 here', 'inv')
+  r.audit('q', 'inv', 'kv.get', true, 'key neighbour')
+  r.audit('p', 'inv', 'config.get', true, 'key a\u0000b')
+  await r.flush()
+  expect(await db.sql`SELECT plugin, message FROM plugin_logs ORDER BY plugin`).toEqual([
+    { plugin: 'p', message: 'nul \uFFFD here' },
+    { plugin: 'q', message: 'a neighbour' },
+  ])
+  expect(await db.sql`SELECT plugin, detail FROM plugin_audit ORDER BY plugin`).toEqual([
+    { plugin: 'p', detail: 'key a\uFFFDb' },
+    { plugin: 'q', detail: 'key neighbour' },
+  ])
+})
+
 test('a plugin keeps only its newest log bytes up to the cap; others keep theirs', async () => {
   await db.sql`DELETE FROM plugin_logs`
   const r = records({ maxLogBytes: 20_000, logBytesPerMinute: 1_000_000 })

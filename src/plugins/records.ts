@@ -112,7 +112,7 @@ export class PluginRecords {
   }
 
   log(plugin: string, level: string, message: string, invocation: string | null): void {
-    const text = message.slice(0, MAX_MESSAGE_CHARS)
+    const text = storable(message.slice(0, MAX_MESSAGE_CHARS))
     const bytes = Buffer.byteLength(text)
     const w = this.#window(plugin)
     if (w.bytes + bytes > this.limits.logBytesPerMinute || w.lines + 1 > this.#linesPerMinute()) {
@@ -132,7 +132,7 @@ export class PluginRecords {
       w.auditsDropped++
       return
     }
-    this.#audits.push({ plugin, invocation, call, allowed, detail: detail.slice(0, 500) })
+    this.#audits.push({ plugin, invocation, call, allowed, detail: storable(detail.slice(0, 500)) })
     this.#schedule()
   }
 
@@ -228,4 +228,12 @@ export class PluginRecords {
       bytes_per_minute: this.limits.logBytesPerMinute,
     }
   }
+}
+
+/**
+ * A plugin's text as PostgreSQL's text can hold it: U+0000 becomes U+FFFD. Rows are written in batches of every
+ * plugin's records, and one NUL failed the whole statement, so one plugin's console line cost its neighbours theirs.
+ */
+function storable(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text
 }
