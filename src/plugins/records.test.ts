@@ -47,11 +47,11 @@ test("U+0000 in one plugin's log line or host-call detail is stored as U+FFFD, a
   r.audit('q', 'inv', 'kv.get', true, 'key neighbour')
   r.audit('p', 'inv', 'config.get', true, 'key a\u0000b')
   await r.flush()
-  expect(await db.sql`SELECT plugin, message FROM plugin_logs ORDER BY plugin`).toEqual([
+  expect([...(await db.sql`SELECT plugin, message FROM plugin_logs ORDER BY plugin`)]).toEqual([
     { plugin: 'p', message: 'nul \uFFFD here' },
     { plugin: 'q', message: 'a neighbour' },
   ])
-  expect(await db.sql`SELECT plugin, detail FROM plugin_audit ORDER BY plugin`).toEqual([
+  expect([...(await db.sql`SELECT plugin, detail FROM plugin_audit ORDER BY plugin`)]).toEqual([
     { plugin: 'p', detail: 'key a\uFFFDb' },
     { plugin: 'q', detail: 'key neighbour' },
   ])
