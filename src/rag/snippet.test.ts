@@ -32,7 +32,7 @@ function reference(text: string, terms: ReadonlySet<string>): string {
 const VOCABULARY = [
   'patients', 'Patient', 'treated', 'TREATMENT', 'treating', 'IL-6', 'interleukin', '(cells),', 'cell.', 'naïve', 'Vitamin',
   'c', 'b12', 'the', 'of', 'and', 'mortality', 'mortal', 'p<0.05', 'a+b', '[x]', 'café', 'Straße', 'αλφα', '日本語テキスト',
-  'supercalifragilisticexpialidocious', 'x'.repeat(45), 'treat-' + 'y'.repeat(260), 'z'.repeat(238), 'studies', 'study', 'randomised', 'randomized', 'inflammation',
+  'anti-inflammatory', 'noninflammatory', 'pretreatment', '日本treatment', 'テキストpatients', 'x²', 'Ⅻcells', 'supercalifragilisticexpialidocious', 'x'.repeat(45), 'treat-' + 'y'.repeat(260), 'z'.repeat(238), 'studies', 'study', 'randomised', 'randomized', 'inflammation',
 ]
 const SPACES = [' ', ' ', ' ', '  ', '\n', '\t', '\u00a0', '\u2003', '\u3000', ' \n\n ']
 
