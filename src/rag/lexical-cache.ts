@@ -267,8 +267,45 @@ export function scoreSnapshot(
       scores[c]! += (qtf * idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * snap.lengths[c]!) / avgdl))
     }
   }
-  return touched
-    .map((c) => ({ chunkId: snap.chunkIds[c]!, score: scores[c]! }))
-    .sort((x, y) => y.score - x.score || x.chunkId - y.chunkId)
-    .slice(0, k)
+  return best(touched, scores, snap.chunkIds, k)
+}
+
+/**
+ * The k best of the touched chunks, by score and then id, without sorting them all: a common term touches thousands
+ * of chunks and a search asks for a few hundred at most. A heap of the k best so far, its worst at the top.
+ */
+export function best(touched: number[], scores: Float64Array, ids: Float64Array, k: number): { chunkId: number; score: number }[] {
+  const worse = (a: number, b: number) => scores[a]! < scores[b]! || (scores[a] === scores[b] && ids[a]! > ids[b]!)
+  const heap = new Int32Array(Math.min(k, touched.length))
+  let size = 0
+  const down = (from: number) => {
+    for (let i = from; ; ) {
+      const l = 2 * i + 1
+      if (l >= size) return
+      const r = l + 1
+      const w = r < size && worse(heap[r]!, heap[l]!) ? r : l
+      if (!worse(heap[w]!, heap[i]!)) return
+      const t = heap[i]!
+      heap[i] = heap[w]!
+      heap[w] = t
+      i = w
+    }
+  }
+  for (const c of touched) {
+    if (size < heap.length) {
+      let i = size++
+      heap[i] = c
+      while (i > 0) {
+        const parent = (i - 1) >> 1
+        if (!worse(heap[i]!, heap[parent]!)) break
+        heap[i] = heap[parent]!
+        heap[parent] = c
+        i = parent
+      }
+    } else if (size > 0 && worse(heap[0]!, c)) {
+      heap[0] = c
+      down(0)
+    }
+  }
+  return Array.from(heap.subarray(0, size), (c) => ({ chunkId: ids[c]!, score: scores[c]! })).sort((x, y) => y.score - x.score || x.chunkId - y.chunkId)
 }
