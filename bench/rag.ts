@@ -92,6 +92,7 @@ async function apiKey(base: string): Promise<string> {
 /** Every abstract as a one-record jsonl document, then waits until none is queued or processing. */
 async function ingest(call: Call, collectionId: string): Promise<{ seconds: number; uploadSeconds: number; failed: number; chunks: number }> {
   const started = performance.now()
+  const startedAt = Date.now()
   const R = `/api/v1/rag/collections/${collectionId}`
   for (let i = 0; i < corpus.length; i += FILES_PER_UPLOAD) {
     const form = new FormData()
@@ -101,9 +102,12 @@ async function ingest(call: Call, collectionId: string): Promise<{ seconds: numb
     for (const r of rejected) console.log(`  refused ${r.filename}: ${r.message}`)
   }
   const uploadSeconds = (performance.now() - started) / 1000
+  // The windows to cut a profile by (bun bench/lib/profile-summary.ts --from= --to=).
+  if (process.env.BENCH_PROFILE_DIR) console.log(`  uploads from ${startedAt} to ${Date.now()} (epoch ms)`)
   const count = async (status: string) => (await call<{ total: number }>('GET', `${R}/documents?status=${status}&limit=1`)).total
   while ((await count('queued')) + (await count('processing')) > 0) await Bun.sleep(250)
   const seconds = (performance.now() - started) / 1000
+  if (process.env.BENCH_PROFILE_DIR) console.log(`  indexing done at ${Date.now()} (epoch ms)`)
   const { chunk_count } = await call<{ chunk_count: number }>('GET', R)
   return { seconds, uploadSeconds, failed: await count('failed'), chunks: chunk_count }
 }
