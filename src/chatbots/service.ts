@@ -4,7 +4,7 @@ import { countTokens } from '../gateway/tokens.ts'
 import type { Caller, GatewayService } from '../gateway/service.ts'
 import type { CollectionRow } from '../rag/collections.ts'
 import type { SearchService } from '../rag/search.ts'
-import { assertNoNul } from '../http/text.ts'
+import { assertNoNul, storable } from '../http/text.ts'
 import type { ChatbotSchema, ChatInput, ChatResponse, CreateChatbotInput, Source, UpdateChatbotInput } from './model.ts'
 import { invalidVariableName, renderPrompt, VARIABLE_RULE, type TemplateService } from './templates.ts'
 import type { ChatbotType } from './model.ts'
@@ -96,8 +96,7 @@ interface Turn {
 const PER_MESSAGE_TOKENS = 4
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-/** What the model or a document sends may hold U+0000, which PostgreSQL cannot store; kept visible as U+FFFD. */
-const storable = (text: string) => text.replaceAll('\u0000', '\uFFFD')
+/** `storable` through a JSON value's strings and keys (sources a model or a document sent). */
 function storableDeep<T>(value: T): T {
   if (typeof value === 'string') return storable(value) as T
   if (Array.isArray(value)) return value.map(storableDeep) as T

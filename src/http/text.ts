@@ -64,6 +64,12 @@ export function nulPath(value: unknown, path = ''): string | null {
 }
 
 /**
+ * Text from a model, a document or a plugin as PostgreSQL's text can hold it: U+0000 (which it refuses) becomes
+ * U+FFFD, so the text stays visible and the row is written. For input a client sent, refuse instead (assertNoNul).
+ */
+export const storable = (text: string): string => (text.includes(NUL) ? text.replaceAll(NUL, '\uFFFD') : text)
+
+/**
  * Throws the `validation_failed` error (400) naming the field when `value` holds U+0000, worded as the request's
  * other validation errors are: `Invalid body: 'name' must not contain the NUL character (U+0000)`.
  *

@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.ts'
+import { storable } from '../http/text.ts'
 import type { Logger } from '../log.ts'
 
 export interface InvocationRecord {
@@ -112,6 +113,8 @@ export class PluginRecords {
   }
 
   log(plugin: string, level: string, message: string, invocation: string | null): void {
+    // Rows are written in batches of every plugin's records: one U+0000 failed the whole statement, so one plugin's
+    // console line cost its neighbours theirs (the audit detail below likewise).
     const text = storable(message.slice(0, MAX_MESSAGE_CHARS))
     const bytes = Buffer.byteLength(text)
     const w = this.#window(plugin)
@@ -228,12 +231,4 @@ export class PluginRecords {
       bytes_per_minute: this.limits.logBytesPerMinute,
     }
   }
-}
-
-/**
- * A plugin's text as PostgreSQL's text can hold it: U+0000 becomes U+FFFD. Rows are written in batches of every
- * plugin's records, and one NUL failed the whole statement, so one plugin's console line cost its neighbours theirs.
- */
-function storable(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text
 }
