@@ -122,8 +122,8 @@ export const ConfigSchema = T.Object({
     description: 'auto, pgvector, postgres (exact, in process) or qdrant',
   }),
   QDRANT_API_KEY: T.Optional(T.String({ minLength: 1, description: "Qdrant's API key" })),
-  /** Memory for in-process copies of collections' BM25 postings (per replica); SQL answers beyond it. */
-  LEXICAL_CACHE_MB: T.Integer({ minimum: 0, default: 256, description: 'in-memory BM25 postings per replica (0: every query in SQL)' }),
+  /** Memory for in-process BM25 indexes of collections (per replica); SQL answers beyond it, about ten times slower. */
+  LEXICAL_CACHE_MB: T.Integer({ minimum: 0, default: 256, description: 'in-memory BM25 indexes per replica (0: every query in SQL, slow)' }),
   /** The built dashboard served at `/`; default web/dist of this checkout. */
   WEB_DIST_DIR: T.Optional(
     T.String({ minLength: 1, description: 'the built dashboard served at /', unset: "web/dist of the checkout; the single binary's own copy" }),

@@ -78,4 +78,31 @@ describe('migrations', () => {
     expect(await tables(db)).toEqual(['a', 'schema_migrations'])
     expect(await migrationsApplied(db.sql, broken)).toBe(false)
   })
+
+  test('0017 carries every postings row of a database into one row per chunk, then drops the postings', async () => {
+    db = await testDatabase()
+    const before = migrations.filter((m) => m.version < 17)
+    await migrate(db.sql, before)
+    const coll = '00000000-0000-4000-8000-000000000001'
+    const doc = '00000000-0000-4000-8000-000000000002'
+    // Rows without their users and collections: only the postings' shape matters here.
+    await db.sql.begin(async (tx) => {
+      await tx`SET LOCAL session_replication_role = replica`
+      const ids = await tx<{ id: string }[]>`
+        INSERT INTO rag_chunks (collection_id, document_id, position, text, tokens, terms)
+        VALUES (${coll}, ${doc}, 0, 'a', 1, 4), (${coll}, ${doc}, 1, 'b', 1, 1), (${coll}, ${doc}, 2, 'c', 1, 0) RETURNING id`
+      const [a, b] = ids.map((r) => r.id)
+      await tx`
+        INSERT INTO rag_postings (collection_id, term, chunk_id, tf, length) VALUES
+          (${coll}, 'null', ${a!}, 2, 4), (${coll}, 'bee', ${a!}, 1, 4), (${coll}, 'über', ${a!}, 1, 4), (${coll}, 'bee', ${b!}, 1, 1)`
+    })
+    await migrate(db.sql)
+    const rows = await db.sql<{ position: number; length: number; terms: string[]; tfs: number[] }[]>`
+      SELECT c.position, t.length, t.terms, t.tfs FROM rag_chunk_terms t JOIN rag_chunks c ON c.id = t.chunk_id ORDER BY c.position`
+    expect([...rows]).toEqual([
+      { position: 0, length: 4, terms: ['bee', 'null', 'über'], tfs: [1, 2, 1] },
+      { position: 1, length: 1, terms: ['bee'], tfs: [1] },
+    ])
+    expect(await tables(db)).not.toContain('rag_postings')
+  })
 })

@@ -61,24 +61,37 @@ export async function insertChunks(tx: Queryable, docs: ChunkRows[]): Promise<Ma
   return new Map(rows.map((r) => [chunkKey(r.document_id, r.position), Number(r.id)]))
 }
 
-/** Every posting (term, chunk, frequency, chunk length) of the documents in one statement. */
-export async function insertPostings(tx: Queryable, docs: ChunkRows[], ids: Map<string, number>): Promise<void> {
-  const p: { collection: string[]; term: string[]; chunk: number[]; tf: number[]; length: number[] } = { collection: [], term: [], chunk: [], tf: [], length: [] }
+/**
+ * A PostgreSQL array literal of strings, each element quoted: a bare element spelled `null` would be read as NULL,
+ * and the analyzer's terms (letters, marks and digits) hold no quote or backslash, escaped anyway.
+ */
+const textArray = (items: Iterable<string>): string => {
+  let out = ''
+  for (const item of items) out += `${out ? ',' : ''}"${item.replace(/["\\]/g, '\\$&')}"`
+  return `{${out}}`
+}
+
+/**
+ * Each chunk's terms and their frequencies, one row per chunk (the BM25 index; see 0017_rag_chunk_terms.sql), in one
+ * statement. Each chunk's arrays travel as one array literal each: a flat list of every term, regrouped in SQL,
+ * would pay per term again.
+ */
+export async function insertTerms(tx: Queryable, docs: ChunkRows[], ids: Map<string, number>): Promise<void> {
+  const r: { collection: string[]; chunk: number[]; length: number[]; terms: string[]; tfs: string[] } = { collection: [], chunk: [], length: [], terms: [], tfs: [] }
   for (const s of docs)
     s.chunks.forEach((c, i) => {
-      const chunkId = ids.get(chunkKey(s.doc.id, c.position))!
-      for (const [term, tf] of s.terms[i]!) {
-        p.collection.push(s.collection.id)
-        p.term.push(term)
-        p.chunk.push(chunkId)
-        p.tf.push(tf)
-        p.length.push(s.lengths[i]!)
-      }
+      const tf = s.terms[i]!
+      if (tf.size === 0) return
+      r.collection.push(s.collection.id)
+      r.chunk.push(ids.get(chunkKey(s.doc.id, c.position))!)
+      r.length.push(s.lengths[i]!)
+      r.terms.push(textArray(tf.keys()))
+      r.tfs.push(`{${[...tf.values()].join(',')}}`)
     })
-  if (p.term.length === 0) return
+  if (r.chunk.length === 0) return
   await tx`
-    INSERT INTO rag_postings (collection_id, term, chunk_id, tf, length)
-    SELECT t.collection_id, t.term, t.chunk_id, t.tf, t.length
-    FROM unnest(${p.collection}::uuid[], ${p.term}::text[], ${p.chunk}::bigint[], ${p.tf}::int[], ${p.length}::int[])
-      AS t(collection_id, term, chunk_id, tf, length)`
+    INSERT INTO rag_chunk_terms (chunk_id, collection_id, length, terms, tfs)
+    SELECT t.chunk_id, t.collection_id, t.length, t.terms::text[], t.tfs::int[]
+    FROM unnest(${r.chunk}::bigint[], ${r.collection}::uuid[], ${r.length}::int[], ${r.terms}::text[], ${r.tfs}::text[])
+      AS t(chunk_id, collection_id, length, terms, tfs)`
 }

@@ -2,7 +2,7 @@ import type { Queryable } from '../db/client.ts'
 import { PermanentJobError, type Job, type JobControl } from '../jobs/queue.ts'
 import type { CollectionRow } from './collections.ts'
 import type { DocumentRow } from './documents.ts'
-import { asRead, chunkKey, indexTerms, insertChunks, insertPostings, WRITE_BATCH, type ChunkRows } from './chunk-rows.ts'
+import { asRead, chunkKey, indexTerms, insertChunks, insertTerms, WRITE_BATCH, type ChunkRows } from './chunk-rows.ts'
 import { summary, type Indexer } from './indexer.ts'
 import type { CollectionVersion, WrittenChunk } from './lexical-cache.ts'
 
@@ -156,7 +156,7 @@ async function write(indexer: Indexer, group: Staged[]): Promise<void> {
         FROM per WHERE c.id = per.collection_id RETURNING c.id`).map((r) => r.id),
     )
     const ids = await insertChunks(tx, mine)
-    await insertPostings(tx, mine, ids)
+    await insertTerms(tx, mine, ids)
     for (const s of mine)
       if (s.vectors)
         await indexer.deps.vectors.upsert(

@@ -8,7 +8,7 @@ import { removeChunks, type DocumentRow } from './documents.ts'
 import type { RagEvents } from './events.ts'
 import { ExtractionError, extractFile } from './extract/index.ts'
 import { UnreadableFileError, type FileStore } from './file-store.ts'
-import { asRead, chunkKey, indexTerms, insertChunks, insertPostings, WRITE_BATCH, type ChunkRows, type PreparedChunk } from './chunk-rows.ts'
+import { asRead, chunkKey, indexTerms, insertChunks, insertTerms, WRITE_BATCH, type ChunkRows, type PreparedChunk } from './chunk-rows.ts'
 import { chunkSections } from './text/chunker.ts'
 import type { CollectionVersion, LexicalCache, WrittenChunk } from './lexical-cache.ts'
 import type { VectorStore } from './vectors/index.ts'
@@ -213,7 +213,7 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     return this.deps.sql.begin(async (tx) => {
       if (!(await this.#owns(tx, doc.id, job))) return false
       const ids = await insertChunks(tx, [rows])
-      await insertPostings(tx, [rows], ids)
+      await insertTerms(tx, [rows], ids)
       const idOf = (c: PreparedChunk) => ids.get(chunkKey(doc.id, c.position))!
       if (vectors)
         await this.deps.vectors.upsert(

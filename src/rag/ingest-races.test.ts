@@ -152,15 +152,24 @@ async function expectCountsAgree(collectionId: string): Promise<void> {
   const [docs] = await env.s.sql<{ n: number; bytes: string; chunks: number }[]>`
     SELECT count(*)::int AS n, coalesce(sum(size), 0)::text AS bytes, coalesce(sum(chunk_count), 0)::int AS chunks
     FROM rag_documents WHERE collection_id = ${collectionId}`
-  const [postings] = await env.s.sql<{ n: number; distinct_terms: number }[]>`
-    SELECT count(*)::int AS n, (SELECT count(*)::int FROM (SELECT DISTINCT chunk_id, term FROM rag_postings WHERE collection_id = ${collectionId}) x) AS distinct_terms
-    FROM rag_postings WHERE collection_id = ${collectionId}`
+  // The BM25 rows: one per chunk that has terms, each term once in it, its frequencies adding up to the chunk's length.
+  const [index] = await env.s.sql<{ rows: number; chunks: number; repeated: number; lengths: string; mismatched: number }[]>`
+    SELECT count(*)::int AS rows, count(DISTINCT t.chunk_id)::int AS chunks,
+      count(*) FILTER (WHERE (SELECT count(DISTINCT x) FROM unnest(t.terms) x) <> cardinality(t.terms))::int AS repeated,
+      coalesce(sum(t.length), 0)::text AS lengths,
+      count(*) FILTER (WHERE (SELECT sum(f) FROM unnest(t.tfs) f) <> t.length OR c.terms <> t.length)::int AS mismatched
+    FROM rag_chunk_terms t JOIN rag_chunks c ON c.id = t.chunk_id WHERE t.collection_id = ${collectionId}`
+  const [withTerms] = await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM rag_chunks WHERE collection_id = ${collectionId} AND terms > 0`
   expect(c!.chunk_count).toBe(rows!.chunks)
   expect(c!.term_count).toBe(rows!.terms)
   expect(c!.document_count).toBe(docs!.n)
   expect(c!.bytes).toBe(docs!.bytes)
   expect(docs!.chunks).toBe(rows!.chunks)
-  expect(postings!.n).toBe(postings!.distinct_terms)
+  expect(index!.rows).toBe(index!.chunks)
+  expect(index!.rows).toBe(withTerms!.n)
+  expect(index!.repeated).toBe(0)
+  expect(index!.mismatched).toBe(0)
+  expect(index!.lengths).toBe(rows!.terms)
 }
 
 const search = async (collectionId: string, query: string) =>

@@ -29,8 +29,8 @@ export interface WrittenChunk {
   terms: ReadonlyMap<string, number>
 }
 
-/** Postings read per query while a snapshot is built: a search waits for at most one such page. */
-const PAGE_ROWS = 5_000
+/** Chunks read per query while a snapshot is built: a search waits for at most one such page. */
+const PAGE_ROWS = 500
 
 /** What identifies a collection's postings: every chunk write or delete moves one of these. */
 const versionOf = (c: CollectionVersion) => `${c.updated_at.getTime()}:${c.chunk_count}:${c.term_count}`
@@ -167,46 +167,44 @@ export class LexicalCache {
   }
 
   /**
-   * Reads the postings in pages of PAGE_ROWS, not in one transaction: on the embedded database (one connection)
-   * that transaction held every other query for its whole length, so the first search after indexing SciFact waited
-   * 1.1 s behind it (`bun bench/rag.ts`); between pages, searches answer from SQL. Consistency without the
-   * transaction: every write of postings moves the collection's version in the same transaction, so postings read
-   * while the version stayed the same, before the first page and after the last, are exactly that version's.
+   * Reads the collection's chunk terms in pages of PAGE_ROWS chunks, not in one transaction: on the embedded database
+   * (one connection) that transaction held every other query for its whole length, so the first search after
+   * indexing SciFact waited 1.1 s behind it (`bun bench/rag.ts`); between pages, searches answer from SQL.
+   * Consistency without the transaction: every write of chunk terms moves the collection's version in the same
+   * transaction, so rows read while the version stayed the same, before the first page and after the last, are
+   * exactly that version's.
    */
   async #load(collection: CollectionRow): Promise<void> {
     const started = performance.now()
     let pages = 0
     const version = await this.#version(collection.id)
     if (version === undefined) return
-    const dense = new Map<number, number>()
     const chunkIds: number[] = []
     const lengths: number[] = []
     const grouped = new Map<string, { chunks: number[]; tfs: number[] }>()
-    let after: { term: string; chunk: string } | null = null
+    let after: string | null = null
     for (;;) {
-      const cursor: { term: string; chunk: string } | null = after
-      const page: { term: string; chunk_id: string; tf: number; length: number }[] = await this.sql<{ term: string; chunk_id: string; tf: number; length: number }[]>`
-        SELECT term, chunk_id, tf, length FROM rag_postings
-        WHERE collection_id = ${collection.id} ${cursor ? this.sql`AND (term, chunk_id) > (${cursor.term}, ${cursor.chunk}::bigint)` : this.sql``}
-        ORDER BY term, chunk_id LIMIT ${PAGE_ROWS}`
+      const cursor: string | null = after
+      const page: { chunk_id: string; length: number; terms: string[]; tfs: number[] }[] = await this.sql<{ chunk_id: string; length: number; terms: string[]; tfs: number[] }[]>`
+        SELECT chunk_id, length, terms, tfs FROM rag_chunk_terms
+        WHERE collection_id = ${collection.id} ${cursor ? this.sql`AND chunk_id > ${cursor}::bigint` : this.sql``}
+        ORDER BY chunk_id LIMIT ${PAGE_ROWS}`
       for (const r of page) {
-        const id = Number(r.chunk_id)
-        let n = dense.get(id)
-        if (n === undefined) {
-          n = chunkIds.length
-          dense.set(id, n)
-          chunkIds.push(id)
-          lengths.push(r.length)
+        const n = chunkIds.length
+        chunkIds.push(Number(r.chunk_id))
+        lengths.push(r.length)
+        for (let i = 0; i < r.terms.length; i++) {
+          const term = r.terms[i]!
+          let g = grouped.get(term)
+          if (!g) grouped.set(term, (g = { chunks: [], tfs: [] }))
+          g.chunks.push(n)
+          g.tfs.push(r.tfs[i]!)
         }
-        let g = grouped.get(r.term)
-        if (!g) grouped.set(r.term, (g = { chunks: [], tfs: [] }))
-        g.chunks.push(n)
-        g.tfs.push(r.tf)
       }
       pages++
       const last = page.at(-1)
       if (page.length < PAGE_ROWS || !last) break
-      after = { term: last.term, chunk: last.chunk_id }
+      after = last.chunk_id
     }
     // Written meanwhile: these pages may mix two versions. A later search loads again.
     const current = await this.#version(collection.id)

@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { createTestEnv, type TestEnv } from '../../test/harness.ts'
 import { startUpstream, type Upstream } from '../../test/fixtures/upstream.ts'
 import { docx, encode, handmadePdf, PNG_BYTES, pdfLibPdf, workbook } from './extract/testing.ts'
+import type { SearchFilter } from './vectors/index.ts'
 
 /**
  * A stand-in for a semantic embedding model: words of one concept share a dimension, so "automobile" is near "car"
@@ -316,6 +317,41 @@ describe('search', () => {
     expect(fromSql.length).toBeGreaterThan(3)
   })
 
+  test('filtered searches rank as SQL does, in memory, however deep the passing chunks are', async () => {
+    const deep = await collection(owner.token)
+    // 260 chunks hold "common"; the one that passes the filter is the longest, so it ranks last: the first 200
+    // checked hold none that passes, and the rest must be looked at too. It also holds "null", which an unquoted
+    // array literal would have stored as NULL.
+    const files: [string, string][] = Array.from({ length: 259 }, (_, i) => [`d${i}.txt`, `common word${i}`])
+    files.push(['last.txt', `common null ${Array.from({ length: 40 }, (_, i) => `filler${i}`).join(' ')}`])
+    for (let i = 0; i < files.length; i += 100) await upload({ token: owner.token }, deep.id, files.slice(i, i + 100))
+    const docs = await settled(owner.token, deep.id)
+    const last = docs.find((d) => d.filename === 'last.txt')!
+    const col = await env.s.rag.collections.get({ userId: owner.id, isAdmin: false }, deep.id)
+    await env.s.rag.search.bm25(col, 'common', 1)
+    await env.s.rag.lexical.settled()
+    expect(env.s.rag.lexical.get(col)).toBeDefined()
+    const cases: [string, number, SearchFilter][] = [
+      ['common', 1, { documentIds: [last.id] }],
+      ['common', 5, { documentIds: [last.id, docs.find((d) => d.filename === 'd7.txt')!.id] }],
+      ['null', 3, { documentIds: [last.id] }],
+      ['common word3', 10, { metadata: { nothing: 'here' } }],
+    ]
+    for (const [query, k, filter] of cases) {
+      const fromMemory = await env.s.rag.search.bm25(col, query, k, filter)
+      env.s.rag.lexical.drop(col.id)
+      const fromSql = await env.s.rag.search.bm25(col, query, k, filter)
+      await env.s.rag.lexical.settled()
+      expect(env.s.rag.lexical.get(col)).toBeDefined()
+      expect(fromMemory.map((h) => h.chunkId)).toEqual(fromSql.map((h) => h.chunkId))
+      fromMemory.forEach((h, i) => expect(h.score).toBeCloseTo(fromSql[i]!.score, 9))
+    }
+    const [lastChunk] = await env.s.sql<{ id: string }[]>`SELECT id FROM rag_chunks WHERE document_id = ${last.id}`
+    for (const query of ['common', 'null'])
+      expect((await env.s.rag.search.bm25(col, query, 1, { documentIds: [last.id] })).map((h) => h.chunkId)).toEqual([Number(lastChunk!.id)])
+    expect(await env.s.rag.search.bm25(col, 'common word3', 10, { metadata: { nothing: 'here' } })).toEqual([])
+  })
+
   test("this replica's own writes keep its in-memory postings current: no reload after indexing, the same ranking as SQL", async () => {
     const fresh = await collection(owner.token)
     // One file at a time, so the writes reach the cache in the order they committed whatever the backend's pool.
@@ -383,7 +419,7 @@ describe('lifecycle', () => {
     expect(seen.at(-1)).toBe('indexed')
   })
 
-  test('reprocess indexes again; delete leaves no chunks, postings, vectors or file', async () => {
+  test('reprocess indexes again; delete leaves no chunks, chunk terms, vectors or file', async () => {
     const c = await collection(owner.token, { embedding_model: 'sem-embed' })
     await upload({ token: owner.token }, c.id, [['a.txt', 'alpha beta gamma. '.repeat(300)], ['b.txt', 'delta epsilon']])
     const [a, b] = (await settled(owner.token, c.id)).sort((x, y) => x.filename.localeCompare(y.filename))
@@ -398,7 +434,7 @@ describe('lifecycle', () => {
     expect((await env.s.sql.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${vectorTable} WHERE chunk_id = ANY($1::bigint[])`, [chunkIds]))[0]!.n).toBe(before)
     expect((await env.call('DELETE', `${R}/documents/${a.id}`, { token: owner.token })).status).toBe(204)
     expect(await count('rag_chunks', 'document_id', a.id)).toBe(0)
-    expect((await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM rag_postings WHERE chunk_id = ANY(${chunkIds}::bigint[])`)[0]!.n).toBe(0)
+    expect((await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM rag_chunk_terms WHERE chunk_id = ANY(${chunkIds}::bigint[])`)[0]!.n).toBe(0)
     expect((await env.s.sql.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${vectorTable} WHERE chunk_id = ANY($1::bigint[])`, [chunkIds]))[0]!.n).toBe(0)
     expect(readdirSync(join(env.s.config.FILE_STORAGE_DIR!, c.id))).toEqual([`${b.id}.enc`])
     const col = (await env.call('GET', `${R}/collections/${c.id}`, { token: owner.token })).body
@@ -406,7 +442,7 @@ describe('lifecycle', () => {
 
     expect((await env.call('DELETE', `${R}/collections/${c.id}`, { token: owner.token })).status).toBe(204)
     expect(await count('rag_chunks', 'collection_id', c.id)).toBe(0)
-    expect(await count('rag_postings', 'collection_id', c.id)).toBe(0)
+    expect(await count('rag_chunk_terms', 'collection_id', c.id)).toBe(0)
     expect(await count('rag_documents', 'collection_id', c.id)).toBe(0)
     expect(readdirSync(env.s.config.FILE_STORAGE_DIR!)).not.toContain(c.id)
   })
