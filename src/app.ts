@@ -1,5 +1,7 @@
 import { Elysia } from 'elysia'
 import { openapi } from '@elysiajs/openapi'
+// Before any route is compiled: restores TypeBox's formats that @elysiajs/openapi replaced at load (see the module).
+import './http/formats.ts'
 import { apiKeyRoutes, publicKeyRoutes } from './api-keys/index.ts'
 import { auditRoutes } from './audit/index.ts'
 import { authRoutes } from './auth/index.ts'
