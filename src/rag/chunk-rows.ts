@@ -62,19 +62,10 @@ export async function insertChunks(tx: Queryable, docs: ChunkRows[]): Promise<Ma
 }
 
 /**
- * A PostgreSQL array literal of strings, each element quoted: a bare element spelled `null` would be read as NULL,
- * and the analyzer's terms (letters, marks and digits) hold no quote or backslash, escaped anyway.
- */
-const textArray = (items: Iterable<string>): string => {
-  let out = ''
-  for (const item of items) out += `${out ? ',' : ''}"${item.replace(/["\\]/g, '\\$&')}"`
-  return `{${out}}`
-}
-
-/**
  * Each chunk's terms and their frequencies, one row per chunk (the BM25 index; see 0017_rag_chunk_terms.sql), in one
- * statement. Each chunk's arrays travel as one array literal each: a flat list of every term, regrouped in SQL,
- * would pay per term again.
+ * statement. Each chunk's terms travel as one text, split in SQL at spaces (a term is letters, marks and digits, see
+ * analyze): a flat list of every term, regrouped in SQL, would pay per term again, and array literals (quoted, so
+ * that a term spelled `null` is not read as NULL) were escaped a second time by the driver.
  */
 export async function insertTerms(tx: Queryable, docs: ChunkRows[], ids: Map<string, number>): Promise<void> {
   const r: { collection: string[]; chunk: number[]; length: number[]; terms: string[]; tfs: string[] } = { collection: [], chunk: [], length: [], terms: [], tfs: [] }
@@ -85,13 +76,13 @@ export async function insertTerms(tx: Queryable, docs: ChunkRows[], ids: Map<str
       r.collection.push(s.collection.id)
       r.chunk.push(ids.get(chunkKey(s.doc.id, c.position))!)
       r.length.push(s.lengths[i]!)
-      r.terms.push(textArray(tf.keys()))
-      r.tfs.push(`{${[...tf.values()].join(',')}}`)
+      r.terms.push([...tf.keys()].join(' '))
+      r.tfs.push([...tf.values()].join(' '))
     })
   if (r.chunk.length === 0) return
   await tx`
     INSERT INTO rag_chunk_terms (chunk_id, collection_id, length, terms, tfs)
-    SELECT t.chunk_id, t.collection_id, t.length, t.terms::text[], t.tfs::int[]
+    SELECT t.chunk_id, t.collection_id, t.length, string_to_array(t.terms, ' '), string_to_array(t.tfs, ' ')::int[]
     FROM unnest(${r.chunk}::bigint[], ${r.collection}::uuid[], ${r.length}::int[], ${r.terms}::text[], ${r.tfs}::text[])
       AS t(chunk_id, collection_id, length, terms, tfs)`
 }

@@ -34,9 +34,26 @@ export function analyze(text: string): string[] {
     }
     if (token.length > MAX_TOKEN_CHARS || STOPWORDS.has(token)) continue
     // The Porter rules are English suffix rules: applied to "naïve" or "αλφα" they only mangle.
-    terms.push(ASCII_LETTERS.test(token) ? stemmer(token) : token)
+    terms.push(ASCII_LETTERS.test(token) ? stem(token) : token)
   }
   return terms
+}
+
+/**
+ * Porter stems of the words seen, since words repeat (Zipf) and the stemmer runs up to a dozen regular expressions a
+ * word: SciFact's 5,183 abstracts analysed in 279–344 ms instead of 597–778 (three passes each, in process). Bounded
+ * like the tokenizer's memo, cleared when full: the common words come back within a page.
+ */
+const stems = new Map<string, string>()
+const STEMS_LIMIT = 100_000
+
+function stem(word: string): string {
+  let s = stems.get(word)
+  if (s !== undefined) return s
+  s = stemmer(word)
+  if (stems.size >= STEMS_LIMIT) stems.clear()
+  stems.set(word, s)
+  return s
 }
 
 /** Term -> count, the per-document input of a BM25 index. */
