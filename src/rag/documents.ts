@@ -162,19 +162,14 @@ export class DocumentService {
     })
     let inserted = new Map<string, DocumentRow>()
     if (candidates.length > 0) {
-      // Stored encrypted before the rows that point at them, a few files at a time.
-      const stored: Candidate[] = []
+      // Stored encrypted before the rows that point at them.
       try {
-        for (let i = 0; i < candidates.length; i += 8)
-          await Promise.all(
-            candidates.slice(i, i + 8).map(async (c) => {
-              c.wrappedKey = await this.files.put(collection.id, c.id, c.file.bytes)
-              stored.push(c)
-            }),
-          )
+        const keys = await this.files.putMany(collection.id, candidates.map((c) => ({ documentId: c.id, bytes: c.file.bytes })))
+        candidates.forEach((c, i) => (c.wrappedKey = keys[i]!))
         inserted = await this.#insert(actor, collection, candidates)
       } catch (err) {
-        await Promise.all(stored.map((c) => this.files.delete(collection.id, c.id)))
+        // Whichever were written (a failed write leaves the rest written): a missing file is no error to delete.
+        await Promise.all(candidates.map((c) => this.files.delete(collection.id, c.id)))
         throw err
       }
       const duplicates = candidates.filter((c) => !inserted.has(c.id))

@@ -51,3 +51,19 @@ test('delete removes the file; deleting a collection removes its folder', async 
   await store.deleteCollection('col-3')
   expect(readdirSync(dir)).not.toContain('col-3')
 })
+
+test('several files at once: each readable with its key, in order; one that fails is reported after all others have landed, leaving no temporary file', async () => {
+  const many = Array.from({ length: 60 }, (_, i) => ({ documentId: `m-${i}`, bytes: new TextEncoder().encode(`file ${i} `.repeat(50 + i)) }))
+  const keys = await store.putMany('col-many', many)
+  expect(keys).toHaveLength(60)
+  for (const [i, f] of many.entries()) expect(Buffer.from(await store.get('col-many', f.documentId, keys[i]!)).equals(Buffer.from(f.bytes))).toBe(true)
+
+  // The first write cannot even start (its folder does not exist); the others (a megabyte each) are under way when
+  // it fails.
+  const big = new Uint8Array(1 << 20).fill(7)
+  const failing = [{ documentId: 'no-such-folder/x', bytes: plaintext }, ...many.map((f) => ({ documentId: `n-${f.documentId}`, bytes: big }))]
+  await expect(store.putMany('col-fail', failing)).rejects.toThrow()
+  const left = readdirSync(join(dir, 'col-fail'))
+  expect(left.filter((f) => f.endsWith('.tmp'))).toEqual([])
+  expect(left.sort()).toEqual(many.map((f) => `n-${f.documentId}.enc`).sort())
+})

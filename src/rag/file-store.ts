@@ -34,18 +34,43 @@ export class FileStore {
 
   /** Encrypts and writes the bytes; returns the wrapped data key to keep with the document. */
   async put(collectionId: string, documentId: string, bytes: Uint8Array): Promise<string> {
-    const dataKey = randomBytes(32)
-    const iv = randomBytes(12)
-    const cipher = createCipheriv('aes-256-gcm', dataKey, iv)
-    cipher.setAAD(Buffer.from(documentId))
-    const body = Buffer.concat([cipher.update(bytes), cipher.final()])
-    const path = this.#path(collectionId, documentId)
+    const [key] = await this.putMany(collectionId, [{ documentId, bytes }])
+    return key!
+  }
+
+  /**
+   * Encrypts and writes several files of one collection, all at once: their wrapped data keys, in order. An upload
+   * of 100 small files wrote eight at a time, each after its own mkdir, so its ~40 awaits in a row each waited behind
+   * the indexer's work on the main thread: 100–118 ms of a 130 ms upload, against 8–10 ms for the same writes alone.
+   */
+  async putMany(collectionId: string, files: readonly { documentId: string; bytes: Uint8Array }[]): Promise<string[]> {
+    if (files.length === 0) return []
     await mkdir(join(this.dir, collectionId), { recursive: true, mode: 0o700 })
-    // Written under a temporary name first, so a crash never leaves a half file under the real one.
-    const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
-    await writeFile(tmp, Buffer.concat([MAGIC, iv, cipher.getAuthTag(), body]), { mode: 0o600 })
-    await rename(tmp, path)
-    return this.#master.seal(dataKey.toString('base64'), `file:${documentId}`)
+    // Settled, all of them, before a failure is reported: the caller then deletes them, and a write still under way
+    // would otherwise land after its delete.
+    const settled = await Promise.allSettled(
+      files.map(async ({ documentId, bytes }) => {
+        const dataKey = randomBytes(32)
+        const iv = randomBytes(12)
+        const cipher = createCipheriv('aes-256-gcm', dataKey, iv)
+        cipher.setAAD(Buffer.from(documentId))
+        const body = Buffer.concat([cipher.update(bytes), cipher.final()])
+        const path = this.#path(collectionId, documentId)
+        // Written under a temporary name first, so a crash never leaves a half file under the real one.
+        const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
+        try {
+          await writeFile(tmp, Buffer.concat([MAGIC, iv, cipher.getAuthTag(), body]), { mode: 0o600 })
+          await rename(tmp, path)
+        } catch (err) {
+          await rm(tmp, { force: true })
+          throw err
+        }
+        return this.#master.seal(dataKey.toString('base64'), `file:${documentId}`)
+      }),
+    )
+    const failure = settled.find((r) => r.status === 'rejected')
+    if (failure) throw failure.reason
+    return settled.map((r) => (r as PromiseFulfilledResult<string>).value)
   }
 
   async get(collectionId: string, documentId: string, wrappedKey: string): Promise<Uint8Array> {
