@@ -8,6 +8,9 @@ import type { CollectionVersion, WrittenChunk } from './lexical-cache.ts'
 
 type IngestJob = Job<{ documentId: string }>
 
+/** Documents of a batch read, chunked, screened and embedded at once. */
+const STAGE_CONCURRENCY = 8
+
 /** A small document read, chunked, screened and embedded, waiting for the batch's transaction. */
 interface Staged extends ChunkRows {
   job: IngestJob
@@ -49,23 +52,33 @@ export async function indexBatch(indexer: Indexer, jobs: IngestJob[], control: (
   )
 
   const alone: IngestJob[] = []
-  const staged: Staged[] = []
-  for (const doc of docs) {
-    const job = jobOf.get(doc.job_id!)!
-    const collection = collections.get(doc.collection_id)
-    if (!collection) continue
-    if (doc.progress > 0) {
-      alone.push(job)
-      continue
-    }
-    try {
-      const ready = await stage(indexer, job, doc, collection, controls.get(job.id)!.signal)
-      if (ready) staged.push(ready)
-      else alone.push(job)
-    } catch (err) {
-      failures.set(job.id, err)
+  // Staged several at a time: each document waits on its file and its screen, and one after another those waits
+  // added up behind the rest of the main thread's work. Kept in the batch's order.
+  const outcomes: (Staged | 'alone' | null)[] = new Array(docs.length).fill(null)
+  let next = 0
+  const worker = async () => {
+    for (let i = next++; i < docs.length; i = next++) {
+      const doc = docs[i]!
+      const job = jobOf.get(doc.job_id!)!
+      const collection = collections.get(doc.collection_id)
+      if (!collection) continue
+      if (doc.progress > 0) {
+        outcomes[i] = 'alone'
+        continue
+      }
+      try {
+        outcomes[i] = (await stage(indexer, job, doc, collection, controls.get(job.id)!.signal)) ?? 'alone'
+      } catch (err) {
+        failures.set(job.id, err)
+      }
     }
   }
+  await Promise.all(Array.from({ length: Math.min(STAGE_CONCURRENCY, docs.length) }, worker))
+  const staged: Staged[] = []
+  outcomes.forEach((o, i) => {
+    if (o === 'alone') alone.push(jobOf.get(docs[i]!.job_id!)!)
+    else if (o) staged.push(o)
+  })
 
   for (const group of groups(staged.filter((s) => !failed(s, controls, failures)))) {
     try {
