@@ -45,3 +45,40 @@ test('long runs without a break stay fast (js-tiktoken takes ~10 s for 10,000 "a
   countTokens('中华人民共和国是一个国家'.repeat(2_000))
   expect(performance.now() - started).toBeLessThan(2_000)
 })
+
+/** Random text over characters of every class the pre-token split tells apart, lone surrogates included. */
+function hostileText(seed: number, length: number): string {
+  const alphabet = [
+    'a', 'Z', 'é', 'ǅ', 'ʰ', 'ß', 'Σ', 'ж', '\u0301', '\u20dd', '0', '7', '٣', '½', 'Ⅻ', '東', 'に', 'ア', '한',
+    '😀', '🏽', '\ud800', '\udfff', ' ', '  ', '\t', '\n', '\r', '\r\n', '\u00a0', '\u2028', '\u3000', '\ufeff',
+    "'", "'s", "'LL", '.', ',', '!', '/', '-', '<|endoftext|>', '\\', '"', '\u0000', '\u007f', '\u200b',
+  ]
+  let x = seed
+  let out = ''
+  while (out.length < length) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0
+    out += alphabet[x % alphabet.length]
+  }
+  return out
+}
+
+test('on 2,000 random texts of every character class: the pieces cover the text and the counts equal js-tiktoken', () => {
+  for (let seed = 1; seed <= 2000; seed++) {
+    const s = hostileText(seed, seed % 200)
+    const count = countTokens(s)
+    expect([seed, count]).toEqual([seed, gatewayCount(s)])
+    let text = ''
+    for (const p of preTokens(s)) text += p.text
+    expect(text).toBe(s)
+  }
+})
+
+test('counts stay right after the pre-token memo fills and starts again', () => {
+  // Letters only, so each word is one pre-token: 150,000 distinct ones, past the memo's 131,072.
+  const letters = (i: number) => [...i.toString(26)].map((d) => String.fromCharCode(97 + Number.parseInt(d, 26))).join('')
+  const words = Array.from({ length: 150_000 }, (_, i) => ` w${letters(i)}`)
+  const text = words.join('')
+  expect(countTokens(text)).toBe(words.reduce((n, w) => n + gatewayCount(w), 0))
+  const some = words.slice(0, 50).join('') + words.slice(-50).join('')
+  expect(countTokens(some)).toBe(gatewayCount(some))
+})
