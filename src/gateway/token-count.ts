@@ -9,6 +9,8 @@
  * held the event loop for tens of seconds.
  */
 
+import { RangeMemo } from '../text/range-memo.ts'
+
 interface Encoding {
   pat_str: string
   bpe_ranks: string
@@ -39,53 +41,15 @@ const MEMO_MAX_CHARS = 64
 const SHORT_PIECE = 24
 
 /**
- * Pre-token counts by the pre-token's text, looked up by its place in the text being counted, so a hit makes no
- * string: a Map keyed by the matched pieces cost 0.2 µs a lookup, more than the split itself (SciFact's 1.4 M
- * pre-tokens: split 90 ms, split and Map 370 ms, in process). With the sticky split below, counting SciFact's
- * abstracts went from a median of 343 ms to 170 (eight interleaved rounds each, in process). Open addressing over
- * FNV-1a of the UTF-16 units; at most LIMIT pieces (a table of twice that, ~3 MB, made on first use), cleared when
- * full: the common words come back within a page.
+ * Pre-token counts, looked up where the pre-token stands in the text being counted (RangeMemo): a Map keyed by the
+ * matched pieces cost 0.2 µs a lookup, more than the split itself (SciFact's 1.4 M pre-tokens: split 90 ms, split and
+ * Map 370 ms, in process). With the sticky split below, counting SciFact's abstracts went from a median of 343 ms to
+ * 170 (eight interleaved rounds each, in process). Long pre-tokens are one-offs (CJK clauses, garbage, prefixes
+ * tried by a hard split): counted, not kept.
  */
-class PieceMemo {
-  static readonly LIMIT = 1 << 17
-  readonly #mask = PieceMemo.LIMIT * 2 - 1
-  /** '' marks an empty slot (no pre-token is empty); filled, so the engine keeps one contiguous array. */
-  #keys: string[] = new Array<string>(PieceMemo.LIMIT * 2).fill('')
-  readonly #hashes = new Int32Array(PieceMemo.LIMIT * 2)
-  readonly #counts = new Int32Array(PieceMemo.LIMIT * 2)
-  #size = 0
-
-  /** The count of `text`'s chars [start, end), computed and kept on a miss. */
-  count(text: string, start: number, end: number): number {
-    const length = end - start
-    if (length > MEMO_MAX_CHARS) return countPreToken(text.slice(start, end))
-    let h = 0x811c9dc5
-    for (let i = start; i < end; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
-    let slot = h & this.#mask
-    for (let key = this.#keys[slot] as string; key !== ''; key = this.#keys[slot] as string) {
-      if (this.#hashes[slot] === h && key.length === length) {
-        let i = 0
-        while (i < length && key.charCodeAt(i) === text.charCodeAt(start + i)) i++
-        if (i === length) return this.#counts[slot] as number
-      }
-      slot = (slot + 1) & this.#mask
-    }
-    const piece = text.slice(start, end)
-    const n = countPreToken(piece)
-    if (this.#size >= PieceMemo.LIMIT) {
-      this.#keys.fill('')
-      this.#size = 0
-      slot = h & this.#mask
-    }
-    this.#keys[slot] = piece
-    this.#hashes[slot] = h
-    this.#counts[slot] = n
-    this.#size++
-    return n
-  }
-}
-let pieceMemo: PieceMemo | undefined
-const memo = (): PieceMemo => (pieceMemo ??= new PieceMemo())
+const pieces = new RangeMemo<number>(1 << 17, countPreToken)
+const countRange = (text: string, start: number, end: number): number =>
+  end - start > MEMO_MAX_CHARS ? countPreToken(text.slice(start, end)) : pieces.get(text, start, end)
 
 /**
  * The o200k ranks, looked up by a byte string's slice without making the slice: token bytes in one array, a rank
@@ -233,7 +197,7 @@ export function countTokens(text: string): number {
 /**
  * Sticky: the pre-tokens cover the text, each starting where the last ended (every character is a letter, a
  * number, a space or something else, and each of those starts a match), so `test` finds them in turn and gives
- * their ends without building a match array (SciFact: see PieceMemo).
+ * their ends without building a match array (SciFact: see `pieces`).
  */
 function stickyPreTokenRegex(): RegExp {
   stickyPattern ??= new RegExp(preTokenRegex().source, 'uy')
@@ -247,15 +211,15 @@ function countPieces(text: string): number {
   let at = 0
   sticky.lastIndex = 0
   while (at < text.length && sticky.test(text)) {
-    // The match's place, not its text: PieceMemo looks it up where it stands.
-    total += memo().count(text, at, sticky.lastIndex)
+    // The match's place, not its text: looked up where it stands.
+    total += countRange(text, at, sticky.lastIndex)
     at = sticky.lastIndex
   }
   if (at < text.length) {
     // Not expected (see above); should a character ever start no match, the rest is split the general way.
     const split = preTokenRegex()
     split.lastIndex = at
-    for (let m = split.exec(text); m !== null; m = split.exec(text)) total += memo().count(text, m.index, split.lastIndex)
+    for (let m = split.exec(text); m !== null; m = split.exec(text)) total += countRange(text, m.index, split.lastIndex)
   }
   return total
 }
@@ -263,10 +227,10 @@ function countPieces(text: string): number {
 /** The pre-tokens of a text, each with its count: where a hard split may cut. Their counts sum to `countTokens`. */
 export function* preTokens(text: string): Generator<{ text: string; tokens: number }> {
   // matchAll iterates a copy of the regex, so countTokens may run between two yields.
-  for (const [piece] of text.matchAll(preTokenRegex())) yield { text: piece, tokens: memo().count(piece, 0, piece.length) }
+  for (const [piece] of text.matchAll(preTokenRegex())) yield { text: piece, tokens: countRange(piece, 0, piece.length) }
 }
 
-/** A pre-token's count by byte-pair merging (PieceMemo keeps them). */
+/** A pre-token's count by byte-pair merging (`pieces` keeps them). */
 function countPreToken(piece: string): number {
   return bytePairCount(ASCII.test(piece) ? piece : byteString(new TextEncoder().encode(piece)), ranks())
 }
