@@ -7,6 +7,8 @@
 CREATE TABLE rag_chunk_terms (
   chunk_id bigint PRIMARY KEY REFERENCES rag_chunks (id) ON DELETE CASCADE,
   collection_id uuid NOT NULL,
+  -- The chunk's document, so the in-memory index can group a search's results by document without a query.
+  document_id uuid NOT NULL,
   -- The chunk's length in terms (BM25's document length), so a collection's index is read from this table alone.
   length integer NOT NULL,
   -- Distinct terms, and each one's frequency at the same position.
@@ -18,8 +20,8 @@ CREATE INDEX rag_chunk_terms_collection_idx ON rag_chunk_terms (collection_id, c
 -- The chunks that hold any of a query's terms, for the SQL path.
 CREATE INDEX rag_chunk_terms_terms_idx ON rag_chunk_terms USING gin (terms);
 
-INSERT INTO rag_chunk_terms (chunk_id, collection_id, length, terms, tfs)
-SELECT chunk_id, collection_id, min(length), array_agg(term ORDER BY term), array_agg(tf ORDER BY term)
-FROM rag_postings GROUP BY chunk_id, collection_id;
+INSERT INTO rag_chunk_terms (chunk_id, collection_id, document_id, length, terms, tfs)
+SELECT p.chunk_id, p.collection_id, c.document_id, min(p.length), array_agg(p.term ORDER BY p.term), array_agg(p.tf ORDER BY p.term)
+FROM rag_postings p JOIN rag_chunks c ON c.id = p.chunk_id GROUP BY p.chunk_id, p.collection_id, c.document_id;
 
 DROP TABLE rag_postings;

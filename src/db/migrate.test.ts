@@ -97,11 +97,11 @@ describe('migrations', () => {
           (${coll}, 'null', ${a!}, 2, 4), (${coll}, 'bee', ${a!}, 1, 4), (${coll}, 'über', ${a!}, 1, 4), (${coll}, 'bee', ${b!}, 1, 1)`
     })
     await migrate(db.sql)
-    const rows = await db.sql<{ position: number; length: number; terms: string[]; tfs: number[] }[]>`
-      SELECT c.position, t.length, t.terms, t.tfs FROM rag_chunk_terms t JOIN rag_chunks c ON c.id = t.chunk_id ORDER BY c.position`
+    const rows = await db.sql<{ position: number; document_id: string; length: number; terms: string[]; tfs: number[] }[]>`
+      SELECT c.position, t.document_id, t.length, t.terms, t.tfs FROM rag_chunk_terms t JOIN rag_chunks c ON c.id = t.chunk_id ORDER BY c.position`
     expect([...rows]).toEqual([
-      { position: 0, length: 4, terms: ['bee', 'null', 'über'], tfs: [1, 2, 1] },
-      { position: 1, length: 1, terms: ['bee'], tfs: [1] },
+      { position: 0, document_id: doc, length: 4, terms: ['bee', 'null', 'über'], tfs: [1, 2, 1] },
+      { position: 1, document_id: doc, length: 1, terms: ['bee'], tfs: [1] },
     ])
     expect(await tables(db)).not.toContain('rag_postings')
   })

@@ -68,12 +68,20 @@ export async function insertChunks(tx: Queryable, docs: ChunkRows[]): Promise<Ma
  * that a term spelled `null` is not read as NULL) were escaped a second time by the driver.
  */
 export async function insertTerms(tx: Queryable, docs: ChunkRows[], ids: Map<string, number>): Promise<void> {
-  const r: { collection: string[]; chunk: number[]; length: number[]; terms: string[]; tfs: string[] } = { collection: [], chunk: [], length: [], terms: [], tfs: [] }
+  const r: { collection: string[]; document: string[]; chunk: number[]; length: number[]; terms: string[]; tfs: string[] } = {
+    collection: [],
+    document: [],
+    chunk: [],
+    length: [],
+    terms: [],
+    tfs: [],
+  }
   for (const s of docs)
     s.chunks.forEach((c, i) => {
       const tf = s.terms[i]!
       if (tf.size === 0) return
       r.collection.push(s.collection.id)
+      r.document.push(s.doc.id)
       r.chunk.push(ids.get(chunkKey(s.doc.id, c.position))!)
       r.length.push(s.lengths[i]!)
       r.terms.push([...tf.keys()].join(' '))
@@ -81,8 +89,8 @@ export async function insertTerms(tx: Queryable, docs: ChunkRows[], ids: Map<str
     })
   if (r.chunk.length === 0) return
   await tx`
-    INSERT INTO rag_chunk_terms (chunk_id, collection_id, length, terms, tfs)
-    SELECT t.chunk_id, t.collection_id, t.length, string_to_array(t.terms, ' '), string_to_array(t.tfs, ' ')::int[]
-    FROM unnest(${r.chunk}::bigint[], ${r.collection}::uuid[], ${r.length}::int[], ${r.terms}::text[], ${r.tfs}::text[])
-      AS t(chunk_id, collection_id, length, terms, tfs)`
+    INSERT INTO rag_chunk_terms (chunk_id, collection_id, document_id, length, terms, tfs)
+    SELECT t.chunk_id, t.collection_id, t.document_id, t.length, string_to_array(t.terms, ' '), string_to_array(t.tfs, ' ')::int[]
+    FROM unnest(${r.chunk}::bigint[], ${r.collection}::uuid[], ${r.document}::uuid[], ${r.length}::int[], ${r.terms}::text[], ${r.tfs}::text[])
+      AS t(chunk_id, collection_id, document_id, length, terms, tfs)`
 }

@@ -210,7 +210,7 @@ async function write(indexer: Indexer, group: Staged[]): Promise<void> {
     const chunks: WrittenChunk[] = []
     for (const s of done.mine)
       if (s.collection.id === a.id)
-        s.chunks.forEach((c, i) => chunks.push({ id: done.ids.get(chunkKey(s.doc.id, c.position))!, length: s.lengths[i]!, terms: s.terms[i]! }))
+        s.chunks.forEach((c, i) => chunks.push({ id: done.ids.get(chunkKey(s.doc.id, c.position))!, documentId: s.doc.id, length: s.lengths[i]!, terms: s.terms[i]! }))
     lexical?.applyWrite(a.id, b, a, chunks)
   }
   for (const row of done.rows) events.publish(row)

@@ -230,7 +230,7 @@ export class Indexer implements JobHandler<{ documentId: string }> {
           term_count = term_count + ${rows.lengths.reduce((a, b) => a + b, 0)}, updated_at = now()
         WHERE id = ${collection.id} RETURNING updated_at, chunk_count, term_count`
       if (!before || !after) return false
-      return { before, after, chunks: batch.map((c, i) => ({ id: idOf(c), length: rows.lengths[i]!, terms: rows.terms[i]! })) }
+      return { before, after, chunks: batch.map((c, i) => ({ id: idOf(c), documentId: doc.id, length: rows.lengths[i]!, terms: rows.terms[i]! })) }
     })
   }
 

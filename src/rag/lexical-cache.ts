@@ -14,6 +14,8 @@ interface Snapshot {
   /** Chunk ids and lengths by dense number; the first `size` entries are used. */
   chunkIds: Float64Array
   lengths: Float64Array
+  /** Each chunk's document id (one string per document, shared), so results can be grouped without a query. */
+  documents: string[]
   size: number
   terms: Map<string, Postings>
   bytes: number
@@ -25,9 +27,12 @@ export type CollectionVersion = Pick<CollectionRow, 'updated_at' | 'chunk_count'
 /** Chunks one write added, each with its length and its terms' frequencies. */
 export interface WrittenChunk {
   id: number
+  documentId: string
   length: number
   terms: ReadonlyMap<string, number>
 }
+
+type PageRow = { chunk_id: string; document_id: string; length: number; terms: string[]; tfs: number[] }
 
 /** Chunks read per query while a snapshot is built: a search waits for at most one such page. */
 const PAGE_ROWS = 500
@@ -95,7 +100,7 @@ export class LexicalCache {
     if (!snap || snap.version !== versionOf(before)) {
       if (Number(before.chunk_count) !== 0) return
       this.#evict(collectionId)
-      snap = { version: versionOf(before), chunkIds: new Float64Array(64), lengths: new Float64Array(64), size: 0, terms: new Map(), bytes: 0 }
+      snap = { version: versionOf(before), chunkIds: new Float64Array(64), lengths: new Float64Array(64), documents: [], size: 0, terms: new Map(), bytes: 0 }
       this.#snapshots.set(collectionId, snap)
     }
     let added = 0
@@ -105,7 +110,8 @@ export class LexicalCache {
       snap.lengths = room(snap.lengths, n)
       snap.chunkIds[n] = chunk.id
       snap.lengths[n] = chunk.length
-      added += 16
+      snap.documents[n] = n > 0 && snap.documents[n - 1] === chunk.documentId ? snap.documents[n - 1]! : chunk.documentId
+      added += 24
       for (const [term, tf] of chunk.terms) {
         let postings = snap.terms.get(term)
         if (!postings) {
@@ -181,18 +187,23 @@ export class LexicalCache {
     if (version === undefined) return
     const chunkIds: number[] = []
     const lengths: number[] = []
+    const documents: string[] = []
+    const documentIds = new Map<string, string>()
     const grouped = new Map<string, { chunks: number[]; tfs: number[] }>()
     let after: string | null = null
     for (;;) {
       const cursor: string | null = after
-      const page: { chunk_id: string; length: number; terms: string[]; tfs: number[] }[] = await this.sql<{ chunk_id: string; length: number; terms: string[]; tfs: number[] }[]>`
-        SELECT chunk_id, length, terms, tfs FROM rag_chunk_terms
+      const page: PageRow[] = await this.sql<PageRow[]>`
+        SELECT chunk_id, document_id, length, terms, tfs FROM rag_chunk_terms
         WHERE collection_id = ${collection.id} ${cursor ? this.sql`AND chunk_id > ${cursor}::bigint` : this.sql``}
         ORDER BY chunk_id LIMIT ${PAGE_ROWS}`
       for (const r of page) {
         const n = chunkIds.length
         chunkIds.push(Number(r.chunk_id))
         lengths.push(r.length)
+        let documentId = documentIds.get(r.document_id)
+        if (documentId === undefined) documentIds.set(r.document_id, (documentId = r.document_id))
+        documents.push(documentId)
         for (let i = 0; i < r.terms.length; i++) {
           const term = r.terms[i]!
           let g = grouped.get(term)
@@ -212,14 +223,14 @@ export class LexicalCache {
     this.log.debug({ collection: collection.id, pages, chunks: chunkIds.length, terms: grouped.size, ms, current: current === version }, 'lexical cache loaded')
     if (current !== version) return
     const terms = new Map<string, Postings>()
-    let bytes = chunkIds.length * 16
+    let bytes = chunkIds.length * 24 + documentIds.size * 80
     for (const [term, g] of grouped) {
       terms.set(term, { chunks: Int32Array.from(g.chunks), tfs: Int32Array.from(g.tfs), count: g.chunks.length })
       bytes += g.chunks.length * 8 + term.length * 2 + 64
     }
     this.#evict(collection.id)
     const size = chunkIds.length
-    this.#snapshots.set(collection.id, { version, chunkIds: Float64Array.from(chunkIds), lengths: Float64Array.from(lengths), size, terms, bytes })
+    this.#snapshots.set(collection.id, { version, chunkIds: Float64Array.from(chunkIds), lengths: Float64Array.from(lengths), documents, size, terms, bytes })
     this.#bytes += bytes
     this.#trim(collection.id)
   }
@@ -249,7 +260,7 @@ export function scoreSnapshot(
   query: ReadonlyMap<string, number>,
   params: { k1: number; b: number; n: number; avgdl: number },
   k: number,
-): { chunkId: number; score: number }[] {
+): { chunkId: number; score: number; documentId: string }[] {
   const scores = new Float64Array(snap.size)
   const touched: number[] = []
   const { k1, b, n, avgdl } = params
@@ -265,14 +276,14 @@ export function scoreSnapshot(
       scores[c]! += (qtf * idf * tf * (k1 + 1)) / (tf + k1 * (1 - b + (b * snap.lengths[c]!) / avgdl))
     }
   }
-  return best(touched, scores, snap.chunkIds, k)
+  return best(touched, scores, snap.chunkIds, k).map(({ at, score }) => ({ chunkId: snap.chunkIds[at]!, score, documentId: snap.documents[at]! }))
 }
 
 /**
  * The k best of the touched chunks, by score and then id, without sorting them all: a common term touches thousands
  * of chunks and a search asks for a few hundred at most. A heap of the k best so far, its worst at the top.
  */
-export function best(touched: number[], scores: Float64Array, ids: Float64Array, k: number): { chunkId: number; score: number }[] {
+export function best(touched: number[], scores: Float64Array, ids: Float64Array, k: number): { at: number; score: number }[] {
   const worse = (a: number, b: number) => scores[a]! < scores[b]! || (scores[a] === scores[b] && ids[a]! > ids[b]!)
   const heap = new Int32Array(Math.min(k, touched.length))
   let size = 0
@@ -305,5 +316,5 @@ export function best(touched: number[], scores: Float64Array, ids: Float64Array,
       down(0)
     }
   }
-  return Array.from(heap.subarray(0, size), (c) => ({ chunkId: ids[c]!, score: scores[c]! })).sort((x, y) => y.score - x.score || x.chunkId - y.chunkId)
+  return Array.from(heap.subarray(0, size), (c) => ({ at: c, score: scores[c]! })).sort((x, y) => y.score - x.score || ids[x.at]! - ids[y.at]!)
 }

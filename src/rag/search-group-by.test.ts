@@ -124,6 +124,19 @@ describe('group_by document', () => {
     expect(docs.results[1].snippet).toContain('zebra')
   })
 
+  test("grouped in memory from the replica's index exactly as SQL groups them", async () => {
+    const view = (results: any[]) => results.map((r) => [r.document_id, r.chunk_id, r.chunks, r.scores.lexical_rank])
+    for (const top_k of [1, 2, 5, 100]) {
+      const fromMemory = await search({ mode: 'lexical', top_k, group_by: 'document' })
+      // No index in memory: BM25 and the grouping are SQL's (and a load starts).
+      env.s.rag.lexical.drop(collectionId)
+      const fromSql = await search({ mode: 'lexical', top_k, group_by: 'document' })
+      await env.s.rag.lexical.settled()
+      expect(view(fromMemory.results)).toEqual(view(fromSql.results))
+      fromMemory.results.forEach((r, i) => expect(r.score).toBeCloseTo(fromSql.results[i].score, 9))
+    }
+  })
+
   test('asks deeper when the first candidates hold too few documents', async () => {
     // Two documents wanted, five chunks asked for first (2.3 chunks per document here), all of them A's: the search
     // asks again deeper and finds the second.
