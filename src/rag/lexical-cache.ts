@@ -110,7 +110,7 @@ export class LexicalCache {
       snap.lengths = room(snap.lengths, n)
       snap.chunkIds[n] = chunk.id
       snap.lengths[n] = chunk.length
-      snap.documents[n] = n > 0 && snap.documents[n - 1] === chunk.documentId ? snap.documents[n - 1]! : chunk.documentId
+      snap.documents[n] = chunk.documentId
       added += 24
       for (const [term, tf] of chunk.terms) {
         let postings = snap.terms.get(term)

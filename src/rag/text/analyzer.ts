@@ -30,7 +30,7 @@ export function analyze(text: string): string[] {
   const terms: string[] = []
   // No token spans an ASCII character that is not a letter or digit, so the text is taken in segments between
   // those. A segment of ASCII letters and digits is one token, looked up where it stands (RangeMemo) instead of
-  // matched, made as a string and hashed; any other segment goes through WORD. SciFact's abstracts: see termOf.
+  // matched, made as a string and hashed; any other segment goes through WORD. SciFact's abstracts: see `words`.
   let start = 0
   let ascii = true
   for (let i = 0; i <= normal.length; i++) {
@@ -42,8 +42,8 @@ export function analyze(text: string): string[] {
     if ((c >= 97 && c <= 122) || (c >= 48 && c <= 57)) continue
     if (i > start) {
       if (!ascii) wordTerms(normal.slice(start, i), terms)
-      else if (i - start <= MAX_TOKEN_CHARS) {
-        const term = words.get(normal, start, i)
+      else {
+        const term = termAt(normal, start, i)
         if (term !== '') terms.push(term)
       }
     }
@@ -59,15 +59,15 @@ function wordTerms(segment: string, terms: string[]): void {
     const token = match[0]
     if (match[1] !== undefined) pushBigrams(token, terms)
     else {
-      const term = termOf(token)
+      const term = termAt(token, 0, token.length)
       if (term !== '') terms.push(term)
     }
   }
 }
 
-/** A word's index term, '' for none (too long, or a stop word). */
-function termOf(token: string): string {
-  return token.length > MAX_TOKEN_CHARS ? '' : words.get(token, 0, token.length)
+/** The index term of the word `text[start, end)`, '' for none (too long to index, or a stop word). */
+function termAt(text: string, start: number, end: number): string {
+  return end - start > MAX_TOKEN_CHARS ? '' : words.get(text, start, end)
 }
 
 /**
