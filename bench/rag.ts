@@ -10,6 +10,8 @@
  *   BENCH_EMBEDDING_URL=http://host/v1 BENCH_EMBEDDING_MODEL=name   adds hybrid mode with that embeddings upstream
  *   BENCH_BM25=k1,b                       BM25 parameters to try (tune on train only; bench/lib/rag-server.ts sets them)
  *   LEXICAL_CACHE_MB=0                    every lexical query answered by SQL instead of the in-memory postings
+ *   CHUNK_CACHE_MB=0                      every result's row read in SQL (by default the latency runs, after the quality
+ *                                         runs, find most rows they show kept from those)
  *   BENCH_KEEP_SCHEMA=1                   keeps the PostgreSQL schema for inspection (EXPLAIN)
  *   BENCH_PROFILE_DIR=<dir>               the server runs under `bun --cpu-prof`, writing <dir>/rag.cpuprofile
  *                                         (bun bench/lib/profile-summary.ts, with --from/--to for the ingestion window)
@@ -126,6 +128,7 @@ async function run(backend: string): Promise<void> {
     RATE_LIMIT_INTERNAL_PER_MINUTE: '1000000',
   }
   if (process.env.LEXICAL_CACHE_MB) env.LEXICAL_CACHE_MB = process.env.LEXICAL_CACHE_MB
+  if (process.env.CHUNK_CACHE_MB) env.CHUNK_CACHE_MB = process.env.CHUNK_CACHE_MB
   if (tunedBm25) env.BENCH_BM25 = tunedBm25
   if (backend === 'postgres') {
     admin = postgres(PG_URL, { max: 1, onnotice: () => {} })
@@ -140,7 +143,8 @@ async function run(backend: string): Promise<void> {
     server = await spawnServer({ env, logPath, root: process.env.BENCH_SERVER_ROOT || undefined, ...(tunedBm25 ? { entry: 'bench/lib/rag-server.ts' } : {}), ...(process.env.BENCH_PROFILE_DIR ? { cpuProfile: { dir: process.env.BENCH_PROFILE_DIR, name: 'rag.cpuprofile', intervalUs: 1000 } } : {}) })
     const call = client(server.url, await apiKey(server.url))
     const cache = process.env.LEXICAL_CACHE_MB ?? 'default'
-    console.log(`\n== ${backend} (server ${server.url}, BM25 k1=${bm25[0]} b=${bm25[1]}, lexical cache ${cache} MB) ==`)
+    const rowCache = process.env.CHUNK_CACHE_MB ?? 'default'
+    console.log(`\n== ${backend} (server ${server.url}, BM25 k1=${bm25[0]} b=${bm25[1]}, lexical cache ${cache} MB, chunk row cache ${rowCache} MB) ==`)
 
     const collections: [SearchMode, string][] = []
     collections.push(['lexical', (await call<{ id: string }>('POST', '/api/v1/rag/collections', { name: 'scifact' })).id])

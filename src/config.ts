@@ -124,6 +124,8 @@ export const ConfigSchema = T.Object({
   QDRANT_API_KEY: T.Optional(T.String({ minLength: 1, description: "Qdrant's API key" })),
   /** Memory for in-process BM25 indexes of collections (per replica); SQL answers beyond it, about ten times slower. */
   LEXICAL_CACHE_MB: T.Integer({ minimum: 0, default: 256, description: 'in-memory BM25 indexes per replica (0: every query in SQL, slow)' }),
+  /** Memory for rows of chunks that searches showed (per replica), so showing them again skips reading them in SQL. */
+  CHUNK_CACHE_MB: T.Integer({ minimum: 0, default: 64, description: 'rows of chunks searches showed, kept per replica for the next searches (0: always read in SQL)' }),
   /** The built dashboard served at `/`; default web/dist of this checkout. */
   WEB_DIST_DIR: T.Optional(
     T.String({ minLength: 1, description: 'the built dashboard served at /', unset: "web/dist of the checkout; the single binary's own copy" }),

@@ -2,6 +2,7 @@ import type { Sql } from '../db/client.ts'
 import { ApiError } from '../http/errors.ts'
 import type { Caller, GatewayService } from '../gateway/service.ts'
 import type { CollectionRow, CollectionService, RagActor } from './collections.ts'
+import { ChunkRowCache } from './chunk-cache.ts'
 import { scoreSnapshot, type LexicalCache } from './lexical-cache.ts'
 import type { SearchInput, SearchMode, SearchResponse } from './model.ts'
 import { analyze } from './text/analyzer.ts'
@@ -73,13 +74,19 @@ type Timing = { lexical_ms: number | null; embed_ms: number | null; vector_ms: n
  * `group_by: "document"` documents, each once at its best chunk.
  */
 export class SearchService {
+  /** Rows of chunks shown before (see ChunkRowCache for why they may be kept, and #chunks for when they are used). */
+  readonly rows: ChunkRowCache<ChunkHit>
+
   constructor(
     readonly sql: Sql,
     readonly collections: CollectionService,
     readonly vectors: VectorStore,
     readonly gateway: GatewayService,
     readonly lexical: LexicalCache,
-  ) {}
+    chunkCacheBytes: number,
+  ) {
+    this.rows = new ChunkRowCache<ChunkHit>(chunkCacheBytes, rowBytes)
+  }
 
   async search(actor: RagActor, collectionId: string, input: SearchInput, caller: Caller, signal?: AbortSignal): Promise<SearchResponse> {
     const collection = await this.collections.get(actor, collectionId)
@@ -152,7 +159,7 @@ export class SearchService {
 
   async #topChunks(c: Candidates, topK: number): Promise<Candidates & { picks: Pick[] }> {
     const top = c.scored.slice(0, topK)
-    const rows = await this.#chunks(top.map((s) => s.chunkId))
+    const rows = await this.#chunks(top)
     return {
       ...c,
       picks: top.flatMap((s) => {
@@ -290,18 +297,36 @@ export class SearchService {
       else perDocument.set(s.documentId!, { first: s, count: 1 })
     }
     const top = [...perDocument.values()].slice(0, topK)
-    const rows = await this.#chunks(top.map((d) => d.first.chunkId))
+    const rows = await this.#chunks(top.map((d) => d.first))
     if (rows.size < top.length) return null
     return top.map((d) => ({ scored: d.first, row: rows.get(d.first.chunkId)!, chunks: d.count }))
   }
 
-  async #chunks(ids: number[]): Promise<Map<number, ChunkHit>> {
-    if (ids.length === 0) return new Map()
+  /**
+   * The rows of these candidates, by chunk id; a chunk deleted meanwhile has none. A row kept from an earlier search
+   * is used only for a candidate that came with its document, that is from a lexical ranking (in memory, or checked
+   * against a filter in SQL) of the collection's version this search read: such a chunk existed then, as it would have
+   * for SQL. Any other candidate (a vector store's, which can outlive its chunk) is read in SQL.
+   */
+  async #chunks(candidates: readonly Scored[]): Promise<Map<number, ChunkHit>> {
+    const found = new Map<number, ChunkHit>()
+    const missing: number[] = []
+    for (const s of candidates) {
+      const row = s.documentId === undefined ? undefined : this.rows.get(s.chunkId)
+      if (row) found.set(s.chunkId, row)
+      else missing.push(s.chunkId)
+    }
+    if (missing.length === 0) return found
     const rows = await this.sql<ChunkHit[]>`
       SELECT c.id, c.document_id, d.filename AS document_name, c.position, c.text, c.heading, c.page, c.sheet, c.metadata,
         c.injection_score, c.injection_flagged, c.injection_signals
-      FROM rag_chunks c JOIN rag_documents d ON d.id = c.document_id WHERE c.id = ANY(${ids}::bigint[])`
-    return new Map(rows.map((r) => [Number(r.id), r]))
+      FROM rag_chunks c JOIN rag_documents d ON d.id = c.document_id WHERE c.id = ANY(${missing}::bigint[])`
+    for (const r of rows) {
+      const id = Number(r.id)
+      found.set(id, r)
+      this.rows.set(id, r)
+    }
+    return found
   }
 
   /**
@@ -369,6 +394,13 @@ function spread(collection: CollectionRow): number {
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100
+
+/** What a chunk row holds in memory, about: its strings at two bytes a character, its metadata as JSON, and the rest. */
+function rowBytes(r: ChunkHit): number {
+  let chars = r.text.length + r.document_name.length + r.document_id.length + (r.heading?.length ?? 0) + (r.sheet?.length ?? 0)
+  for (const signal of r.injection_signals) chars += signal.length
+  return 2 * (chars + JSON.stringify(r.metadata).length) + 400
+}
 
 const SNIPPET_CHARS = 240
 

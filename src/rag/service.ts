@@ -90,7 +90,7 @@ export class RagService {
     this.collections = new CollectionService(sql)
     this.lexical = new LexicalCache(sql, log, config.LEXICAL_CACHE_MB * 1024 * 1024)
     this.documents = new DocumentService(sql, this.collections, this.files, this.queue, this.vectors, this.events, deps.maxFileBytes ?? config.UPLOAD_MAX_FILE_MB * 1024 * 1024, this.lexical)
-    this.search = new SearchService(sql, this.collections, this.vectors, gateway, this.lexical)
+    this.search = new SearchService(sql, this.collections, this.vectors, gateway, this.lexical, config.CHUNK_CACHE_MB * 1024 * 1024)
     const screen = deps.security ? new ChunkScreen({ settings: deps.security.service.settings, gateway, audit: deps.security.audit, log }) : null
     this.indexer = new Indexer({ sql, files: this.files, vectors: this.vectors, gateway, events: this.events, log, screen, onFailed: deps.onDocumentFailed, lexical: this.lexical })
     this.queue.register(INGEST_JOB, this.indexer)
