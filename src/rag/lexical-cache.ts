@@ -104,6 +104,7 @@ export class LexicalCache {
       this.#snapshots.set(collectionId, snap)
     }
     let added = 0
+    let document: string | undefined
     for (const chunk of chunks) {
       const n = snap.size++
       snap.chunkIds = room(snap.chunkIds, n)
@@ -112,6 +113,9 @@ export class LexicalCache {
       snap.lengths[n] = chunk.length
       snap.documents[n] = chunk.documentId
       added += 24
+      // A document's chunks come together, in one write: its id string counted once, as #load counts it.
+      if (chunk.documentId !== document) added += 80
+      document = chunk.documentId
       for (const [term, tf] of chunk.terms) {
         let postings = snap.terms.get(term)
         if (!postings) {

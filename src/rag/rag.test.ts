@@ -362,12 +362,15 @@ describe('search', () => {
     const col = await env.s.rag.collections.get({ userId: owner.id, isAdmin: false }, fresh.id)
     const query = 'moon sun ocean bees language garbage collection sunlight electricity'
     // Current at once: get() would otherwise answer undefined and start a load.
-    expect(env.s.rag.lexical.get(col)).toBeDefined()
+    const written = env.s.rag.lexical.get(col)!
+    expect(written).toBeDefined()
     const fromMemory = await env.s.rag.search.bm25(col, query, 10)
     env.s.rag.lexical.drop(col.id)
     const fromSql = await env.s.rag.search.bm25(col, query, 10)
     await env.s.rag.lexical.settled()
     const reloaded = await env.s.rag.search.bm25(col, query, 10)
+    // The memory budget counts the same for a snapshot built by writes as for one loaded.
+    expect(written.bytes).toBe(env.s.rag.lexical.get(col)!.bytes)
     expect(fromSql.length).toBeGreaterThan(3)
     for (const other of [fromMemory, reloaded]) {
       expect(other.map((h) => h.chunkId)).toEqual(fromSql.map((h) => h.chunkId))
