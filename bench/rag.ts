@@ -10,6 +10,7 @@
  *   BENCH_EMBEDDING_URL=http://host/v1 BENCH_EMBEDDING_MODEL=name   adds hybrid mode with that embeddings upstream
  *   BENCH_BM25=k1,b                       BM25 parameters to try (tune on train only; bench/lib/rag-server.ts sets them)
  *   LEXICAL_CACHE_MB=0                    every lexical query answered by SQL instead of the in-memory postings
+ *   INGEST_CONCURRENCY=N                  the server's setting (batches of documents indexed at once)
  *   CHUNK_CACHE_MB=0                      every result's row read in SQL (by default the latency runs, after the quality
  *                                         runs, find most rows they show kept from those)
  *   BENCH_KEEP_SCHEMA=1                   keeps the PostgreSQL schema for inspection (EXPLAIN)
@@ -129,6 +130,7 @@ async function run(backend: string): Promise<void> {
   }
   if (process.env.LEXICAL_CACHE_MB) env.LEXICAL_CACHE_MB = process.env.LEXICAL_CACHE_MB
   if (process.env.CHUNK_CACHE_MB) env.CHUNK_CACHE_MB = process.env.CHUNK_CACHE_MB
+  if (process.env.INGEST_CONCURRENCY) env.INGEST_CONCURRENCY = process.env.INGEST_CONCURRENCY
   if (tunedBm25) env.BENCH_BM25 = tunedBm25
   if (backend === 'postgres') {
     admin = postgres(PG_URL, { max: 1, onnotice: () => {} })

@@ -2,8 +2,8 @@ import type { Queryable } from '../db/client.ts'
 import { PermanentJobError, type Job, type JobControl } from '../jobs/queue.ts'
 import type { CollectionRow } from './collections.ts'
 import type { DocumentRow } from './documents.ts'
-import { asRead, chunkKey, indexTerms, insertChunks, insertTerms, WRITE_BATCH, type ChunkRows } from './chunk-rows.ts'
-import { summary, type Indexer } from './indexer.ts'
+import { asRead, chunkKey, insertChunks, insertTerms, WRITE_BATCH, type ChunkRows } from './chunk-rows.ts'
+import type { Indexer } from './indexer.ts'
 import type { CollectionVersion, WrittenChunk } from './lexical-cache.ts'
 
 type IngestJob = Job<{ documentId: string }>
@@ -106,12 +106,13 @@ function failed(s: Staged, controls: Map<string, JobControl>, failures: Map<stri
 
 /** Reads, chunks, screens and embeds one document; null when it holds more chunks than one write (it runs alone). */
 async function stage(indexer: Indexer, job: IngestJob, doc: DocumentRow, collection: CollectionRow, signal: AbortSignal): Promise<Staged | null> {
-  const { extracted, chunks } = await indexer.extract(doc, collection)
+  const prepared = await indexer.prepare(doc, collection)
+  const { chunks } = prepared
   if (chunks.length > WRITE_BATCH) return null
   // Vectors of an earlier index (kept outside the database by Qdrant); the chunks go in the write's transaction.
   await indexer.deps.vectors.deleteDocument(collection.id, doc.id)
   const { screen } = indexer.deps
-  const verdicts = screen ? await screen.screen(chunks.map(asRead), { userId: collection.owner_id, documentId: doc.id }, signal) : null
+  const verdicts = screen ? await screen.screen(chunks.map(asRead), { userId: collection.owner_id, documentId: doc.id }, signal, prepared.heuristics ?? undefined) : null
   const vectors = collection.embedding_model ? await indexer.embed(collection, doc, chunks, signal) : null
   const dims = vectors?.[0]?.length
   if (dims !== undefined && collection.embedding_dimensions !== null && dims !== collection.embedding_dimensions)
@@ -123,9 +124,11 @@ async function stage(indexer: Indexer, job: IngestJob, doc: DocumentRow, collect
     doc,
     collection,
     chunks,
-    ...indexTerms(chunks),
-    records: extracted.documents.length,
-    ...summary(extracted),
+    terms: prepared.terms,
+    lengths: prepared.lengths,
+    records: prepared.records,
+    title: prepared.title,
+    metadata: prepared.metadata,
     vectors,
     verdicts,
   }

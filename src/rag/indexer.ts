@@ -6,15 +6,14 @@ import type { Logger } from '../log.ts'
 import type { CollectionRow } from './collections.ts'
 import { removeChunks, type DocumentRow } from './documents.ts'
 import type { RagEvents } from './events.ts'
-import { ExtractionError, extractFile } from './extract/index.ts'
 import { UnreadableFileError, type FileStore } from './file-store.ts'
-import { asRead, chunkKey, indexTerms, insertChunks, insertTerms, WRITE_BATCH, type ChunkRows, type PreparedChunk } from './chunk-rows.ts'
-import { chunkSections } from './text/chunker.ts'
+import { asRead, chunkKey, insertChunks, insertTerms, WRITE_BATCH, type ChunkRows, type PreparedChunk } from './chunk-rows.ts'
+import type { Prepared } from './prepare.ts'
+import type { PreparePool } from './prepare-pool.ts'
 import type { CollectionVersion, LexicalCache, WrittenChunk } from './lexical-cache.ts'
 import type { VectorStore } from './vectors/index.ts'
 import type { ChunkScreen } from '../security/chunk-screen.ts'
 import { indexBatch } from './indexer-batch.ts'
-import type { InjectionVerdict } from '../security/injection.ts'
 
 /** Inputs per embeddings request. */
 const EMBED_BATCH = 64
@@ -45,6 +44,8 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       onFailed?: ((doc: DocumentRow, error: string) => void) | undefined
       /** The replica's in-memory postings, told of every batch written. */
       lexical?: LexicalCache | undefined
+      /** The threads that extract, chunk, analyse and score documents (prepare.ts). */
+      preparer: PreparePool
     },
   ) {}
 
@@ -79,7 +80,8 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     // Progress is kept: above 0 it says an earlier attempt of this job has written chunks (see #written).
     if (!(await this.#status(doc.id, job.id, { status: 'processing', error: null }))) return
 
-    const { extracted, chunks } = await this.extract(doc, collection)
+    const prepared = await this.prepare(doc, collection)
+    const { chunks } = prepared
     await ctl.progress(0.05)
 
     // An earlier attempt of this job that wrote chunks is continued, so its embeddings are not paid for twice;
@@ -97,7 +99,7 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       const batch = chunks.slice(at, at + WRITE_BATCH)
       // Scored as the model would read the chunk: with its title and heading.
       const verdicts = this.deps.screen
-        ? await this.deps.screen.screen(batch.map(asRead), { userId: collection.owner_id, documentId: doc.id }, ctl.signal)
+        ? await this.deps.screen.screen(batch.map(asRead), { userId: collection.owner_id, documentId: doc.id }, ctl.signal, prepared.heuristics?.slice(at, at + WRITE_BATCH))
         : null
       for (const v of verdicts ?? []) if (v.flagged) {
         flags.chunks++
@@ -111,7 +113,15 @@ export class Indexer implements JobHandler<{ documentId: string }> {
           )
         dimensions = vectors[0].length
       }
-      const stillOurs = await this.#write(collection, doc, job, batch, vectors, verdicts)
+      const rows: ChunkRows = {
+        collection,
+        doc,
+        chunks: batch,
+        terms: prepared.terms.slice(at, at + WRITE_BATCH),
+        lengths: prepared.lengths.slice(at, at + WRITE_BATCH),
+        verdicts,
+      }
+      const stillOurs = await this.#write(collection, doc, job, rows, vectors)
       if (!stillOurs) return
       // The replica's in-memory postings follow its own writes (a search right after indexing needs no reload).
       this.deps.lexical?.applyWrite(collection.id, stillOurs.before, stillOurs.after, stillOurs.chunks)
@@ -120,13 +130,13 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       await this.#status(doc.id, job.id, { progress: 0.05 + (0.95 * written) / chunks.length })
     }
 
-    const { title, metadata } = summary(extracted)
+    const { title, metadata } = prepared
     // The document row before the collection row, the order every writer locks them in (no deadlocks).
     const row = await this.deps.sql.begin(async (tx) => {
       if (!(await this.#owns(tx, doc.id, job))) return undefined
       const [updated] = await tx<DocumentRow[]>`
         UPDATE rag_documents SET status = 'indexed', progress = 1, error = NULL, title = ${title}, metadata = ${tx.json(metadata as never)},
-          record_count = ${extracted.documents.length}, chunk_count = ${chunks.length},
+          record_count = ${prepared.records}, chunk_count = ${chunks.length},
           token_count = ${chunks.reduce((n, c) => n + c.tokens, 0)}, indexed_at = now(), updated_at = now()
         WHERE id = ${doc.id} RETURNING *`
       if (dimensions !== null && collection.embedding_dimensions === null)
@@ -138,19 +148,27 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       await this.deps.screen?.flagged({ id: doc.id, collectionId: collection.id, filename: doc.filename, ownerId: collection.owner_id }, flags.chunks, chunks.length, [...flags.signals])
   }
 
-  /** The document's chunks; a file that cannot be read or holds no text fails for good. */
-  async extract(doc: DocumentRow, collection: CollectionRow): Promise<{ extracted: Awaited<ReturnType<typeof extractFile>>; chunks: PreparedChunk[] }> {
-    let extracted
+  /**
+   * The document's chunks, their terms and heuristic verdicts, prepared on a thread of the pool from the stored file;
+   * a file that cannot be read or holds no text fails for good.
+   */
+  async prepare(doc: DocumentRow, collection: CollectionRow): Promise<Extract<Prepared, { ok: true }>> {
+    let bytes: Uint8Array
     try {
-      extracted = await extractFile(doc.filename, await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key))
+      bytes = await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key)
     } catch (err) {
-      if (err instanceof ExtractionError) throw new PermanentJobError(err.message)
       if (err instanceof UnreadableFileError) throw new PermanentJobError(`${doc.filename}: ${err.message}`)
       throw err
     }
-    const chunks = prepare(extracted.documents, collection, extracted.format === 'jsonl')
-    if (chunks.length === 0) throw new PermanentJobError(`${doc.filename}: there is no text to index`)
-    return { extracted, chunks }
+    const prepared = await this.deps.preparer.prepare({
+      filename: doc.filename,
+      bytes,
+      chunkTokens: collection.chunk_tokens,
+      chunkOverlap: collection.chunk_overlap,
+      injectionThreshold: this.deps.screen ? this.deps.screen.threshold : null,
+    })
+    if (!prepared.ok) throw new PermanentJobError(prepared.message)
+    return prepared
   }
 
   /**
@@ -205,11 +223,10 @@ export class Indexer implements JobHandler<{ documentId: string }> {
     collection: CollectionRow,
     doc: DocumentRow,
     job: Job,
-    batch: PreparedChunk[],
+    rows: ChunkRows,
     vectors: Float32Array[] | null,
-    verdicts: InjectionVerdict[] | null,
   ): Promise<false | { before: CollectionVersion; after: CollectionVersion; chunks: WrittenChunk[] }> {
-    const rows: ChunkRows = { collection, doc, chunks: batch, ...indexTerms(batch), verdicts }
+    const batch = rows.chunks
     return this.deps.sql.begin(async (tx) => {
       if (!(await this.#owns(tx, doc.id, job))) return false
       const ids = await insertChunks(tx, [rows])
@@ -250,44 +267,4 @@ export class Indexer implements JobHandler<{ documentId: string }> {
       error: `attempt ${job.attempts} failed, retrying at ${runAfter.toISOString()}: ${error}`,
     })
   }
-}
-
-interface ExtractedLike {
-  title?: string
-  sections: { text: string; heading?: string; page?: number; sheet?: string; rows?: [number, number] }[]
-  metadata: Record<string, unknown>
-}
-
-/** What the document row says of its content: a single document's title and metadata, or a jsonl file's record count. */
-export function summary(extracted: { format: string; documents: readonly { title?: string; metadata: Record<string, unknown> }[] }) {
-  const single = extracted.format !== 'jsonl'
-  return {
-    title: single ? (extracted.documents[0]?.title ?? null) : null,
-    metadata: single ? (extracted.documents[0]?.metadata ?? {}) : { records: extracted.documents.length },
-  }
-}
-
-/** A chunk as the model reads it, and as it is indexed: with its title and heading, so it is found by its context too. */
-/** Chunks every extracted document (a jsonl file has one per record) and carries its title and metadata along. */
-function prepare(documents: readonly ExtractedLike[], collection: CollectionRow, perRecord: boolean): PreparedChunk[] {
-  const out: PreparedChunk[] = []
-  documents.forEach((d, record) => {
-    const chunks = chunkSections(d.sections, { chunkTokens: collection.chunk_tokens, overlapTokens: collection.chunk_overlap })
-    for (const c of chunks) {
-      const metadata: Record<string, unknown> = perRecord ? { ...d.metadata, record } : {}
-      if (perRecord && d.title) metadata.title = d.title
-      out.push({
-        position: out.length,
-        text: c.text,
-        tokens: c.tokens,
-        heading: c.heading ?? null,
-        page: c.page ?? null,
-        sheet: c.sheet ?? null,
-        rows: c.rows ?? null,
-        metadata,
-        context: [d.title, c.heading].filter(Boolean).join('\n'),
-      })
-    }
-  })
-  return out
 }

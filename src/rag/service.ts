@@ -13,6 +13,7 @@ import { FileStore } from './file-store.ts'
 import { Indexer } from './indexer.ts'
 import { LexicalCache } from './lexical-cache.ts'
 import { SearchService } from './search.ts'
+import { PreparePool } from './prepare-pool.ts'
 import { openVectorStore, type SearchFilter, type VectorItem, type VectorStore } from './vectors/index.ts'
 import { ChunkScreen } from '../security/chunk-screen.ts'
 import type { SecurityService } from '../security/service.ts'
@@ -92,7 +93,18 @@ export class RagService {
     this.documents = new DocumentService(sql, this.collections, this.files, this.queue, this.vectors, this.events, deps.maxFileBytes ?? config.UPLOAD_MAX_FILE_MB * 1024 * 1024, this.lexical)
     this.search = new SearchService(sql, this.collections, this.vectors, gateway, this.lexical, config.CHUNK_CACHE_MB * 1024 * 1024)
     const screen = deps.security ? new ChunkScreen({ settings: deps.security.service.settings, gateway, audit: deps.security.audit, log }) : null
-    this.indexer = new Indexer({ sql, files: this.files, vectors: this.vectors, gateway, events: this.events, log, screen, onFailed: deps.onDocumentFailed, lexical: this.lexical })
+    this.indexer = new Indexer({
+      sql,
+      files: this.files,
+      vectors: this.vectors,
+      gateway,
+      events: this.events,
+      log,
+      screen,
+      onFailed: deps.onDocumentFailed,
+      lexical: this.lexical,
+      preparer: new PreparePool(config.INGEST_CONCURRENCY),
+    })
     this.queue.register(INGEST_JOB, this.indexer)
   }
 

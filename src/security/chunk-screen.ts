@@ -35,9 +35,18 @@ export class ChunkScreen {
     this.#log = deps.log
   }
 
-  async screen(texts: readonly string[], owner: { userId: string; documentId: string }, signal: AbortSignal): Promise<InjectionVerdict[]> {
+  /** The heuristics' threshold now (for scoring chunks where they are prepared, off the server thread). */
+  get threshold(): number {
+    return this.#settings.current.injection_threshold
+  }
+
+  /**
+   * The verdicts on `texts`: the heuristics' (`heuristics` when they were scored already, with `threshold`), then the
+   * judge's on borderline ones.
+   */
+  async screen(texts: readonly string[], owner: { userId: string; documentId: string }, signal: AbortSignal, heuristics?: readonly InjectionVerdict[]): Promise<InjectionVerdict[]> {
     const { injection_threshold: threshold, injection_judge_model: judge } = this.#settings.current
-    const verdicts = texts.map((t) => scoreInjection(t, threshold))
+    const verdicts = heuristics?.length === texts.length ? [...heuristics] : texts.map((t) => scoreInjection(t, threshold))
     if (!judge) return verdicts
     for (const [i, v] of verdicts.entries()) {
       if (v.flagged || v.score < BORDERLINE) continue

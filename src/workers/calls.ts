@@ -11,17 +11,32 @@ export class WorkerCalls<Request extends object, Result> {
   #worker: Worker | null = null
   #seq = 0
   readonly #waiting = new Map<number, { resolve: (result: Result) => void; reject: (err: Error) => void }>()
+  #idleTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(
     readonly start: () => Worker,
     readonly what: string,
+    /** With `idleMs`, a worker that has had nothing to do for that long is stopped (and started again when called). */
+    readonly options: { idleMs?: number } = {},
   ) {}
 
-  call(request: Request): Promise<Result> {
+  /** Calls waiting for their answer. */
+  get pending(): number {
+    return this.#waiting.size
+  }
+
+  /** Whether the worker is started. */
+  get running(): boolean {
+    return this.#worker !== null
+  }
+
+  /** `transfer`: buffers handed to the worker instead of copied (unusable here afterwards). */
+  call(request: Request, transfer: ArrayBuffer[] = []): Promise<Result> {
     const id = ++this.#seq
+    clearTimeout(this.#idleTimer)
     return new Promise<Result>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject })
-      this.#running().postMessage({ ...request, id })
+      this.#running().postMessage({ ...request, id }, transfer)
     })
   }
 
@@ -33,6 +48,11 @@ export class WorkerCalls<Request extends object, Result> {
       this.#waiting.delete(event.data.id)
       if (event.data.error === undefined) entry?.resolve(event.data.result as Result)
       else entry?.reject(new Error(`${this.what} failed: ${event.data.error}`))
+      if (this.#waiting.size === 0 && this.options.idleMs !== undefined) {
+        clearTimeout(this.#idleTimer)
+        this.#idleTimer = setTimeout(() => this.#stopIdle(w), this.options.idleMs)
+        this.#idleTimer.unref?.()
+      }
     }
     w.onerror = (event) => {
       for (const entry of this.#waiting.values()) entry.reject(new Error(`${this.what} failed: ${event.message}`))
@@ -44,16 +64,25 @@ export class WorkerCalls<Request extends object, Result> {
     this.#worker = w
     return w
   }
+
+  #stopIdle(w: Worker): void {
+    if (this.#worker !== w || this.#waiting.size > 0) return
+    this.#worker = null
+    w.terminate()
+  }
 }
 
-/** The worker's side: answers each call with `handle`'s result, or its error's message. */
-export function answerCalls<Request extends object, Result>(self: Worker, handle: (request: Request) => Result): void {
+/** The worker's side: answers each call with `handle`'s result (awaited when it is a promise), or its error's message. */
+export function answerCalls<Request extends object, Result>(self: Worker, handle: (request: Request) => Result | Promise<Result>): void {
   self.onmessage = (event: MessageEvent<Request & { id: number }>) => {
     const { id } = event.data
+    const fail = (err: unknown) => self.postMessage({ id, error: (err as Error).message })
     try {
-      self.postMessage({ id, result: handle(event.data) })
+      const result = handle(event.data)
+      if (result instanceof Promise) result.then((r) => self.postMessage({ id, result: r }), fail)
+      else self.postMessage({ id, result })
     } catch (err) {
-      self.postMessage({ id, error: (err as Error).message })
+      fail(err)
     }
   }
 }
