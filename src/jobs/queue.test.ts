@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { testDatabase, type TestDatabase } from '../../test/harness.ts'
 import { migrate } from '../db/migrate.ts'
 import { createLogger } from '../log.ts'
-import { JobQueue, PermanentJobError, type Job } from './queue.ts'
+import { claimStatement, JobQueue, PermanentJobError, type Job } from './queue.ts'
 
 let db: TestDatabase
 const log = createLogger('silent')
@@ -282,4 +282,49 @@ describe('batches', () => {
     expect((await jobRow(ids[0]!)).status).toBe('processing')
     await Promise.all([q.stop(), rival.stop()])
   })
+})
+
+/** Rows the plan's scans of `jobs` read (EXPLAIN ANALYZE's actual rows, every loop). */
+function rowsRead(node: any): number {
+  let n = node['Relation Name'] === 'jobs' && /Scan/.test(node['Node Type']) ? node['Actual Rows'] * (node['Actual Loops'] ?? 1) : 0
+  for (const child of node.Plans ?? []) n += rowsRead(child)
+  return n
+}
+
+/** The statement run under EXPLAIN ANALYZE in a transaction that is rolled back: the rows it took and read. */
+async function explain(statement: (s: any) => any): Promise<{ taken: number; read: number }> {
+  let out: { taken: number; read: number } | undefined
+  const rollback = new Error('rollback')
+  await db.sql
+    .begin(async (tx) => {
+      const [row] = await tx`EXPLAIN (ANALYZE, FORMAT JSON) ${statement(tx)}`
+      const plan = (row as any)['QUERY PLAN'][0].Plan
+      out = { taken: plan['Actual Rows'], read: rowsRead(plan) }
+      throw rollback
+    })
+    .catch((err) => {
+      if (err !== rollback) throw err
+    })
+  return out!
+}
+
+test('a claim reads about the jobs it takes, not the backlog: 3,000 queued, statistics taken after the bulk enqueue', async () => {
+  // Not started: the jobs stay queued while the claim is explained (and rolled back).
+  const q = queue('w-backlog')
+  const kind = 'backlog'
+  for (let i = 0; i < 6; i++) await q.enqueueMany(kind, Array.from({ length: 500 }, (_, j) => ({ n: i * 500 + j, small: true })))
+  // The queue takes the table's statistics again a second after the enqueue that passed ANALYZE_AFTER.
+  await until(async () => {
+    const [row] = await db.sql<{ reltuples: number }[]>`SELECT reltuples FROM pg_class WHERE oid = 'jobs'::regclass`
+    return (row?.reltuples ?? 0) >= 3000
+  })
+  for (const [filter, n] of [
+    [(s: any) => s`kind IN ${s([kind])}`, 1],
+    [(s: any) => s`kind = ${kind} AND payload @> ${s.json({ small: true })}`, 31],
+  ] as const) {
+    const { taken, read } = await explain((s) => claimStatement(s, filter(s), n, 'w-backlog', 60_000))
+    expect(taken).toBe(n)
+    expect(read).toBeLessThanOrEqual(2 * n + 2)
+  }
+  expect((await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM jobs WHERE kind = ${kind} AND status = 'queued'`)[0]!.n).toBe(3000)
 })
