@@ -271,7 +271,7 @@ export function createServices(stores: Stores): Services {
     notifications,
     notificationChannels: new NotificationChannels({ sql, box, audit, settings }),
     notificationSources: sources,
-    retention: new RetentionService({ sql, log, audit, settings, replica: instanceId }),
+    retention: new RetentionService({ sql, log, audit, settings, replica: instanceId, embedded: !config.DATABASE_URL }),
     dataRights,
     draining: false,
   }

@@ -47,6 +47,12 @@ describe('scheduled deletion', () => {
     await sql`INSERT INTO responses (id, user_id, model, status, params, created_at) VALUES ('resp_old', ${u.id}, 'm', 'completed', '{}', ${ago(60)}), ('resp_new', ${u.id}, 'm', 'completed', '{}', now())`
     await sql`INSERT INTO conversations (id, user_id, created_at, updated_at) VALUES ('conv_old', ${u.id}, ${ago(60)}, ${ago(60)}), ('conv_new', ${u.id}, now(), now())`
     const [before] = await sql<{ cost: string; n: number }[]>`SELECT sum(cost_micros) AS cost, count(*)::int AS n FROM usage_records WHERE user_id = ${u.id}`
+    // Jobs: finished ones over a week old go; recent ones, and queued or running ones however old, stay.
+    await sql`
+      INSERT INTO jobs (kind, payload, status, updated_at) VALUES
+        ('retention.test', '{"n":1}', 'done', ${ago(8)}), ('retention.test', '{"n":2}', 'failed', ${ago(30)}),
+        ('retention.test', '{"n":3}', 'done', ${ago(1)}), ('retention.test', '{"n":4}', 'queued', ${ago(30)}),
+        ('retention.test', '{"n":5}', 'processing', ${ago(30)})`
 
     const set = await A.call('PATCH', '/api-internal/v1/settings', {
       token: admin,
@@ -55,7 +61,17 @@ describe('scheduled deletion', () => {
     expect(set.status).toBe(200)
     const run = await B.call('POST', '/api-internal/v1/retention/run', { token: admin })
     expect(run.status).toBe(200)
-    expect(run.body.last_result.deleted).toMatchObject({ usage_records: 3, plugin_logs: 1, chatbot_conversations: 1, responses: 1, conversations: 1 })
+    expect(run.body.last_result.deleted).toMatchObject({ usage_records: 3, plugin_logs: 1, chatbot_conversations: 1, responses: 1, conversations: 1, finished_jobs: 2 })
+    expect((await sql`SELECT payload->>'n' AS n FROM jobs WHERE kind = 'retention.test' ORDER BY 1`).map((r) => r.n)).toEqual(['3', '4', '5'])
+    // The embedded database (no autovacuum) was vacuumed and analysed: its tables have statistics now.
+    if (!A.s.config.DATABASE_URL) {
+      const [jobs] = await sql<{ reltuples: number }[]>`SELECT reltuples FROM pg_class WHERE oid = 'jobs'::regclass`
+      expect(jobs!.reltuples).toBeGreaterThanOrEqual(3)
+      const [analysed] = await sql<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND ns.nspname = current_schema() AND c.reltuples < 0`
+      expect(analysed!.n).toBe(0)
+    }
     expect(run.body.last_result.deleted.audit_events).toBeGreaterThanOrEqual(1)
     expect(run.body.periods).toEqual({ audit_days: 30, usage_days: 31, plugin_logs_days: 7, conversations_days: 30, responses_days: 30 })
 

@@ -35,6 +35,7 @@ const DELETED: Record<string, string> = {
   responses: 'Responses',
   conversations: 'Conversations (Responses API)',
   notification_events: 'Notification events',
+  finished_jobs: 'Finished background jobs',
 }
 
 interface UserHit {
