@@ -326,7 +326,7 @@ export class GatewayService {
     const settleLogged = (...args: Parameters<typeof settle>) =>
       void Promise.resolve(settle(...args)).catch((err) => this.log.error({ request_id: caller.requestId, err: (err as Error).message }, 'usage not recorded'))
     if (!body.stream) return this.#chatAnswer(caller, plan, served, res, exchange, clientSignal, dispatchedAt, settleLogged)
-    return this.#chatStream(caller, body, plan, served, res, exchange, dispatchedAt, settleLogged)
+    return this.#chatStream(caller, body, plan, served, res, exchange, clientSignal, dispatchedAt, settleLogged)
   }
 
   async #chatAnswer(
@@ -361,22 +361,25 @@ export class GatewayService {
     return new Response(JSON.stringify(parsed), { status: 200, headers: this.#headers(served, caller, upstreamMs, 'application/json') })
   }
 
-  #chatStream(
+  async #chatStream(
     caller: Caller,
     body: ChatCompletionRequest,
     plan: ChatPlan,
     served: ResolvedModel,
     res: Response,
     exchange: ReturnType<typeof linkedSignal>,
+    clientSignal: AbortSignal,
     dispatchedAt: number,
     settle: (usage: Usage | null, text: string, ttftMs: number | null, status: number, code: string | null) => void,
-  ): Response {
+  ): Promise<Response> {
     if (!res.body || !res.headers.get('content-type')?.includes('text/event-stream')) {
       settle(null, '', null, 502, 'upstream_error')
       exchange.release()
       void res.body?.cancel()
       throw new ApiError('upstream_error', `Provider ${served.provider.name} did not answer with a stream`)
     }
+    let firstOutput!: (upstreamAt: number) => void
+    const first = new Promise<number>((resolve) => (firstOutput = resolve))
     const stream = relaySse(res.body, {
       keepUsageChunk: body.stream_options?.include_usage === true,
       rewriteModel: served.upstreamId === served.id ? null : served.id,
@@ -395,8 +398,21 @@ export class GatewayService {
         const usage = o.end === 'capped' ? null : o.usage
         settle(usage, o.text, o.ttftMs, o.end === 'done' || o.end === 'capped' ? 200 : o.end === 'client_abort' ? 499 : 502, o.end === 'done' || o.end === 'capped' ? null : o.end)
       },
+      onFirstOutput: (upstreamAt) => firstOutput(upstreamAt),
     })
-    const headers = this.#headers(served, caller, performance.now() - dispatchedAt, 'text/event-stream; charset=utf-8')
+    // The head leaves with the first event, so its Server-Timing covers the time Enclava took to relay it (it covered
+    // only the time to the upstream's head): the upstream's share ends with its first bytes. A client gone meanwhile
+    // cancels the relay here, which records it as the client's abort; nothing would read the stream otherwise.
+    const gone = () => void stream.cancel().catch(() => {})
+    clientSignal.addEventListener('abort', gone, { once: true })
+    if (clientSignal.aborted) gone()
+    let upstreamAt: number
+    try {
+      upstreamAt = await first
+    } finally {
+      clientSignal.removeEventListener('abort', gone)
+    }
+    const headers = this.#headers(served, caller, upstreamAt - dispatchedAt, 'text/event-stream; charset=utf-8')
     return new Response(stream, { status: 200, headers: { ...headers, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' } })
   }
 

@@ -64,3 +64,71 @@ describe('relaySse', () => {
     expect(aborted).toBe(true)
   })
 })
+
+describe('the first output', () => {
+  const options = (onFirstOutput: (upstreamAt: number) => void, onEnd: (o: StreamOutcome) => void = () => {}) => ({
+    requestId: 'req-first',
+    keepUsageChunk: false,
+    rewriteModel: null,
+    firstByteTimeoutMs: 5000,
+    startedAt: performance.now(),
+    abortUpstream: () => {},
+    onEnd,
+    onFirstOutput,
+  })
+
+  test('is told once, without a reader, when the first event is ready, with when the upstream sent its first bytes', async () => {
+    let told = 0
+    let upstreamAt = 0
+    const created = performance.now()
+    // The upstream's first bytes come 100 ms after the relay starts, and hold no event yet.
+    const slow = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        await Bun.sleep(100)
+        controller.enqueue(new TextEncoder().encode(': warming up\n'))
+        await Bun.sleep(50)
+        for (const piece of ['\n', chunk('first'), chunk('second'), 'data: [DONE]\n\n']) controller.enqueue(new TextEncoder().encode(piece))
+        controller.close()
+      },
+    })
+    const body = relaySse(slow, options((at) => ((upstreamAt = at), told++)))
+    const until = Date.now() + 5000
+    while (told === 0 && Date.now() < until) await Bun.sleep(1)
+    const toldAt = performance.now()
+    expect(told).toBe(1)
+    // The upstream's share ends at its first bytes (100 ms), not at the first output (150 ms, the comment completed).
+    expect(upstreamAt - created).toBeGreaterThanOrEqual(95)
+    expect(upstreamAt - created).toBeLessThan(toldAt - created - 30)
+    expect(await new Response(body).text()).toBe(': warming up\n\n' + chunk('first') + chunk('second') + 'data: [DONE]\n\n')
+    expect(told).toBe(1)
+  })
+
+  test('the reader gets the first event first, once', async () => {
+    let told = 0
+    const body = relaySse(upstream(['', chunk('first'), chunk('second'), 'data: [DONE]\n\n']), options(() => told++))
+    const until = Date.now() + 5000
+    while (told === 0 && Date.now() < until) await Bun.sleep(1)
+    expect(told).toBe(1)
+    expect(await new Response(body).text()).toBe(chunk('first') + chunk('second') + 'data: [DONE]\n\n')
+    expect(told).toBe(1)
+  })
+
+  test('an end, an error or a cancel before any event is told too; a cancel is the client abort', async () => {
+    for (const pieces of [['data: [DONE]\n\n'], [chunk('half')]]) {
+      let told = 0
+      const body = relaySse(upstream(pieces), options(() => told++))
+      while (told === 0) await Bun.sleep(1)
+      await new Response(body).text()
+      expect(told).toBe(1)
+    }
+    let told = 0
+    let outcome: StreamOutcome | undefined
+    const never = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) })
+    const body = relaySse(never, options(() => told++, (o) => (outcome = o)))
+    await Bun.sleep(5)
+    expect(told).toBe(0)
+    await body.cancel()
+    expect(told).toBe(1)
+    expect(outcome?.end).toBe('client_abort')
+  })
+})

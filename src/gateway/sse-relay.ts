@@ -30,6 +30,12 @@ export interface RelayOptions {
   /** Cancels the upstream request. */
   abortUpstream: () => void
   onEnd: (outcome: StreamOutcome) => void
+  /**
+   * Called once, when the relay first has something for the client (an event, an error event, the end) or was
+   * cancelled first, with when the upstream's first bytes were read (performance.now(); now, when none were). The
+   * stream reads ahead of its reader by one piece, so this comes without one.
+   */
+  onFirstOutput?: (upstreamAt: number) => void
 }
 
 const encoder = new TextEncoder()
@@ -178,8 +184,27 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
     }
   }
 
+  let first = opts.onFirstOutput
+  let firstReadAt: number | undefined
+  const firstOutput = () => {
+    first?.(firstReadAt ?? performance.now())
+    first = undefined
+  }
   return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+    async pull(ctl) {
+      // Until the first output, enqueue and close say so as well.
+      const controller = first
+        ? {
+            enqueue: (chunk: Uint8Array) => {
+              ctl.enqueue(chunk)
+              firstOutput()
+            },
+            close: () => {
+              ctl.close()
+              firstOutput()
+            },
+          }
+        : ctl
       // A pull that enqueues nothing is not called again (the spec calls pull after an enqueue or a new read), so
       // read on until there is something to forward: an upstream chunk can hold only an event that is dropped (the
       // usage chunk asked for on the gateway's behalf) or only part of one.
@@ -200,6 +225,7 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
           return
         }
         if (finished) return // the client went away while this read was pending
+        firstReadAt ??= performance.now()
         if (result.done) {
           if (sawDone) {
             controller.close()
@@ -261,6 +287,7 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
       opts.abortUpstream()
       void reader.cancel().catch(() => {})
       finish('client_abort')
+      firstOutput()
     },
   })
 }
