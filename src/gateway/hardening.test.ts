@@ -91,6 +91,59 @@ describe("a request's own faults are never its provider's", () => {
   })
 })
 
+describe('a client that leaves before the answer starts', () => {
+  test("a stream waiting for its first token: the client's abort, recorded as 499, the upstream request cancelled, the circuit untouched", async () => {
+    const { key: k, id } = await key('leaves-early')
+    up.setFirstTokenDelay(2_000)
+    const abortedBefore = up.aborted
+    const ctl = new AbortController()
+    const pending = env.app.handle(
+      new Request('http://localhost/api/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'tee-chat', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
+        signal: ctl.signal,
+      }),
+    )
+    // The upstream has the request and is holding its first token.
+    const end = Date.now() + 5_000
+    while (chatRequests().length === 0 || Date.now() < end - 4_700) await Bun.sleep(20)
+    ctl.abort()
+    await pending.then((r) => r.body?.cancel()).catch(() => {})
+    await env.s.ledger.flush()
+    const rows = await env.s.sql<{ status: number; error_code: string | null }[]>`SELECT status, error_code FROM usage_records WHERE api_key_id = ${id}`
+    expect([...rows]).toEqual([{ status: 499, error_code: "client_abort" }])
+    while (up.aborted === abortedBefore && Date.now() < end) await Bun.sleep(20)
+    expect(up.aborted).toBe(abortedBefore + 1)
+    expect(provider().health()).toMatchObject({ circuit: 'closed', consecutive_failures: 0 })
+  })
+
+  test("an embeddings request whose client leaves is the client's abort too (it was recorded as the upstream's 502)", async () => {
+    const { key: k, id } = await key('leaves-embeddings')
+    up.setDelay(2_000)
+    try {
+      const ctl = new AbortController()
+      const pending = env.app.handle(
+        new Request('http://localhost/api/v1/embeddings', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'tee-embed', input: 'alpha' }),
+          signal: ctl.signal,
+        }),
+      )
+      await Bun.sleep(300)
+      ctl.abort()
+      await pending.catch(() => {})
+      await env.s.ledger.flush()
+      const rows = await env.s.sql<{ status: number; error_code: string | null }[]>`SELECT status, error_code FROM usage_records WHERE api_key_id = ${id}`
+      expect([...rows]).toEqual([{ status: 499, error_code: 'client_abort' }])
+      expect(provider().health()).toMatchObject({ circuit: 'closed', consecutive_failures: 0 })
+    } finally {
+      up.setDelay(0)
+    }
+  })
+})
+
 describe('timeouts measure what they name; paid generations are never repeated', () => {
   test('a stream whose first token takes 7 s succeeds on the default timeouts, with one upstream generation', async () => {
     const { key: k } = await key('slow-first-token')

@@ -292,8 +292,9 @@ export class GatewayService {
         costMicros: 0,
         latencyMs: Math.round(performance.now() - caller.startedAt),
         ttftMs: null,
+        // A client that went away is the client's fault, whatever the upstream call then threw.
         status: clientSignal.aborted ? 499 : status,
-        errorCode: code,
+        errorCode: clientSignal.aborted ? 'client_abort' : code,
         isTee: model.confidential,
       })
       if (exchange.signal.aborted && !clientSignal.aborted && !(err instanceof ApiError))
@@ -453,7 +454,8 @@ export class GatewayService {
     } catch (err) {
       exchange.release()
       if (!clientSignal.aborted) this.log.warn({ request_id: caller.requestId, model: model.id, code: err instanceof ApiError ? err.code : 'upstream_error' }, 'upstream request failed')
-      record(err instanceof ApiError ? err.status : 502, err instanceof ApiError ? err.code : 'upstream_error', model, 0)
+      if (clientSignal.aborted) record(499, 'client_abort', model, 0)
+      else record(err instanceof ApiError ? err.status : 502, err instanceof ApiError ? err.code : 'upstream_error', model, 0)
       throw err
     }
     let parsed: EmbeddingAnswer
