@@ -118,26 +118,31 @@ describe('a client that leaves before the answer starts', () => {
     expect(provider().health()).toMatchObject({ circuit: 'closed', consecutive_failures: 0 })
   })
 
-  test("an embeddings request whose client leaves is the client's abort too (it was recorded as the upstream's 502)", async () => {
-    const { key: k, id } = await key('leaves-embeddings')
+  test("a whole answer or embeddings whose client leaves is the client's abort too (they were recorded as upstream_error)", async () => {
     up.setDelay(2_000)
     try {
-      const ctl = new AbortController()
-      const pending = env.app.handle(
-        new Request('http://localhost/api/v1/embeddings', {
-          method: 'POST',
-          headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'tee-embed', input: 'alpha' }),
-          signal: ctl.signal,
-        }),
-      )
-      await Bun.sleep(300)
-      ctl.abort()
-      await pending.catch(() => {})
-      await env.s.ledger.flush()
-      const rows = await env.s.sql<{ status: number; error_code: string | null }[]>`SELECT status, error_code FROM usage_records WHERE api_key_id = ${id}`
-      expect([...rows]).toEqual([{ status: 499, error_code: 'client_abort' }])
-      expect(provider().health()).toMatchObject({ circuit: 'closed', consecutive_failures: 0 })
+      for (const [path, body] of [
+        ['/api/v1/chat/completions', { model: 'tee-chat', messages: [{ role: 'user', content: 'hi' }] }],
+        ['/api/v1/embeddings', { model: 'tee-embed', input: 'alpha' }],
+      ] as const) {
+        const { key: k, id } = await key(`leaves ${path}`)
+        const ctl = new AbortController()
+        const pending = env.app.handle(
+          new Request(`http://localhost${path}`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+            signal: ctl.signal,
+          }),
+        )
+        await Bun.sleep(300)
+        ctl.abort()
+        await pending.catch(() => {})
+        await env.s.ledger.flush()
+        const rows = await env.s.sql<{ status: number; error_code: string | null }[]>`SELECT status, error_code FROM usage_records WHERE api_key_id = ${id}`
+        expect([...rows]).toEqual([{ status: 499, error_code: 'client_abort' }])
+        expect(provider().health()).toMatchObject({ circuit: 'closed', consecutive_failures: 0 })
+      }
     } finally {
       up.setDelay(0)
     }

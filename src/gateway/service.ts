@@ -280,8 +280,7 @@ export class GatewayService {
       ;({ res, served } = await this.#dispatch(caller, plan, '/chat/completions', async (m) => this.#chatBody(await outgoing(m), plan, m), exchange.signal, body.stream ? 'prompt' : 'answer'))
     } catch (err) {
       exchange.release()
-      const status = err instanceof ApiError ? err.status : 502
-      const code = err instanceof ApiError ? err.code : 'upstream_error'
+      const { status, code } = failureOf(err, clientSignal)
       if (!clientSignal.aborted) this.log.warn({ request_id: caller.requestId, model: model.id, provider: model.provider.name, status, code }, 'upstream request failed')
       this.#record(caller, reservation, {
         ...base,
@@ -292,9 +291,8 @@ export class GatewayService {
         costMicros: 0,
         latencyMs: Math.round(performance.now() - caller.startedAt),
         ttftMs: null,
-        // A client that went away is the client's fault, whatever the upstream call then threw.
-        status: clientSignal.aborted ? 499 : status,
-        errorCode: clientSignal.aborted ? 'client_abort' : code,
+        status,
+        errorCode: code,
         isTee: model.confidential,
       })
       if (exchange.signal.aborted && !clientSignal.aborted && !(err instanceof ApiError))
@@ -345,9 +343,10 @@ export class GatewayService {
       const value: unknown = JSON.parse(await res.text())
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object')
       parsed = value as Record<string, unknown>
-    } catch {
+    } catch (err) {
       // Whatever was generated is charged at the estimate; the client gets a clean error.
-      settle(null, '', null, 502, 'upstream_error')
+      const { status, code } = failureOf(err, clientSignal)
+      settle(null, '', null, status, code)
       if (clientSignal.aborted) throw new ApiError('upstream_error', 'The client went away')
       this.log.warn({ request_id: caller.requestId, provider: served.provider.name }, 'upstream sent an unreadable answer')
       throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
@@ -453,9 +452,9 @@ export class GatewayService {
       ;({ res, served } = await this.#dispatch(caller, { model, fallback }, '/embeddings', upstreamBody, exchange.signal, 'answer'))
     } catch (err) {
       exchange.release()
-      if (!clientSignal.aborted) this.log.warn({ request_id: caller.requestId, model: model.id, code: err instanceof ApiError ? err.code : 'upstream_error' }, 'upstream request failed')
-      if (clientSignal.aborted) record(499, 'client_abort', model, 0)
-      else record(err instanceof ApiError ? err.status : 502, err instanceof ApiError ? err.code : 'upstream_error', model, 0)
+      const { status, code } = failureOf(err, clientSignal)
+      if (!clientSignal.aborted) this.log.warn({ request_id: caller.requestId, model: model.id, code }, 'upstream request failed')
+      record(status, code, model, 0)
       throw err
     }
     let parsed: EmbeddingAnswer
@@ -463,8 +462,9 @@ export class GatewayService {
       const value: unknown = JSON.parse(await res.text())
       if (typeof value !== 'object' || value === null || !Array.isArray((value as EmbeddingAnswer).data)) throw new Error('no data')
       parsed = value as EmbeddingAnswer
-    } catch {
-      record(502, 'upstream_error', served, promptTokens)
+    } catch (err) {
+      const { status, code } = failureOf(err, clientSignal)
+      record(status, code, served, promptTokens)
       throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
     } finally {
       exchange.release()
@@ -499,4 +499,13 @@ const OPEN_POLICY: CallerPolicy = { confidentialOnlyBy: null, dlpMode: 'off' }
 function withoutDimensions(body: Record<string, unknown>): Record<string, unknown> {
   const { dimensions: _dimensions, ...rest } = body
   return rest
+}
+
+/**
+ * How a failed upstream exchange is recorded: a client that went away is its own abort (499), whatever the call or
+ * the read then threw; otherwise the gateway's error, or the upstream's fault.
+ */
+function failureOf(err: unknown, clientSignal: AbortSignal): { status: number; code: string } {
+  if (clientSignal.aborted) return { status: 499, code: 'client_abort' }
+  return err instanceof ApiError ? { status: err.status, code: err.code } : { status: 502, code: 'upstream_error' }
 }
