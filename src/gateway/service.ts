@@ -378,8 +378,7 @@ export class GatewayService {
       void res.body?.cancel()
       throw new ApiError('upstream_error', `Provider ${served.provider.name} did not answer with a stream`)
     }
-    let firstOutput!: (upstreamAt: number) => void
-    const first = new Promise<number>((resolve) => (firstOutput = resolve))
+    const first = Promise.withResolvers<number>()
     const stream = relaySse(res.body, {
       keepUsageChunk: body.stream_options?.include_usage === true,
       rewriteModel: served.upstreamId === served.id ? null : served.id,
@@ -398,7 +397,7 @@ export class GatewayService {
         const usage = o.end === 'capped' ? null : o.usage
         settle(usage, o.text, o.ttftMs, o.end === 'done' || o.end === 'capped' ? 200 : o.end === 'client_abort' ? 499 : 502, o.end === 'done' || o.end === 'capped' ? null : o.end)
       },
-      onFirstOutput: (upstreamAt) => firstOutput(upstreamAt),
+      onFirstOutput: first.resolve,
     })
     // The head leaves with the first event, so its Server-Timing covers the time Enclava took to relay it (it covered
     // only the time to the upstream's head): the upstream's share ends with its first bytes. A client gone meanwhile
@@ -408,7 +407,7 @@ export class GatewayService {
     if (clientSignal.aborted) gone()
     let upstreamAt: number
     try {
-      upstreamAt = await first
+      upstreamAt = await first.promise
     } finally {
       clientSignal.removeEventListener('abort', gone)
     }
