@@ -33,7 +33,7 @@ export class KeyUsageRecorder {
       await this.#sql`
         UPDATE api_keys k SET request_count = k.request_count + u.n, last_used_at = now()
         FROM unnest(${[...batch.keys()]}::uuid[], ${[...batch.values()]}::int[]) AS u(id, n)
-        WHERE k.id = u.id`
+        WHERE k.id = u.id AND k.id = ANY(${[...batch.keys()]}::uuid[])`
     } catch (err) {
       for (const [id, n] of batch) this.#pending.set(id, (this.#pending.get(id) ?? 0) + n)
       this.#log.error({ err }, 'api key usage flush failed; will retry')

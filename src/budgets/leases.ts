@@ -266,6 +266,7 @@ export class BudgetLeases {
       s AS (
         SELECT r.id, r.budget_ids[1] AS budget_id, least(r.amount_micros, u.spend) AS freed
         FROM budget_reservations r JOIN u ON u.id = r.id
+        WHERE r.id = ANY(${ids}::uuid[])
       )
       UPDATE budget_reservations r SET amount_micros = r.amount_micros - s.freed
       FROM s WHERE r.id = s.id
@@ -342,6 +343,7 @@ export class BudgetLeases {
               SELECT r.id, r.budget_ids[1] AS budget_id, r.amount_micros - least(r.amount_micros, u.keep) AS freed
               FROM budget_reservations r
               JOIN unnest(${shrink.map((l) => l.id)}::uuid[], ${shrink.map((l) => l.held)}::bigint[]) AS u(id, keep) ON u.id = r.id
+              WHERE r.id = ANY(${shrink.map((l) => l.id)}::uuid[])
             ), cut AS (
               UPDATE budget_reservations r SET amount_micros = r.amount_micros - s.freed FROM s WHERE r.id = s.id
             )
@@ -352,7 +354,7 @@ export class BudgetLeases {
         const rows = await tx<{ id: string }[]>`
           UPDATE budget_reservations r SET expires_at = greatest(r.expires_at, now() + make_interval(secs => u.ttl))
           FROM unnest(${renew.map((l) => l.id)}::uuid[], ${renew.map((l) => l.ttlMs / 1000)}::float8[]) AS u(id, ttl)
-          WHERE r.id = u.id
+          WHERE r.id = u.id AND r.id = ANY(${renew.map((l) => l.id)}::uuid[])
           RETURNING r.id`
         return new Set(rows.map((r) => r.id))
       })

@@ -309,7 +309,7 @@ export class DocumentService {
     return tx<DocumentRow[]>`
       UPDATE rag_documents d SET status = 'queued', progress = 0, error = NULL, job_id = t.job_id, updated_at = now()
       FROM unnest(${docs.map((d) => d.id)}::uuid[], ${jobIds}::uuid[]) AS t(id, job_id)
-      WHERE d.id = t.id
+      WHERE d.id = t.id AND d.id = ANY(${docs.map((d) => d.id)}::uuid[])
       RETURNING d.*`
   }
 

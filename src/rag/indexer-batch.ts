@@ -35,11 +35,16 @@ export async function indexBatch(indexer: Indexer, jobs: IngestJob[], control: (
   const jobOf = new Map(jobs.map((j) => [j.id, j]))
   // A document deleted or queued again since (its job_id moved on) is not this batch's: nothing to do, as in `run`.
   // Locked in id order, as every writer of several documents takes them (a re-index of the collection does).
+  // Each statement joining a list of ids also names them with `= ANY`: joined alone, a planner without statistics
+  // (the embedded database has no autovacuum) hashed the list against a scan of the whole table, for every batch
+  // (src/rag/ingest-scans.test.ts).
+  const documentIds = jobs.map((j) => j.payload.documentId)
   const docs = await sql<DocumentRow[]>`
     WITH mine AS (
       SELECT d.id FROM rag_documents d
-      JOIN unnest(${jobs.map((j) => j.payload.documentId)}::uuid[], ${jobs.map((j) => j.id)}::uuid[]) AS t(id, job_id)
+      JOIN unnest(${documentIds}::uuid[], ${jobs.map((j) => j.id)}::uuid[]) AS t(id, job_id)
         ON d.id = t.id AND d.job_id = t.job_id
+      WHERE d.id = ANY(${documentIds}::uuid[])
       ORDER BY d.id FOR UPDATE OF d
     )
     UPDATE rag_documents d SET status = 'processing', error = NULL, updated_at = now()
@@ -202,7 +207,7 @@ async function write(indexer: Indexer, group: Staged[]): Promise<void> {
       FROM unnest(${mine.map((s) => s.doc.id)}::uuid[], ${mine.map((s) => s.title)}::text[], ${mine.map((s) => JSON.stringify(s.metadata))}::text[],
         ${mine.map((s) => s.records)}::int[], ${mine.map((s) => s.chunks.length)}::int[],
         ${mine.map((s) => s.chunks.reduce((n, c) => n + c.tokens, 0))}::int[]) AS t(id, title, metadata, records, chunks, tokens)
-      WHERE d.id = t.id
+      WHERE d.id = t.id AND d.id = ANY(${mine.map((s) => s.doc.id)}::uuid[])
       RETURNING d.*`
     return { mine, before, after, cleared, ids, rows }
   })
@@ -240,7 +245,7 @@ async function owned(tx: Queryable, group: Staged[]): Promise<Staged[]> {
     JOIN jobs j ON j.id = d.job_id
     JOIN unnest(${group.map((s) => s.doc.id)}::uuid[], ${group.map((s) => s.job.id)}::uuid[], ${group.map((s) => s.job.attempts)}::int[])
       AS t(doc, job, attempts) ON d.id = t.doc AND j.id = t.job AND j.attempts = t.attempts
-    WHERE j.status = 'processing'
+    WHERE j.status = 'processing' AND d.id = ANY(${group.map((s) => s.doc.id)}::uuid[]) AND j.id = ANY(${group.map((s) => s.job.id)}::uuid[])
     ORDER BY d.id
     FOR SHARE OF d, j`
   const ids = new Set(rows.map((r) => r.id))
