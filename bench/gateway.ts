@@ -34,14 +34,14 @@
  * --profile runs the server under `bun --cpu-prof`, writes bench/out/gateway-<stamp>.cpuprofile and prints its
  * summary (the numbers of a profiled run carry the profiler's overhead).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cpuBetween, cpuSnapshot, processCpuMs, threadSnapshot, threadsBetween } from './lib/cpu.ts'
 import { closedLoop, mergeResults, once, openLoop, type LoadResult, type Target } from './lib/load.ts'
 import { probeBetween, type LoopSummary } from './lib/probe.ts'
 import { codeVersion, ROOT, spawnNullProxy, spawnServer, spawnUpstream, tail, type Child } from './lib/procs.ts'
-import { summarizeFile } from './lib/profile-summary.ts'
+import { summarizeFile, summarizeProfile } from './lib/profile-summary.ts'
 import { fmt, summarize, table, type Summary } from './lib/stats.ts'
 import { runWrk, wrkPath } from './lib/wrk.ts'
 import { api } from './lib/api.ts'
@@ -687,6 +687,24 @@ async function main(): Promise<void> {
         `  bun bench/lib/profile-summary.ts ${profilePath.slice(ROOT.length + 1)} --from=${measuredFrom} --to=${measuredTo}\n`,
     )
     console.log(summarizeFile(profilePath, 20, { from: measuredFrom, to: measuredTo }))
+    if (stall?.loop.worst.length) {
+      // Each stall ended when the probe's 1 ms timer fired again: the samples of the gap are what held the thread.
+      const profile = JSON.parse(readFileSync(profilePath, 'utf8')) as Parameters<typeof summarizeProfile>[0]
+      // A stall with few samples was mostly a garbage collection: the sampler takes none during its pause, and charges
+      // what it does take to the allocation that started it. BUN_JSC_logGC=true logs each collection with its pause.
+      console.log(
+        "\nThe long run's longest stalls the main thread spent computing, and its top functions by self time in each (few samples: a " +
+          'garbage collection, which the sampler does not see; BUN_JSC_logGC=true BENCH_SERVER_STDERR=<file> logs each one with its pause):',
+      )
+      for (const w of stall.loop.worst) {
+        const s = summarizeProfile(profile, { from: w.at - w.ms - 1, to: w.at })
+        const top = [...s.functions]
+          .sort((a, b) => b.selfSamples - a.selfSamples)
+          .slice(0, 6)
+          .map((f) => `${f.name} (${f.area === '(native / builtin)' ? `native <- ${f.via}` : f.area}) ${f.selfSamples}`)
+        console.log(`  ${new Date(w.at).toISOString().slice(11, 23)} ${fmt(w.ms, 1)} ms, ${fmt(w.cpuMs, 1)} computing, ${s.samples} samples: ${top.join(', ')}`)
+      }
+    }
   }
 }
 

@@ -53,6 +53,8 @@ export interface LoopSummary {
   /** Resident set size at the end of the phase and its highest value in it (bytes). */
   rssEnd: number
   rssMax: number
+  /** The five stalls the main thread spent most computing: when each ended (epoch ms), its length and CPU (ms). */
+  worst: { at: number; ms: number; cpuMs: number }[]
 }
 
 /**
@@ -74,5 +76,9 @@ export function probeBetween(file: string, fromMs: number, toMs: number, overMs 
     stallsSeen: lines.reduce((n, l) => n + (l.stalls ?? []).filter((s) => s.ms > overMs).length, 0),
     rssEnd: lines.at(-1)?.mem.rss ?? Number.NaN,
     rssMax: lines.length ? max((l) => l.mem.rss) : Number.NaN,
+    worst: lines
+      .flatMap((l) => l.stalls ?? [])
+      .sort((a, b) => b.cpuMs - a.cpuMs)
+      .slice(0, 5),
   }
 }

@@ -123,12 +123,14 @@ export async function spawnServer(opts: ServerOptions): Promise<Child> {
       HOME: process.env.HOME ?? '/tmp',
       LOG_LEVEL: level,
       ...(opts.probeFile ? { BENCH_PROBE_FILE: opts.probeFile } : {}),
+      // JavaScriptCore's own options, e.g. BUN_JSC_logGC=true: every collection with its pause, on stderr.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BUN_JSC_'))),
       ...opts.env,
       PORT: String(port),
     },
     stdin: 'ignore',
     stdout: Bun.file(opts.logPath),
-    stderr: Bun.file(`${opts.logPath}.stderr`),
+    stderr: Bun.file(opts.entry === undefined && process.env.BENCH_SERVER_STDERR ? process.env.BENCH_SERVER_STDERR : `${opts.logPath}.stderr`),
   })
   const stop = stopper(proc)
   const deadline = Date.now() + 60_000
