@@ -186,20 +186,32 @@ describe('dashboard', () => {
       expect(storage.cookie).not.toContain('enclava_refresh')
 
       // Two tabs restoring at once take turns (refresh tokens rotate; a reused one revokes the session).
-      const second = await context.newPage()
-      const secondErrors = collectErrors(second)
       // The second tab opens the dashboard first, on its own: a tab's first navigation racing another tab's reload
       // fails inside Playwright's client now and then ("Object with guid request@… was not bound in the
       // connection", about 1 run in 5), whatever the app does. Then both reload at once, each restoring the session.
-      await second.goto(`${base}/`)
-      await second.getByTestId('me').waitFor()
-      const loaded = Promise.all([page.waitForEvent('load'), second.waitForEvent('load')])
-      await Promise.all([page.evaluate('setTimeout(() => location.reload())'), second.evaluate('setTimeout(() => location.reload())')])
-      await loaded
-      await expect(second.getByTestId('me').textContent()).resolves.toContain(email)
-      await expect(page.getByTestId('me').textContent()).resolves.toContain(email)
-      await second.close()
-      expect(secondErrors.list).toEqual([])
+      // Two reloads at once still meet that race in Playwright's client, rarely (1 CI run in ~10 under load;
+      // microsoft/playwright#22210): an attempt that fails with it is made again with a fresh tab, at most three
+      // times, each checking the same thing. Any other failure fails the test at once.
+      for (let attempt = 1; ; attempt++) {
+        const second = await context.newPage()
+        try {
+          const secondErrors = collectErrors(second)
+          await second.goto(`${base}/`)
+          await second.getByTestId('me').waitFor()
+          const loaded = Promise.all([page.waitForEvent('load'), second.waitForEvent('load')])
+          await Promise.all([page.evaluate('setTimeout(() => location.reload())'), second.evaluate('setTimeout(() => location.reload())')])
+          await loaded
+          await expect(second.getByTestId('me').textContent()).resolves.toContain(email)
+          await expect(page.getByTestId('me').textContent()).resolves.toContain(email)
+          await second.close()
+          expect(secondErrors.list).toEqual([])
+          break
+        } catch (err) {
+          await second.close().catch(() => {})
+          if (attempt >= 3 || !/was not bound in the connection/.test((err as Error).message)) throw err
+          await page.getByTestId('me').waitFor()
+        }
+      }
       const lastToken = tokens.at(-1) ?? ''
 
       // Sign out from the user menu: back at sign-in, and the server ended the session.
