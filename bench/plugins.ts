@@ -46,9 +46,14 @@ function writePlugin(i: number): void {
 // spawnServer waits.
 for (let i = 0; i < 10; i++) writePlugin(i)
 
-/** Resident size of the server's child processes (the plugin sandbox), MB. */
-function sandboxRss(serverPid: number): number {
-  let total = 0
+/**
+ * Memory of the server's child processes (the plugin sandboxes), MB: resident (RSS), and what each process holds
+ * alone (private pages, from /proc/<pid>/smaps_rollup). RSS counts Node's own code in every process although the
+ * processes share it (about 50 MB each here), so a plugin's cost is its private memory; PSS splits the shared pages
+ * between the processes that map them.
+ */
+function sandboxMemory(serverPid: number): { rss: number; pss: number; priv: number } {
+  const total = { rss: 0, pss: 0, priv: 0 }
   const children = (() => {
     try {
       return readFileSync(`/proc/${serverPid}/task/${serverPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
@@ -58,12 +63,16 @@ function sandboxRss(serverPid: number): number {
   })()
   for (const pid of children) {
     try {
-      total += Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8')
+      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0)
+      total.rss += kb('Rss') / 1024
+      total.pss += kb('Pss') / 1024
+      total.priv += (kb('Private_Clean') + kb('Private_Dirty')) / 1024
     } catch {
       // gone meanwhile
     }
   }
-  return total / 2 ** 20
+  return total
 }
 
 async function get(url: string): Promise<string> {
@@ -137,7 +146,7 @@ try {
     colds.push(performance.now() - t0)
   }
   await Bun.sleep(500)
-  const rss10 = sandboxRss(server.proc.pid)
+  const mem10 = sandboxMemory(server.proc.pid)
   await enable('hello')
 
   // ---- latency: sequential requests, the routes interleaved so both see the same machine
@@ -197,7 +206,7 @@ try {
   if (!discovered.ok) throw new Error(`discover: ${discovered.status} ${await discovered.text()}`)
   for (let i = 10; i < PLUGINS; i++) await enable(`bench-${i}`)
   await Bun.sleep(1000)
-  const rss100 = sandboxRss(server.proc.pid)
+  const mem100 = sandboxMemory(server.proc.pid)
   const cold = summarize(colds)
 
   const out: string[] = []
@@ -209,7 +218,11 @@ try {
     `saturation, ${SAT_CONNECTIONS} connections, ${wrkPath() ? 'wrk' : 'in-process client'}: /health ${fmt(nativeRps, 0)} req/s; ten plugins in turn ${fmt(pluginRps, 0)} req/s ` +
       `(slices: ${sat.native.map((x) => fmt(x, 0)).join('/')} vs ${sat.plugins.map((x) => fmt(x, 0)).join('/')}; ${sat.refused} refused at a plugin's concurrency limit)`,
   )
-  out.push(`sandbox RSS (a Node process of its own): 10 plugins ${fmt(rss10, 1)} MB, 100 plugins ${fmt(rss100, 1)} MB; per idle plugin ${fmt((rss100 - rss10) / 90, 2)} MB`)
+  const perPlugin = (k: 'rss' | 'pss' | 'priv') => fmt((mem100[k] - mem10[k]) / 90, 1)
+  out.push(
+    `sandbox memory (a Node process per plugin), MB, 10 / 100 plugins: RSS ${fmt(mem10.rss, 0)} / ${fmt(mem100.rss, 0)}, PSS ${fmt(mem10.pss, 0)} / ${fmt(mem100.pss, 0)}, ` +
+      `private ${fmt(mem10.priv, 0)} / ${fmt(mem100.priv, 0)}; per further idle plugin: private ${perPlugin('priv')} (what it costs), PSS ${perPlugin('pss')}, RSS ${perPlugin('rss')} (Node's shared code counted again)`,
+  )
   out.push('', 'Targets (issue 20), beside the figures:')
   const added50 = p.p50 - n.p50
   const added99 = p.p99 - n.p99

@@ -381,6 +381,10 @@ export class SandboxClient {
       `--allow-fs-read=${gypDir}`,
       '--allow-fs-read=/etc/alpine-release',
       `--max-old-space-size=${this.#options.maxOldSpaceMb ?? 512}`,
+      // One V8 background thread instead of four: a process runs one plugin, whose isolate is small, on a share of
+      // the cores, and each thread's stack and malloc arena cost memory in every plugin's process (private memory
+      // per process 39 -> 33 MB, /proc/<pid>/smaps_rollup of four processes).
+      '--v8-pool-size=1',
       '--disable-proto=delete',
       '--disable-warning=ExperimentalWarning',
       '--disable-warning=SecurityWarning',
