@@ -306,7 +306,7 @@ export class BudgetService {
         updated_at = now()
       FROM unnest(${ids}::uuid[], ${ids.map((i) => perBudget.get(i)?.release ?? 0)}::bigint[],
                   ${ids.map((i) => perBudget.get(i)?.spend ?? 0)}::bigint[]) AS u(id, release, spend)
-      WHERE b.id = u.id
+      WHERE b.id = u.id AND b.id = ANY(${ids}::uuid[])
       RETURNING b.*`
     const crossed = updated.filter(
       (b) => !b.warned_at && BigInt(b.spent_micros) * 100n >= BigInt(b.limit_micros) * BigInt(b.warn_threshold_pct),

@@ -101,7 +101,8 @@ describe('searches with kept rows', () => {
       value: new Proxy(real, {
         apply: (target, self, args) => {
           const text = Array.isArray(args[0]) ? (args[0] as string[]).join('?') : ''
-          if (text.includes('JOIN rag_documents d ON d.id = c.document_id')) count++
+          // The statements that read chunk rows, each with its document's name.
+          if (text.includes('AS document_name')) count++
           return Reflect.apply(target, self, args)
         },
       }),

@@ -317,10 +317,13 @@ export class SearchService {
       else missing.push(s.chunkId)
     }
     if (missing.length === 0) return found
+    // The name is read per row by key: joined, a planner without statistics (the embedded database) hashed the rows
+    // against a scan of every document (12.9 ms instead of ~1 at 5,000 documents). A chunk's document exists while
+    // the chunk does (deleting it deletes its chunks), so the name is never missing.
     const rows = await this.sql<ChunkHit[]>`
-      SELECT c.id, c.document_id, d.filename AS document_name, c.position, c.text, c.heading, c.page, c.sheet, c.metadata,
-        c.injection_score, c.injection_flagged, c.injection_signals
-      FROM rag_chunks c JOIN rag_documents d ON d.id = c.document_id WHERE c.id = ANY(${missing}::bigint[])`
+      SELECT c.id, c.document_id, (SELECT d.filename FROM rag_documents d WHERE d.id = c.document_id) AS document_name,
+        c.position, c.text, c.heading, c.page, c.sheet, c.metadata, c.injection_score, c.injection_flagged, c.injection_signals
+      FROM rag_chunks c WHERE c.id = ANY(${missing}::bigint[])`
     for (const r of rows) {
       const id = Number(r.id)
       found.set(id, r)
