@@ -29,11 +29,12 @@ export class KeyUsageRecorder {
     if (this.#pending.size === 0) return
     const batch = this.#pending
     this.#pending = new Map()
+    const ids = [...batch.keys()]
     try {
       await this.#sql`
         UPDATE api_keys k SET request_count = k.request_count + u.n, last_used_at = now()
-        FROM unnest(${[...batch.keys()]}::uuid[], ${[...batch.values()]}::int[]) AS u(id, n)
-        WHERE k.id = u.id AND k.id = ANY(${[...batch.keys()]}::uuid[])`
+        FROM unnest(${ids}::uuid[], ${[...batch.values()]}::int[]) AS u(id, n)
+        WHERE k.id = u.id AND k.id = ANY(${ids}::uuid[])`
     } catch (err) {
       for (const [id, n] of batch) this.#pending.set(id, (this.#pending.get(id) ?? 0) + n)
       this.#log.error({ err }, 'api key usage flush failed; will retry')

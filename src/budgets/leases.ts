@@ -336,14 +336,15 @@ export class BudgetLeases {
             UPDATE budgets b SET reserved_micros = greatest(0, b.reserved_micros - g.amount)
             FROM (SELECT budget_id, sum(amount_micros) AS amount FROM gone GROUP BY budget_id) g
             WHERE b.id = g.budget_id`
+        const shrinkIds = shrink.map((l) => l.id)
         if (shrink.length)
           // Down to what the requests in flight hold: their settlements still find it.
           await tx`
             WITH s AS (
               SELECT r.id, r.budget_ids[1] AS budget_id, r.amount_micros - least(r.amount_micros, u.keep) AS freed
               FROM budget_reservations r
-              JOIN unnest(${shrink.map((l) => l.id)}::uuid[], ${shrink.map((l) => l.held)}::bigint[]) AS u(id, keep) ON u.id = r.id
-              WHERE r.id = ANY(${shrink.map((l) => l.id)}::uuid[])
+              JOIN unnest(${shrinkIds}::uuid[], ${shrink.map((l) => l.held)}::bigint[]) AS u(id, keep) ON u.id = r.id
+              WHERE r.id = ANY(${shrinkIds}::uuid[])
             ), cut AS (
               UPDATE budget_reservations r SET amount_micros = r.amount_micros - s.freed FROM s WHERE r.id = s.id
             )
@@ -351,10 +352,11 @@ export class BudgetLeases {
             FROM (SELECT budget_id, sum(freed) AS freed FROM s GROUP BY budget_id) f
             WHERE b.id = f.budget_id`
         if (!renew.length) return new Set<string>()
+        const renewIds = renew.map((l) => l.id)
         const rows = await tx<{ id: string }[]>`
           UPDATE budget_reservations r SET expires_at = greatest(r.expires_at, now() + make_interval(secs => u.ttl))
-          FROM unnest(${renew.map((l) => l.id)}::uuid[], ${renew.map((l) => l.ttlMs / 1000)}::float8[]) AS u(id, ttl)
-          WHERE r.id = u.id AND r.id = ANY(${renew.map((l) => l.id)}::uuid[])
+          FROM unnest(${renewIds}::uuid[], ${renew.map((l) => l.ttlMs / 1000)}::float8[]) AS u(id, ttl)
+          WHERE r.id = u.id AND r.id = ANY(${renewIds}::uuid[])
           RETURNING r.id`
         return new Set(rows.map((r) => r.id))
       })

@@ -306,10 +306,11 @@ export class DocumentService {
   /** New jobs for the documents, in two statements whatever their number; a job still running for one sees the new job id and stops writing. */
   async #queueAgain(tx: Queryable, docs: readonly Pick<DocumentRow, 'id' | 'size'>[]): Promise<DocumentRow[]> {
     const jobIds = await this.queue.enqueueMany(INGEST_JOB, docs.map((d) => ingestPayload(d.id, Number(d.size))), { sql: tx })
+    const ids = docs.map((d) => d.id)
     return tx<DocumentRow[]>`
       UPDATE rag_documents d SET status = 'queued', progress = 0, error = NULL, job_id = t.job_id, updated_at = now()
-      FROM unnest(${docs.map((d) => d.id)}::uuid[], ${jobIds}::uuid[]) AS t(id, job_id)
-      WHERE d.id = t.id AND d.id = ANY(${docs.map((d) => d.id)}::uuid[])
+      FROM unnest(${ids}::uuid[], ${jobIds}::uuid[]) AS t(id, job_id)
+      WHERE d.id = t.id AND d.id = ANY(${ids}::uuid[])
       RETURNING d.*`
   }
 

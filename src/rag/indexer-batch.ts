@@ -201,13 +201,14 @@ async function write(indexer: Indexer, group: Staged[]): Promise<void> {
         ${entries.map(([, t]) => t.terms)}::bigint[], ${entries.map(([, t]) => t.dims)}::int[]) AS t(id, chunks, terms, dims)
       WHERE c.id = t.id
       RETURNING c.id, c.updated_at, c.chunk_count, c.term_count`
+    const documentIds = mine.map((s) => s.doc.id)
     const rows = await tx<DocumentRow[]>`
       UPDATE rag_documents d SET status = 'indexed', progress = 1, error = NULL, title = t.title, metadata = t.metadata::jsonb,
         record_count = t.records, chunk_count = t.chunks, token_count = t.tokens, indexed_at = now(), updated_at = now()
-      FROM unnest(${mine.map((s) => s.doc.id)}::uuid[], ${mine.map((s) => s.title)}::text[], ${mine.map((s) => JSON.stringify(s.metadata))}::text[],
+      FROM unnest(${documentIds}::uuid[], ${mine.map((s) => s.title)}::text[], ${mine.map((s) => JSON.stringify(s.metadata))}::text[],
         ${mine.map((s) => s.records)}::int[], ${mine.map((s) => s.chunks.length)}::int[],
         ${mine.map((s) => s.chunks.reduce((n, c) => n + c.tokens, 0))}::int[]) AS t(id, title, metadata, records, chunks, tokens)
-      WHERE d.id = t.id AND d.id = ANY(${mine.map((s) => s.doc.id)}::uuid[])
+      WHERE d.id = t.id AND d.id = ANY(${documentIds}::uuid[])
       RETURNING d.*`
     return { mine, before, after, cleared, ids, rows }
   })
@@ -240,12 +241,13 @@ async function write(indexer: Indexer, group: Staged[]): Promise<void> {
  * taken in id order (ORDER BY comes before the locking).
  */
 async function owned(tx: Queryable, group: Staged[]): Promise<Staged[]> {
+  const [docs, jobs] = [group.map((s) => s.doc.id), group.map((s) => s.job.id)]
   const rows = await tx<{ id: string }[]>`
     SELECT d.id FROM rag_documents d
     JOIN jobs j ON j.id = d.job_id
-    JOIN unnest(${group.map((s) => s.doc.id)}::uuid[], ${group.map((s) => s.job.id)}::uuid[], ${group.map((s) => s.job.attempts)}::int[])
+    JOIN unnest(${docs}::uuid[], ${jobs}::uuid[], ${group.map((s) => s.job.attempts)}::int[])
       AS t(doc, job, attempts) ON d.id = t.doc AND j.id = t.job AND j.attempts = t.attempts
-    WHERE j.status = 'processing' AND d.id = ANY(${group.map((s) => s.doc.id)}::uuid[]) AND j.id = ANY(${group.map((s) => s.job.id)}::uuid[])
+    WHERE j.status = 'processing' AND d.id = ANY(${docs}::uuid[]) AND j.id = ANY(${jobs}::uuid[])
     ORDER BY d.id
     FOR SHARE OF d, j`
   const ids = new Set(rows.map((r) => r.id))
