@@ -41,7 +41,7 @@ import { cpuBetween, cpuSnapshot, processCpuMs, threadSnapshot, threadsBetween }
 import { closedLoop, mergeResults, once, openLoop, type LoadResult, type Target } from './lib/load.ts'
 import { probeBetween, type LoopSummary } from './lib/probe.ts'
 import { codeVersion, ROOT, spawnNullProxy, spawnServer, spawnUpstream, tail, type Child } from './lib/procs.ts'
-import { summarizeFile, summarizeProfile } from './lib/profile-summary.ts'
+import { renderSummary, summarizeProfile } from './lib/profile-summary.ts'
 import { fmt, summarize, table, type Summary } from './lib/stats.ts'
 import { runWrk, wrkPath } from './lib/wrk.ts'
 import { api } from './lib/api.ts'
@@ -686,10 +686,10 @@ async function main(): Promise<void> {
       `Summary of the measured phases only (start-up, warm-up and shutdown left out):\n` +
         `  bun bench/lib/profile-summary.ts ${profilePath.slice(ROOT.length + 1)} --from=${measuredFrom} --to=${measuredTo}\n`,
     )
-    console.log(summarizeFile(profilePath, 20, { from: measuredFrom, to: measuredTo }))
+    const profile = JSON.parse(readFileSync(profilePath, 'utf8')) as Parameters<typeof summarizeProfile>[0]
+    console.log(renderSummary(summarizeProfile(profile, { from: measuredFrom, to: measuredTo }), 20))
     if (stall?.loop.worst.length) {
       // Each stall ended when the probe's 1 ms timer fired again: the samples of the gap are what held the thread.
-      const profile = JSON.parse(readFileSync(profilePath, 'utf8')) as Parameters<typeof summarizeProfile>[0]
       // A stall with few samples was mostly a garbage collection: the sampler takes none during its pause, and charges
       // what it does take to the allocation that started it. BUN_JSC_logGC=true logs each collection with its pause.
       console.log(
