@@ -183,7 +183,7 @@ export function createServices(stores: Stores): Services {
   const prompts = new PromptService(sql)
   const chatbots = new ChatbotService(sql, gateway, rag.search, new TemplateService(sql), security, tools, prompts)
   tools.register(gatedTools(modules, 'rag', ragSearchTools(rag)))
-  tools.register(webFetchTools())
+  tools.register(webFetchTools(rag.preparer))
   const plugins = new PluginService({
     config,
     sql,

@@ -1,6 +1,7 @@
 import { scoreInjection, type InjectionVerdict } from '../security/injection.ts'
 import { asRead, indexTerms, type PreparedChunk } from './chunk-rows.ts'
 import { ExtractionError, extractFile } from './extract/index.ts'
+import { htmlToSections } from './extract/html.ts'
 import { chunkSections } from './text/chunker.ts'
 
 /** What the indexer asks of one document's file. */
@@ -57,6 +58,41 @@ export async function prepareDocument(r: PrepareRequest): Promise<Prepared> {
     ...indexTerms(chunks),
     heuristics: threshold === null ? null : chunks.map((c) => scoreInjection(asRead(c), threshold)),
   }
+}
+
+/** What a `web_fetch` tool asks of a response it fetched: the text a model should read of its body. */
+export interface PageRequest {
+  page: true
+  contentType: string
+  bytes: Uint8Array
+  url: string
+}
+
+/** The text of a fetched page, or why it has none (a message the model is shown). */
+export type PageText = { ok: true; text: string } | { ok: false; message: string }
+
+/**
+ * HTML reduced to its text, PDF pages extracted, text as it is. The bytes are whatever a remote host answered (up to
+ * 10 MB), so this too runs on the preparation threads, never on the server's.
+ */
+export async function readPage(r: PageRequest): Promise<PageText> {
+  const type = r.contentType.split(';')[0]?.trim().toLowerCase() ?? ''
+  if (type === 'text/html' || type === 'application/xhtml+xml') {
+    const html = htmlToSections(new TextDecoder().decode(r.bytes))
+    const parts = [html.title ? `# ${html.title}` : '', ...html.sections.map((s) => (s.heading ? `## ${s.heading}\n${s.text}` : s.text))]
+    return { ok: true, text: parts.filter(Boolean).join('\n\n') }
+  }
+  if (type === 'application/pdf') {
+    try {
+      const file = await extractFile('page.pdf', r.bytes)
+      return { ok: true, text: file.documents.flatMap((d) => d.sections.map((s) => (s.page ? `[page ${s.page}] ${s.text}` : s.text))).join('\n\n') }
+    } catch (err) {
+      if (err instanceof ExtractionError) return { ok: false, message: `${r.url}: ${err.message}` }
+      throw err
+    }
+  }
+  if (type.startsWith('text/') || type.includes('json') || type.includes('xml')) return { ok: true, text: new TextDecoder().decode(r.bytes) }
+  return { ok: false, message: `${r.url} answered with ${type || 'no content type'}, which is not text, HTML or PDF` }
 }
 
 interface ExtractedLike {

@@ -63,6 +63,8 @@ export class RagService {
   readonly search: SearchService
   readonly lexical: LexicalCache
   readonly indexer: Indexer
+  /** Threads that parse hostile bytes: uploaded files, and the pages `web_fetch` tools fetch. */
+  readonly preparer: PreparePool
 
   constructor(
     readonly deps: {
@@ -82,6 +84,7 @@ export class RagService {
   ) {
     const { config, sql, cache, log, gateway } = deps
     this.events = new RagEvents(cache, log)
+    this.preparer = new PreparePool(config.INGEST_CONCURRENCY)
     this.files = new FileStore(config.FILE_STORAGE_DIR ?? join(config.DATA_DIR, 'files'), config.FILE_MASTER_KEY ?? config.ENCRYPTION_KEY)
     this.queue = new JobQueue(sql, log, {
       workerId: deps.workerId,
@@ -103,7 +106,7 @@ export class RagService {
       screen,
       onFailed: deps.onDocumentFailed,
       lexical: this.lexical,
-      preparer: new PreparePool(config.INGEST_CONCURRENCY),
+      preparer: this.preparer,
     })
     this.queue.register(INGEST_JOB, this.indexer)
   }

@@ -1,7 +1,6 @@
 import { ApiError } from '../../http/errors.ts'
 import { guardedFetch, NetDenied, parseNetGrant } from '../../plugins/net-guard.ts'
-import { extractFile } from '../../rag/extract/index.ts'
-import { htmlToSections } from '../../rag/extract/html.ts'
+import type { PreparePool } from '../../rag/prepare-pool.ts'
 import type { Caller } from '../../gateway/service.ts'
 import type { Tool, ToolProvider, ToolSpec } from '../types.ts'
 
@@ -12,27 +11,13 @@ const MAX_BYTES = 10 * 1024 * 1024
 const TIMEOUT_MS = 15_000
 const MAX_REQUEST_BODY = 64 * 1024
 
-/** The text a model should read of a response: HTML reduced to its text, PDF pages extracted, text as it is. */
-async function readable(contentType: string, body: Uint8Array, url: string): Promise<string> {
-  const type = contentType.split(';')[0]?.trim().toLowerCase() ?? ''
-  if (type === 'text/html' || type === 'application/xhtml+xml') {
-    const html = htmlToSections(new TextDecoder().decode(body))
-    return [html.title ? `# ${html.title}` : '', ...html.sections.map((s) => (s.heading ? `## ${s.heading}\n${s.text}` : s.text))].filter(Boolean).join('\n\n')
-  }
-  if (type === 'application/pdf') {
-    const file = await extractFile('page.pdf', body)
-    return file.documents.flatMap((d) => d.sections.map((s) => (s.page ? `[page ${s.page}] ${s.text}` : s.text))).join('\n\n')
-  }
-  if (type.startsWith('text/') || type.includes('json') || type.includes('xml')) return new TextDecoder().decode(body)
-  throw new ApiError('invalid_request', `${url} answered with ${type || 'no content type'}, which is not text, HTML or PDF`)
-}
-
 /**
  * `web_fetch`: GET or POST to the hosts the agent's configuration names, through the plugins' network guard (every
  * address checked, redirects included; private and loopback addresses refused unless a host names one exactly),
- * the response capped in bytes and time, its text extracted from HTML or PDF.
+ * the response capped in bytes and time, its text extracted from HTML or PDF on the preparation threads (`pages`):
+ * the bytes are a remote host's, and parsing 10 MB of HTML or a PDF would hold the server thread.
  */
-export function webFetchTools(): ToolProvider<Spec> {
+export function webFetchTools(pages: Pick<PreparePool, 'readPage'>): ToolProvider<Spec> {
   return {
     kind: 'web_fetch',
     async tools(spec: Spec, _caller: Caller): Promise<Tool[]> {
@@ -77,8 +62,9 @@ export function webFetchTools(): ToolProvider<Spec> {
                 ctx.signal,
               )
               const contentType = res.headers.find(([k]) => k.toLowerCase() === 'content-type')?.[1] ?? ''
-              const text = await readable(contentType, res.body, url)
-              return { content: `HTTP ${res.status} ${url}\n\n${text}`, isError: res.status >= 400, sources: [{ title: url, url }] }
+              const page = await pages.readPage({ contentType, bytes: res.body, url })
+              if (!page.ok) throw new ApiError('invalid_request', page.message)
+              return { content: `HTTP ${res.status} ${url}\n\n${page.text}`, isError: res.status >= 400, sources: [{ title: url, url }] }
             } catch (err) {
               if (err instanceof NetDenied) return { content: `${url}: ${err.message}`, isError: true }
               throw err
