@@ -1,5 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import nodemailer from 'nodemailer'
 import { guardedFetch, NetDenied, type NetGrant } from '../plugins/net-guard.ts'
 import type { PlatformSettingsValue } from '../settings/model.ts'
 
@@ -103,7 +102,8 @@ function emailText(event: OutgoingEvent): string {
 
 /**
  * Mails the event over SMTP with nodemailer (a fresh connection each time: notifications are rare, and a pooled
- * connection would outlive a settings change). Connection, greeting and socket time are bounded.
+ * connection would outlive a settings change). Connection, greeting and socket time are bounded. Loaded with the first
+ * mail: its ~22,000 objects would otherwise sit in the server thread's heap, where every full collection walks them.
  */
 export async function sendEmail(
   to: string,
@@ -111,6 +111,7 @@ export async function sendEmail(
   smtp: Pick<PlatformSettingsValue, 'smtp_host' | 'smtp_port' | 'smtp_security' | 'smtp_username' | 'smtp_from'> & { password: string | null },
 ): Promise<SendResult> {
   if (!smtp.smtp_host) return { ok: false, status: null, error: 'no mail server is configured (the setting smtp_host, or SMTP_URL)' }
+  const { default: nodemailer } = await import('nodemailer')
   const transport = nodemailer.createTransport({
     host: smtp.smtp_host,
     port: smtp.smtp_port,
