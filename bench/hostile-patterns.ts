@@ -11,9 +11,8 @@ import { scan } from '../src/security/dlp.ts'
 import { scoreInjection } from '../src/security/injection.ts'
 import { probeKind } from '../src/security/threats.ts'
 
-/** DLP and probes read everything; injection scoring reads at most its first 20,000 characters. */
+/** DLP, injection scoring and probes all read everything (injection scoring read its first 20,000 characters until 2026-12-07). */
 const N = 64_000
-const N_INJECTION = 5_000
 /** Above this the pattern is called superlinear (noise makes a linear one reach 5-6 at these sizes). */
 const SUPERLINEAR = 9
 
@@ -30,6 +29,9 @@ const inputs: Record<string, (n: number) => string> = {
   'greeting then spaces': (n) => ('hi' + ' '.repeat(n / 4)).repeat(2),
   'override then spaces': (n) => ('ignore previous ' + ' '.repeat(n / 4)).repeat(2),
   'punctuation runs': (n) => '. '.repeat(n / 2),
+  'filler words after an override': (n) => ('ignore previous ' + 'the '.repeat(2000) + 'x. ').repeat(Math.ceil(n / 8019)),
+  'sentences that almost ask to rewrite': (n) => ('. please rewrite ' + 'a'.repeat(100)).repeat(Math.ceil(n / 117)),
+  'role claims': (n) => 'you are now an you are now the '.repeat(Math.ceil(n / 31)),
 }
 const urls: Record<string, (n: number) => string> = {
   'sql comments in a URL': (n) => `http://h/v1/x?q=union${'/*a*/'.repeat(n / 5)}x`,
@@ -50,12 +52,12 @@ function row(name: string, run: (n: number) => number, n = N): void {
   const small = best(n)
   const large = best(4 * n)
   const ratio = large / small
-  console.log(`${name.padEnd(40)} ${small.toFixed(2).padStart(8)} ms ${large.toFixed(2).padStart(8)} ms  x${ratio.toFixed(1).padStart(5)}${ratio > SUPERLINEAR ? '  SUPERLINEAR' : ''}`)
+  console.log(`${name.padEnd(50)} ${small.toFixed(2).padStart(8)} ms ${large.toFixed(2).padStart(8)} ms  x${ratio.toFixed(1).padStart(5)}${ratio > SUPERLINEAR ? '  SUPERLINEAR' : ''}`)
 }
 
-console.log(`dlp and probes at n=${N} and ${4 * N} characters, injection at ${N_INJECTION} and ${4 * N_INJECTION}; ratio 4: linear, 16: quadratic`)
+console.log(`dlp, injection and probes at n=${N} and ${4 * N} characters; ratio 4: linear, 16: quadratic`)
 for (const [name, make] of Object.entries(inputs)) {
   row(`${name} (dlp)`, (n) => time(() => scan(make(n), { contacts: true })))
-  row(`${name} (injection)`, (n) => time(() => scoreInjection(make(n).slice(0, n))), N_INJECTION)
+  row(`${name} (injection)`, (n) => time(() => scoreInjection(make(n).slice(0, n))))
 }
 for (const [name, make] of Object.entries(urls)) row(name, (n) => time(() => probeKind(make(n), null)))

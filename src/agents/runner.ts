@@ -63,7 +63,7 @@ export class AgentRunner {
     const tools = await this.deps.tools.resolve(agent.tools, caller)
     const history = opts.history ?? (opts.conversationId ? await this.#history(agent, caller, opts.conversationId) : [])
     const runId = crypto.randomUUID()
-    const verdict = this.deps.security?.scoreInjection(input)
+    const verdict = await this.deps.security?.scoreInjection(input)
     if (verdict?.flagged)
       this.deps.security!.userMessageFlagged(verdict, { userId: caller.userId, apiKeyId: caller.apiKey?.id ?? null, resource: { type: 'agent', id: agent.id } }, caller.requestId)
     const conversationId = opts.conversationId ?? runId

@@ -17,7 +17,7 @@ import type { PromptService } from '../responses/prompts.ts'
 
 /** What chatbots ask of security: users' messages scored for prompt injection, and flagged ones recorded. */
 export interface ChatbotSecurity {
-  scoreInjection(text: string): InjectionVerdict
+  scoreInjection(text: string): Promise<InjectionVerdict>
   userMessageFlagged(verdict: InjectionVerdict, who: { userId: string | null; apiKeyId: string | null; resource: { type: string; id: string } }, requestId: string): void
 }
 
@@ -312,7 +312,7 @@ export class ChatbotService {
     if (bot.confidential_only) caller.confidentialOnly ??= `the chatbot "${bot.name}"`
     this.#checkInput(input, history)
     if (!bot.is_active) throw new ApiError('invalid_request', `The chatbot "${bot.name}" is not active`)
-    const verdict = this.security?.scoreInjection(input.message)
+    const verdict = await this.security?.scoreInjection(input.message)
     if (verdict?.flagged)
       this.security?.userMessageFlagged(verdict, { userId: speaker.userId, apiKeyId: speaker.apiKeyId, resource: { type: 'chatbot', id: bot.id } }, caller.requestId)
     const started = performance.now()

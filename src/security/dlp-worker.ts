@@ -1,9 +1,12 @@
-/** Data-loss prevention of large request bodies, off the server thread (see dlp-pool.ts). */
+/** Data-loss prevention of large request bodies, and injection scores of long messages, off the server thread (see dlp-pool.ts). */
 import { answerCalls } from '../workers/calls.ts'
-import { guardChat, guardEmbeddings, type DlpOptions, type DlpResult } from './dlp.ts'
+import type { ScanCall } from './dlp-pool.ts'
+import { guardChat, guardEmbeddings, type DlpResult } from './dlp.ts'
+import { scoreInjection, type InjectionVerdict } from './injection.ts'
 
 declare const self: Worker
 
-answerCalls<{ endpoint: 'chat' | 'embeddings'; body: never; options: DlpOptions }, DlpResult<never>>(self, ({ endpoint, body, options }) =>
-  endpoint === 'chat' ? guardChat(body, options) : guardEmbeddings(body, options),
-)
+answerCalls<ScanCall, DlpResult<never> | InjectionVerdict>(self, (call) => {
+  if ('injection' in call) return scoreInjection(call.injection, call.threshold)
+  return call.endpoint === 'chat' ? guardChat(call.body as never, call.options) : guardEmbeddings(call.body as never, call.options)
+})

@@ -161,7 +161,9 @@ function textSignals(text: string): Signal[] {
 
 /**
  * Scores `text` for instructions aimed at a model. Pure and synchronous: a 300-token chunk takes well under a
- * millisecond.
+ * millisecond. All of the text is read (it used to be its first 20,000 characters, so an injection after that much
+ * filler went unseen); the patterns are linear, 25–50 ms per MB on inputs built against each of them (`/tmp` probe),
+ * and a user's long message is scored off the server thread (scoreInjectionOf in dlp-pool.ts).
  */
 export function scoreInjection(text: string, threshold = DEFAULT_INJECTION_THRESHOLD): InjectionVerdict {
   const found = new Map<string, number>()
@@ -169,7 +171,7 @@ export function scoreInjection(text: string, threshold = DEFAULT_INJECTION_THRES
   // removed, so "ig\u200Bnore previous instructions" is found as well.
   const invisible = text.match(INVISIBLE)?.length ?? 0
   const visible = invisible > 0 ? text.replace(INVISIBLE, '') : text
-  for (const s of textSignals(visible.length > 20_000 ? visible.slice(0, 20_000) : visible)) found.set(s.name, s.weight)
+  for (const s of textSignals(visible)) found.set(s.name, s.weight)
   // Many invisible characters in one chunk hide something; a stray one comes from copy and paste.
   if (invisible >= 8) found.set('hidden_text', Math.max(found.get('hidden_text') ?? 0, 0.45))
   const bidi = text.match(BIDI)?.length ?? 0

@@ -7,7 +7,8 @@ import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import { KeyAnomalies } from './anomalies.ts'
 import { GatewayGuard } from './gateway-guard.ts'
-import { scoreInjection, type InjectionVerdict } from './injection.ts'
+import { scoreInjectionOf } from './dlp-pool.ts'
+import type { InjectionVerdict } from './injection.ts'
 import { IpBlocks } from './ip-blocks.ts'
 import type { EventQuery } from './model.ts'
 import { CallerPolicies } from './policy.ts'
@@ -79,9 +80,9 @@ export class SecurityService {
     await this.settings.stop()
   }
 
-  /** Scores text for prompt injection against the current threshold. */
-  scoreInjection(text: string): InjectionVerdict {
-    return scoreInjection(text, this.settings.current.injection_threshold)
+  /** Scores a user's text for prompt injection against the current threshold (a long one off the server thread). */
+  scoreInjection(text: string): Promise<InjectionVerdict> {
+    return scoreInjectionOf(text, this.settings.current.injection_threshold)
   }
 
   /**
