@@ -48,6 +48,7 @@ beforeAll(async () => {
     UPSTREAM_MAX_RETRIES: '2',
     UPSTREAM_CONNECT_TIMEOUT_MS: '400',
     UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '400',
+    UPSTREAM_MAX_RESPONSE_MB: '1',
   })
   base = env.listen()
   const u = await env.user('user')
@@ -137,6 +138,26 @@ describe('upstream faults', () => {
     expect(text).toContain('"code":"upstream_error"')
     expect(text).not.toContain('[DONE]')
     expect((await lastUsage())?.status).toBe(502)
+  })
+
+  test('an answer that never ends is cut at its limit: a 502 naming UPSTREAM_MAX_RESPONSE_MB; a stream, at 8 MB of one event', async () => {
+    up.setBehavior('flood')
+    const res = await chat()
+    expect(res.status).toBe(502)
+    expect((await errorOf(res)).message).toBe('Provider privatemode answered with more than 1 MB (UPSTREAM_MAX_RESPONSE_MB)')
+    // What was read stopped just past the limit (the rest is what the sockets' buffers held).
+    expect(up.floodSent).toBeLessThan(16 * 1024 * 1024)
+    expect((await lastUsage())?.status).toBe(502)
+    const streamed = await chat({ stream: true })
+    const text = await streamed.text()
+    expect(text).toContain('The upstream sent an event of more than 8 MB')
+    expect(text).toContain('"code":"upstream_error"')
+    expect(text).not.toContain('[DONE]')
+    expect(up.floodSent).toBeLessThan(64 * 1024 * 1024)
+    expect((await lastUsage())?.status).toBe(502)
+    // The server is still itself.
+    up.setBehavior('ok')
+    expect((await chat()).status).toBe(200)
   })
 
   test('a stream cut mid-way ends with an error event and is charged for what was generated', async () => {

@@ -1,6 +1,7 @@
 import { ApiError } from '../http/errors.ts'
 import { CircuitBreaker } from './circuit-breaker.ts'
 import { linkedSignal } from './linked-signal.ts'
+import { readCappedText } from './upstream-body.ts'
 
 export type ProviderKind = 'privatemode' | 'openai-compatible'
 
@@ -16,6 +17,8 @@ export interface ProviderSettings {
   firstByteTimeoutMs: number
   /** The whole exchange. */
   totalTimeoutMs: number
+  /** An answer's body, read no further (UPSTREAM_MAX_RESPONSE_MB; default 128 MB). */
+  maxResponseBytes?: number
   maxRetries: number
   /** Hears the circuit open and close (logged at warn: an operator must see a provider going away). */
   onCircuit?: ((provider: string, state: 'open' | 'closed', reason: string | null) => void) | undefined
@@ -86,9 +89,17 @@ export function upstreamError(status: number, upstreamMessage: string | null, pr
   return new ApiError('upstream_error', `Provider ${provider} failed with status ${status}`)
 }
 
+/** UPSTREAM_MAX_RESPONSE_MB's default: room for 2,048 embeddings of 3,072 dimensions as JSON numbers. */
+export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
+
+/** An error's own message is short: a body over this is not read for one. */
+const ERROR_BODY_BYTES = 64 * 1024
+
 async function readErrorMessage(res: Response): Promise<string | null> {
   try {
-    const body = (await res.json()) as { error?: { message?: unknown } | string; message?: unknown }
+    const text = await readCappedText(res, ERROR_BODY_BYTES)
+    if (text === null) return null
+    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown }
     const m = typeof body.error === 'string' ? body.error : (body.error?.message ?? body.message)
     return typeof m === 'string' ? m : null
   } catch {
@@ -153,7 +164,14 @@ export class Provider {
 
   async listModels(): Promise<string[]> {
     const res = await this.request('GET', '/models', undefined, AbortSignal.timeout(this.#settings.connectTimeoutMs * 2), 'list')
-    const body = (await res.json().catch(() => null)) as { data?: { id?: unknown }[] } | null
+    const text = await this.readAnswer(res)
+    type List = { data?: { id?: unknown }[] } | null
+    let body: List = null
+    try {
+      body = JSON.parse(text) as List
+    } catch {
+      // reported below as an invalid list
+    }
     if (!body || !Array.isArray(body.data)) throw new ApiError('upstream_error', `Provider ${this.name} returned an invalid model list`)
     return body.data.map((m) => m.id).filter((id): id is string => typeof id === 'string')
   }
@@ -250,6 +268,18 @@ export class Provider {
 
   get firstByteTimeoutMs(): number {
     return this.#settings.firstByteTimeoutMs
+  }
+
+  /**
+   * A successful answer's body as text, read no further than UPSTREAM_MAX_RESPONSE_MB: an upstream that sends more is
+   * at fault (502), and what it sent is not kept.
+   */
+  async readAnswer(res: Response): Promise<string> {
+    const max = this.#settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
+    const text = await readCappedText(res, max)
+    if (text === null)
+      throw new ApiError('upstream_error', `Provider ${this.name} answered with more than ${max / (1024 * 1024)} MB (UPSTREAM_MAX_RESPONSE_MB)`)
+    return text
   }
 
   get totalTimeoutMs(): number {

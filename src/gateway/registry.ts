@@ -38,7 +38,7 @@ export interface ModelSettingsRow {
 
 const REFRESH_MS = 60_000
 
-export type ProviderDefaults = Pick<ProviderSettings, 'connectTimeoutMs' | 'firstByteTimeoutMs' | 'totalTimeoutMs' | 'maxRetries' | 'onCircuit'> & {
+export type ProviderDefaults = Pick<ProviderSettings, 'connectTimeoutMs' | 'firstByteTimeoutMs' | 'totalTimeoutMs' | 'maxRetries' | 'onCircuit' | 'maxResponseBytes'> & {
   /** DEFAULT_MAX_OUTPUT_TOKENS: the cap of models whose settings name none. */
   maxOutputTokens?: number
 }
@@ -49,6 +49,7 @@ export const providerDefaults = (config: Config, log?: Logger): ProviderDefaults
   connectTimeoutMs: config.UPSTREAM_CONNECT_TIMEOUT_MS,
   firstByteTimeoutMs: config.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
   totalTimeoutMs: config.UPSTREAM_TOTAL_TIMEOUT_MS,
+  maxResponseBytes: config.UPSTREAM_MAX_RESPONSE_MB * 1024 * 1024,
   maxRetries: config.UPSTREAM_MAX_RETRIES,
   maxOutputTokens: config.DEFAULT_MAX_OUTPUT_TOKENS,
 })

@@ -340,7 +340,7 @@ export class GatewayService {
   ): Promise<Response> {
     let parsed: Record<string, unknown>
     try {
-      const value: unknown = JSON.parse(await res.text())
+      const value: unknown = JSON.parse(await served.provider.readAnswer(res))
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object')
       parsed = value as Record<string, unknown>
     } catch (err) {
@@ -349,7 +349,8 @@ export class GatewayService {
       settle(null, '', null, status, code)
       if (clientSignal.aborted) throw new ApiError('upstream_error', 'The client went away')
       this.log.warn({ request_id: caller.requestId, provider: served.provider.name }, 'upstream sent an unreadable answer')
-      throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
+      // One over UPSTREAM_MAX_RESPONSE_MB says so; anything else could not be parsed.
+      throw err instanceof ApiError ? err : new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
     } finally {
       exchange.release()
     }
@@ -458,13 +459,13 @@ export class GatewayService {
     }
     let parsed: EmbeddingAnswer
     try {
-      const value: unknown = JSON.parse(await res.text())
+      const value: unknown = JSON.parse(await served.provider.readAnswer(res))
       if (typeof value !== 'object' || value === null || !Array.isArray((value as EmbeddingAnswer).data)) throw new Error('no data')
       parsed = value as EmbeddingAnswer
     } catch (err) {
       const { status, code } = failureOf(err, clientSignal)
       record(status, code, served, promptTokens)
-      throw new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
+      throw err instanceof ApiError ? err : new ApiError('upstream_error', `Provider ${served.provider.name} sent an unreadable response`)
     } finally {
       exchange.release()
     }

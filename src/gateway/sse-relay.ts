@@ -60,6 +60,14 @@ interface Chunk {
 }
 
 /**
+ * The longest event relayed. A chat chunk is a few hundred bytes; a provider that sends a whole answer as one event
+ * stays far below this. Beyond it, the stream is an upstream fault: an event that never ends is never buffered whole.
+ */
+const MAX_EVENT_CHARS = 8 * 1024 * 1024
+/** Bytes read and dropped after [DONE] before the upstream is cut. */
+const AFTER_DONE_BYTES = 64 * 1024
+
+/**
  * Relays an upstream SSE stream event by event as it arrives: pull-based, so nothing is buffered beyond one
  * partial event and backpressure reaches the upstream. It watches the events for usage and content, hides the
  * usage chunk the gateway asked for on its own behalf, and ends a broken stream with an OpenAI-style error event.
@@ -70,6 +78,8 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
   const decoder = new TextDecoder()
   const outcome: StreamOutcome = { usage: null, text: '', ttftMs: null, end: 'done' }
   let buffered = ''
+  /** Where the next search for an event's end starts: what was searched already is not searched again. */
+  let scanFrom = 0
   let finished = false
   let sawData = false
   let sawDone = false
@@ -242,9 +252,10 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
         buffered += decoder.decode(result.value, { stream: true }).replaceAll('\r\n', '\n')
         let out = ''
         let sep: number
-        while ((sep = buffered.indexOf('\n\n')) >= 0) {
+        while ((sep = buffered.indexOf('\n\n', scanFrom)) >= 0) {
           const event = buffered.slice(0, sep)
           buffered = buffered.slice(sep + 2)
+          scanFrom = 0
           try {
             out += handleEvent(event) ?? ''
             if (capped) {
@@ -266,12 +277,26 @@ export function relaySse(upstream: ReadableStream<Uint8Array>, opts: RelayOption
             return
           }
         }
+        scanFrom = Math.max(0, buffered.length - 1)
+        if (buffered.length > MAX_EVENT_CHARS) {
+          // An event that never ends would be kept whole in memory: the upstream is at fault, as for garbage.
+          opts.abortUpstream()
+          void reader.cancel().catch(() => {})
+          if (out) controller.enqueue(encoder.encode(out))
+          controller.enqueue(errorEvent(`The upstream sent an event of more than ${MAX_EVENT_CHARS / (1024 * 1024)} MB`, 'upstream_error', opts.requestId))
+          controller.close()
+          finish('upstream_garbage')
+          return
+        }
         if (sawDone) {
           // The end, recorded before the client sees [DONE]: an answer the client has is one the ledger has.
           finish('done')
-          // Whatever follows [DONE] is read and dropped, so the upstream connection can be reused.
+          // What follows [DONE] (normally nothing) is read and dropped, so the upstream connection can be reused;
+          // past a little, the upstream is just sending, and is cut.
           void (async () => {
-            while (!(await reader.read()).done);
+            let left = AFTER_DONE_BYTES
+            for (let r = await reader.read(); !r.done; r = await reader.read())
+              if ((left -= r.value.byteLength) < 0) return void (await reader.cancel())
           })().catch(() => {})
           if (out) controller.enqueue(encoder.encode(out))
           controller.close()
