@@ -1,3 +1,5 @@
+import { readCapped } from '../http/read-capped.ts'
+
 /**
  * An upstream's body read no further than a limit. Its bytes are hostile like a client's: a body that never ends, or
  * a small compressed one that inflates to gigabytes (fetch decompresses as it reads), must not fill the server's
@@ -16,19 +18,11 @@ export async function readCappedText(res: Response, maxBytes: number): Promise<s
   }
   // Unencoded with a length: the framing ends the body there, so the native read is bounded (and the fastest).
   if (!encoded && Number.isFinite(declared)) return res.text()
-  if (res.body === null) return ''
-  const reader = res.body.getReader()
-  const parts: Uint8Array[] = []
-  let total = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    total += value.byteLength
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {})
-      return null
-    }
-    parts.push(value)
+  const over = new Error('over the limit')
+  try {
+    return new TextDecoder().decode(await readCapped(res.body, (total) => (total > maxBytes ? over : null)))
+  } catch (err) {
+    if (err === over) return null
+    throw err
   }
-  return new TextDecoder().decode(Buffer.concat(parts, total))
 }

@@ -9,6 +9,7 @@ import { scoreInjection } from '../security/injection.ts'
 import { asRead, indexTerms } from './chunk-rows.ts'
 import { prepareDocument, type PrepareRequest } from './prepare.ts'
 import { PreparePool } from './prepare-pool.ts'
+import { loopTurnsWhile } from '../../test/loop-turns.ts'
 
 const request = (filename: string, text: string, over: Partial<PrepareRequest> = {}): PrepareRequest => ({
   filename,
@@ -106,21 +107,7 @@ describe('PreparePool', () => {
     const pool = new PreparePool(1)
     // ~6 MB of text: a second or more of chunking, analysis and screening, in one synchronous run per document.
     const big = request('big.txt', `${prose(1_000_000, 9)}\n`, { chunkTokens: 300, chunkOverlap: 50 })
-    const started = performance.now()
-    let last = started
-    let longestGap = 0
-    let turns = 0
-    let done = false
-    const prepared = pool.prepare(big).finally(() => (done = true))
-    while (!done) {
-      await Bun.sleep(1)
-      const now = performance.now()
-      longestGap = Math.max(longestGap, now - last)
-      last = now
-      turns++
-    }
-    const took = performance.now() - started
-    const p = await prepared
+    const { value: p, longestGap, turns, took } = await loopTurnsWhile(pool.prepare(big))
     expect(p.ok && p.chunks.length).toBeGreaterThan(1000)
     // On this thread, one synchronous run held it for most of the preparation; elsewhere, the loop turns throughout.
     // A ratio within one run, not a time: the longest pause is a small part of the whole.

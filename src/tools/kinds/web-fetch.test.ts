@@ -11,6 +11,7 @@ import { PreparePool } from '../../rag/prepare-pool.ts'
 import type { Caller } from '../../gateway/service.ts'
 import type { Tool } from '../types.ts'
 import { webFetchTools } from './web-fetch.ts'
+import { loopTurnsWhile } from '../../../test/loop-turns.ts'
 
 const pages = new Map<string, { type: string; body: string | Uint8Array }>()
 const site = Bun.serve({
@@ -67,21 +68,7 @@ describe('web_fetch', () => {
     const row = (i: number) => `<div class="r"><h2>Section ${i}</h2><p>Paragraph ${i} with <a href="/x/${i}">a link</a> and <em>emphasis</em>.</p></div>`
     pages.set('/big', { type: 'text/html', body: `<html><title>Big</title><body>${Array.from({ length: 70_000 }, (_, i) => row(i)).join('')}</body></html>` })
     await fetchPage('/menu') // the thread started, so its start is not counted as the parse
-    const started = performance.now()
-    let last = started
-    let longestGap = 0
-    let turns = 0
-    let done = false
-    const result = fetchPage('/big').finally(() => (done = true))
-    while (!done) {
-      await Bun.sleep(1)
-      const now = performance.now()
-      longestGap = Math.max(longestGap, now - last)
-      last = now
-      turns++
-    }
-    const took = performance.now() - started
-    const page = await result
+    const { value: page, longestGap, turns, took } = await loopTurnsWhile(fetchPage('/big'))
     expect(page.content).toContain('## Section 69999')
     // A ratio within one run, not a time: the longest pause is a small part of the whole.
     expect(turns).toBeGreaterThan(10)
