@@ -123,8 +123,9 @@ export async function spawnServer(opts: ServerOptions): Promise<Child> {
       HOME: process.env.HOME ?? '/tmp',
       LOG_LEVEL: level,
       ...(opts.probeFile ? { BENCH_PROBE_FILE: opts.probeFile } : {}),
-      // JavaScriptCore's own options, e.g. BUN_JSC_logGC=true: every collection with its pause, on stderr.
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BUN_JSC_'))),
+      // JavaScriptCore's own options, e.g. BUN_JSC_logGC=true: every collection with its pause, on stderr; and Bun's
+      // collection timer's (BUN_GC_TIMER_DISABLE, BUN_GC_TIMER_INTERVAL).
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BUN_JSC_') || k.startsWith('BUN_GC_'))),
       ...opts.env,
       PORT: String(port),
     },
