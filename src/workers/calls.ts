@@ -1,8 +1,9 @@
 /**
  * Calls to one long-lived worker thread, for work that would hold the server thread (token counts and DLP scans of
  * megabyte bodies): each call posts `{id, ...request}` and waits for `{id, result}` or `{id, error}`. A worker that
- * crashes fails what was waiting (naming `what`) and is started again on the next call. It never keeps the process
- * alive at shutdown.
+ * crashes fails what was waiting (naming `what`) and is started again on the next call. It keeps the process alive
+ * only while a call waits for its answer: an idle worker is unref'd, and Bun's loop, left with nothing ref'd while a
+ * promise waited on an unref'd worker, spun (its thread spent the wait in clock_gettime; src/workers/calls.test.ts).
  *
  * `start` must construct the Worker from a literal `new URL('./file.ts', import.meta.url)` at the call site: the
  * single binary's build finds worker entry points by that form (scripts/build.ts).
@@ -35,8 +36,10 @@ export class WorkerCalls<Request extends object, Result> {
     const id = ++this.#seq
     clearTimeout(this.#idleTimer)
     return new Promise<Result>((resolve, reject) => {
+      const w = this.#running()
+      if (this.#waiting.size === 0) w.ref()
       this.#waiting.set(id, { resolve, reject })
-      this.#running().postMessage({ ...request, id }, transfer)
+      w.postMessage({ ...request, id }, transfer)
     })
   }
 
@@ -48,6 +51,7 @@ export class WorkerCalls<Request extends object, Result> {
       this.#waiting.delete(event.data.id)
       if (event.data.error === undefined) entry?.resolve(event.data.result as Result)
       else entry?.reject(new Error(`${this.what} failed: ${event.data.error}`))
+      if (this.#waiting.size === 0) w.unref()
       if (this.#waiting.size === 0 && this.options.idleMs !== undefined) {
         clearTimeout(this.#idleTimer)
         this.#idleTimer = setTimeout(() => this.#stopIdle(w), this.options.idleMs)
