@@ -88,6 +88,7 @@ export const ConfigSchema = T.Object({
   UPSTREAM_CONNECT_TIMEOUT_MS: T.Integer({ minimum: 100, default: 5000, description: "a connection to an upstream (and a model list's answer)" }),
   UPSTREAM_FIRST_BYTE_TIMEOUT_MS: T.Integer({ minimum: 100, default: 60000, description: "until a stream's first event, or a non-streamed answer" }),
   UPSTREAM_TOTAL_TIMEOUT_MS: T.Integer({ minimum: 100, default: 600000, description: 'a whole upstream exchange' }),
+  /** Room for 2,048 embeddings of 3,072 dimensions as JSON numbers. */
   UPSTREAM_MAX_RESPONSE_MB: T.Number({ exclusiveMinimum: 0, maximum: 4096, default: 128, description: "an upstream's answer (a non-streamed body), read no further" }),
   UPSTREAM_MAX_RETRIES: T.Integer({
     minimum: 0,

@@ -189,6 +189,7 @@ describe('timeouts measure what they name; paid generations are never repeated',
       firstByteTimeoutMs: 10_000,
       totalTimeoutMs: 20_000,
       maxRetries: 2,
+      maxResponseBytes: 1024 * 1024,
     })
     try {
       const started = performance.now()

@@ -17,8 +17,8 @@ export interface ProviderSettings {
   firstByteTimeoutMs: number
   /** The whole exchange. */
   totalTimeoutMs: number
-  /** An answer's body, read no further (UPSTREAM_MAX_RESPONSE_MB; default 128 MB). */
-  maxResponseBytes?: number
+  /** An answer's body, read no further (UPSTREAM_MAX_RESPONSE_MB). */
+  maxResponseBytes: number
   maxRetries: number
   /** Hears the circuit open and close (logged at warn: an operator must see a provider going away). */
   onCircuit?: ((provider: string, state: 'open' | 'closed', reason: string | null) => void) | undefined
@@ -88,9 +88,6 @@ export function upstreamError(status: number, upstreamMessage: string | null, pr
   if (status === 504) return new ApiError('upstream_timeout', `Provider ${provider} timed out`)
   return new ApiError('upstream_error', `Provider ${provider} failed with status ${status}`)
 }
-
-/** UPSTREAM_MAX_RESPONSE_MB's default: room for 2,048 embeddings of 3,072 dimensions as JSON numbers. */
-export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024
 
 /** An error's own message is short: a body over this is not read for one. */
 const ERROR_BODY_BYTES = 64 * 1024
@@ -275,7 +272,7 @@ export class Provider {
    * at fault (502), and what it sent is not kept.
    */
   async readAnswer(res: Response): Promise<string> {
-    const max = this.#settings.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES
+    const max = this.#settings.maxResponseBytes
     const text = await readCappedText(res, max)
     if (text === null)
       throw new ApiError('upstream_error', `Provider ${this.name} answered with more than ${max / (1024 * 1024)} MB (UPSTREAM_MAX_RESPONSE_MB)`)
