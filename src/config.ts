@@ -165,6 +165,7 @@ export const ConfigSchema = T.Object({
   }),
   /** kv writes (set, delete) per second per plugin and replica. */
   PLUGIN_KV_WRITES_PER_SECOND: T.Integer({ minimum: 1, default: 100, description: 'kv writes per second per plugin and replica' }),
+  PLUGIN_KV_CACHE_MB: T.Integer({ minimum: 0, default: 16, description: 'plugins\' kv values kept in memory for reads, on the embedded database only (this process is its one writer); 0: every kv.get reads the database' }),
   /** Chat widget messages per minute per chatbot and visitor IP (publishable keys are public by nature). */
   WIDGET_RATE_LIMIT_PER_MINUTE: T.Integer({ minimum: 1, default: 20, description: 'chat widget messages per chatbot and visitor IP' }),
   PLUGIN_UPLOAD_MAX_MB: T.Number({ exclusiveMinimum: 0, default: 5, description: 'size of an uploaded plugin archive' }),

@@ -23,7 +23,7 @@ export async function openPlatform(config: Config, log: Logger): Promise<Platfor
     })
     const applied = await migrate(database.sql)
     if (applied.length) log.info({ applied }, 'migrations applied')
-    const services = createServices({ config, sql: database.sql, cache, log })
+    const services = createServices({ config, sql: database.sql, cache, log, soleWriter: database.kind === 'embedded' })
     await ensureAdmin(services.users, log, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD })
     await startServices(services)
     log.info({ database: database.kind, cache: cache.kind }, 'stores open')

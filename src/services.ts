@@ -54,6 +54,11 @@ export interface Stores {
   sql: Sql
   cache: CacheStore
   log: Logger
+  /**
+   * This process is the only one writing the database: the embedded one, whose directory one process opens. What it
+   * wrote stays true until it writes again, so some reads are answered from memory (plugins' kv).
+   */
+  soleWriter: boolean
 }
 
 /** Every service, wired once; domains receive this and take what they need. */
@@ -112,7 +117,7 @@ export interface Services extends Stores {
 }
 
 export function createServices(stores: Stores): Services {
-  const { config, sql, cache, log } = stores
+  const { config, sql, cache, log, soleWriter } = stores
   const audit = new AuditLog(sql, log)
   const users = new UserService(sql)
   const roles = new RoleRegistry({ sql, cache, log })
@@ -194,6 +199,7 @@ export function createServices(stores: Stores): Services {
     rag,
     chatbots,
     replica: instanceId,
+    soleWriter,
     onAutoDisabled: (name, reason) => void sources.pluginDisabled(name, reason),
   })
   tools.register(gatedTools(modules, 'plugins', pluginTools(plugins)))

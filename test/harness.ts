@@ -156,7 +156,9 @@ export async function createTestEnv(
     : { ...testConfig(overrides), ...(filesDir ? { FILE_STORAGE_DIR: filesDir, ...(overrides.DATA_DIR ? {} : { DATA_DIR: filesDir }) } : {}) }
   if (!share) await migrate(db.sql)
   const log = createLogger(config.LOG_LEVEL)
-  const s = createServices({ config, sql: db.sql, cache, log })
+  // Replicas on one embedded database exist only here: neither of them is then its only writer.
+  if (share) share.s.plugins.host.deps.kvCache = null
+  const s = createServices({ config, sql: db.sql, cache, log, soleWriter: backend === 'embedded' && !share })
   await ensureAdmin(s.users, log, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD })
   await startServices(s)
   const app = createApp(s)

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTestEnv, type TestEnv } from '../../test/harness.ts'
+import { backend, createTestEnv, type TestEnv } from '../../test/harness.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'enclava-hostapi-'))
 
@@ -114,6 +114,34 @@ kvPlugin(
 )
 
 writePlugin(
+  'keeper',
+  {
+    permissions: { kv: { quota_kb: 64 } },
+    routes: [
+      { method: 'POST', path: '/kv/:key', auth: 'public' },
+      { method: 'GET', path: '/kv/:key', auth: 'public' },
+      { method: 'DELETE', path: '/kv/:key', auth: 'public' },
+    ],
+  },
+  `import { BasePlugin, type PluginContext } from 'enclava:plugin'
+export default class Keeper extends BasePlugin {
+  override routes = {
+    'POST /kv/:key': async (req: Request, ctx: PluginContext) => {
+      const { value, ttl } = (await req.json()) as { value: unknown; ttl?: number }
+      await ctx.kv.set(ctx.params.key!, value, ttl === undefined ? undefined : { ttlSeconds: ttl })
+      return Response.json({ ok: true })
+    },
+    'GET /kv/:key': async (_req: Request, ctx: PluginContext) => Response.json({ value: await ctx.kv.get(ctx.params.key!) }),
+    'DELETE /kv/:key': async (_req: Request, ctx: PluginContext) => {
+      await ctx.kv.delete(ctx.params.key!)
+      return Response.json({ ok: true })
+    },
+  }
+}
+`,
+)
+
+writePlugin(
   'waiter',
   { permissions: { net: [`127.0.0.1:${remote.port}`] }, routes: [{ method: 'GET', path: '/slow', auth: 'public' }], limits: { wall_ms: 500 } },
   `import { BasePlugin } from 'enclava:plugin'
@@ -217,6 +245,65 @@ describe('kv', () => {
     await env.s.sql`UPDATE plugin_kv SET expires_at = now() - interval '1 second' WHERE plugin = 'cacher'`
     expect(await put('c')).toEqual({ ok: true })
     expect(await put('d')).toEqual({ ok: true })
+  })
+})
+
+describe('kv reads kept in memory', () => {
+  const put = async (key: string, value: unknown, ttl?: number) =>
+    expect((await pub(`/keeper/kv/${key}`, { method: 'POST', body: JSON.stringify({ value, ...(ttl === undefined ? {} : { ttl }) }) })).status).toBe(200)
+  const read = async (key: string) => (await pub(`/keeper/kv/${key}`)).text()
+  const stored = async (key: string) => {
+    const [row] = await env.s.sql<{ value: unknown }[]>`SELECT value FROM plugin_kv WHERE plugin = 'keeper' AND key = ${key}`
+    return row ? JSON.stringify({ value: row.value }) : null
+  }
+
+  beforeAll(async () => {
+    expect((await enable('keeper')).status).toBe(200)
+  })
+
+  test('a value comes back as the database gives it, keys in its order, whether read from memory or from a statement', async () => {
+    // As JSON text: a parsed "__proto__" is a key like any other, as in a client's body.
+    const values = [
+      '{"bb": 1, "a": 2, "10": 3, "ccc": {"z": 1, "y": [{"bb": 0, "a": 0}]}, "é": 4, "e": 5, "ü-long": 6, "9": 7, "A": 8, "": 9}',
+      '{"__proto__": 1, "constructor": 2}',
+      '[1e21, 0.1, 5e-324, 1152921504606846976, -1.5, "ünï\\n\\"q\\""]',
+    ]
+    for (const [i, text] of values.entries()) {
+      await put(`v${i}`, JSON.parse(text))
+      const fromMemoryOrNot = await read(`v${i}`)
+      expect(fromMemoryOrNot).toBe((await stored(`v${i}`))!)
+    }
+  })
+
+  test(`reads after a write are answered ${backend === 'embedded' ? 'from memory (this process is the only writer)' : 'by the database (other replicas write too)'}`, async () => {
+    await put('mine', { n: 1 })
+    // A change the host API did not make: only a reader that goes to the database sees it.
+    await env.s.sql`UPDATE plugin_kv SET value = '{"n": 2}'::jsonb WHERE plugin = 'keeper' AND key = 'mine'`
+    expect(JSON.parse(await read('mine'))).toEqual({ value: { n: backend === 'embedded' ? 1 : 2 } })
+    // Written again through the plugin: the new value either way.
+    await put('mine', { n: 3 })
+    expect(JSON.parse(await read('mine'))).toEqual({ value: { n: 3 } })
+  })
+
+  test('an entry read from memory still expires, and a deleted key reads as nothing', async () => {
+    await put('brief', 'soon gone', 0.3)
+    expect(JSON.parse(await read('brief'))).toEqual({ value: 'soon gone' })
+    await Bun.sleep(400)
+    expect(JSON.parse(await read('brief'))).toEqual({ value: null })
+    await put('gone', 'here')
+    expect(JSON.parse(await read('gone'))).toEqual({ value: 'here' })
+    expect((await pub('/keeper/kv/gone', { method: 'DELETE' })).status).toBe(200)
+    expect(JSON.parse(await read('gone'))).toEqual({ value: null })
+  })
+
+  test('an uninstalled plugin installed again starts with no values', async () => {
+    await put('kept', 'from before')
+    expect(JSON.parse(await read('kept'))).toEqual({ value: 'from before' })
+    const admin = await env.adminToken()
+    expect((await env.call('DELETE', `${A}/keeper`, { token: admin })).status).toBe(204)
+    expect((await env.call('POST', `${A}/discover`, { token: admin, body: {} })).status).toBe(200)
+    expect((await enable('keeper')).status).toBe(200)
+    expect(JSON.parse(await read('kept'))).toEqual({ value: null })
   })
 })
 

@@ -12,6 +12,7 @@ import type { Logger } from '../log.ts'
 import type { ChatbotService } from '../chatbots/service.ts'
 import type { RagService } from '../rag/service.ts'
 import type { HostCallName } from './sandbox/index.ts'
+import type { KvCache } from './kv-cache.ts'
 import { guardedFetch, NetDenied, type ByteBudget } from './net-guard.ts'
 import { secretFields } from './manifest.ts'
 import type { Permissions } from './model.ts'
@@ -63,6 +64,11 @@ export class HostApi {
       log: Logger
       records: PluginRecords
       kvWritesPerSecond: number
+      /**
+       * Values kept for kv.get: on the embedded database only, whose one writer is this process (kv-cache.ts). Set to
+       * null when that stops being true (tests run replicas on one embedded database).
+       */
+      kvCache: KvCache | null
       /** The current row of an enabled plugin (cached by the plugin service). */
       plugin: (name: string) => PluginRow | undefined
     },
@@ -182,9 +188,14 @@ export class HostApi {
       throw new HostCallError('bad_request', `kv keys are strings of 1 to ${KEY_MAX} characters`)
     // PostgreSQL's text and jsonb cannot hold U+0000: refused here with the rule, not failed in the database.
     if (typeof key === 'string' && key.includes('\u0000')) throw new HostCallError('bad_request', 'kv keys may not contain U+0000')
+    const cache = this.deps.kvCache
     if (call === 'kv.get') {
-      const [row] = await sql<{ value: unknown }[]>`
-        SELECT value FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string} AND (expires_at IS NULL OR expires_at > now())`
+      const kept = cache?.get(plugin, key as string)
+      if (kept) return kept.value
+      const ticket = cache?.ticket(plugin) ?? 0
+      const [row] = await sql<{ value: unknown; bytes: number; expires_at: Date | null }[]>`
+        SELECT value, bytes, expires_at FROM plugin_kv WHERE plugin = ${plugin} AND key = ${key as string} AND (expires_at IS NULL OR expires_at > now())`
+      cache?.read(plugin, key as string, ticket, row ? { value: row.value, bytes: row.bytes, expiresAt: row.expires_at?.getTime() ?? null } : null)
       return row?.value ?? null
     }
     if (call === 'kv.list') {
@@ -195,8 +206,14 @@ export class HostApi {
       return { keys: rows.map((r) => r.key) }
     }
     this.#takeKvWrite(plugin)
+    // A write that failed may still have been committed (a connection lost after COMMIT): the key is read again.
+    const unsure = (err: unknown) => {
+      cache?.unsure(plugin, key as string)
+      throw err
+    }
     if (call === 'kv.delete') {
-      await sql`SELECT plugin_kv_remove(${plugin}, ${key as string})`
+      await sql`SELECT plugin_kv_remove(${plugin}, ${key as string})`.catch(unsure)
+      cache?.removed(plugin, key as string)
       return null
     }
     const value = args[1]
@@ -214,8 +231,9 @@ export class HostApi {
     // write, so concurrent writers (on every replica) take turns on one row and each write costs the same however many
     // keys the plugin holds.
     const [{ written }] = await sql<[{ written: boolean }]>`
-      SELECT plugin_kv_put(${plugin}, ${key as string}, ${json}::text::jsonb, ${bytes}, ${expires}, ${quotaKb * 1024}) AS written`
+      SELECT plugin_kv_put(${plugin}, ${key as string}, ${json}::text::jsonb, ${bytes}, ${expires}, ${quotaKb * 1024}) AS written`.catch(unsure)
     if (!written) throw new HostCallError('kv_quota_exceeded', `The plugin's kv quota of ${quotaKb} KB is used up`)
+    cache?.wrote(plugin, key as string, json, bytes, expires?.getTime() ?? null)
     return null
   }
 

@@ -13,6 +13,7 @@ import type { RagService } from '../rag/service.ts'
 import { unpackPluginArchive } from './archive.ts'
 import { CronRunner } from './cron.ts'
 import { HostApi } from './host-api.ts'
+import { KvCache } from './kv-cache.ts'
 import { defaultGrant, grantCovers, ManifestError, parseManifest, sandboxLimits, secretFields, toolMismatch, undeclaredTools, validateConfig } from './manifest.ts'
 import type { Grant, Manifest } from './model.ts'
 import { PluginRecords } from './records.ts'
@@ -71,6 +72,8 @@ export class PluginService {
       rag: RagService
       chatbots: ChatbotService
       replica: string
+      /** Only this process writes the database (the embedded one): kv reads may be answered from memory. */
+      soleWriter: boolean
       /** Hears a plugin the platform disabled on its own (quarantined, or repeated limit violations). */
       onAutoDisabled?: ((name: string, reason: string) => void) | undefined
     },
@@ -93,6 +96,8 @@ export class PluginService {
       log: deps.log,
       records: this.records,
       kvWritesPerSecond: c.PLUGIN_KV_WRITES_PER_SECOND,
+      // Not on PostgreSQL, where other replicas write the same rows.
+      kvCache: deps.soleWriter && c.PLUGIN_KV_CACHE_MB > 0 ? new KvCache(c.PLUGIN_KV_CACHE_MB * 1024 * 1024) : null,
       plugin: (n) => this.#loaded.get(n)?.row,
     })
     this.cron = new CronRunner({ plugins: this, sql: deps.sql, log: deps.log, replica: deps.replica })
@@ -388,6 +393,7 @@ export class PluginService {
     const row = await this.get(name)
     await this.disable(name).catch(() => {})
     await this.store.delete(name)
+    this.host.deps.kvCache?.forget(name)
     if (row.source === 'uploaded') rmSync(row.path, { recursive: true, force: true })
     await this.#changed(name)
   }
