@@ -22,7 +22,7 @@ interface Entry {
 }
 
 export class KvCache {
-  /** plugin + U+0000 + key (neither may hold U+0000), in least recently used order. */
+  /** By idOf(plugin, key), in least recently used order. */
   readonly #entries = new Map<string, Entry>()
   #bytes = 0
   /**
@@ -35,7 +35,7 @@ export class KvCache {
 
   /** The key's value when it is known here (null: nothing there), or undefined. */
   get(plugin: string, key: string): { value: unknown } | undefined {
-    const id = `${plugin}\u0000${key}`
+    const id = idOf(plugin, key)
     const entry = this.#entries.get(id)
     if (!entry) return undefined
     // Read again: Map order is the LRU order.
@@ -76,13 +76,13 @@ export class KvCache {
   /** A write whose outcome is not known: the key is read from the database next time. */
   unsure(plugin: string, key: string): void {
     this.#bump(plugin)
-    this.#drop(`${plugin}\u0000${key}`)
+    this.#drop(idOf(plugin, key))
   }
 
   /** Everything of a plugin whose rows went (uninstalled). */
   forget(plugin: string): void {
     this.#bump(plugin)
-    const prefix = `${plugin}\u0000`
+    const prefix = idOf(plugin, '')
     for (const id of this.#entries.keys()) if (id.startsWith(prefix)) this.#drop(id)
   }
 
@@ -94,8 +94,8 @@ export class KvCache {
     this.#writes.set(plugin, this.ticket(plugin) + 1)
   }
 
-  #put(plugin: string, key: string, entry: Omit<Entry, 'bytes'> & { bytes: number }): void {
-    const id = `${plugin}\u0000${key}`
+  #put(plugin: string, key: string, entry: Entry): void {
+    const id = idOf(plugin, key)
     this.#drop(id)
     const bytes = entry.bytes + id.length * 2 + ENTRY_OVERHEAD
     if (bytes > this.maxBytes / 4) return
@@ -114,6 +114,11 @@ export class KvCache {
     this.#entries.delete(id)
     this.#bytes -= old.bytes
   }
+}
+
+/** An entry's key: plugin + U+0000 + key (neither may hold U+0000). */
+function idOf(plugin: string, key: string): string {
+  return `${plugin}\u0000${key}`
 }
 
 /** jsonb orders an object's keys by their length in bytes, then byte by byte. */
