@@ -187,16 +187,28 @@ process.on('message', (raw) => {
     process.stderr.write(`sandbox: failed to handle a message: ${err instanceof Error ? err.stack : String(err)}\n`)
   }
 })
+/**
+ * Ends this process at once. Never process.exit here: its clean-up waits for isolated-vm's isolates, and hangs for
+ * good while one of them runs code on its thread (a snippet or a plugin's top level in a loop: the process stayed,
+ * burning its CPU, after its server was killed) or is being built (the spare isolate: 1 hang in 82 tries with the
+ * server killed just after the sandbox said ready). SIGKILL runs no clean-up, and this process has nothing to save.
+ */
+function end(why: string): never {
+  process.stderr.write(`sandbox: ${why}; exiting\n`)
+  process.kill(process.pid, 'SIGKILL')
+  throw new Error('unreachable: the process was killed')
+}
+
 // Without its server the sandbox has no purpose, and must not outlive it as an orphan.
-process.on('disconnect', () => process.exit(0))
-// State after an unexpected exception is unknown: exit, and let the supervisor start a clean process.
+process.on('disconnect', () => end('the server closed the channel'))
+// State after an unexpected exception is unknown: end, and let the supervisor start a clean process.
 process.on('uncaughtException', (err) => {
-  process.stderr.write(`sandbox: uncaught exception: ${err.stack ?? String(err)}\n`)
-  process.exit(70)
+  send({ type: 'crash', plugins: [], message: `uncaught exception: ${String(err.message).slice(0, 1000)}` })
+  end(`uncaught exception: ${err.stack ?? String(err)}`)
 })
 process.on('unhandledRejection', (err) => {
-  process.stderr.write(`sandbox: unhandled rejection: ${err instanceof Error ? err.stack : String(err)}\n`)
-  process.exit(70)
+  send({ type: 'crash', plugins: [], message: `unhandled rejection: ${(err instanceof Error ? err.message : String(err)).slice(0, 1000)}` })
+  end(`unhandled rejection: ${err instanceof Error ? err.stack : String(err)}`)
 })
 
 /**

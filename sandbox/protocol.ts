@@ -261,8 +261,8 @@ export type SandboxMessage =
   | { type: 'hostCall'; callId: string; id: string; plugin: string; name: HostCallName; args: unknown[] }
   | { type: 'log'; plugin: string; id?: string; level: LogLevel; message: string }
   /**
-   * Sent just before the process kills itself: a plugin's isolate hit a catastrophic V8 error, or the process
-   * outgrew its memory ceiling. `plugins` are the likely culprits.
+   * Sent just before the process kills itself: a plugin's isolate hit a catastrophic V8 error, the process outgrew
+   * its memory ceiling, or an exception reached its top (then `plugins` is empty). `plugins` are the likely culprits.
    */
   | { type: 'crash'; plugins: string[]; message: string }
 

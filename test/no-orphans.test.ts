@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { killLeftovers, ROOT, track } from './server-process.ts'
-import { stillRunning, type ProcessInfo } from './fixtures/processes.ts'
+import { processInfo, stillRunning, type ProcessInfo } from './fixtures/processes.ts'
 
 afterAll(killLeftovers)
 
@@ -51,3 +51,25 @@ test.each([
   },
   60_000,
 )
+
+test('a plugin sandbox ends with its server while its isolates run code (process.exit waits for them)', async () => {
+  const standIn = track(Bun.spawn([process.execPath, './test/fixtures/busy-sandbox.ts'], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' }))
+  const reader = standIn.stdout.getReader()
+  let printed = ''
+  while (!printed.includes('\n')) {
+    const chunk = await reader.read()
+    if (chunk.done) throw new Error(`the stand-in ended first (${await standIn.exited}): ${await new Response(standIn.stderr).text()}`)
+    printed += new TextDecoder().decode(chunk.value)
+  }
+  const sandbox = processInfo((JSON.parse(printed) as { sandbox: number }).sandbox)
+  if (sandbox === undefined) throw new Error('the sandbox was gone before its server')
+  standIn.kill('SIGKILL')
+  await standIn.exited
+
+  const end = Date.now() + GONE_WITHIN_MS
+  while (stillRunning(sandbox) && Date.now() < end) await Bun.sleep(50)
+  const left = stillRunning(sandbox)
+  // A failing run leaves nothing either: the sandbox is no child of this process, so nothing else would end it.
+  if (left) process.kill(sandbox.pid, 'SIGKILL')
+  expect(left).toBe(false)
+}, 30_000)
