@@ -9,6 +9,7 @@
  * length, then byte by byte; numbers and strings as JSON wrote them), parsed the way postgres.js parses it. So a
  * plugin reads the same value, keys in the same order, whether it came from here or from a statement.
  */
+import { SizedLru } from '../cache/sized-lru.ts'
 
 /** Bytes counted for an entry besides its key and value: the Map slot, the entry object, the parsed value's headers. */
 const ENTRY_OVERHEAD = 160
@@ -18,29 +19,27 @@ interface Entry {
   value: unknown
   /** Epoch ms after which the key holds nothing, or null. */
   expiresAt: number | null
+  /** What the value holds (its JSON's length). */
   bytes: number
 }
 
 export class KvCache {
-  /** By idOf(plugin, key), in least recently used order. */
-  readonly #entries = new Map<string, Entry>()
-  #bytes = 0
+  /** By idOf(plugin, key). */
+  readonly #entries: SizedLru<string, Entry>
   /**
    * Writes per plugin: a read takes a ticket before its statement and keeps its answer only if no write of the plugin
    * came in between, so an older value never lands after a newer one.
    */
   readonly #writes = new Map<string, number>()
 
-  constructor(readonly maxBytes: number) {}
+  constructor(readonly maxBytes: number) {
+    this.#entries = new SizedLru(maxBytes, maxBytes / 4)
+  }
 
   /** The key's value when it is known here (null: nothing there), or undefined. */
   get(plugin: string, key: string): { value: unknown } | undefined {
-    const id = idOf(plugin, key)
-    const entry = this.#entries.get(id)
+    const entry = this.#entries.get(idOf(plugin, key))
     if (!entry) return undefined
-    // Read again: Map order is the LRU order.
-    this.#entries.delete(id)
-    this.#entries.set(id, entry)
     return { value: entry.expiresAt !== null && entry.expiresAt <= Date.now() ? null : entry.value }
   }
 
@@ -76,43 +75,28 @@ export class KvCache {
   /** A write whose outcome is not known: the key is read from the database next time. */
   unsure(plugin: string, key: string): void {
     this.#bump(plugin)
-    this.#drop(idOf(plugin, key))
+    this.#entries.delete(idOf(plugin, key))
   }
 
   /** Everything of a plugin whose rows went (uninstalled). */
   forget(plugin: string): void {
     this.#bump(plugin)
     const prefix = idOf(plugin, '')
-    for (const id of this.#entries.keys()) if (id.startsWith(prefix)) this.#drop(id)
+    for (const id of this.#entries.keys()) if (id.startsWith(prefix)) this.#entries.delete(id)
   }
 
   get size(): { entries: number; bytes: number } {
-    return { entries: this.#entries.size, bytes: this.#bytes }
+    return { entries: this.#entries.size, bytes: this.#entries.bytes }
   }
 
   #bump(plugin: string): void {
     this.#writes.set(plugin, this.ticket(plugin) + 1)
   }
 
+  /** Kept (or, too large to keep, forgotten): `bytes` is the value's, the key and the entry's overhead are added here. */
   #put(plugin: string, key: string, entry: Entry): void {
     const id = idOf(plugin, key)
-    this.#drop(id)
-    const bytes = entry.bytes + id.length * 2 + ENTRY_OVERHEAD
-    if (bytes > this.maxBytes / 4) return
-    this.#entries.set(id, { value: entry.value, expiresAt: entry.expiresAt, bytes })
-    this.#bytes += bytes
-    for (const [oldest, old] of this.#entries) {
-      if (this.#bytes <= this.maxBytes) break
-      this.#entries.delete(oldest)
-      this.#bytes -= old.bytes
-    }
-  }
-
-  #drop(id: string): void {
-    const old = this.#entries.get(id)
-    if (!old) return
-    this.#entries.delete(id)
-    this.#bytes -= old.bytes
+    this.#entries.set(id, entry, entry.bytes + id.length * 2 + ENTRY_OVERHEAD)
   }
 }
 

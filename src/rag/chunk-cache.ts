@@ -1,3 +1,5 @@
+import { SizedLru } from '../cache/sized-lru.ts'
+
 /**
  * Rows of chunks that searches showed, per replica, least recently used dropped beyond `budgetBytes`, so a search
  * for results it showed before reads them from memory instead of SQL: reading 100 SciFact chunks with their
@@ -11,53 +13,36 @@
  * may outlive their chunks.
  */
 export class ChunkRowCache<Row extends object> {
-  readonly #rows = new Map<number, { row: Row; bytes: number }>()
-  #bytes = 0
+  readonly #rows: SizedLru<number, Row>
 
   constructor(
-    readonly budgetBytes: number,
+    budgetBytes: number,
     /** An estimate of what a row holds in memory. */
     readonly sizeOf: (row: Row) => number,
-  ) {}
+  ) {
+    this.#rows = new SizedLru(budgetBytes)
+  }
 
   get size(): number {
     return this.#rows.size
   }
 
   get bytes(): number {
-    return this.#bytes
+    return this.#rows.bytes
   }
 
   /** The row, frozen: it is shared by every search that shows it, so a caller changing it fails instead of changing theirs. */
   get(id: number): Row | undefined {
-    const entry = this.#rows.get(id)
-    if (!entry) return undefined
-    // Re-inserted: Map order is the LRU order.
-    this.#rows.delete(id)
-    this.#rows.set(id, entry)
-    return entry.row
+    return this.#rows.get(id)
   }
 
   set(id: number, row: Row): void {
-    if (this.budgetBytes === 0) return
-    const bytes = this.sizeOf(row)
-    // A row larger than the whole budget would only push everything else out.
-    if (bytes > this.budgetBytes) return
-    this.delete(id)
-    this.#rows.set(id, { row: deepFreeze(row), bytes })
-    this.#bytes += bytes
-    for (const [oldest, entry] of this.#rows) {
-      if (this.#bytes <= this.budgetBytes) break
-      this.#rows.delete(oldest)
-      this.#bytes -= entry.bytes
-    }
+    if (this.#rows.budgetBytes === 0) return
+    this.#rows.set(id, deepFreeze(row), this.sizeOf(row))
   }
 
   delete(id: number): void {
-    const entry = this.#rows.get(id)
-    if (!entry) return
     this.#rows.delete(id)
-    this.#bytes -= entry.bytes
   }
 }
 

@@ -1,3 +1,4 @@
+import { SizedLru } from '../cache/sized-lru.ts'
 import type { Sql } from '../db/client.ts'
 import type { Logger } from '../log.ts'
 import type { CollectionRow } from './collections.ts'
@@ -63,29 +64,29 @@ function room<T extends Int32Array | Float64Array>(array: T, at: number): T {
  * answered in 1.1 s (behind a full reload on the one embedded connection) and now in milliseconds (`bun bench/rag.ts`).
  */
 export class LexicalCache {
-  readonly #snapshots = new Map<string, Snapshot>()
+  /**
+   * By collection id. A snapshot larger than the whole budget is kept all the same (it is the one just loaded, and
+   * refusing it would only have the collection loaded again and again), the others going first.
+   */
+  readonly #snapshots: SizedLru<string, Snapshot>
   readonly #building = new Map<string, Promise<void>>()
   /** When each collection was last loaded and how long it took: a collection being written to is not reloaded
    *  after every batch, but at most every max(2 s, 5 x load time). */
   readonly #loaded = new Map<string, { at: number; ms: number }>()
-  #bytes = 0
 
   constructor(
     readonly sql: Sql,
     readonly log: Logger,
     readonly budgetBytes: number,
-  ) {}
+  ) {
+    this.#snapshots = new SizedLru(budgetBytes, Infinity)
+  }
 
   /** The snapshot for exactly this version of the collection, or undefined (and a rebuild starts). */
   get(collection: CollectionRow): Snapshot | undefined {
     if (this.budgetBytes === 0) return undefined
     const snap = this.#snapshots.get(collection.id)
-    if (snap && snap.version === versionOf(collection)) {
-      // Re-inserted: Map order is the LRU order.
-      this.#snapshots.delete(collection.id)
-      this.#snapshots.set(collection.id, snap)
-      return snap
-    }
+    if (snap && snap.version === versionOf(collection)) return snap
     this.#rebuild(collection)
     return undefined
   }
@@ -99,9 +100,8 @@ export class LexicalCache {
     let snap = this.#snapshots.get(collectionId)
     if (!snap || snap.version !== versionOf(before)) {
       if (Number(before.chunk_count) !== 0) return
-      this.#evict(collectionId)
       snap = { version: versionOf(before), chunkIds: new Float64Array(64), lengths: new Float64Array(64), documents: [], size: 0, terms: new Map(), bytes: 0 }
-      this.#snapshots.set(collectionId, snap)
+      this.#snapshots.set(collectionId, snap, 0)
     }
     let added = 0
     let document: string | undefined
@@ -132,11 +132,7 @@ export class LexicalCache {
     }
     snap.version = versionOf(after)
     snap.bytes += added
-    this.#bytes += added
-    // Most recently used: last in the Map's order.
-    this.#snapshots.delete(collectionId)
-    this.#snapshots.set(collectionId, snap)
-    this.#trim(collectionId)
+    this.#snapshots.resize(collectionId, snap.bytes)
   }
 
   /** A write this replica committed that moved the collection's version without touching its postings (an upload). */
@@ -152,14 +148,8 @@ export class LexicalCache {
 
   /** Forgets a collection (deleted, or to force a reload). */
   drop(collectionId: string): void {
-    this.#evict(collectionId)
-    this.#loaded.delete(collectionId)
-  }
-
-  #evict(collectionId: string): void {
-    const snap = this.#snapshots.get(collectionId)
-    if (snap) this.#bytes -= snap.bytes
     this.#snapshots.delete(collectionId)
+    this.#loaded.delete(collectionId)
   }
 
   #rebuild(collection: CollectionRow): void {
@@ -232,19 +222,9 @@ export class LexicalCache {
       terms.set(term, { chunks: Int32Array.from(g.chunks), tfs: Int32Array.from(g.tfs), count: g.chunks.length })
       bytes += g.chunks.length * 8 + term.length * 2 + 64
     }
-    this.#evict(collection.id)
     const size = chunkIds.length
-    this.#snapshots.set(collection.id, { version, chunkIds: Float64Array.from(chunkIds), lengths: Float64Array.from(lengths), documents, size, terms, bytes })
-    this.#bytes += bytes
-    this.#trim(collection.id)
-  }
-
-  /** Drops least recently used snapshots beyond the budget, never `keep`. */
-  #trim(keep: string): void {
-    for (const [id] of this.#snapshots) {
-      if (this.#bytes <= this.budgetBytes || id === keep) break
-      this.#evict(id)
-    }
+    const snapshot = { version, chunkIds: Float64Array.from(chunkIds), lengths: Float64Array.from(lengths), documents, size, terms, bytes }
+    this.#snapshots.set(collection.id, snapshot, bytes)
   }
 
   async #version(collectionId: string): Promise<string | undefined> {

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto'
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, type Stats } from 'node:fs'
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path'
+import { SizedLru } from '../../cache/sized-lru.ts'
 import { readCapped } from '../../http/read-capped.ts'
 
 const REPO_ROOT = resolve(import.meta.dir, '../../..')
@@ -57,8 +58,8 @@ export class PluginBundleError extends Error {
 
 type BundlerAnswer = { ok: true; code: string; inputs: string[] } | { ok: false; problems: string[] }
 
-const cache = new Map<string, PluginBundle>()
-let cachedChars = 0
+/** By folderKey, sized by characters of code. */
+const cache = new SizedLru<string, PluginBundle>(CACHE_MAX_CHARS)
 let running = 0
 const waiting: (() => void)[] = []
 
@@ -85,12 +86,7 @@ export async function bundlePlugin(entryPath: string, root = dirname(entryPath),
   const sandboxDir = options.sandboxDir ?? join(REPO_ROOT, 'sandbox')
   const key = folderKey(realRoot, entry, sandboxDir)
   const cached = key === null ? undefined : cache.get(key)
-  if (cached !== undefined) {
-    // Most recently used: last in the Map's order.
-    cache.delete(key!)
-    cache.set(key!, cached)
-    return { code: cached.code, inputs: [...cached.inputs] }
-  }
+  if (cached !== undefined) return { code: cached.code, inputs: [...cached.inputs] }
 
   const answer = await oneAtATime(() => runBundler(realRoot, entry, sandboxDir, options)).catch((err: unknown): BundlerAnswer => {
     return { ok: false, problems: [`the bundler failed: ${err instanceof Error ? err.message : String(err)}`] }
@@ -98,18 +94,7 @@ export async function bundlePlugin(entryPath: string, root = dirname(entryPath),
   if (!answer.ok) throw new PluginBundleError(entryPath, answer.problems)
   const bundle = { code: answer.code, inputs: answer.inputs }
   // Cached only when the folder did not change while it was bundled.
-  if (key !== null && folderKey(realRoot, entry, sandboxDir) === key) {
-    const previous = cache.get(key)
-    if (previous) cachedChars -= previous.code.length
-    cache.delete(key)
-    cache.set(key, bundle)
-    cachedChars += bundle.code.length
-    for (const [old, dropped] of cache) {
-      if (cachedChars <= CACHE_MAX_CHARS || old === key) break
-      cache.delete(old)
-      cachedChars -= dropped.code.length
-    }
-  }
+  if (key !== null && folderKey(realRoot, entry, sandboxDir) === key) cache.set(key, bundle, bundle.code.length)
   return { code: bundle.code, inputs: [...bundle.inputs] }
 }
 
