@@ -157,7 +157,7 @@ export async function createTestEnv(
   if (!share) await migrate(db.sql)
   const log = createLogger(config.LOG_LEVEL)
   // Replicas on one embedded database exist only here: neither of them is then its only writer.
-  if (share) share.s.plugins.host.deps.kvCache = null
+  if (share) share.s.plugins.host.sharesDatabase()
   const s = createServices({ config, sql: db.sql, cache, log, soleWriter: backend === 'embedded' && !share })
   await ensureAdmin(s.users, log, { email: config.ADMIN_EMAIL, password: config.ADMIN_PASSWORD })
   await startServices(s)

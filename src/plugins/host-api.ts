@@ -53,6 +53,8 @@ export class HostApi {
   readonly #invocations = new Map<string, InvocationBudget>()
   /** kv writes per plugin: a token bucket per replica (PLUGIN_KV_WRITES_PER_SECOND, a second's worth of burst). */
   readonly #kvBuckets = new Map<string, { tokens: number; at: number }>()
+  /** deps.kvCache until another process writes the same database (sharesDatabase). */
+  #kvCache: KvCache | null
 
   constructor(
     readonly deps: {
@@ -64,15 +66,27 @@ export class HostApi {
       log: Logger
       records: PluginRecords
       kvWritesPerSecond: number
-      /**
-       * Values kept for kv.get: on the embedded database only, whose one writer is this process (kv-cache.ts). Set to
-       * null when that stops being true (tests run replicas on one embedded database).
-       */
+      /** Values kept for kv.get: on the embedded database only, whose one writer is this process (kv-cache.ts). */
       kvCache: KvCache | null
       /** The current row of an enabled plugin (cached by the plugin service). */
       plugin: (name: string) => PluginRow | undefined
     },
-  ) {}
+  ) {
+    this.#kvCache = deps.kvCache
+  }
+
+  /** The plugin's rows went (it was uninstalled): what this process kept of its kv goes too. */
+  forget(plugin: string): void {
+    this.#kvCache?.forget(plugin)
+  }
+
+  /**
+   * Another process now writes the same database (the tests' replicas on one embedded database), so what this one
+   * wrote or read may not stay true: every kv.get reads the database from now on.
+   */
+  sharesDatabase(): void {
+    this.#kvCache = null
+  }
 
   /**
    * Runs one host call of the invocation `invocationId`; `ended` aborts when that invocation is over, and so stops
@@ -188,7 +202,7 @@ export class HostApi {
       throw new HostCallError('bad_request', `kv keys are strings of 1 to ${KEY_MAX} characters`)
     // PostgreSQL's text and jsonb cannot hold U+0000: refused here with the rule, not failed in the database.
     if (typeof key === 'string' && key.includes('\u0000')) throw new HostCallError('bad_request', 'kv keys may not contain U+0000')
-    const cache = this.deps.kvCache
+    const cache = this.#kvCache
     if (call === 'kv.get') {
       const kept = cache?.get(plugin, key as string)
       if (kept) return kept.value

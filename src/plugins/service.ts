@@ -393,7 +393,7 @@ export class PluginService {
     const row = await this.get(name)
     await this.disable(name).catch(() => {})
     await this.store.delete(name)
-    this.host.deps.kvCache?.forget(name)
+    this.host.forget(name)
     if (row.source === 'uploaded') rmSync(row.path, { recursive: true, force: true })
     await this.#changed(name)
   }
