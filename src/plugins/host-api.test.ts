@@ -296,6 +296,34 @@ describe('kv reads kept in memory', () => {
     expect(JSON.parse(await read('gone'))).toEqual({ value: null })
   })
 
+  test('an overwrite of the same size writes the entry only; a new size, a new key and a delete move the running total', async () => {
+    const usage = async () => {
+      const [row] = await env.s.sql<{ version: string; bytes: number; keys: number }[]>`
+        SELECT xmin::text AS version, bytes::int, keys FROM plugin_kv_usage WHERE plugin = 'keeper'`
+      return row!
+    }
+    const held = async () => {
+      const [row] = await env.s.sql<{ bytes: number; keys: number }[]>`
+        SELECT coalesce(sum(bytes), 0)::int AS bytes, count(*)::int AS keys FROM plugin_kv WHERE plugin = 'keeper'`
+      return row!
+    }
+    await put('counter', 10)
+    const before = await usage()
+    await put('counter', 11)
+    // The same row version: the kv.set neither locked the row by writing it nor wrote a total that did not move.
+    expect(await usage()).toEqual(before)
+    expect(await stored('counter')).toBe('{"value":11}')
+    await put('counter', 100)
+    const grown = await usage()
+    expect(grown.version).not.toBe(before.version)
+    expect([grown.bytes - before.bytes, grown.keys - before.keys]).toEqual([1, 0])
+    await put('another', 1)
+    expect((await usage()).keys).toBe(before.keys + 1)
+    expect((await pub('/keeper/kv/another', { method: 'DELETE' })).status).toBe(200)
+    const { bytes, keys } = await usage()
+    expect({ bytes, keys }).toEqual(await held())
+  })
+
   test('an uninstalled plugin installed again starts with no values', async () => {
     await put('kept', 'from before')
     expect(JSON.parse(await read('kept'))).toEqual({ value: 'from before' })
