@@ -201,15 +201,13 @@ function end(why: string): never {
 
 // Without its server the sandbox has no purpose, and must not outlive it as an orphan.
 process.on('disconnect', () => end('the server closed the channel'))
-// State after an unexpected exception is unknown: end, and let the supervisor start a clean process.
-process.on('uncaughtException', (err) => {
-  send({ type: 'crash', plugins: [], message: `uncaught exception: ${String(err.message).slice(0, 1000)}` })
-  end(`uncaught exception: ${err.stack ?? String(err)}`)
-})
-process.on('unhandledRejection', (err) => {
-  send({ type: 'crash', plugins: [], message: `unhandled rejection: ${(err instanceof Error ? err.message : String(err)).slice(0, 1000)}` })
-  end(`unhandled rejection: ${err instanceof Error ? err.stack : String(err)}`)
-})
+/** State after an unexpected exception is unknown: tell the server why, end, and let it start a clean process. */
+function fatal(what: string, err: unknown): never {
+  send({ type: 'crash', plugins: [], message: `${what}: ${(err instanceof Error ? err.message : String(err)).slice(0, 1000)}` })
+  end(`${what}: ${(err instanceof Error && err.stack) || String(err)}`)
+}
+process.on('uncaughtException', (err) => fatal('uncaught exception', err))
+process.on('unhandledRejection', (err) => fatal('unhandled rejection', err))
 
 /**
  * isolated-vm's memory limit is soft, and disposing an isolate does not stop code stuck in a builtin V8 cannot
