@@ -16,6 +16,13 @@ afterAll(killLeftovers)
 /** How long the processes may take to go once the run has ended (the sandbox notices its closed channel). */
 const GONE_WITHIN_MS = 5_000
 
+/** Those of `watched` still running once they all ended or `ms` passed. */
+async function stillRunningAfter(watched: ProcessInfo[], ms: number): Promise<ProcessInfo[]> {
+  const end = Date.now() + ms
+  while (watched.some(stillRunning) && Date.now() < end) await Bun.sleep(50)
+  return watched.filter(stillRunning)
+}
+
 test.each([
   { when: 'its beforeAll fails', mode: 'fail', signal: undefined, exitCode: 1 },
   { when: 'the run is interrupted (SIGINT)', mode: 'wait', signal: 'SIGINT', exitCode: 130 },
@@ -44,10 +51,7 @@ test.each([
     // The server had started the plugin sandbox (a Node process), so its end is checked too.
     expect(descendants.map((d) => d.command).join('\n')).toContain('node')
 
-    const watched = [server, ...descendants]
-    const end = Date.now() + GONE_WITHIN_MS
-    while (watched.some(stillRunning) && Date.now() < end) await Bun.sleep(50)
-    expect(watched.filter(stillRunning)).toEqual([])
+    expect(await stillRunningAfter([server, ...descendants], GONE_WITHIN_MS)).toEqual([])
   },
   60_000,
 )
@@ -66,10 +70,8 @@ test('a plugin sandbox ends with its server while its isolates run code (process
   standIn.kill('SIGKILL')
   await standIn.exited
 
-  const end = Date.now() + GONE_WITHIN_MS
-  while (stillRunning(sandbox) && Date.now() < end) await Bun.sleep(50)
-  const left = stillRunning(sandbox)
+  const left = await stillRunningAfter([sandbox], GONE_WITHIN_MS)
   // A failing run leaves nothing either: the sandbox is no child of this process, so nothing else would end it.
-  if (left) process.kill(sandbox.pid, 'SIGKILL')
-  expect(left).toBe(false)
+  for (const p of left) process.kill(p.pid, 'SIGKILL')
+  expect(left).toEqual([])
 }, 30_000)
