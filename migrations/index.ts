@@ -18,6 +18,7 @@ import m0015 from './0015_admin.sql' with { type: 'text' }
 import m0016 from './0016_plugin_kv_functions.sql' with { type: 'text' }
 import m0017 from './0017_rag_chunk_terms.sql' with { type: 'text' }
 import m0018 from './0018_plugin_kv_lock.sql' with { type: 'text' }
+import m0019 from './0019_rag_originals.sql' with { type: 'text' }
 
 export const migrations: ReadonlyArray<{ version: number; name: string; sql: string }> = [
   { version: 1, name: '0001_foundation.sql', sql: m0001 },
@@ -38,4 +39,5 @@ export const migrations: ReadonlyArray<{ version: number; name: string; sql: str
   { version: 16, name: '0016_plugin_kv_functions.sql', sql: m0016 },
   { version: 17, name: '0017_rag_chunk_terms.sql', sql: m0017 },
   { version: 18, name: '0018_plugin_kv_lock.sql', sql: m0018 },
+  { version: 19, name: '0019_rag_originals.sql', sql: m0019 },
 ]

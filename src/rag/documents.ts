@@ -5,7 +5,7 @@ import type { JobQueue } from '../jobs/queue.ts'
 import type { CollectionRow, CollectionService, RagActor } from './collections.ts'
 import type { RagEvents } from './events.ts'
 import { formatOf } from './extract/index.ts'
-import { UnreadableFileError, type FileStore } from './file-store.ts'
+import { INLINE_ORIGINAL_BYTES, UnreadableFileError, type FileStore } from './file-store.ts'
 import type { CollectionVersion, LexicalCache } from './lexical-cache.ts'
 import type { VectorStore } from './vectors/index.ts'
 
@@ -102,6 +102,8 @@ interface Candidate {
   id: string
   sha256: string
   wrappedKey: string
+  /** A small original, sealed for its row in rag_originals (inserted with the document's). */
+  sealed?: Buffer
 }
 
 export interface Rejection {
@@ -162,18 +164,25 @@ export class DocumentService {
     })
     let inserted = new Map<string, DocumentRow>()
     if (candidates.length > 0) {
-      // Stored encrypted before the rows that point at them.
+      // Small originals go in with their rows; files are written before the rows that point at them.
+      const onDisk = candidates.filter((c) => c.file.bytes.byteLength > INLINE_ORIGINAL_BYTES)
+      for (const c of candidates)
+        if (c.file.bytes.byteLength <= INLINE_ORIGINAL_BYTES) {
+          const { body, wrappedKey } = this.files.seal(c.id, c.file.bytes)
+          c.sealed = body
+          c.wrappedKey = wrappedKey
+        }
       try {
-        const keys = await this.files.putMany(collection.id, candidates.map((c) => ({ documentId: c.id, bytes: c.file.bytes })))
-        candidates.forEach((c, i) => (c.wrappedKey = keys[i]!))
+        const keys = await this.files.putMany(collection.id, onDisk.map((c) => ({ documentId: c.id, bytes: c.file.bytes })))
+        onDisk.forEach((c, i) => (c.wrappedKey = keys[i]!))
         inserted = await this.#insert(actor, collection, candidates)
       } catch (err) {
         // Whichever were written (a failed write leaves the rest written): a missing file is no error to delete.
-        await Promise.all(candidates.map((c) => this.files.delete(collection.id, c.id)))
+        await Promise.all(onDisk.map((c) => this.files.delete(collection.id, c.id)))
         throw err
       }
       const duplicates = candidates.filter((c) => !inserted.has(c.id))
-      await Promise.all(duplicates.map((c) => this.files.delete(collection.id, c.id)))
+      await Promise.all(duplicates.filter((c) => !c.sealed).map((c) => this.files.delete(collection.id, c.id)))
       const existing = duplicates.length === 0 ? new Map<string, string>() : new Map(
         (await this.sql<{ sha256: string; filename: string }[]>`
           SELECT sha256, filename FROM rag_documents WHERE collection_id = ${collection.id} AND sha256 IN ${this.sql(duplicates.map((c) => c.sha256))}`
@@ -232,6 +241,9 @@ export class DocumentService {
       const unused = jobIds.filter((id) => !kept.has(id))
       if (unused.length > 0) await tx`DELETE FROM jobs WHERE id IN ${tx(unused)}`
       if (docs.length === 0) return docs
+      const ids = new Set(docs.map((d) => d.id))
+      const originals = candidates.flatMap((c) => (c.sealed && ids.has(c.id) ? [{ document_id: c.id, body: c.sealed }] : []))
+      if (originals.length > 0) await tx`INSERT INTO rag_originals ${tx(originals, 'document_id', 'body')}`
       // The version before and after, read under the row's lock, for the lexical cache (its postings are unchanged).
       const [before] = await tx<CollectionVersion[]>`
         SELECT updated_at, chunk_count, term_count FROM rag_collections WHERE id = ${collection.id} FOR NO KEY UPDATE`

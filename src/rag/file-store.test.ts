@@ -67,3 +67,10 @@ test('several files at once: each readable with its key, in order; one that fail
   expect(left.filter((f) => f.endsWith('.tmp'))).toEqual([])
   expect(left.sort()).toEqual(many.map((f) => `n-${f.documentId}.enc`).sort())
 })
+
+test('a write never replaces a stored original: the same id again is refused and the first stays readable', async () => {
+  const first = await store.put('col-once', 'doc-1', plaintext)
+  await expect(store.put('col-once', 'doc-1', new TextEncoder().encode('another text'))).rejects.toThrow(/EEXIST|exists/)
+  expect(Buffer.from(await store.get('col-once', 'doc-1', first)).equals(Buffer.from(plaintext))).toBe(true)
+  expect(readdirSync(join(dir, 'col-once'))).toEqual(['doc-1.enc'])
+})

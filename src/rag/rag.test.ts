@@ -4,12 +4,13 @@
  * indexing with progress events, lexical / vector / hybrid search, deletion, and the public API's key restrictions.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTestEnv, type TestEnv } from '../../test/harness.ts'
 import { startUpstream, type Upstream } from '../../test/fixtures/upstream.ts'
 import { docx, encode, handmadePdf, PNG_BYTES, pdfLibPdf, workbook } from './extract/testing.ts'
 import type { SearchFilter } from './vectors/index.ts'
+import { INLINE_ORIGINAL_BYTES } from './file-store.ts'
 
 /**
  * A stand-in for a semantic embedding model: words of one concept share a dimension, so "automobile" is near "car"
@@ -194,16 +195,28 @@ describe('uploads and indexing', () => {
     expect((await chunksOf('page.html')).map((x) => x.text).join(' ')).not.toContain('leak')
   })
 
-  test('originals are encrypted on disk and download decrypts them', async () => {
+  test('originals are encrypted at rest, small ones in the database and large ones on disk; download decrypts both', async () => {
+    const download = (id: string) => env.app.handle(new Request(`http://localhost${R}/documents/${id}/download`, { headers: { authorization: `Bearer ${owner.token}` } }))
     const d = docs.find((x) => x.filename === 'notes.txt')
-    const path = join(env.s.config.FILE_STORAGE_DIR!, c.id, `${d.id}.enc`)
-    expect(statSync(path).size).toBeGreaterThan(0)
-    expect(readFileSync(path).includes(Buffer.from('lighthouse'))).toBe(false)
-    const res = await env.app.handle(new Request(`http://localhost${R}/documents/${d.id}/download`, { headers: { authorization: `Bearer ${owner.token}` } }))
+    const [row] = await env.s.sql<{ body: Buffer }[]>`SELECT body FROM rag_originals WHERE document_id = ${d.id}`
+    expect(row!.body.length).toBeGreaterThan(0)
+    expect(Buffer.from(row!.body).includes(Buffer.from('lighthouse'))).toBe(false)
+    expect(existsSync(join(env.s.config.FILE_STORAGE_DIR!, c.id, `${d.id}.enc`))).toBe(false)
+    const res = await download(d.id)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-disposition')).toContain('notes.txt')
     expect(await res.text()).toContain('The venue is a lighthouse on the coast.')
     expect((await env.call('GET', `${R}/documents/${d.id}/download`, { token: other.token })).status).toBe(404)
+
+    const text = 'The archive is kept in a lighthouse. '.repeat(Math.ceil((INLINE_ORIGINAL_BYTES + 1) / 37))
+    const big = (await upload({ token: owner.token }, c.id, [['archive.txt', text]])).body.accepted[0]
+    const path = join(env.s.config.FILE_STORAGE_DIR!, c.id, `${big.id}.enc`)
+    expect(statSync(path).size).toBeGreaterThan(INLINE_ORIGINAL_BYTES)
+    expect(readFileSync(path).includes(Buffer.from('lighthouse'))).toBe(false)
+    expect((await env.s.sql`SELECT 1 FROM rag_originals WHERE document_id = ${big.id}`).count).toBe(0)
+    expect(await (await download(big.id)).text()).toBe(text)
+    await settled(owner.token, c.id)
+    expect((await env.call('DELETE', `${R}/documents/${big.id}`, { token: owner.token })).status).toBe(204)
   })
 
   test('a file over the configured size limit is refused by name; the rest of the batch continues', async () => {
@@ -422,9 +435,10 @@ describe('lifecycle', () => {
     expect(seen.at(-1)).toBe('indexed')
   })
 
-  test('reprocess indexes again; delete leaves no chunks, chunk terms, vectors or file', async () => {
+  test('reprocess indexes again; delete leaves no chunks, chunk terms, vectors or original', async () => {
     const c = await collection(owner.token, { embedding_model: 'sem-embed' })
-    await upload({ token: owner.token }, c.id, [['a.txt', 'alpha beta gamma. '.repeat(300)], ['b.txt', 'delta epsilon']])
+    // a.txt's original is a file (over INLINE_ORIGINAL_BYTES), b.txt's a row.
+    await upload({ token: owner.token }, c.id, [['a.txt', 'alpha beta gamma. '.repeat(4000)], ['b.txt', 'delta epsilon']])
     const [a, b] = (await settled(owner.token, c.id)).sort((x, y) => x.filename.localeCompare(y.filename))
     const before = a.chunk_count
     expect((await env.call('POST', `${R}/documents/${a.id}/reprocess`, { token: owner.token })).status).toBe(202)
@@ -435,11 +449,14 @@ describe('lifecycle', () => {
     const vectorTable = env.s.rag.vectors.kind === 'pgvector' ? 'rag_vectors' : 'rag_embeddings'
     const chunkIds = (await env.s.sql<{ id: string }[]>`SELECT id FROM rag_chunks WHERE document_id = ${a.id}`).map((r) => r.id)
     expect((await env.s.sql.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${vectorTable} WHERE chunk_id = ANY($1::bigint[])`, [chunkIds]))[0]!.n).toBe(before)
+    expect(readdirSync(join(env.s.config.FILE_STORAGE_DIR!, c.id))).toEqual([`${a.id}.enc`])
     expect((await env.call('DELETE', `${R}/documents/${a.id}`, { token: owner.token })).status).toBe(204)
     expect(await count('rag_chunks', 'document_id', a.id)).toBe(0)
     expect((await env.s.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM rag_chunk_terms WHERE chunk_id = ANY(${chunkIds}::bigint[])`)[0]!.n).toBe(0)
     expect((await env.s.sql.unsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${vectorTable} WHERE chunk_id = ANY($1::bigint[])`, [chunkIds]))[0]!.n).toBe(0)
-    expect(readdirSync(join(env.s.config.FILE_STORAGE_DIR!, c.id))).toEqual([`${b.id}.enc`])
+    const originals = async () => (await env.s.sql<{ id: string }[]>`SELECT document_id AS id FROM rag_originals WHERE document_id IN (${a.id}, ${b.id})`).map((r) => r.id)
+    expect(readdirSync(join(env.s.config.FILE_STORAGE_DIR!, c.id))).toEqual([])
+    expect(await originals()).toEqual([b.id])
     const col = (await env.call('GET', `${R}/collections/${c.id}`, { token: owner.token })).body
     expect(col).toMatchObject({ document_count: 1, chunk_count: b.chunk_count, bytes: b.size })
 
@@ -448,6 +465,7 @@ describe('lifecycle', () => {
     expect(await count('rag_chunk_terms', 'collection_id', c.id)).toBe(0)
     expect(await count('rag_documents', 'collection_id', c.id)).toBe(0)
     expect(readdirSync(env.s.config.FILE_STORAGE_DIR!)).not.toContain(c.id)
+    expect(await originals()).toEqual([])
   })
 })
 

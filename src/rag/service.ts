@@ -85,7 +85,7 @@ export class RagService {
     const { config, sql, cache, log, gateway } = deps
     this.events = new RagEvents(cache, log)
     this.preparer = new PreparePool(config.INGEST_CONCURRENCY)
-    this.files = new FileStore(config.FILE_STORAGE_DIR ?? join(config.DATA_DIR, 'files'), config.FILE_MASTER_KEY ?? config.ENCRYPTION_KEY)
+    this.files = new FileStore(config.FILE_STORAGE_DIR ?? join(config.DATA_DIR, 'files'), config.FILE_MASTER_KEY ?? config.ENCRYPTION_KEY, sql)
     this.queue = new JobQueue(sql, log, {
       workerId: deps.workerId,
       concurrency: config.INGEST_CONCURRENCY,

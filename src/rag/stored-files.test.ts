@@ -1,12 +1,14 @@
 /**
- * The encrypted originals on disk: a document whose original is gone or damaged fails at once with a message naming
- * it (retrying cannot bring it back), and what crashed writes and uploads leave behind is removed at start-up, but
- * only once it is old enough that no upload in flight on another replica can still own it.
+ * The encrypted originals, small ones in the database and large ones on disk: a document whose original is gone or
+ * damaged fails at once with a message naming it (retrying cannot bring it back), and what crashed writes and uploads
+ * leave on disk is removed at start-up, but only once it is old enough that no upload in flight on another replica
+ * can still own it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTestEnv, type TestEnv } from '../../test/harness.ts'
+import { INLINE_ORIGINAL_BYTES } from './file-store.ts'
 
 let env: TestEnv
 let owner: Awaited<ReturnType<TestEnv['user']>>
@@ -39,6 +41,8 @@ async function upload(collectionId: string, name: string, text: string): Promise
 
 const doc = async (id: string) => (await env.call('GET', `${R}/documents/${id}`, { token: owner.token })).body
 const original = (collectionId: string, documentId: string) => join(env.s.rag.files.dir, collectionId, `${documentId}.enc`)
+/** A text over INLINE_ORIGINAL_BYTES, whose original is a file. */
+const large = (text: string) => `${text} `.repeat(Math.ceil((INLINE_ORIGINAL_BYTES + 1) / (text.length + 1)))
 
 async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
   const end = Date.now() + 30_000
@@ -49,26 +53,35 @@ async function waitFor(what: string, check: () => Promise<boolean>): Promise<voi
 }
 
 describe('a stored original that cannot be read', () => {
-  const cases: [string, (path: string) => void, RegExp][] = [
-    ['removed from disk', (path) => rmSync(path), /missing/],
+  const flipLast = (bytes: Buffer) => {
+    bytes[bytes.length - 1]! ^= 1
+    return bytes
+  }
+  // [what, a large original (a file) or a small one (a row), the damage, the reason given]
+  const cases: [string, boolean, (collectionId: string, documentId: string) => Promise<void> | void, RegExp][] = [
+    ['removed from disk', true, (c, id) => rmSync(original(c, id)), /missing/],
+    ['damaged on disk', true, (c, id) => writeFileSync(original(c, id), flipLast(readFileSync(original(c, id)))), /cannot be decrypted/],
+    ['removed from the database', false, async (_, id) => void (await env.s.sql`DELETE FROM rag_originals WHERE document_id = ${id}`), /missing/],
     [
-      'damaged on disk',
-      (path) => {
-        const bytes = readFileSync(path)
-        bytes[bytes.length - 1]! ^= 1
-        writeFileSync(path, bytes)
+      'damaged in the database',
+      false,
+      async (_, id) => {
+        const [row] = await env.s.sql<{ body: Buffer }[]>`SELECT body FROM rag_originals WHERE document_id = ${id}`
+        await env.s.sql`UPDATE rag_originals SET body = ${flipLast(Buffer.from(row!.body))} WHERE document_id = ${id}`
       },
       /cannot be decrypted/,
     ],
   ]
-  for (const [what, damage, reason] of cases)
+  for (const [what, onDisk, damage, reason] of cases)
     test(`${what}: the document fails after one attempt, naming the file`, async () => {
       const c = await collection()
       await env.s.rag.queue.stop()
       let id: string
       try {
-        id = await upload(c, `${what.split(' ')[0]}.txt`, `Glaciers carve valleys; this one was ${what}.`)
-        damage(original(c, id))
+        const text = `Glaciers carve valleys; this one was ${what}.`
+        id = await upload(c, `${what.split(' ')[0]}.txt`, onDisk ? large(text) : text)
+        expect(existsSync(original(c, id))).toBe(onDisk)
+        await damage(c, id)
       } finally {
         env.s.rag.queue.start()
       }
@@ -96,7 +109,8 @@ describe('a stored original that cannot be read', () => {
 describe('leftovers of crashed writes and uploads', () => {
   test('start-up removes old temporary files and old files without a document; young files and live documents stay', async () => {
     const c = await collection()
-    const live = await upload(c, 'kept.txt', 'Volcanoes erupt when magma rises through the crust.')
+    const kept = large('Volcanoes erupt when magma rises through the crust.')
+    const live = await upload(c, 'kept.txt', kept)
     await waitFor('the document to be indexed', async () => (await doc(live)).status === 'indexed')
     const dir = env.s.rag.files.dir
     const deletedCollection = join(dir, crypto.randomUUID())
@@ -127,6 +141,6 @@ describe('leftovers of crashed writes and uploads', () => {
     const download = await env.app.handle(
       new Request(`http://localhost${R}/documents/${live}/download`, { headers: { authorization: `Bearer ${owner.token}` } }),
     )
-    expect(await download.text()).toBe('Volcanoes erupt when magma rises through the crust.')
+    expect(await download.text()).toBe(kept)
   })
 })

@@ -154,9 +154,13 @@ describe('data rights', () => {
 
   test('deleting one’s account removes everything one owns; the checks name the field', async () => {
     const { u, collection, bot } = await owner()
+    // The collection's originals: small ones are rows of rag_originals (file-store.ts), larger ones files.
     const filesDir = A.s.config.FILE_STORAGE_DIR!
-    const hasFiles = () => existsSync(filesDir) && readdirSync(filesDir, { recursive: true }).some((f) => String(f).includes(collection))
-    expect(hasFiles()).toBe(true)
+    const [doc] = await A.db.sql<{ id: string }[]>`SELECT id FROM rag_documents WHERE collection_id = ${collection}`
+    const hasFiles = async () =>
+      (existsSync(filesDir) && readdirSync(filesDir, { recursive: true }).some((f) => String(f).includes(collection))) ||
+      (await A.db.sql`SELECT 1 FROM rag_originals WHERE document_id = ${doc!.id}`).count > 0
+    expect(await hasFiles()).toBe(true)
     const wrongConfirm = await A.call('POST', '/api-internal/v1/account/delete', { token: u.token, body: { password: u.password, confirm: 'yes' } })
     expect(wrongConfirm.body.error).toMatchObject({ code: 'validation_failed', param: 'confirm' })
     const wrongPassword = await A.call('POST', '/api-internal/v1/account/delete', { token: u.token, body: { password: 'not-my-password', confirm: 'delete my account' } })
@@ -170,7 +174,7 @@ describe('data rights', () => {
     const sql = A.db.sql
     for (const [table, column] of [['users', 'id'], ['api_keys', 'user_id'], ['rag_collections', 'owner_id'], ['usage_records', 'user_id'], ['chatbot_conversations', 'user_id'], ['conversations', 'user_id'], ['usage_rollups', 'user_id']] as const)
       expect({ table, rows: (await sql`SELECT 1 FROM ${sql(table)} WHERE ${sql(column)} = ${u.id}`).count }).toEqual({ table, rows: 0 })
-    expect(hasFiles()).toBe(false)
+    expect(await hasFiles()).toBe(false)
     // The usage is summed anonymously: the platform's totals stay.
     const [after] = await A.db.sql<{ cost: string }[]>`SELECT coalesce(sum(cost_micros), 0) AS cost FROM usage_rollups WHERE user_id IS NULL`
     expect(Number(after!.cost) - Number(before!.cost)).toBe(1234)
@@ -181,7 +185,10 @@ describe('data rights', () => {
 
   test('an administrator deleting a user erases the same; the last super_admin cannot delete themself', async () => {
     const { u, collection } = await owner()
+    const [doc] = await A.db.sql<{ id: string }[]>`SELECT id FROM rag_documents WHERE collection_id = ${collection}`
+    expect((await A.db.sql`SELECT 1 FROM rag_originals WHERE document_id = ${doc!.id}`).count).toBe(1)
     expect((await A.call('DELETE', `/api-internal/v1/users/${u.id}`, { token: admin })).status).toBe(204)
+    expect((await A.db.sql`SELECT 1 FROM rag_originals WHERE document_id = ${doc!.id}`).count).toBe(0)
     expect((await A.db.sql`SELECT 1 FROM usage_records WHERE user_id = ${u.id}`).count).toBe(0)
     expect((await A.db.sql`SELECT 1 FROM chatbot_conversations WHERE user_id = ${u.id}`).count).toBe(0)
     expect(existsSync(join(A.s.config.FILE_STORAGE_DIR!, collection))).toBe(false)
