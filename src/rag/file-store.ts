@@ -100,12 +100,25 @@ export class FileStore {
     return settled.map((r) => (r as PromiseFulfilledResult<string>).value)
   }
 
-  /** The original: its row in rag_originals when it has one (a small one), else its file. */
-  async get(collectionId: string, documentId: string, wrappedKey: string): Promise<Uint8Array> {
-    if (this.sql) {
-      const [row] = await this.sql<{ body: Buffer }[]>`SELECT body FROM rag_originals WHERE document_id = ${documentId}`
-      if (row) return this.#open(documentId, row.body, wrappedKey)
-    }
+  /**
+   * The sealed rows of several documents' small originals, read in one statement, for `get`. A batch of small
+   * documents read them one by one: 32 statements queued on the embedded database's one connection, behind the other
+   * batch's write transaction, 4.6 ms each on average while SciFact was indexed.
+   */
+  async rows(documentIds: string[]): Promise<Map<string, Buffer>> {
+    if (!this.sql || documentIds.length === 0) return new Map()
+    const rows = await this.sql<{ document_id: string; body: Buffer }[]>`
+      SELECT document_id, body FROM rag_originals WHERE document_id = ANY(${documentIds}::uuid[])`
+    return new Map(rows.map((r) => [r.document_id, r.body]))
+  }
+
+  /**
+   * The original: its row in rag_originals when it has one (a small one), else its file. With `rows` (from `rows`,
+   * which covered this document), a document that has none there is read from its file without asking again.
+   */
+  async get(collectionId: string, documentId: string, wrappedKey: string, rows?: Map<string, Buffer>): Promise<Uint8Array> {
+    const row = rows ? rows.get(documentId) : this.sql && (await this.sql<{ body: Buffer }[]>`SELECT body FROM rag_originals WHERE document_id = ${documentId}`)[0]?.body
+    if (row) return this.#open(documentId, row, wrappedKey)
     let raw: Buffer
     try {
       raw = await readFile(this.#path(collectionId, documentId))

@@ -55,6 +55,7 @@ export async function indexBatch(indexer: Indexer, jobs: IngestJob[], control: (
   const collections = new Map(
     (await sql<CollectionRow[]>`SELECT * FROM rag_collections WHERE id IN ${sql([...new Set(docs.map((d) => d.collection_id))])}`).map((c) => [c.id, c]),
   )
+  const originals = await indexer.deps.files.rows(docs.map((d) => d.id))
 
   const alone: IngestJob[] = []
   // Staged several at a time: each document waits on its file and its screen, and one after another those waits
@@ -72,7 +73,7 @@ export async function indexBatch(indexer: Indexer, jobs: IngestJob[], control: (
         continue
       }
       try {
-        outcomes[i] = (await stage(indexer, job, doc, collection, controls.get(job.id)!.signal)) ?? 'alone'
+        outcomes[i] = (await stage(indexer, job, doc, collection, originals, controls.get(job.id)!.signal)) ?? 'alone'
       } catch (err) {
         failures.set(job.id, err)
       }
@@ -110,8 +111,16 @@ function failed(s: Staged, controls: Map<string, JobControl>, failures: Map<stri
 }
 
 /** Reads, chunks, screens and embeds one document; null when it holds more chunks than one write (it runs alone). */
-async function stage(indexer: Indexer, job: IngestJob, doc: DocumentRow, collection: CollectionRow, signal: AbortSignal): Promise<Staged | null> {
-  const prepared = await indexer.prepare(doc, collection)
+async function stage(
+  indexer: Indexer,
+  job: IngestJob,
+  doc: DocumentRow,
+  collection: CollectionRow,
+  originals: Map<string, Buffer>,
+  signal: AbortSignal,
+): Promise<Staged | null> {
+  const prepared = await indexer.prepare(doc, collection, originals)
+  originals.delete(doc.id)
   const { chunks } = prepared
   if (chunks.length > WRITE_BATCH) return null
   // Vectors of an earlier index (kept outside the database by Qdrant); the chunks go in the write's transaction.

@@ -149,13 +149,13 @@ export class Indexer implements JobHandler<{ documentId: string }> {
   }
 
   /**
-   * The document's chunks, their terms and heuristic verdicts, prepared on a thread of the pool from the stored file;
-   * a file that cannot be read or holds no text fails for good.
+   * The document's chunks, their terms and heuristic verdicts, prepared on a thread of the pool from the stored
+   * original (`originals`: a batch's small ones, read at once); one that cannot be read or holds no text fails for good.
    */
-  async prepare(doc: DocumentRow, collection: CollectionRow): Promise<Extract<Prepared, { ok: true }>> {
+  async prepare(doc: DocumentRow, collection: CollectionRow, originals?: Map<string, Buffer>): Promise<Extract<Prepared, { ok: true }>> {
     let bytes: Uint8Array
     try {
-      bytes = await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key)
+      bytes = await this.deps.files.get(doc.collection_id, doc.id, doc.wrapped_key, originals)
     } catch (err) {
       if (err instanceof UnreadableFileError) throw new PermanentJobError(`${doc.filename}: ${err.message}`)
       throw err
