@@ -9,7 +9,7 @@
  * - the sandbox's resident memory with 1, 10 and 100 idle plugins.
  *
  *   bun bench/plugins.ts     BENCH_REQUESTS [2000] per route, BENCH_SAT_S [6], BENCH_SAT_CONNECTIONS [32], BENCH_ROUNDS [3]
- *                            BENCH_SPARE_WAIT_MS [500] pause before each cold start, for the spare process to be up
+ *                            BENCH_SPARE_WAIT_MS [800] pause before each cold start, for the spare process to be up (it starts 300 ms after the last was taken)
  *                            BENCH_SERVER_ROOT=<dir> runs another checkout's server (before/after comparisons)
  *                            BENCH_PROFILE=<file.cpuprofile> runs the server under `bun --cpu-prof` (interval
  *                            BENCH_PROFILE_INTERVAL_US [200]); read it with bench/lib/profile-summary.ts
@@ -25,7 +25,7 @@ const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2000)
 const SAT_S = Number(process.env.BENCH_SAT_S ?? 6)
 const SAT_CONNECTIONS = Number(process.env.BENCH_SAT_CONNECTIONS ?? 32)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
-const SPARE_WAIT_MS = Number(process.env.BENCH_SPARE_WAIT_MS ?? 500)
+const SPARE_WAIT_MS = Number(process.env.BENCH_SPARE_WAIT_MS ?? 800)
 const PLUGINS = 100
 const ADMIN_PASSWORD = 'bench-admin-password-0123'
 const log = (msg: string) => console.error(`[plugins ${new Date().toISOString().slice(11, 19)}] ${msg}`)
@@ -137,7 +137,7 @@ try {
   const colds: number[] = []
   for (let i = 1; i < 10; i++) {
     // The server keeps one started process spare, and starts the next when a plugin takes it (~200 ms of Node start
-    // on two busy cores): enabling back to back found it ready every other time, and the p50 flipped between ~30 and
+    // on two busy cores, 300 ms after the last was taken): enabling back to back found it ready every other time, and the p50 flipped between ~30 and
     // ~170 ms from run to run. An administrator enabling plugins one by one leaves it the time; so does this.
     await Bun.sleep(SPARE_WAIT_MS)
     t0 = performance.now()

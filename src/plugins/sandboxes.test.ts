@@ -31,9 +31,10 @@ afterAll(async () => {
   await Promise.all(pools.map((p) => p.stop()))
 })
 
-function pool(spare: boolean, crashes: { plugin: string; crash: SandboxCrash }[] = []) {
+function pool(spare: boolean, crashes: { plugin: string; crash: SandboxCrash }[] = [], spareDelayMs?: number) {
   const p = new SandboxPool({
     spare,
+    ...(spareDelayMs === undefined ? {} : { spareDelayMs }),
     onHostCall: async () => null,
     onLog: () => {},
     onRestart: async (plugin, crash) => {
@@ -90,6 +91,24 @@ describe('a warm spare sandbox process', () => {
     expect(p.pid('large')).not.toBe(spare)
     expect(spares()).toEqual([spare])
     await p.stop()
+  }, 60_000)
+
+  test('the next spare starts only after the delay, not beside the plugin that just took one while it loads and answers', async () => {
+    const p = pool(true, [], 1_500)
+    const before = new Set(sandboxChildren())
+    const others = () => sandboxChildren().filter((pid) => !before.has(pid) && pid !== p.pid('first') && pid !== p.pid('second'))
+    await p.load('first', GOOD_PLUGIN, TEST_LIMITS)
+    expect(others()).toEqual([])
+    await until(() => p.sparePid() !== null)
+    const spare = p.sparePid()!
+    await p.load('second', GOOD_PLUGIN, TEST_LIMITS)
+    expect(p.pid('second')).toBe(spare)
+    expect(await p.invoke('second', 'execute', { input: 1 } as never, { wallMs: 2_000 })).toEqual({ ok: true, input: 1 })
+    expect(others()).toEqual([])
+    await until(() => p.sparePid() !== null)
+    expect(others()).toEqual([p.sparePid()!])
+    await p.stop()
+    await until(() => sandboxChildren().every((pid) => before.has(pid)))
   }, 60_000)
 
   test('without spares, no process runs beyond the plugins', async () => {
