@@ -165,13 +165,9 @@ export class DocumentService {
     let inserted = new Map<string, DocumentRow>()
     if (candidates.length > 0) {
       // Small originals go in with their rows; files are written before the rows that point at them.
-      const onDisk = candidates.filter((c) => c.file.bytes.byteLength > INLINE_ORIGINAL_BYTES)
       for (const c of candidates)
-        if (c.file.bytes.byteLength <= INLINE_ORIGINAL_BYTES) {
-          const { body, wrappedKey } = this.files.seal(c.id, c.file.bytes)
-          c.sealed = body
-          c.wrappedKey = wrappedKey
-        }
+        if (c.file.bytes.byteLength <= INLINE_ORIGINAL_BYTES) ({ body: c.sealed, wrappedKey: c.wrappedKey } = this.files.seal(c.id, c.file.bytes))
+      const onDisk = candidates.filter((c) => !c.sealed)
       try {
         const keys = await this.files.putMany(collection.id, onDisk.map((c) => ({ documentId: c.id, bytes: c.file.bytes })))
         onDisk.forEach((c, i) => (c.wrappedKey = keys[i]!))
